@@ -1,0 +1,172 @@
+/**
+ * The only way core talks to an issuer: a `fetch`-shaped function over node:http(s) that refuses
+ * non-`https:` URLs, non-public addresses (checked at connect time, in the socket's own DNS
+ * lookup, so a rebinding DNS answer cannot slip past), redirects, slow answers and large bodies.
+ */
+import { lookup as dnsLookup } from 'node:dns'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import { BlockList, isIP, type LookupFunction } from 'node:net'
+import {
+  IssuerAddressForbidden,
+  IssuerInsecure,
+  IssuerRedirect,
+  IssuerResponseTooLarge,
+  IssuerTimeout,
+  IssuerUnreachable,
+} from '../errors.js'
+
+/** Rules for requests to issuers, set once for the whole gateway. */
+export interface IssuerFetchPolicy {
+  /** Allow `http:` URLs and loopback/private addresses (development and tests). Default `false`. */
+  allowInsecure?: boolean
+  /** Hosts allowed although they resolve to a private address (intranet IdPs); still `https:` only. */
+  trustedHosts?: readonly string[]
+  /** Seconds to wait for a whole response. Default 5. */
+  timeout?: number
+  /** Largest accepted response body, in bytes. Default 512 KiB. */
+  maxBytes?: number
+}
+
+/** A `fetch` that obeys an {@link IssuerFetchPolicy}; it throws `IssuerRefused` subclasses. */
+export type GuardedFetch = (url: string | URL, init?: RequestInit) => Promise<Response>
+
+// Everything that is not a public unicast address (RFC 6890 special-purpose registries).
+const forbidden = new BlockList()
+for (const [net, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const) {
+  forbidden.addSubnet(net, prefix, 'ipv4')
+}
+for (const [net, prefix] of [
+  ['::', 127], // :: and ::1
+  ['64:ff9b::', 96], // NAT64 can reach private IPv4
+  ['100::', 64],
+  ['2001:db8::', 32],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+] as const) {
+  forbidden.addSubnet(net, prefix, 'ipv6')
+}
+
+/** `true` when `address` (IPv4 or IPv6, including IPv4-mapped IPv6) is not a public address. */
+export function isForbiddenAddress(address: string): boolean {
+  const family = isIP(address)
+  if (family === 0) return true
+  if (family === 6) {
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1]
+    if (mapped) return forbidden.check(mapped, 'ipv4')
+  }
+  return forbidden.check(address, family === 4 ? 'ipv4' : 'ipv6')
+}
+
+class ForbiddenAddressLookupError extends Error {}
+
+const guardedLookup: LookupFunction = (hostname, options, callback) => {
+  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+    if (err) return callback(err, '', 0)
+    const bad = addresses.find((a) => isForbiddenAddress(a.address))
+    if (bad) {
+      return callback(new ForbiddenAddressLookupError(`${hostname} resolves to a non-public address`), '', 0)
+    }
+    if (options.all) return (callback as unknown as (e: null, a: typeof addresses) => void)(null, addresses)
+    const first = addresses[0]
+    if (!first) return callback(new Error(`${hostname} has no address`), '', 0)
+    callback(null, first.address, first.family)
+  })
+}
+
+/** Builds the guarded fetch for a policy. */
+export function createGuardedFetch(policy: IssuerFetchPolicy = {}): GuardedFetch {
+  const timeout = policy.timeout ?? 5
+  const maxBytes = policy.maxBytes ?? 512 * 1024
+  const trusted = new Set((policy.trustedHosts ?? []).map((h) => h.toLowerCase()))
+
+  return async (input, init = {}) => {
+    const url = new URL(input)
+    const secure = url.protocol === 'https:'
+    if (!secure && !(policy.allowInsecure && url.protocol === 'http:')) {
+      throw new IssuerInsecure(`${url.origin} is not https: (set BACKCHANNEL_ALLOW_INSECURE_ISSUERS for development)`)
+    }
+    const host = url.hostname.replace(/^\[|\]$/g, '')
+    const checkAddress = !policy.allowInsecure && !trusted.has(host.toLowerCase())
+    if (checkAddress && isIP(host) && isForbiddenAddress(host)) {
+      throw new IssuerAddressForbidden(`${url.host} is not a public address (trust the host to allow it)`)
+    }
+
+    const signals = [AbortSignal.timeout(timeout * 1000)]
+    if (init.signal) signals.push(init.signal)
+    const signal = AbortSignal.any(signals)
+    const headers = Object.fromEntries(new Headers(init.headers).entries())
+    const send = secure ? httpsRequest : httpRequest
+
+    return new Promise<Response>((resolve, reject) => {
+      const fail = (err: unknown) => {
+        if (signal.aborted) {
+          reject(new IssuerTimeout(`${url.origin} did not answer within ${timeout} s`, { cause: err }))
+        } else if (err instanceof ForbiddenAddressLookupError) {
+          reject(new IssuerAddressForbidden(`${err.message} (trust the host to allow it)`))
+        } else if (err instanceof Error && 'code' in err && String(err.code).startsWith('ERR_ISSUER_')) {
+          reject(err)
+        } else {
+          reject(new IssuerUnreachable(`${url.origin} could not be reached`, { cause: err }))
+        }
+      }
+      const req = send(url, {
+        method: init.method ?? 'GET',
+        headers,
+        signal,
+        ...(checkAddress ? { lookup: guardedLookup } : {}),
+      })
+      req.on('error', fail)
+      req.on('response', (res: IncomingMessage) => {
+        const status = res.statusCode ?? 0
+        if (status >= 300 && status < 400) {
+          res.destroy()
+          return fail(
+            new IssuerRedirect(`${url.origin} answered with a redirect (${status}); redirects are not followed`),
+          )
+        }
+        const tooLarge = () =>
+          new IssuerResponseTooLarge(`the response from ${url.origin} is larger than ${maxBytes} bytes`)
+        if (Number(res.headers['content-length'] ?? 0) > maxBytes) {
+          res.destroy()
+          return fail(tooLarge())
+        }
+        const chunks: Buffer[] = []
+        let size = 0
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length
+          if (size > maxBytes) {
+            res.destroy()
+            fail(tooLarge())
+          } else chunks.push(chunk)
+        })
+        res.on('error', fail)
+        res.on('end', () => {
+          const responseHeaders = new Headers()
+          for (const [name, value] of Object.entries(res.headers)) {
+            if (value !== undefined) responseHeaders.set(name, Array.isArray(value) ? value.join(', ') : value)
+          }
+          const body = status === 204 || status === 304 ? null : Buffer.concat(chunks)
+          resolve(new Response(body, { status, headers: responseHeaders }))
+        })
+      })
+      req.end()
+    })
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The back-channel logout flow, free of any HTTP framework: form body → application → verified
+ * token → replay claim → revocation → {@link LogoutOutcome}.
+ * @see https://openid.net/specs/openid-connect-backchannel-1_0.html#BCRequest BCL §2.5, §2.8
+ * @module
+ */
+import { type AppRegistry, resolvePolicy } from './app.js'
+import {
+  AppUnknown,
+  BackchannelError,
+  InternalError,
+  InvalidRequest,
+  MethodNotAllowed,
+  RequestTooLarge,
+  StoreUnavailable,
+} from './errors.js'
+import { failure, type LogoutOutcome, success, toResponse } from './outcome.js'
+import { type ReplayStore, replayKey } from './replay.js'
+import type { SessionRevoker } from './session.js'
+import type { LogoutVerifier } from './verify.js'
+
+/** What the flow needs. */
+export interface LogoutFlowDependencies {
+  apps: AppRegistry
+  verifier: LogoutVerifier
+  revoker: SessionRevoker
+  replay: ReplayStore
+  /** The clock, seconds since epoch. Default `Date.now() / 1000`. */
+  now?: () => number
+  /** Told about failures that do not change the answer (a replay claim that could not be given back). */
+  onError?: (error: unknown) => void
+}
+
+/** One back-channel logout request. */
+export interface LogoutRequest {
+  /** The application name, the `:app` of `/auth/logout/:app`. */
+  app: string
+  /** The raw `application/x-www-form-urlencoded` body. */
+  body: string
+  /** The request's `Content-Type` header. */
+  contentType: string | null | undefined
+}
+
+/** Largest accepted request body, in bytes (a logout token is a few KiB at most). */
+export const MAX_BODY_BYTES = 16 * 1024
+
+/**
+ * Runs one back-channel logout and says what to answer. It never throws: every failure is an
+ * outcome with its status, and `outcome.error` keeps the coded error for logs.
+ *
+ * @example
+ * ```ts
+ * const outcome = await processLogout(
+ *   { app: 'wiki', body: await req.text(), contentType: req.headers.get('content-type') },
+ *   { apps, verifier, revoker: store, replay: store },
+ * )
+ * res.status(outcome.status).set(outcome.headers).json(outcome.body)
+ * ```
+ */
+export async function processLogout(request: LogoutRequest, deps: LogoutFlowDependencies): Promise<LogoutOutcome> {
+  const { app: name } = request
+  try {
+    const logoutToken = readLogoutToken(request)
+    const app = await store('the application registry', () => deps.apps.get(name))
+    if (!app) throw new AppUnknown(`no application is registered as ${JSON.stringify(name)}`)
+
+    const now = deps.now?.() ?? Date.now() / 1000
+    const token = await deps.verifier.verify(logoutToken, app, { now })
+
+    // Claim the jti before revoking, so a resent subject-wide token cannot end sessions created
+    // after the first logout (BCL §2.5); give the claim back if the revocation fails.
+    const key = token.jti === undefined ? undefined : replayKey(name, token.iss, token.jti)
+    if (key && !(await store('the replay store', () => deps.replay.claim(key, token.acceptedUntil)))) {
+      return success(name, { token, replayed: true, revoked: 0 })
+    }
+    try {
+      const { revoked } = await store('the session store', () =>
+        deps.revoker.revoke({
+          app: name,
+          iss: token.iss,
+          sub: token.sub,
+          sid: token.sid,
+          scope: resolvePolicy(app.policy).logoutScope,
+          issuedAt: token.iat ?? now,
+          jti: token.jti,
+        }),
+      )
+      return success(name, { token, revoked })
+    } catch (err) {
+      if (key) await deps.replay.release(key).catch((releaseError) => deps.onError?.(releaseError))
+      throw err
+    }
+  } catch (err) {
+    const error =
+      err instanceof BackchannelError ? err : new InternalError('the logout could not be processed', { cause: err })
+    return failure(name, error)
+  }
+}
+
+/** Options of {@link createLogoutHandler}. */
+export interface LogoutHandlerOptions extends LogoutFlowDependencies {
+  /** The application name, or how to read it from the request. Default: the last path segment. */
+  app?: string | ((request: Request) => string)
+  /** Called with every outcome (logging, metrics, audit). */
+  onOutcome?: (outcome: LogoutOutcome) => void
+}
+
+/**
+ * A `(request: Request) => Promise<Response>` handler for fetch-style frameworks (Hono, Next.js
+ * route handlers, Bun, Deno, h3). It also answers 405 to other methods and 413 to bodies over
+ * {@link MAX_BODY_BYTES}.
+ *
+ * @example
+ * ```ts
+ * const logout = createLogoutHandler({ apps, verifier, revoker: store, replay: store })
+ * app.post('/auth/logout/:app', (c) => logout(c.req.raw))  // Hono
+ * ```
+ */
+export function createLogoutHandler(options: LogoutHandlerOptions): (request: Request) => Promise<Response> {
+  const { app: appOption } = options
+  const appOf =
+    typeof appOption === 'function' ? appOption : (request: Request) => appOption ?? lastPathSegment(request.url)
+  return async (request) => {
+    const app = appOf(request)
+    let outcome: LogoutOutcome
+    if (request.method !== 'POST') {
+      outcome = failure(app, new MethodNotAllowed(`${request.method} is not allowed: use POST`))
+    } else {
+      const body = await readBody(request, MAX_BODY_BYTES)
+      outcome =
+        body === undefined
+          ? failure(app, new RequestTooLarge(`the request body is larger than ${MAX_BODY_BYTES} bytes`))
+          : await processLogout({ app, body, contentType: request.headers.get('content-type') }, options)
+    }
+    options.onOutcome?.(outcome)
+    return toResponse(outcome)
+  }
+}
+
+/** Reads a body as text, or `undefined` once it exceeds `maxBytes` (without buffering the rest). */
+export async function readBody(request: Request, maxBytes: number): Promise<string | undefined> {
+  if (Number(request.headers.get('content-length') ?? 0) > maxBytes) return undefined
+  if (!request.body) return ''
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength
+    if (size > maxBytes) {
+      await request.body.cancel().catch(() => {})
+      return undefined
+    }
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+function readLogoutToken({ body, contentType }: LogoutRequest): string {
+  const mediaType = contentType?.split(';')[0]?.trim().toLowerCase()
+  if (mediaType !== 'application/x-www-form-urlencoded') {
+    throw new InvalidRequest('the body must be application/x-www-form-urlencoded')
+  }
+  if (Buffer.byteLength(body) > MAX_BODY_BYTES) {
+    throw new RequestTooLarge(`the request body is larger than ${MAX_BODY_BYTES} bytes`)
+  }
+  const values = new URLSearchParams(body).getAll('logout_token')
+  if (values.length > 1) throw new InvalidRequest('logout_token must appear exactly once')
+  if (!values[0]) throw new InvalidRequest('logout_token is missing')
+  return values[0]
+}
+
+async function store<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call()
+  } catch (err) {
+    if (err instanceof BackchannelError) throw err
+    throw new StoreUnavailable(`${what} did not answer`, { cause: err })
+  }
+}
+
+function lastPathSegment(url: string): string {
+  const segment = new URL(url).pathname.split('/').filter(Boolean).at(-1) ?? ''
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return segment
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Key resolution for OIDC applications: one cached key set per `jwks_uri`, shared by every
+ * application of that issuer.
+ * @module
+ */
+import { createLocalJWKSet, type JSONWebKeySet, type JWSHeaderParameters, errors as jose } from 'jose'
+import { createGuardedFetch, type GuardedFetch, type IssuerFetchPolicy } from './_internal/guarded-fetch.js'
+import { IssuerUnreachable, KeysUnavailable, LogoutTokenSignature } from './errors.js'
+
+type LocalKeySet = ReturnType<typeof createLocalJWKSet>
+type VerificationKey = Awaited<ReturnType<LocalKeySet>>
+
+/** Options of {@link createKeyResolver}. */
+export interface KeyResolverOptions {
+  /** How requests to issuers are guarded (https only, public addresses, timeout, size cap). */
+  fetchPolicy?: IssuerFetchPolicy
+  /** Minimum seconds between two fetches of one key set caused by an unknown `kid`. Default 30. */
+  cooldown?: number
+  /** Seconds a fetched key set is used before it is fetched again. Default 600. */
+  maxAge?: number
+  /** The clock, seconds since epoch. Default `Date.now() / 1000`. */
+  now?: () => number
+  /** Called once per HTTP fetch of a key set (for metrics), with its outcome. */
+  onFetch?: (event: { jwksUri: string; ok: boolean }) => void
+  /** Replaces the guarded fetch (tests); it must enforce the same rules. */
+  fetch?: GuardedFetch
+}
+
+/** Finds the keys that may have signed a token. */
+export interface KeyResolver {
+  /**
+   * The candidate keys of `jwksUri` for a token's protected header (usually one; several when
+   * the set has more than one key of that type without a `kid`).
+   * @throws {LogoutTokenSignature} when no key matches, even after a refetch.
+   * @throws {KeysUnavailable} when the key set cannot be fetched and none is cached.
+   */
+  getKeys(jwksUri: string, header: JWSHeaderParameters): Promise<VerificationKey[]>
+  /** Forgets cached keys (all, or one `jwks_uri`'s), e.g. after an application is rediscovered. */
+  forget(jwksUri?: string): void
+}
+
+/**
+ * Builds a key resolver. Keep one per process: sharing it is what makes the unknown-`kid`
+ * cooldown hold for every application of an issuer.
+ *
+ * @example
+ * ```ts
+ * const keys = createKeyResolver({ cooldown: 30 })
+ * const verifier = createLogoutVerifier({ keys })
+ * ```
+ */
+export function createKeyResolver(options: KeyResolverOptions = {}): KeyResolver {
+  const fetch = options.fetch ?? createGuardedFetch(options.fetchPolicy)
+  const now = options.now ?? (() => Date.now() / 1000)
+  const cooldown = options.cooldown ?? 30
+  const maxAge = options.maxAge ?? 600
+  const sets = new Map<string, RemoteKeySet>()
+
+  return {
+    getKeys(jwksUri, header) {
+      let set = sets.get(jwksUri)
+      if (!set) {
+        set = new RemoteKeySet(jwksUri, fetch, now, cooldown, maxAge, options.onFetch)
+        sets.set(jwksUri, set)
+      }
+      return set.getKeys(header)
+    },
+    forget(jwksUri) {
+      if (jwksUri === undefined) sets.clear()
+      else sets.delete(jwksUri)
+    },
+  }
+}
+
+class RemoteKeySet {
+  #local: LocalKeySet | undefined
+  #fetchedAt = Number.NEGATIVE_INFINITY
+  #attemptedAt = Number.NEGATIVE_INFINITY
+  #pending: Promise<void> | undefined
+
+  constructor(
+    readonly uri: string,
+    readonly fetch: GuardedFetch,
+    readonly now: () => number,
+    readonly cooldown: number,
+    readonly maxAge: number,
+    readonly onFetch?: KeyResolverOptions['onFetch'],
+  ) {}
+
+  async getKeys(header: JWSHeaderParameters): Promise<VerificationKey[]> {
+    if (this.#pending) await this.#pending.catch(() => {})
+    const stale = this.now() - this.#fetchedAt > this.maxAge
+    if (!this.#local || (stale && !this.#coolingDown())) {
+      // A failed refresh keeps serving the keys we have: an IdP's JWKS blip must not fail logouts.
+      await this.#reload().catch((err) => {
+        if (!this.#local) throw err
+      })
+    }
+    try {
+      return await this.#select(header)
+    } catch (err) {
+      // An unknown kid may be a key the issuer just rotated in; look again, but at most once per
+      // cooldown, so a flood of random kids costs one fetch.
+      if (!(err instanceof LogoutTokenSignature) || this.#coolingDown()) throw err
+      await this.#reload()
+      return this.#select(header)
+    }
+  }
+
+  #coolingDown(): boolean {
+    return this.now() - this.#attemptedAt < this.cooldown
+  }
+
+  async #select(header: JWSHeaderParameters): Promise<VerificationKey[]> {
+    const local = this.#local
+    if (!local) throw new KeysUnavailable('no keys are cached for this issuer')
+    try {
+      return [await local(header)]
+    } catch (err) {
+      if (err instanceof jose.JWKSMultipleMatchingKeys) {
+        const keys: VerificationKey[] = []
+        for await (const key of err as unknown as AsyncIterable<VerificationKey>) keys.push(key)
+        return keys
+      }
+      if (err instanceof jose.JWKSNoMatchingKey) {
+        throw new LogoutTokenSignature("no key in the issuer's key set matches the token's kid and alg", { cause: err })
+      }
+      throw new LogoutTokenSignature("the issuer's matching key cannot verify this token", { cause: err })
+    }
+  }
+
+  #reload(): Promise<void> {
+    this.#pending ??= this.#fetchKeys().finally(() => {
+      this.#pending = undefined
+    })
+    return this.#pending
+  }
+
+  async #fetchKeys(): Promise<void> {
+    this.#attemptedAt = this.now()
+    let ok = false
+    try {
+      const response = await this.fetch(this.uri, {
+        headers: { accept: 'application/jwk-set+json, application/json' },
+      })
+      if (response.status !== 200) {
+        throw new IssuerUnreachable(`the key set answered HTTP ${response.status}`)
+      }
+      const jwks = (await response.json()) as JSONWebKeySet
+      this.#local = createLocalJWKSet(jwks)
+      this.#fetchedAt = this.now()
+      ok = true
+    } catch (err) {
+      throw new KeysUnavailable(`the issuer's key set (${this.uri}) could not be loaded`, { cause: err })
+    } finally {
+      this.onFetch?.({ jwksUri: this.uri, ok })
+    }
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The contracts between the logout flow and wherever sessions live. Implement
+ * {@link SessionRevoker} to end sessions in your own store; implement {@link SessionRegistry} as
+ * well to let `@backchannel/core/testing` prove it.
+ * @module
+ */
+import type { LogoutScope } from './app.js'
+
+/**
+ * What one accepted logout asks to end. Every id is scoped by (`app`, `iss`): `sid` and `sub`
+ * are unique only within one issuer.
+ * @see https://openid.net/specs/openid-connect-backchannel-1_0.html#Validation BCL §2.6
+ */
+export interface RevocationTarget {
+  /** The application name. */
+  app: string
+  /** The issuer the sessions belong to (see `sessionIssuer`). */
+  iss: string
+  /** The user: with no `sid`, every session of this user ends. */
+  sub?: string
+  /** The IdP session: the sessions registered under it end. */
+  sid?: string
+  /** `"user"`: a `sid` logout also ends every other session of the same user. */
+  scope: LogoutScope
+  /** When the logout happened, seconds since epoch: the token's `iat`, or the time it was accepted. */
+  issuedAt: number
+  /** The token's `jti`, when it has one (for audit; replay is already settled). */
+  jti?: string
+}
+
+/**
+ * Ends sessions. Called once per accepted logout token (a replayed `jti` never reaches it).
+ *
+ * Must be all-or-nothing: either every session it reports is ended and the logout is recorded
+ * (so that a session registered later for the same `sid`, or with an `authTime` at or before
+ * `issuedAt` for a subject-wide logout, is born revoked), or it throws.
+ *
+ * @example
+ * ```ts
+ * const revoker = defineRevoker({
+ *   async revoke({ app, iss, sub, sid }) {
+ *     const { rowCount } = await db.query('DELETE FROM sessions WHERE …', [app, iss, sub, sid])
+ *     return { revoked: rowCount }
+ *   },
+ * })
+ * ```
+ */
+export interface SessionRevoker {
+  /**
+   * @returns how many active sessions this call ended (0 for an unknown session: still a success).
+   * @throws {StoreUnavailable} when the store cannot be reached; nothing may be half done.
+   */
+  revoke(target: RevocationTarget): Promise<{ revoked: number }>
+}
+
+/** A login as an application registers it. */
+export interface SessionInput {
+  app: string
+  /** The issuer the login came from (see `sessionIssuer`). */
+  iss: string
+  /** The application's own id for this session; unique within the app. */
+  sessionId: string
+  /** The user's id at the issuer. */
+  sub: string
+  /** The IdP session id (`sid` claim of the ID token), when known. */
+  sid?: string
+  /** When the user authenticated, seconds since epoch. Defaults to the time of registration. */
+  authTime?: number
+  /** When the session ends by itself, seconds since epoch. */
+  expiresAt?: number
+}
+
+/** A registered session and its state. */
+export interface SessionRecord extends SessionInput {
+  authTime: number
+  /** Seconds since epoch the session was registered. */
+  createdAt: number
+  /** Seconds since epoch it was revoked or ended, when it was. */
+  revokedAt?: number
+}
+
+/** The answer to "may this session still be used?". */
+export type SessionState = { state: 'active' } | { state: 'revoked'; revokedAt: number } | { state: 'unknown' }
+
+/** The session registry an application registers logins with and asks for a session's state. */
+export interface SessionRegistry {
+  /** Registers a login; it is born revoked if a logout already covers it. */
+  register(session: SessionInput): Promise<SessionRecord>
+  /** The state of one session; `unknown` once it expired or was never registered. */
+  status(app: string, sessionId: string): Promise<SessionState>
+  /** Every live session of a user, active or revoked, oldest first. */
+  list(app: string, iss: string, sub: string): Promise<SessionRecord[]>
+  /** Ends one session locally (the user logged out of the application only). */
+  end(app: string, sessionId: string): Promise<{ ended: boolean }>
+}
+
+/** A store that both keeps sessions and ends them: what the gateway runs on. */
+export interface SessionStore extends SessionRegistry, SessionRevoker {}
+
+/**
+ * Types a revoker without changing it: `defineRevoker({ revoke })` checks the shape and keeps
+ * your own extra methods visible.
+ */
+export function defineRevoker<T extends SessionRevoker>(revoker: T): T {
+  return revoker
+}

@@ -1,0 +1,158 @@
+/**
+ * Where a logout token is verified: header rules, then the signature with the application's
+ * pinned algorithms and keys, then the claims (see `claims.ts`).
+ * @see https://openid.net/specs/openid-connect-backchannel-1_0.html#Validation BCL §2.6
+ * @module
+ */
+import { compactVerify, decodeProtectedHeader, type JWSHeaderParameters, errors as jose } from 'jose'
+import { type AppConfig, HMAC_ALGORITHMS, resolvePolicy } from './app.js'
+import { checkClaims, type LogoutToken } from './claims.js'
+import {
+  BackchannelError,
+  LogoutTokenAlg,
+  LogoutTokenHeader,
+  LogoutTokenMalformed,
+  LogoutTokenSignature,
+  LogoutTokenTyp,
+} from './errors.js'
+import type { KeyResolver } from './keys.js'
+
+/** Options of {@link createLogoutVerifier}. */
+export interface LogoutVerifierOptions {
+  /** Resolves OIDC applications' keys; share one per process (see `createKeyResolver`). */
+  keys: KeyResolver
+}
+
+/** Options of one verification. */
+export interface VerifyOptions {
+  /** The current time, seconds since epoch. Default `Date.now() / 1000`. */
+  now?: number
+}
+
+/** Verifies logout tokens for any registered application. */
+export interface LogoutVerifier {
+  /**
+   * Verifies `token` for `app` and returns its claims.
+   * @throws {LogoutTokenInvalid} a subclass naming the rule that failed (answer 400).
+   * @throws {KeysUnavailable} the issuer's keys cannot be loaded (answer 503, retry later).
+   */
+  verify(token: string, app: AppConfig, options?: VerifyOptions): Promise<LogoutToken>
+}
+
+const ACCEPTED_TYP = new Set(['jwt', 'logout+jwt', 'application/logout+jwt'])
+// Headers that would let the token pick its own key; never followed, so never accepted.
+const KEY_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const
+const DEFAULT_OIDC_ALGORITHMS = ['RS256'] as const
+
+/**
+ * Builds the verifier.
+ *
+ * @example
+ * ```ts
+ * import { createKeyResolver, createLogoutVerifier } from '@backchannel/core'
+ *
+ * const verifier = createLogoutVerifier({ keys: createKeyResolver() })
+ * const token = await verifier.verify(logoutToken, {
+ *   kind: 'oidc',
+ *   name: 'wiki',
+ *   issuer: 'https://id.example.com/realms/main',
+ *   clientId: 'wiki',
+ *   jwksUri: 'https://id.example.com/realms/main/protocol/openid-connect/certs',
+ * })
+ * token.sid // the IdP session that ended
+ * ```
+ */
+export function createLogoutVerifier(options: LogoutVerifierOptions): LogoutVerifier {
+  return {
+    async verify(token, app, { now = Date.now() / 1000 } = {}) {
+      const header = readHeader(token)
+      const algorithms: readonly string[] =
+        app.kind === 'oidc' ? (app.algorithms ?? DEFAULT_OIDC_ALGORITHMS) : (app.algorithms ?? HMAC_ALGORITHMS)
+      checkHeader(header, algorithms)
+
+      const payload =
+        app.kind === 'oidc'
+          ? await verifyWithAny(token, await options.keys.getKeys(app.jwksUri, header), algorithms)
+          : await verifyWithAny(
+              token,
+              app.secrets.filter((s) => s.notAfter === undefined || s.notAfter >= now).map((s) => s.key),
+              algorithms,
+            )
+      return checkClaims(parsePayload(payload), app, resolvePolicy(app.policy), now)
+    },
+  }
+}
+
+function readHeader(token: string): JWSHeaderParameters {
+  if (typeof token !== 'string' || token.split('.').length !== 3) {
+    throw new LogoutTokenMalformed('the logout token is not a compact JWS (three dot-separated parts)')
+  }
+  try {
+    return decodeProtectedHeader(token) as JWSHeaderParameters
+  } catch (cause) {
+    throw new LogoutTokenMalformed('the logout token header is not a base64url-encoded JSON object', { cause })
+  }
+}
+
+function checkHeader(header: JWSHeaderParameters, algorithms: readonly string[]): void {
+  if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) {
+    throw new LogoutTokenAlg(
+      `alg ${JSON.stringify(String(header.alg))} is not accepted for this application (expected ${algorithms.join(', ')})`,
+    )
+  }
+  if (header.typ !== undefined) {
+    if (typeof header.typ !== 'string' || !ACCEPTED_TYP.has(header.typ.toLowerCase())) {
+      throw new LogoutTokenTyp('typ header must be absent, JWT, logout+jwt or application/logout+jwt')
+    }
+  }
+  for (const name of KEY_HEADERS) {
+    if (name in header)
+      throw new LogoutTokenHeader(`the ${name} header is not accepted: keys come only from the application`)
+  }
+}
+
+async function verifyWithAny(
+  token: string,
+  keys: readonly (CryptoKey | Uint8Array)[],
+  algorithms: readonly string[],
+): Promise<Uint8Array> {
+  let lastError: unknown
+  for (const key of keys) {
+    try {
+      return (await compactVerify(token, key, { algorithms: [...algorithms] })).payload
+    } catch (err) {
+      if (err instanceof BackchannelError) throw err
+      if (!(err instanceof jose.JWSSignatureVerificationFailed)) {
+        throw wrapJoseError(err)
+      }
+      lastError = err
+    }
+  }
+  throw new LogoutTokenSignature(
+    keys.length === 0 ? 'no key of this application can verify the token' : 'the signature does not verify',
+    { cause: lastError },
+  )
+}
+
+function wrapJoseError(err: unknown): BackchannelError {
+  if (err instanceof jose.JOSEAlgNotAllowed) {
+    return new LogoutTokenAlg('the alg is not accepted for this application', { cause: err })
+  }
+  if (err instanceof jose.JWSInvalid) {
+    return new LogoutTokenMalformed('the logout token is not a valid JWS', { cause: err })
+  }
+  return new LogoutTokenSignature('the signature cannot be checked with this key', { cause: err })
+}
+
+function parsePayload(payload: Uint8Array): Record<string, unknown> {
+  let value: unknown
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload))
+  } catch (cause) {
+    throw new LogoutTokenMalformed('the logout token payload is not JSON', { cause })
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new LogoutTokenMalformed('the logout token payload is not a JSON object')
+  }
+  return value as Record<string, unknown>
+}
