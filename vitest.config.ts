@@ -1,14 +1,9 @@
 import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
-  resolve: {
-    // Resolve workspace packages to their TypeScript sources: tests need no build step.
-    conditions: ['@backchannel/source'],
-  },
-  ssr: {
-    resolve: { conditions: ['@backchannel/source'] },
-  },
   test: {
     projects: ['packages/*'],
+    // CI reads the JSON report to print its closing "N passed, N failed" line (.ci/run).
+    reporters: process.env.CI ? ['default', ['json', { outputFile: '.vitest-results.json' }]] : ['default'],
   },
 })

@@ -115,7 +115,7 @@ function explain(err: unknown): BackchannelError {
   if (cause instanceof BackchannelError) return cause
   const code = (err as { code?: unknown } | null)?.code
   switch (code) {
-    case 'OAUTH_JSON_ATTRIBUTE_COMPARISON':
+    case 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED':
       return new IssuerMismatch('the provider states another issuer than the one registered', { cause: err })
     case 'OAUTH_RESPONSE_IS_NOT_CONFORM':
       return new IssuerUnreachable('the discovery document did not answer 200', { cause: err })

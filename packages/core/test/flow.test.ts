@@ -1,0 +1,181 @@
+/** The logout flow's request handling, replay, and failures of its dependencies. */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createLogoutHandler, MAX_BODY_BYTES, type ReplayStore, type SessionRevoker } from '../src/index.js'
+import { codeOf, createTestGateway } from './fixtures/gateway.js'
+import { startIssuer, type TestIssuer } from './fixtures/issuer.js'
+
+let idp: TestIssuer
+let gw: ReturnType<typeof createTestGateway>
+beforeAll(async () => {
+  idp = await startIssuer()
+})
+afterAll(() => idp.close())
+beforeEach(async () => {
+  gw = createTestGateway([idp.app()])
+  await gw.store.register({ app: 'app', iss: idp.url, sessionId: 's1', sub: 'user-1', sid: 'sid-1' })
+})
+
+const state = async (sessionId: string) => (await gw.store.status('app', sessionId)).state
+const now = () => Math.floor(Date.now() / 1000)
+
+describe('the request', () => {
+  it('400 when logout_token is missing', async () => {
+    const outcome = await gw.post(undefined, { extra: 'other=1' })
+    expect(outcome).toMatchObject({ status: 400, body: { error: 'invalid_request' } })
+    expect(codeOf(outcome)).toBe('ERR_REQUEST_INVALID')
+    expect(outcome.body?.error_description).toContain('logout_token is missing')
+  })
+
+  it('400 when logout_token appears twice', async () => {
+    const token = await idp.sign()
+    const outcome = await gw.post(token, { extra: `&logout_token=${token}` })
+    expect(codeOf(outcome)).toBe('ERR_REQUEST_INVALID')
+    expect(outcome.body?.error_description).toContain('exactly once')
+  })
+
+  it('400 when the body is not form-encoded, or empty', async () => {
+    const token = await idp.sign()
+    expect(codeOf(await gw.post(token, { contentType: 'application/json' }))).toBe('ERR_REQUEST_INVALID')
+    expect(codeOf(await gw.post(undefined))).toBe('ERR_REQUEST_INVALID')
+    expect((await gw.post(token, { contentType: 'application/x-www-form-urlencoded; charset=UTF-8' })).status).toBe(200)
+  })
+
+  it('413 when the body is larger than 16 KiB', async () => {
+    const outcome = await gw.post('x'.repeat(MAX_BODY_BYTES + 1))
+    expect(outcome.status).toBe(413)
+    expect(codeOf(outcome)).toBe('ERR_REQUEST_TOO_LARGE')
+  })
+
+  it('404 for an unknown application', async () => {
+    const outcome = await gw.post(await idp.sign(), { app: 'nope' })
+    expect(outcome).toMatchObject({ status: 404, body: { error: 'invalid_request' } })
+    expect(codeOf(outcome)).toBe('ERR_APP_UNKNOWN')
+  })
+})
+
+describe('replay (BCL §2.5)', () => {
+  it('answers a resent token 200 without revoking again, even sessions created after the first logout', async () => {
+    const token = await idp.sign(idp.claims({ sid: undefined, sub: 'user-1', iat: now() - 5 }))
+    expect(await gw.post(token)).toMatchObject({ status: 200, revoked: 1 })
+    await gw.store.register({ app: 'app', iss: idp.url, sessionId: 's2', sub: 'user-1', authTime: now() })
+    expect(await gw.post(token)).toMatchObject({ status: 200, replayed: true, revoked: 0 })
+    expect(await state('s2')).toBe('active')
+  })
+
+  it('an unknown session is still a success', async () => {
+    expect(await gw.post(await idp.sign(idp.claims({ sid: 'never-seen' })))).toMatchObject({ status: 200, revoked: 0 })
+  })
+})
+
+describe('dependencies that fail', () => {
+  const down = () => Promise.reject(new Error('ECONNREFUSED'))
+
+  it('503 when the app registry is down', async () => {
+    gw.deps.apps = { get: down }
+    const outcome = await gw.post(await idp.sign())
+    expect(outcome).toMatchObject({ status: 503, headers: { 'retry-after': '5', 'cache-control': 'no-store' } })
+    expect(codeOf(outcome)).toBe('ERR_STORE_UNAVAILABLE')
+  })
+
+  it('503 when the replay store is down; nothing is revoked', async () => {
+    gw.deps.replay = { claim: down, release: down } satisfies ReplayStore
+    const outcome = await gw.post(await idp.sign())
+    expect(codeOf(outcome)).toBe('ERR_STORE_UNAVAILABLE')
+    expect(await state('s1')).toBe('active')
+  })
+
+  it('503 when the revoker fails, and the claim is given back so the retry is processed', async () => {
+    const working = gw.deps.revoker
+    gw.deps.revoker = { revoke: down } satisfies SessionRevoker
+    const token = await idp.sign()
+    const failed = await gw.post(token)
+    expect(failed.status).toBe(503)
+    expect(codeOf(failed)).toBe('ERR_STORE_UNAVAILABLE')
+    expect(failed.error?.cause).toBeInstanceOf(Error)
+
+    gw.deps.revoker = working
+    expect(await gw.post(token)).toMatchObject({ status: 200, revoked: 1 })
+    expect(await state('s1')).toBe('revoked')
+  })
+
+  it('reports a claim that could not be given back, and still answers 503', async () => {
+    const errors: unknown[] = []
+    Object.assign(gw.deps, {
+      revoker: { revoke: down },
+      replay: { claim: async () => true, release: down },
+      onError: (e: unknown) => errors.push(e),
+    })
+    expect((await gw.post(await idp.sign())).status).toBe(503)
+    expect(errors).toHaveLength(1)
+  })
+
+  it('500 without details when something unexpected breaks', async () => {
+    gw.deps.verifier = { verify: () => Promise.reject(new TypeError('bug')) }
+    const outcome = await gw.post(await idp.sign())
+    expect(outcome).toMatchObject({ status: 500, body: { error: 'server_error' } })
+    expect(codeOf(outcome)).toBe('ERR_INTERNAL')
+  })
+})
+
+describe('createLogoutHandler (Request → Response)', () => {
+  const handler = () => createLogoutHandler(gw.deps)
+  const form = (token: string) =>
+    new Request('http://gw.test/auth/logout/app', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ logout_token: token }),
+    })
+
+  it('answers 200 with Cache-Control: no-store and an empty body, taking the app from the path', async () => {
+    const res = await handler()(form(await idp.sign()))
+    expect(res.status).toBe(200)
+    expect(res.headers.get('cache-control')).toBe('no-store')
+    expect(await res.text()).toBe('')
+    expect(await state('s1')).toBe('revoked')
+  })
+
+  it('answers 405 with Allow: POST to other methods', async () => {
+    const res = await handler()(new Request('http://gw.test/auth/logout/app'))
+    expect(res.status).toBe(405)
+    expect(res.headers.get('allow')).toBe('POST')
+    expect(res.headers.get('cache-control')).toBe('no-store')
+  })
+
+  it('answers 413 to a streamed body over 16 KiB', async () => {
+    const big = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < 64; i++) controller.enqueue(new TextEncoder().encode('x'.repeat(1024)))
+        controller.close()
+      },
+    })
+    const req = new Request('http://gw.test/auth/logout/app', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: big,
+      duplex: 'half',
+    } as RequestInit)
+    expect((await handler()(req)).status).toBe(413)
+  })
+
+  it('answers JSON errors that name the rule and never echo the token', async () => {
+    const token = await idp.sign(idp.claims({ aud: 'someone-else' }))
+    const res = await handler()(form(token))
+    expect(res.status).toBe(400)
+    expect(res.headers.get('content-type')).toBe('application/json')
+    const body = await res.json()
+    expect(body).toEqual({ error: 'invalid_request', error_description: 'aud is not this application' })
+    expect(JSON.stringify(body)).not.toContain(token)
+  })
+
+  it('takes the app name from an option, and reports every outcome', async () => {
+    const seen: number[] = []
+    const logout = createLogoutHandler({ ...gw.deps, app: () => 'app', onOutcome: (o) => seen.push(o.status) })
+    const req = new Request('http://gw.test/somewhere/else', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `logout_token=${await idp.sign()}`,
+    })
+    expect((await logout(req)).status).toBe(200)
+    expect(seen).toEqual([200])
+  })
+})

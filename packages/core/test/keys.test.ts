@@ -1,0 +1,111 @@
+/** Key resolution: rotation, the unknown-kid cooldown, caching and outages, counted at the issuer. */
+import { randomUUID } from 'node:crypto'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createKeyResolver, type KeyResolver, type KeyResolverOptions } from '../src/index.js'
+import { createManualClock, type ManualClock } from '../src/testing/index.js'
+import { codeOf, createTestGateway } from './fixtures/gateway.js'
+import { createSigningKey, startIssuer, type TestIssuer } from './fixtures/issuer.js'
+
+let idp: TestIssuer
+let clock: ManualClock
+beforeEach(async () => {
+  idp = await startIssuer()
+  clock = createManualClock(Date.now() / 1000)
+})
+afterEach(() => idp.close())
+
+const jwksHits = () => idp.hits.get('/jwks') ?? 0
+const gatewayOnClock = (options: KeyResolverOptions = {}) =>
+  createTestGateway([idp.app()], { now: clock.now, cooldown: 30, maxAge: 600, ...options })
+
+describe('key resolution', () => {
+  it('fetches the key set once and serves later tokens from the cache', async () => {
+    const gw = gatewayOnClock()
+    for (let i = 0; i < 20; i++) expect((await gw.post(await idp.sign())).status).toBe(200)
+    expect(jwksHits()).toBe(1)
+  })
+
+  it('verifies a token signed by a key rotated in later, after one refetch', async () => {
+    const gw = gatewayOnClock()
+    expect((await gw.post(await idp.sign())).status).toBe(200)
+    const rotated = await createSigningKey('RS256', 'rotated')
+    idp.published.push(rotated)
+    clock.advance(31) // past the cooldown of the first fetch
+    const outcome = await gw.post(await idp.sign(idp.claims(), { key: rotated }))
+    expect(outcome.status).toBe(200)
+    expect(jwksHits()).toBe(2)
+  })
+
+  it('1,000 tokens with random unknown kids cause at most one refetch per cooldown', async () => {
+    const gw = gatewayOnClock()
+    expect((await gw.post(await idp.sign())).status).toBe(200)
+    clock.advance(31)
+    const stranger = await createSigningKey('RS256')
+    const forged = await Promise.all(
+      Array.from({ length: 1000 }, () => idp.sign(idp.claims(), { key: stranger, header: { kid: randomUUID() } })),
+    )
+    const outcomes = await Promise.all(forged.map((t) => gw.post(t)))
+    expect(new Set(outcomes.map(codeOf))).toEqual(new Set(['ERR_LOGOUT_TOKEN_SIGNATURE']))
+    expect(jwksHits()).toBe(2) // the first load and one refetch
+    for (const token of forged.slice(0, 50)) await gw.post(token) // one at a time, within the cooldown
+    expect(jwksHits()).toBe(2)
+
+    clock.advance(31)
+    await Promise.all(forged.slice(0, 100).map((t) => gw.post(t)))
+    expect(jwksHits()).toBe(3) // one more once the cooldown has passed
+  })
+
+  it('shares one key set between every app of an issuer', async () => {
+    const gw = createTestGateway([idp.app({ name: 'one' }), idp.app({ name: 'two' })], { now: clock.now })
+    expect((await gw.post(await idp.sign(), { app: 'one' })).status).toBe(200)
+    expect((await gw.post(await idp.sign(), { app: 'two' })).status).toBe(200)
+    expect(jwksHits()).toBe(1)
+  })
+
+  it('refreshes the key set after maxAge', async () => {
+    const gw = gatewayOnClock()
+    await gw.post(await idp.sign())
+    clock.advance(601)
+    expect((await gw.post(await idp.sign())).status).toBe(200)
+    expect(jwksHits()).toBe(2)
+  })
+
+  it('keeps serving cached keys when a refresh fails', async () => {
+    const gw = gatewayOnClock()
+    await gw.post(await idp.sign())
+    idp.route('/jwks', (_req, res) => res.writeHead(500).end())
+    clock.advance(601)
+    expect((await gw.post(await idp.sign())).status).toBe(200)
+  })
+
+  it('answers 503 ERR_KEYS_UNAVAILABLE, with Retry-After, when no keys can be loaded', async () => {
+    idp.route('/jwks', (_req, res) => res.writeHead(502).end())
+    const gw = gatewayOnClock()
+    const outcome = await gw.post(await idp.sign())
+    expect(codeOf(outcome)).toBe('ERR_KEYS_UNAVAILABLE')
+    expect(outcome.status).toBe(503)
+    expect(outcome.headers['retry-after']).toBe('5')
+    expect(outcome.body?.error).toBe('temporarily_unavailable')
+  })
+
+  it('answers 503 when the key set is not valid JSON, and reports every fetch', async () => {
+    idp.route('/jwks', (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys": ['))
+    const fetches: boolean[] = []
+    const gw = gatewayOnClock({ onFetch: ({ ok }) => fetches.push(ok) })
+    expect(codeOf(await gw.post(await idp.sign()))).toBe('ERR_KEYS_UNAVAILABLE')
+    expect(fetches).toEqual([false])
+  })
+
+  it('refuses a key set larger than the size cap', async () => {
+    idp.route('/jwks', (_req, res) =>
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ keys: [], pad: 'x'.repeat(4096) })),
+    )
+    const keys: KeyResolver = createKeyResolver({ fetchPolicy: { allowInsecure: true, maxBytes: 1024 } })
+    await expect(keys.getKeys(idp.jwksUri, { alg: 'RS256' })).rejects.toMatchObject({
+      code: 'ERR_KEYS_UNAVAILABLE',
+      cause: { code: 'ERR_ISSUER_RESPONSE_TOO_LARGE' },
+    })
+  })
+})
