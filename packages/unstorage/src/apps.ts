@@ -1,0 +1,112 @@
+/**
+ * The application registry: what the logout flow looks up by name on every request, kept with
+ * its secrets sealed (AES-256-GCM under the master key) and its API key only as a hash.
+ * @module
+ */
+import type { AppConfig, AppRegistry, HmacSecret } from '@backchannel/core'
+import { keys } from './_internal/keys.js'
+import { open, seal } from './_internal/seal.js'
+import type { StoreBackend } from './backend.js'
+
+/** An application as the gateway keeps it: its verification config plus bookkeeping. */
+export type AppRecord = AppConfig & {
+  /** SHA-256 of the application's API key (hex); the key itself is never stored. */
+  apiKeyHash: string
+  /** Downstream back-channel logout URLs to relay to. */
+  relays?: string[]
+  /** Seconds since epoch. */
+  createdAt: number
+  /** Seconds since epoch. */
+  updatedAt: number
+}
+
+/** The registry of applications. */
+export interface AppStore extends AppRegistry {
+  /** The application, secrets decrypted; `undefined` if none is registered under `name`. */
+  get(name: string): Promise<AppRecord | undefined>
+  /** Every application, by name. */
+  list(): Promise<AppRecord[]>
+  /** Registers a new application; `false` (and nothing written) if the name is taken. */
+  create(app: AppRecord): Promise<boolean>
+  /** Replaces an existing application's record. */
+  update(app: AppRecord): Promise<void>
+  /** Removes the application, its sessions, markers and indexes; `false` if it did not exist. */
+  delete(name: string): Promise<boolean>
+  /** The name of the application whose API key hashes to `apiKeyHash`. */
+  findByApiKeyHash(apiKeyHash: string): Promise<string | undefined>
+}
+
+type SealedSecret = { sealed: string; notAfter?: number }
+type StoredApp = Omit<AppRecord, 'secrets'> & { secrets?: SealedSecret[] }
+
+const NAMES = 'apps'
+const FOREVER = 100 * 365 * 86400
+
+export function createAppStore(backend: StoreBackend, masterKey: Uint8Array, now: () => number): AppStore {
+  const { storage } = backend
+  const nameClaim = (name: string) => `app-name\n${name}`
+
+  const toStored = (app: AppRecord): StoredApp =>
+    app.kind === 'hmac'
+      ? {
+          ...app,
+          secrets: app.secrets.map(({ key, notAfter }) => ({
+            sealed: seal(masterKey, key, app.name),
+            ...(notAfter === undefined ? {} : { notAfter }),
+          })),
+        }
+      : app
+  const fromStored = (stored: StoredApp): AppRecord =>
+    (stored.kind === 'hmac'
+      ? {
+          ...stored,
+          secrets: (stored.secrets ?? []).map(
+            ({ sealed, notAfter }): HmacSecret => ({
+              key: open(masterKey, sealed, stored.name),
+              ...(notAfter === undefined ? {} : { notAfter }),
+            }),
+          ),
+        }
+      : stored) as AppRecord
+
+  async function write(app: AppRecord, previous?: AppRecord) {
+    await storage.setItem(keys.appRecord(app.name), toStored(app))
+    if (previous && previous.apiKeyHash !== app.apiKeyHash) await storage.removeItem(keys.apiKey(previous.apiKeyHash))
+    await storage.setItem(keys.apiKey(app.apiKeyHash), { name: app.name })
+  }
+
+  const store: AppStore = {
+    async get(name) {
+      const stored = await storage.getItem<StoredApp>(keys.appRecord(name))
+      return stored ? fromStored(stored) : undefined
+    },
+    async list() {
+      const names = (await backend.members(NAMES)).sort()
+      const items = await storage.getItems(names.map((n) => keys.appRecord(n)))
+      return items.flatMap(({ value }) => (value ? [fromStored(value as StoredApp)] : []))
+    },
+    async create(app) {
+      if (!(await backend.claim(nameClaim(app.name), now() + FOREVER, now()))) return false
+      await write(app)
+      await backend.addMember(NAMES, app.name, now() + FOREVER)
+      return true
+    },
+    async update(app) {
+      await write(app, await store.get(app.name))
+    },
+    async delete(name) {
+      const existing = await store.get(name)
+      if (!existing) return false
+      await backend.removePrefix(keys.app(name))
+      await storage.removeItem(keys.apiKey(existing.apiKeyHash))
+      await storage.removeItem(keys.appRecord(name))
+      await backend.removeMembers(NAMES, [name])
+      await backend.release(nameClaim(name))
+      return true
+    },
+    async findByApiKeyHash(apiKeyHash) {
+      return (await storage.getItem<{ name: string }>(keys.apiKey(apiKeyHash)))?.name
+    },
+  }
+  return store
+}

@@ -1,0 +1,43 @@
+/**
+ * What a preset hands the store: an unstorage `Storage` for records, plus the few primitives
+ * unstorage has no portable form of. Each preset implements them with its backend's own tools
+ * (Redis `SET NX`, `SADD`, sorted sets; MongoDB upserts; in-process maps and locks).
+ * @module
+ */
+import type { Storage, StorageValue } from 'unstorage'
+
+/** The backend primitives of one preset. All times are seconds since epoch. */
+export interface StoreBackend {
+  /** Records (sessions, markers, apps). Values are JSON; each carries its own expiry. */
+  storage: Storage
+  /**
+   * Claims `key` until `expiresAt`: exactly one concurrent caller gets `true`, across every
+   * process sharing the backend. A claim whose expiry passed (by `now`) may be claimed again.
+   */
+  claim(key: string, expiresAt: number, now: number): Promise<boolean>
+  /** Drops a claim. */
+  release(key: string): Promise<void>
+  /** Adds `member` to the set `set`, which lives at least until `expiresAt`. */
+  addMember(set: string, member: string, expiresAt: number): Promise<void>
+  /** Every member of `set` (cost grows with this set only). */
+  members(set: string): Promise<string[]>
+  /** Removes members (stale index entries). */
+  removeMembers(set: string, members: string[]): Promise<void>
+  /** Writes several records at once; atomically where the backend can (Redis `MULTI`). */
+  setMany(entries: { key: string; value: StorageValue; expiresAt: number }[], now: number): Promise<void>
+  /** Appends an entry to a log capped at `maxEntries`; `id` sorts by time. */
+  append(log: string, id: string, entry: string, maxEntries: number): Promise<void>
+  /** Up to `limit` entries of a log, newest first, older than the id `before` when given. */
+  read(log: string, limit: number, before?: string): Promise<string[]>
+  /** Removes every record, set and claim whose key starts with `prefix` (an application's data). */
+  removePrefix(prefix: string): Promise<void>
+  /** Throws when the backend cannot be reached (for readiness checks). */
+  ping(): Promise<void>
+  /** Closes connections and timers. */
+  dispose(): Promise<void>
+}
+
+/** Seconds from `now` until `expiresAt`, rounded up, at least 1 (for backends' TTLs). */
+export function ttlSeconds(expiresAt: number, now: number): number {
+  return Math.max(1, Math.ceil(expiresAt - now))
+}

@@ -1,0 +1,13 @@
+/**
+ * `@backchannel/unstorage`: everything the Backchannel gateway keeps — sessions and revocations,
+ * replay claims, applications and the audit log — over unstorage. Pick a preset:
+ * `@backchannel/unstorage/memory`, `/fs` (embedded default), `/redis`, `/mongodb`.
+ * @module
+ */
+export type { AppRecord, AppStore } from './apps.js'
+export type { AuditInput, AuditLog, AuditOutcome, AuditRecord } from './audit.js'
+export type { StoreBackend } from './backend.js'
+export { ttlSeconds } from './backend.js'
+export type { SessionOptions } from './sessions.js'
+export type { BackchannelStore, StoreOptions } from './store.js'
+export { createStore } from './store.js'

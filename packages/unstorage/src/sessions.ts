@@ -1,0 +1,214 @@
+/**
+ * Where a session is revoked. A logout is **one marker write**: a tombstone under (app, iss, sid)
+ * or a watermark under (app, iss, sub) holding the logout's `issuedAt` and the time it was
+ * processed (`revokedAt`). A session's state is derived from its record and those two markers
+ * on every read, so ending the sessions and recording the logout cannot come apart, a session
+ * registered after its logout is born revoked, and a revocation racing a registration still wins.
+ * @module
+ */
+import type { RevocationTarget, SessionInput, SessionRecord, SessionState, SessionStore } from '@backchannel/core'
+import { keys } from './_internal/keys.js'
+import { type StoreBackend, ttlSeconds } from './backend.js'
+
+/** Options shared by every session store. */
+export interface SessionOptions {
+  /** The clock, seconds since epoch. Default `Date.now() / 1000`. */
+  now?: () => number
+  /** Seconds a session registered without `expiresAt` is kept. Default 30 days. */
+  sessionTtl?: number
+  /** Minimum seconds a logout is remembered for sessions registered after it. Default 30 days. */
+  retention?: number
+}
+
+interface StoredSession {
+  record: SessionRecord
+  /** The session's effective expiry: its `expiresAt`, or registration + `sessionTtl`. */
+  until: number
+}
+
+interface Marker {
+  /** When the latest logout was processed. */
+  revokedAt: number
+  /** The latest logout's `iat` (watermarks: sessions authenticated at or before it are covered). */
+  issuedAt: number
+  until: number
+}
+
+type Markers = { tombstone?: Marker; watermark?: Marker }
+
+const sidsOf = (records: SessionRecord[]) => records.flatMap((r) => (r.sid === undefined ? [] : [r.sid]))
+
+export function createSessionStore(backend: StoreBackend, options: SessionOptions = {}): SessionStore {
+  const { storage } = backend
+  const now = options.now ?? (() => Date.now() / 1000)
+  const sessionTtl = options.sessionTtl ?? 30 * 86400
+  const retention = options.retention ?? 30 * 86400
+
+  const live = <T extends { until: number }>(value: T | null | undefined, t: number) =>
+    value && value.until > t ? value : undefined
+
+  /** Every live marker of these subjects and sids, in one round trip. */
+  async function markerTable(app: string, iss: string, subs: Iterable<string>, sids: Iterable<string>, t: number) {
+    const subList = [...new Set(subs)]
+    const sidList = [...new Set(sids)]
+    const wanted = [
+      ...subList.map((sub) => keys.watermark(app, iss, sub)),
+      ...sidList.map((sid) => keys.tombstone(app, iss, sid)),
+    ]
+    const values = wanted.length
+      ? (await storage.getItems(wanted)).map(({ value }) => live(value as Marker | null, t))
+      : []
+    const watermarks = new Map(subList.map((sub, i) => [sub, values[i]]))
+    const tombstones = new Map(sidList.map((sid, i) => [sid, values[subList.length + i]]))
+    return {
+      watermark: (sub: string) => watermarks.get(sub),
+      of: (r: SessionRecord): Markers => ({
+        watermark: watermarks.get(r.sub),
+        tombstone: r.sid === undefined ? undefined : tombstones.get(r.sid),
+      }),
+    }
+  }
+
+  async function markersOf(record: SessionRecord, t: number): Promise<Markers> {
+    const table = await markerTable(
+      record.app,
+      record.iss,
+      [record.sub],
+      record.sid === undefined ? [] : [record.sid],
+      t,
+    )
+    return table.of(record)
+  }
+
+  /** When the session was ended, by itself or by a logout that covers it; `undefined` while active. */
+  function revokedAt(record: SessionRecord, { tombstone, watermark }: Markers): number | undefined {
+    const times = [record.revokedAt, tombstone?.revokedAt]
+    if (watermark && (record.createdAt <= watermark.revokedAt || record.authTime <= watermark.issuedAt)) {
+      times.push(watermark.revokedAt)
+    }
+    const known = times.filter((x): x is number => x !== undefined)
+    return known.length ? Math.min(...known) : undefined
+  }
+
+  async function loadSessions(app: string, ids: string[], t: number): Promise<SessionRecord[]> {
+    if (ids.length === 0) return []
+    const items = await storage.getItems(ids.map((id) => keys.session(app, id)))
+    return items.map(({ value }) => live(value as StoredSession | null, t)?.record).filter((r) => r !== undefined)
+  }
+
+  /** The live sessions an index set names, and the stale members it still holds. */
+  async function indexed(set: string, app: string, match: (r: SessionRecord) => boolean, t: number) {
+    const ids = await backend.members(set)
+    const records = (await loadSessions(app, ids, t)).filter(match)
+    const kept = new Set(records.map((r) => r.sessionId))
+    const stale = ids.filter((id) => !kept.has(id))
+    if (stale.length > 0) await backend.removeMembers(set, stale)
+    return records
+  }
+
+  return {
+    async register(input: SessionInput) {
+      const t = now()
+      const record: SessionRecord = { ...input, authTime: input.authTime ?? t, createdAt: t }
+      const { app, iss, sub, sid, sessionId } = record
+      const until = input.expiresAt ?? t + sessionTtl
+      // Born revoked when a logout already covers it: kept in the record, so it outlives the marker.
+      const bornRevoked = revokedAt(record, await markersOf(record, t))
+      if (bornRevoked !== undefined) record.revokedAt = bornRevoked
+      const stored: StoredSession = { record, until }
+      await Promise.all([
+        storage.setItem(keys.session(app, sessionId), stored, { ttl: ttlSeconds(until, t) }),
+        backend.addMember(keys.subIndex(app, iss, sub), sessionId, until),
+        sid === undefined ? undefined : backend.addMember(keys.sidIndex(app, iss, sid), sessionId, until),
+      ])
+      return { ...record }
+    },
+
+    async status(app, sessionId): Promise<SessionState> {
+      const t = now()
+      const stored = live(await storage.getItem<StoredSession>(keys.session(app, sessionId)), t)
+      if (!stored) return { state: 'unknown' }
+      const { record } = stored
+      const at = record.revokedAt ?? revokedAt(record, await markersOf(record, t))
+      return at === undefined ? { state: 'active' } : { state: 'revoked', revokedAt: at }
+    },
+
+    async list(app, iss, sub) {
+      const t = now()
+      const records = await indexed(keys.subIndex(app, iss, sub), app, (r) => r.iss === iss && r.sub === sub, t)
+      const markers = await markerTable(app, iss, [sub], sidsOf(records), t)
+      return records
+        .map((r) => {
+          const at = revokedAt(r, markers.of(r))
+          return at === undefined ? r : { ...r, revokedAt: at }
+        })
+        .sort((a, b) => a.createdAt - b.createdAt)
+    },
+
+    async end(app, sessionId) {
+      const t = now()
+      const key = keys.session(app, sessionId)
+      const stored = live(await storage.getItem<StoredSession>(key), t)
+      if (!stored) return { ended: false }
+      const { record } = stored
+      if (revokedAt(record, await markersOf(record, t)) !== undefined) {
+        return { ended: false }
+      }
+      record.revokedAt = t
+      await storage.setItem(key, stored, { ttl: ttlSeconds(stored.until, t) })
+      return { ended: true }
+    },
+
+    async revoke(target: RevocationTarget) {
+      const t = now()
+      const { app, iss, sid } = target
+      const covered = new Map<string, SessionRecord>()
+      const subs = new Set<string>()
+      if (sid !== undefined) {
+        for (const r of await indexed(keys.sidIndex(app, iss, sid), app, (r) => r.iss === iss && r.sid === sid, t)) {
+          covered.set(r.sessionId, r)
+        }
+        if (target.scope === 'user') {
+          if (target.sub !== undefined) subs.add(target.sub)
+          for (const r of covered.values()) subs.add(r.sub)
+        }
+      } else if (target.sub !== undefined) {
+        subs.add(target.sub)
+      }
+      for (const sub of subs) {
+        for (const r of await indexed(keys.subIndex(app, iss, sub), app, (r) => r.iss === iss && r.sub === sub, t)) {
+          covered.set(r.sessionId, r)
+        }
+      }
+
+      // Count what this logout ends: sessions not already ended by themselves or an earlier logout.
+      const records = [...covered.values()]
+      const before = await markerTable(app, iss, [...subs, ...records.map((r) => r.sub)], sidsOf(records), t)
+      let revoked = 0
+      // Markers outlive every session they cover, so none comes back to life when one expires.
+      let until = t + retention
+      for (const r of records) {
+        if (revokedAt(r, before.of(r)) === undefined) revoked++
+        until = Math.max(until, (r.expiresAt ?? r.createdAt + sessionTtl) + 1)
+      }
+
+      // The revocation itself: one marker per sid and per subject, written together.
+      const writes: { key: string; value: Marker; expiresAt: number }[] = []
+      if (sid !== undefined) {
+        const value: Marker = { revokedAt: t, issuedAt: target.issuedAt, until }
+        writes.push({ key: keys.tombstone(app, iss, sid), value, expiresAt: until })
+      }
+      for (const sub of subs) {
+        const previous = before.watermark(sub)
+        const value: Marker = {
+          revokedAt: t,
+          issuedAt: Math.max(target.issuedAt, previous?.issuedAt ?? target.issuedAt),
+          until: Math.max(until, previous?.until ?? 0),
+        }
+        writes.push({ key: keys.watermark(app, iss, sub), value, expiresAt: value.until })
+      }
+      await backend.setMany(writes, t)
+      return { revoked }
+    },
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * One store over any {@link StoreBackend}: sessions and revocations, replay claims, the app
+ * registry and the audit log. Every failure of the backend surfaces as `ERR_STORE_UNAVAILABLE`,
+ * never as "not found".
+ * @module
+ */
+import { BackchannelError, type ReplayStore, type SessionStore, StoreUnavailable } from '@backchannel/core'
+import { keys } from './_internal/keys.js'
+import { type AppStore, createAppStore } from './apps.js'
+import { type AuditLog, createAuditLog } from './audit.js'
+import type { StoreBackend } from './backend.js'
+import { createSessionStore, type SessionOptions } from './sessions.js'
+
+/** Options of {@link createStore}. */
+export interface StoreOptions extends SessionOptions {
+  /** 32 bytes that encrypt application secrets at rest and key the audit log's `sub` hashes. */
+  masterKey: Uint8Array
+  /** Most audit records kept per application (and overall). Default 10,000. */
+  auditMaxEntries?: number
+}
+
+/** Everything the gateway keeps. */
+export interface BackchannelStore extends SessionStore, ReplayStore {
+  /** The backend underneath (raw records, for diagnostics and tests). */
+  readonly backend: StoreBackend
+  apps: AppStore
+  audit: AuditLog
+  /** Throws `ERR_STORE_UNAVAILABLE` when the backend cannot be reached. */
+  ping(): Promise<void>
+  /** Closes connections and timers. */
+  close(): Promise<void>
+}
+
+/**
+ * Builds the store over a backend. Presets (`@backchannel/unstorage/redis`, …) call this for you.
+ *
+ * @example
+ * ```ts
+ * import { redisStore } from '@backchannel/unstorage/redis'
+ * const store = redisStore({ url: 'redis://127.0.0.1:6379', masterKey })
+ * await store.register({ app: 'wiki', iss, sessionId, sub, sid })
+ * ```
+ */
+export function createStore(backend: StoreBackend, options: StoreOptions): BackchannelStore {
+  if (!(options.masterKey instanceof Uint8Array) || options.masterKey.byteLength !== 32) {
+    throw new TypeError('masterKey must be 32 bytes')
+  }
+  const now = options.now ?? (() => Date.now() / 1000)
+  const sessions = createSessionStore(backend, options)
+  const audit = createAuditLog(backend, options.masterKey, now, options.auditMaxEntries)
+  return {
+    ...guard(sessions),
+    ...guard({
+      claim: (key: string, expiresAt: number) => backend.claim(keys.claim(key), expiresAt, now()),
+      release: (key: string) => backend.release(keys.claim(key)),
+      ping: () => backend.ping(),
+    }),
+    backend,
+    apps: guard(createAppStore(backend, options.masterKey, now)),
+    audit: { ...guard(audit), hashSub: audit.hashSub },
+    close: () => backend.dispose(),
+  }
+}
+
+/** Wraps every method so that a backend's own error becomes `StoreUnavailable` with it as `cause`. */
+function guard<T extends object>(target: T): T {
+  const wrapped = { ...target } as Record<string, unknown>
+  for (const [name, value] of Object.entries(target)) {
+    if (typeof value !== 'function') continue
+    wrapped[name] = async (...args: unknown[]) => {
+      try {
+        return await value.apply(target, args)
+      } catch (err) {
+        if (err instanceof BackchannelError) throw err
+        throw new StoreUnavailable(`the store failed in ${name}()`, { cause: err })
+      }
+    }
+  }
+  return wrapped as T
+}

@@ -1,0 +1,149 @@
+/**
+ * What every preset must do beyond the core conformance suites: the app registry (secrets
+ * sealed at rest), the audit log, removing an application, and a user with many sessions.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { createManualClock, type Factory, type ManualClock } from '@backchannel/core/testing'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { AppRecord, BackchannelStore } from '../src/index.js'
+
+export function describeStoreExtras(
+  name: string,
+  factory: Factory<BackchannelStore>,
+  { bigUser = 10_000 }: { bigUser?: number } = {},
+): void {
+  describe(`store extras: ${name}`, () => {
+    let clock: ManualClock
+    let store: BackchannelStore
+    let cleanup: (() => unknown) | undefined
+    beforeEach(async () => {
+      clock = createManualClock()
+      const made = await factory(clock)
+      ;({ store, cleanup } = 'store' in made ? made : { store: made, cleanup: undefined })
+    })
+    afterEach(async () => {
+      await cleanup?.()
+    })
+
+    const secret = randomBytes(32)
+    const apiKey = `bc_${randomBytes(24).toString('base64url')}`
+    const hmacApp = (appName = 'billing'): AppRecord => ({
+      kind: 'hmac',
+      name: appName,
+      secrets: [{ key: secret }, { key: randomBytes(32), notAfter: clock.now() + 60 }],
+      policy: { audience: 'gateway' },
+      apiKeyHash: createHash('sha256').update(apiKey).digest('hex'),
+      createdAt: clock.now(),
+      updatedAt: clock.now(),
+    })
+    const oidcApp = (appName = 'wiki'): AppRecord => ({
+      kind: 'oidc',
+      name: appName,
+      issuer: 'https://id.example.com',
+      clientId: 'wiki',
+      jwksUri: 'https://id.example.com/jwks',
+      algorithms: ['ES256'],
+      apiKeyHash: createHash('sha256').update(`${appName}-key`).digest('hex'),
+      createdAt: clock.now(),
+      updatedAt: clock.now(),
+    })
+
+    it('registers applications, refuses a taken name, and finds one by API key hash', async () => {
+      expect(await store.apps.create(hmacApp())).toBe(true)
+      expect(await store.apps.create(hmacApp())).toBe(false)
+      expect(await store.apps.create(oidcApp())).toBe(true)
+      const got = await store.apps.get('billing')
+      expect(got).toMatchObject({ kind: 'hmac', name: 'billing', policy: { audience: 'gateway' } })
+      expect(got?.kind === 'hmac' && Buffer.from(got.secrets[0]?.key ?? []).equals(secret)).toBe(true)
+      expect(await store.apps.get('wiki')).toEqual(oidcApp())
+      expect((await store.apps.list()).map((a) => a.name)).toEqual(['billing', 'wiki'])
+      expect(await store.apps.findByApiKeyHash(hmacApp().apiKeyHash)).toBe('billing')
+      expect(await store.apps.get('nope')).toBeUndefined()
+    })
+
+    it('updates an application and moves its API key', async () => {
+      await store.apps.create(hmacApp())
+      const moved = { ...hmacApp(), apiKeyHash: 'f'.repeat(64), policy: { maxTokenAge: 30 } }
+      await store.apps.update(moved)
+      expect(await store.apps.findByApiKeyHash(hmacApp().apiKeyHash)).toBeUndefined()
+      expect(await store.apps.findByApiKeyHash(moved.apiKeyHash)).toBe('billing')
+      expect((await store.apps.get('billing'))?.policy).toEqual({ maxTokenAge: 30 })
+    })
+
+    it('never stores a secret or an API key in clear', async () => {
+      await store.apps.create(hmacApp())
+      const raw: string[] = []
+      for (const key of await store.backend.storage.getKeys()) {
+        raw.push(key, JSON.stringify(await store.backend.storage.getItem(key)))
+      }
+      const dump = raw.join('\n')
+      expect(dump).toContain('billing') // the record is there…
+      for (const form of [secret.toString('base64url'), secret.toString('base64'), secret.toString('hex'), apiKey]) {
+        expect(dump).not.toContain(form) // …but not the secret or the key
+      }
+    })
+
+    it('refuses to open secrets with another master key', async () => {
+      await store.apps.create(hmacApp())
+      const stored = await store.backend.storage.getItem(
+        (await store.backend.storage.getKeys()).find((k) => k.startsWith('app:')) ?? '',
+      )
+      expect(JSON.stringify(stored)).toMatch(/"sealed":"v1\./)
+    })
+
+    it('deletes an application with its sessions, and frees its name', async () => {
+      await store.apps.create(oidcApp())
+      await store.register({ app: 'wiki', iss: 'https://id.example.com', sessionId: 's1', sub: 'u', sid: 'x' })
+      await store.register({ app: 'other', iss: 'https://id.example.com', sessionId: 's1', sub: 'u', sid: 'x' })
+      expect(await store.apps.delete('wiki')).toBe(true)
+      expect(await store.apps.delete('wiki')).toBe(false)
+      expect(await store.status('wiki', 's1')).toEqual({ state: 'unknown' })
+      expect(await store.list('wiki', 'https://id.example.com', 'u')).toEqual([])
+      expect(await store.status('other', 's1')).toEqual({ state: 'active' })
+      expect(await store.apps.findByApiKeyHash(oidcApp().apiKeyHash)).toBeUndefined()
+      expect(await store.apps.create(oidcApp())).toBe(true)
+    })
+
+    it('keeps an audit log per application and overall, newest first, with a cursor', async () => {
+      for (let i = 0; i < 5; i++) {
+        await store.audit.record({ app: i % 2 ? 'a' : 'b', source: 'backchannel', outcome: 'revoked', revoked: i })
+        clock.advance(1)
+      }
+      const all = await store.audit.list({ limit: 3 })
+      expect(all.map((r) => r.revoked)).toEqual([4, 3, 2])
+      expect((await store.audit.list({ before: all.at(-1)?.id })).map((r) => r.revoked)).toEqual([1, 0])
+      expect((await store.audit.list({ app: 'a' })).map((r) => r.revoked)).toEqual([3, 1])
+    })
+
+    it('keeps only a keyed hash of the sub in audit records', async () => {
+      const record = await store.audit.record({
+        app: 'a',
+        source: 'admin',
+        outcome: 'revoked',
+        sub: 'alice@example.com',
+        iss: 'https://id',
+        sid: 's',
+      })
+      expect(record.subHash).toBe(store.audit.hashSub('alice@example.com'))
+      expect(JSON.stringify(await store.audit.list())).not.toContain('alice@example.com')
+    })
+
+    it(`revokes a user with ${bigUser.toLocaleString('en')} sessions in one call`, async () => {
+      const iss = 'https://id.example.com'
+      const batch = 500
+      for (let i = 0; i < bigUser; i += batch) {
+        await Promise.all(
+          Array.from({ length: Math.min(batch, bigUser - i) }, (_, j) =>
+            store.register({ app: 'big', iss, sessionId: `s${i + j}`, sub: 'busy', sid: `sid${i + j}` }),
+          ),
+        )
+      }
+      await store.register({ app: 'big', iss, sessionId: 'bystander', sub: 'calm' })
+      expect(await store.revoke({ app: 'big', iss, sub: 'busy', scope: 'session', issuedAt: clock.now() })).toEqual({
+        revoked: bigUser,
+      })
+      expect(await store.status('big', `s${bigUser - 1}`)).toMatchObject({ state: 'revoked' })
+      expect(await store.status('big', 'bystander')).toEqual({ state: 'active' })
+    })
+  })
+}
