@@ -74,7 +74,10 @@ export function describeStoreExtras(
       await store.apps.create(hmacApp())
       const raw: string[] = []
       for (const key of await store.backend.storage.getKeys()) {
-        raw.push(key, JSON.stringify(await store.backend.storage.getItem(key)))
+        // Index sets and logs of some backends are not records (Redis answers WRONGTYPE):
+        // the Redis test reads those raw.
+        const value = await store.backend.storage.getItem(key).catch(() => undefined)
+        raw.push(key, JSON.stringify(value))
       }
       const dump = raw.join('\n')
       expect(dump).toContain('billing') // the record is there…

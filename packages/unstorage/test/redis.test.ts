@@ -1,0 +1,127 @@
+/** The Redis preset against a real redis-server (started by test/setup/services.ts). */
+import { randomBytes } from 'node:crypto'
+import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing'
+import { Redis } from 'ioredis'
+import { afterAll, describe, expect, inject, it } from 'vitest'
+import { type RedisStoreOptions, redisStore } from '../src/presets/redis.js'
+import { startRedis } from './setup/redis-server.js'
+import { describeStoreExtras } from './store-suite.js'
+
+const url = inject('redisUrl')
+if (!url) {
+  console.warn(
+    '\n⚠ SKIPPING the Redis tests: redis-server is not installed. Install it (apt-get install -y redis-server) to run them.\n',
+  )
+}
+const masterKey = randomBytes(32)
+let db = 0
+const flush = new Redis(url ?? 'redis://127.0.0.1:1', { lazyConnect: true })
+afterAll(() => flush.disconnect())
+
+// Each test gets its own key prefix, so tests never see each other's data.
+const factory = (clock: { now: () => number }, extra: Partial<RedisStoreOptions> = {}) => {
+  const store = redisStore({ url: url as string, masterKey, now: clock.now, base: `t${++db}`, ...extra })
+  return { store, cleanup: () => store.close() }
+}
+
+describe.skipIf(!url)('Redis preset', () => {
+  describeSessionStore('redis preset', factory)
+  describeReplayStore('redis preset', factory)
+  describeStoreExtras('redis preset', factory)
+
+  it('lets exactly 1 of 100 concurrent claims win across 4 store instances (4 connections)', async () => {
+    const base = `race${++db}`
+    const stores = Array.from({ length: 4 }, () => redisStore({ url: url as string, masterKey, base }))
+    try {
+      const until = Date.now() / 1000 + 60
+      const results = await Promise.all(Array.from({ length: 100 }, (_, i) => stores[i % 4]?.claim('one-jti', until)))
+      expect(results.filter(Boolean)).toHaveLength(1)
+    } finally {
+      await Promise.all(stores.map((s) => s.close()))
+    }
+  })
+
+  it('keeps no secret or API key in clear in any Redis key, whatever its type', async () => {
+    const base = `raw${++db}`
+    const store = redisStore({ url: url as string, masterKey, base })
+    const secret = randomBytes(32)
+    try {
+      await store.apps.create({
+        kind: 'hmac',
+        name: 'billing',
+        secrets: [{ key: secret }],
+        apiKeyHash: 'a'.repeat(64),
+        createdAt: 0,
+        updatedAt: 0,
+      })
+      await store.audit.record({ app: 'billing', source: 'admin', outcome: 'revoked', sub: 'alice' })
+      await flush.connect().catch(() => {})
+      const dump: string[] = []
+      for (const key of await flush.keys(`${base}:*`)) {
+        const type = await flush.type(key)
+        if (type === 'string') dump.push((await flush.get(key)) ?? '')
+        else if (type === 'set') dump.push(...(await flush.smembers(key)))
+        else if (type === 'zset') dump.push(...(await flush.zrange(key, 0, -1)))
+        else throw new Error(`unexpected ${type} at ${key}`)
+      }
+      expect(dump.join('\n')).toContain('sealed')
+      for (const form of [secret.toString('base64url'), secret.toString('base64'), secret.toString('hex'), 'alice']) {
+        expect(dump.join('\n')).not.toContain(form)
+      }
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('tells Redis to expire what it writes', async () => {
+    const base = `ttl${++db}`
+    const store = redisStore({ url: url as string, masterKey, base })
+    try {
+      const now = Date.now() / 1000
+      await store.register({ app: 'a', iss: 'i', sessionId: 's', sub: 'u', sid: 'x', expiresAt: now + 100 })
+      await store.revoke({ app: 'a', iss: 'i', sid: 'x', scope: 'session', issuedAt: now })
+      await store.claim('jti', now + 50)
+      await flush.connect().catch(() => {})
+      const keys = await flush.keys(`${base}:*`)
+      expect(keys.length).toBeGreaterThanOrEqual(5)
+      for (const key of keys) expect(await flush.ttl(key), key).toBeGreaterThan(0)
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('answers ERR_STORE_UNAVAILABLE while Redis is down, and works again once it is back', async () => {
+    const own = await startRedis()
+    const store = redisStore({ url: own.url, masterKey, base: 'outage' })
+    try {
+      await store.register({ app: 'a', iss: 'i', sessionId: 's', sub: 'u' })
+      await own.stop()
+      await expect(store.status('a', 's')).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' })
+      await expect(store.claim('j', Date.now() / 1000 + 60)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' })
+      await expect(store.revoke({ app: 'a', iss: 'i', sub: 'u', scope: 'session', issuedAt: 1 })).rejects.toMatchObject(
+        { code: 'ERR_STORE_UNAVAILABLE' },
+      )
+      await expect(store.ping()).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' })
+
+      const again = await startRedis(own.port) // empty: no persistence
+      try {
+        await expect
+          .poll(
+            () =>
+              store.ping().then(
+                () => true,
+                () => false,
+              ),
+            { timeout: 10_000 },
+          )
+          .toBe(true)
+        await store.register({ app: 'a', iss: 'i', sessionId: 's2', sub: 'u' })
+        expect(await store.status('a', 's2')).toEqual({ state: 'active' })
+      } finally {
+        await again.stop()
+      }
+    } finally {
+      await store.close()
+    }
+  })
+})
