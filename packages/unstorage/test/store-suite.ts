@@ -10,7 +10,7 @@ import type { AppRecord, BackchannelStore } from '../src/index.js'
 export function describeStoreExtras(
   name: string,
   factory: Factory<BackchannelStore>,
-  { bigUser = 10_000 }: { bigUser?: number } = {},
+  { bigUser = 10_000, concurrency = 500 }: { bigUser?: number; concurrency?: number } = {},
 ): void {
   describe(`store extras: ${name}`, () => {
     let clock: ManualClock
@@ -133,7 +133,7 @@ export function describeStoreExtras(
 
     it(`revokes a user with ${bigUser.toLocaleString('en')} sessions in one call`, async () => {
       const iss = 'https://id.example.com'
-      const batch = 500
+      const batch = concurrency
       for (let i = 0; i < bigUser; i += batch) {
         await Promise.all(
           Array.from({ length: Math.min(batch, bigUser - i) }, (_, j) =>

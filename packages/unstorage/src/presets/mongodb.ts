@@ -1,0 +1,218 @@
+/**
+ * `@backchannel/unstorage/mongodb`: shared storage on MongoDB (official driver).
+ *
+ * Records go through an unstorage driver defined here rather than `unstorage/drivers/mongodb`,
+ * which has no index on `key` (every read a collection scan), ignores `ttl`, lists keys by
+ * loading all of them, and whose `clear(base)` empties the whole collection. This one keeps
+ * `{ key, value, expiresAt }` with a unique index on `key`, a TTL index on `expiresAt`, and
+ * answers prefixes with an anchored (indexed) regex. Claims, index sets and the audit log live
+ * in collections of their own.
+ *
+ * @example
+ * ```ts
+ * import { mongodbStore } from '@backchannel/unstorage/mongodb'
+ * const store = await mongodbStore({ url: 'mongodb://127.0.0.1:27017', masterKey })
+ * ```
+ * @module
+ */
+import { type Collection, type Db, MongoClient, type MongoClientOptions, MongoServerError } from 'mongodb'
+import { createStorage, defineDriver } from 'unstorage'
+import { type StoreBackend, ttlSeconds } from '../backend.js'
+import { type BackchannelStore, createStore, type StoreOptions } from '../store.js'
+
+/** Options of {@link mongodbStore}. */
+export interface MongodbStoreOptions extends StoreOptions {
+  /** `mongodb://…` or `mongodb+srv://…`. */
+  url: string
+  /** Database name. Default `backchannel`. */
+  database?: string
+  /** Prefix of every collection name. Default `bc_`. */
+  collectionPrefix?: string
+  /** Extra driver options. */
+  client?: MongoClientOptions
+}
+
+interface RecordDoc {
+  key: string
+  value: string
+  expiresAt: Date | null
+}
+interface ClaimDoc {
+  key: string
+  /** How many claims were attempted on this document: the one that makes it 1 wins. */
+  n: number
+  /** Bumped at every take-over of an expired claim (compare-and-swap). */
+  gen: number
+  until: number
+  expiresAt: Date
+}
+interface MemberDoc {
+  set: string
+  member: string
+  expiresAt: Date
+}
+interface LogDoc {
+  log: string
+  id: string
+  entry: string
+}
+
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+const prefixOf = (base: string) => (base ? { $regex: `^${escapeRegex(base.replace(/:?$/, ':'))}` } : { $exists: true })
+const at = (seconds: number) => new Date(seconds * 1000)
+
+/** Retries once on a duplicate-key error: two concurrent upserts of one key on real MongoDB. */
+async function upsert<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation()
+  } catch (err) {
+    if (err instanceof MongoServerError && err.code === 11000) return operation()
+    throw err
+  }
+}
+
+const recordsDriver = defineDriver((records: Collection<RecordDoc>) => ({
+  name: 'backchannel-mongodb',
+  getInstance: () => records,
+  async hasItem(key) {
+    return (await records.countDocuments({ key, $or: [{ expiresAt: null }, { expiresAt: { $gt: new Date() } }] })) > 0
+  },
+  async getItem(key) {
+    return (await records.findOne({ key }))?.value ?? null
+  },
+  async getItems(items) {
+    const docs = await records.find({ key: { $in: items.map((i) => i.key) } }).toArray()
+    const byKey = new Map(docs.map((d) => [d.key, d.value]))
+    return items.map(({ key }) => ({ key, value: byKey.get(key) ?? null }))
+  },
+  async setItem(key, value, options) {
+    const ttl = (options as { ttl?: number } | undefined)?.ttl
+    const expiresAt = ttl ? new Date(Date.now() + ttl * 1000) : null
+    await upsert(() => records.updateOne({ key }, { $set: { key, value, expiresAt } }, { upsert: true }))
+  },
+  async removeItem(key) {
+    await records.deleteOne({ key })
+  },
+  async getKeys(base) {
+    return (await records.find({ key: prefixOf(base) }, { projection: { key: 1 } }).toArray()).map((d) => d.key)
+  },
+  async clear(base) {
+    await records.deleteMany({ key: prefixOf(base) })
+  },
+}))
+
+/** A store on MongoDB; connects and creates its indexes before it returns. */
+export async function mongodbStore(options: MongodbStoreOptions): Promise<BackchannelStore> {
+  const client = new MongoClient(options.url, { serverSelectionTimeoutMS: 5000, ...options.client })
+  await client.connect()
+  const db: Db = client.db(options.database ?? 'backchannel')
+  const prefix = options.collectionPrefix ?? 'bc_'
+  const records = db.collection<RecordDoc>(`${prefix}records`)
+  const claims = db.collection<ClaimDoc>(`${prefix}claims`)
+  const members = db.collection<MemberDoc>(`${prefix}members`)
+  const logs = db.collection<LogDoc>(`${prefix}audit`)
+  await Promise.all([
+    records.createIndex({ key: 1 }, { unique: true }),
+    records.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 }),
+    claims.createIndex({ key: 1 }, { unique: true }),
+    claims.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 }),
+    members.createIndex({ set: 1, member: 1 }, { unique: true }),
+    members.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 }),
+    logs.createIndex({ log: 1, id: -1 }),
+  ])
+  const storage = createStorage({ driver: recordsDriver(records) })
+  let appends = 0
+
+  const backend: StoreBackend = {
+    storage,
+
+    async claim(key, expiresAt, now) {
+      // The document's first claimant wins ($inc is atomic on one document); a claim whose
+      // time has passed is taken over by compare-and-swap on `gen`, so again one winner.
+      const doc = await upsert(() =>
+        claims.findOneAndUpdate(
+          { key },
+          { $inc: { n: 1 }, $setOnInsert: { key, gen: 0, until: expiresAt, expiresAt: at(expiresAt) } },
+          { upsert: true, returnDocument: 'after' },
+        ),
+      )
+      if (!doc) throw new Error('MongoDB returned no claim document')
+      if (doc.n === 1) return true
+      if (doc.until > now) return false
+      const taken = await claims.updateOne(
+        { key, gen: doc.gen, until: { $lte: now } },
+        { $set: { until: expiresAt, expiresAt: at(expiresAt) }, $inc: { gen: 1 } },
+      )
+      return taken.modifiedCount === 1
+    },
+
+    async release(key) {
+      await claims.deleteOne({ key })
+    },
+
+    async addMember(set, member, expiresAt) {
+      await upsert(() =>
+        members.updateOne(
+          { set, member },
+          { $max: { expiresAt: at(expiresAt) }, $set: { set, member } },
+          { upsert: true },
+        ),
+      )
+    },
+
+    async members(set) {
+      const docs = await members.find({ set, expiresAt: { $gt: new Date() } }, { projection: { member: 1 } }).toArray()
+      return [...new Set(docs.map((d) => d.member))]
+    },
+
+    async removeMembers(set, list) {
+      if (list.length > 0) await members.deleteMany({ set, member: { $in: list } })
+    },
+
+    async setMany(entries, now) {
+      // One bulk write: MongoDB applies each document atomically, not the batch as a whole.
+      if (entries.length === 0) return
+      await records.bulkWrite(
+        entries.map(({ key, value, expiresAt }) => ({
+          updateOne: {
+            filter: { key },
+            update: { $set: { key, value: JSON.stringify(value), expiresAt: at(now + ttlSeconds(expiresAt, now)) } },
+            upsert: true,
+          },
+        })),
+      )
+    },
+
+    async append(log, id, entry, maxEntries) {
+      await logs.insertOne({ log, id, entry })
+      if (++appends % 100 === 0) {
+        const oldestKept = await logs
+          .find({ log })
+          .sort({ id: -1 })
+          .skip(maxEntries - 1)
+          .limit(1)
+          .next()
+        if (oldestKept) await logs.deleteMany({ log, id: { $lt: oldestKept.id } })
+      }
+    },
+
+    async read(log, limit, before) {
+      const filter = before === undefined ? { log } : { log, id: { $lt: before } }
+      return (await logs.find(filter).sort({ id: -1 }).limit(limit).toArray()).map((d) => d.entry)
+    },
+
+    async removePrefix(prefix) {
+      await records.deleteMany({ key: prefixOf(prefix) })
+      await members.deleteMany({ set: prefixOf(prefix) })
+    },
+
+    async ping() {
+      await db.command({ ping: 1 })
+    },
+
+    async dispose() {
+      await client.close()
+    },
+  }
+  return createStore(backend, options)
+}
