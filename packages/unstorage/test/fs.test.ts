@@ -42,6 +42,24 @@ describe('fs preset: the data folder', () => {
     }
   })
 
+  it('sweeps expired sessions and their index entries off the disk', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'backchannel-fs-'))
+    let t = 1_800_000_000
+    const store = await fsStore({ base, now: () => t, sweepInterval: 0.05 })
+    try {
+      await store.register({ app: 'a', iss: 'i', sessionId: 's', sub: 'u', sid: 'x', expiresAt: t + 60 })
+      const files = async () =>
+        (await readdir(base, { recursive: true, withFileTypes: true })).filter((f) => f.isFile())
+      const before = (await files()).length
+      t += 61
+      await expect.poll(async () => (await files()).length, { timeout: 5000 }).toBe(before - 3) // record, 2 index entries
+      expect((await files()).map((f) => f.name)).toEqual(['master.key'])
+    } finally {
+      await store.close()
+      await rm(base, { recursive: true, force: true })
+    }
+  })
+
   it('names no file after a claim value', async () => {
     const base = await mkdtemp(join(tmpdir(), 'backchannel-fs-'))
     try {

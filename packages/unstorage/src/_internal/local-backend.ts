@@ -3,22 +3,31 @@
  * thread plus a per-key lock around read-modify-write: correct for one process, which is why
  * these presets must not be shared by several gateway instances (use Redis or MongoDB for that).
  *
- * `persistent: false` (memory) keeps claims, index sets and logs in maps; `persistent: true` (fs)
- * keeps them in the storage, where the fs driver turns each set and log into a directory, so
- * reading one costs one directory listing.
+ * Without `files` (memory) claims, index sets and logs live in maps. With `files` (fs) claims are
+ * records and index sets and logs are directories (see dir-sets.ts), so all of it survives a
+ * restart and reading one set costs one directory listing.
  */
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Storage } from 'unstorage'
 import { type StoreBackend, ttlSeconds } from '../backend.js'
-import { h } from './keys.js'
+import { createDirSets } from './dir-sets.js'
 import { startSweeper } from './sweep.js'
 
 type Claim = { until: number }
-type Member = { member: string; until: number }
+
+/** Where the fs preset keeps records (the unstorage fs driver's base) and its sets and logs. */
+export interface LocalFiles {
+  records: string
+  sets: string
+}
 
 export function createLocalBackend(
   storage: Storage,
-  { persistent, now, sweepInterval = 600 }: { persistent: boolean; now: () => number; sweepInterval?: number },
+  { files, now, sweepInterval = 600 }: { files?: LocalFiles; now: () => number; sweepInterval?: number },
 ): StoreBackend {
+  const persistent = files !== undefined
+  const dirs = files && createDirSets(files.sets, now)
   const locks = new Map<string, Promise<unknown>>()
   const locked = <T>(key: string, task: () => Promise<T>): Promise<T> => {
     const run = (locks.get(key) ?? Promise.resolve()).then(task, task)
@@ -31,10 +40,8 @@ export function createLocalBackend(
   const claims = new Map<string, number>()
   const sets = new Map<string, Map<string, number>>()
   const logs = new Map<string, string[]>()
-  const stopSweeper = startSweeper(storage, now, sweepInterval)
+  const stopSweeper = startSweeper(storage, now, sweepInterval, dirs?.sweep)
   let appends = 0
-
-  const memberKey = (set: string, member: string) => `${set}:${h(member)}`
 
   return {
     storage,
@@ -55,34 +62,22 @@ export function createLocalBackend(
       }),
 
     async addMember(set, member, expiresAt) {
-      if (!persistent) {
-        const members = sets.get(set) ?? new Map<string, number>()
-        sets.set(set, members.set(member, Math.max(expiresAt, members.get(member) ?? 0)))
-        return
-      }
-      await storage.setItem(memberKey(set, member), { member, until: expiresAt } satisfies Member, {
-        ttl: ttlSeconds(expiresAt, now()),
-      })
+      if (dirs) return dirs.addMember(set, member, expiresAt)
+      const members = sets.get(set) ?? new Map<string, number>()
+      sets.set(set, members.set(member, Math.max(expiresAt, members.get(member) ?? 0)))
     },
 
     async members(set) {
-      if (!persistent) {
-        const t = now()
-        return [...(sets.get(set) ?? [])].filter(([, until]) => until > t).map(([member]) => member)
-      }
-      const memberKeys = await storage.getKeys(set)
-      const items = await storage.getItems(memberKeys)
-      return items.flatMap(({ value }) => (value ? [(value as Member).member] : []))
+      if (dirs) return dirs.members(set)
+      const t = now()
+      return [...(sets.get(set) ?? [])].filter(([, until]) => until > t).map(([member]) => member)
     },
 
     async removeMembers(set, members) {
-      if (!persistent) {
-        const existing = sets.get(set)
-        for (const member of members) existing?.delete(member)
-        if (existing?.size === 0) sets.delete(set)
-        return
-      }
-      await Promise.all(members.map((member) => storage.removeItem(memberKey(set, member))))
+      if (dirs) return dirs.removeMembers(set, members)
+      const existing = sets.get(set)
+      for (const member of members) existing?.delete(member)
+      if (existing?.size === 0) sets.delete(set)
     },
 
     async setMany(entries, t) {
@@ -92,41 +87,28 @@ export function createLocalBackend(
     },
 
     async append(log, id, entry, maxEntries) {
-      if (!persistent) {
-        const entries = logs.get(log) ?? []
-        entries.push(entry)
-        if (entries.length > maxEntries) entries.splice(0, entries.length - maxEntries)
-        logs.set(log, entries)
-        return
-      }
-      await storage.setItem(`${log}:${id}`, entry)
       // Trim now and then rather than on every write: the cap is a bound, not an exact count.
-      if (++appends % 100 === 0) {
-        const ids = (await storage.getKeys(log)).sort()
-        await Promise.all(ids.slice(0, Math.max(0, ids.length - maxEntries)).map((k) => storage.removeItem(k)))
-      }
+      if (dirs) return dirs.append(log, id, entry, maxEntries, ++appends % 100 === 0)
+      const entries = logs.get(log) ?? []
+      entries.push(entry)
+      if (entries.length > maxEntries) entries.splice(0, entries.length - maxEntries)
+      logs.set(log, entries)
     },
 
     async read(log, limit, before) {
-      if (!persistent) {
-        const entries = logs.get(log) ?? []
-        const end = before === undefined ? entries.length : entries.findIndex((e) => idOf(e) >= before)
-        const stop = end === -1 ? entries.length : end
-        return entries.slice(Math.max(0, stop - limit), stop).reverse()
-      }
-      const ids = (await storage.getKeys(log))
-        .map((k) => k.slice(log.length + 1))
-        .filter((id) => before === undefined || id < before)
-        .sort()
-        .reverse()
-        .slice(0, limit)
-      const items = await storage.getItems(ids.map((id) => `${log}:${id}`))
-      return items.flatMap(({ value }) =>
-        value === null ? [] : [typeof value === 'string' ? value : JSON.stringify(value)],
-      )
+      if (dirs) return dirs.read(log, limit, before)
+      const entries = logs.get(log) ?? []
+      const end = before === undefined ? entries.length : entries.findIndex((e) => idOf(e) >= before)
+      const stop = end === -1 ? entries.length : end
+      return entries.slice(Math.max(0, stop - limit), stop).reverse()
     },
 
     async removePrefix(prefix) {
+      if (files && dirs) {
+        // The fs driver keeps key a:b:c at records/a/b/c: an app's records are one folder.
+        await rm(join(files.records, ...prefix.split(':')), { recursive: true, force: true })
+        return dirs.removePrefix(prefix)
+      }
       for (const set of [...sets.keys()]) if (set.startsWith(`${prefix}:`)) sets.delete(set)
       await Promise.all((await storage.getKeys(prefix)).map((k) => storage.removeItem(k)))
     },

@@ -4,7 +4,12 @@
  */
 import type { Storage } from 'unstorage'
 
-export function startSweeper(storage: Storage, now: () => number, intervalSeconds: number): () => void {
+export function startSweeper(
+  storage: Storage,
+  now: () => number,
+  intervalSeconds: number,
+  also?: () => Promise<void>,
+): () => void {
   let running = false
   const sweep = async () => {
     if (running) return
@@ -17,6 +22,7 @@ export function startSweeper(storage: Storage, now: () => number, intervalSecond
           await storage.removeItem(key)
         }
       }
+      await also?.()
     } catch {
       // The next sweep tries again; reads never depend on it.
     } finally {

@@ -21,6 +21,8 @@ import { type BackchannelStore, createStore, type StoreOptions } from '../store.
 export interface FsStoreOptions extends Partial<StoreOptions> {
   /** The data folder. Default `./.backchannel`. */
   base?: string
+  /** Seconds between sweeps of expired records and index entries. Default 600. */
+  sweepInterval?: number
 }
 
 /**
@@ -31,8 +33,13 @@ export async function fsStore(options: FsStoreOptions = {}): Promise<Backchannel
   const base = resolve(options.base ?? '.backchannel')
   const now = options.now ?? (() => Date.now() / 1000)
   const masterKey = options.masterKey ?? (await loadOrCreateKey(join(base, 'master.key')))
-  const storage = createStorage({ driver: fsDriver({ base: join(base, 'data') }) })
-  return createStore(createLocalBackend(storage, { persistent: true, now }), { ...options, now, masterKey })
+  const files = { records: join(base, 'data'), sets: join(base, 'index') }
+  const storage = createStorage({ driver: fsDriver({ base: files.records }) })
+  return createStore(createLocalBackend(storage, { files, now, sweepInterval: options.sweepInterval }), {
+    ...options,
+    now,
+    masterKey,
+  })
 }
 
 async function loadOrCreateKey(path: string): Promise<Uint8Array> {

@@ -21,6 +21,6 @@ export type MemoryStoreOptions = Partial<StoreOptions>
 /** A store held in memory. */
 export function memoryStore(options: MemoryStoreOptions = {}): BackchannelStore {
   const now = options.now ?? (() => Date.now() / 1000)
-  const backend = createLocalBackend(createStorage({ driver: memoryDriver() }), { persistent: false, now })
+  const backend = createLocalBackend(createStorage({ driver: memoryDriver() }), { now })
   return createStore(backend, { ...options, now, masterKey: options.masterKey ?? randomBytes(32) })
 }
