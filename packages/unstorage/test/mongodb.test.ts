@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing'
 import { describe, expect, inject, it } from 'vitest'
 import { mongodbStore } from '../src/presets/mongodb.js'
-import { describeStoreExtras } from './store-suite.js'
+import { describeStoreExtras, itClaimsOnceAcrossInstances } from './store-suite.js'
 
 const url = inject('mongoUrl')
 const real = inject('mongoKind') === 'mongodb'
@@ -29,19 +29,7 @@ describe(`MongoDB preset (${inject('mongoKind')})`, () => {
   // sessions; a real MongoDB (MONGODB_URL) takes the full 10,000.
   describeStoreExtras('mongodb preset', factory, real ? {} : { bigUser: 2_000 })
 
-  it('lets exactly 1 of 100 concurrent claims win across 4 store instances (4 connections)', async () => {
-    const database = `race${Date.now()}`
-    const stores = await Promise.all(
-      Array.from({ length: 4 }, () => mongodbStore({ url, masterKey, client, database })),
-    )
-    try {
-      const until = Date.now() / 1000 + 60
-      const results = await Promise.all(Array.from({ length: 100 }, (_, i) => stores[i % 4]?.claim('one-jti', until)))
-      expect(results.filter(Boolean)).toHaveLength(1)
-    } finally {
-      await Promise.all(stores.map((s) => s.close()))
-    }
-  })
+  itClaimsOnceAcrossInstances((database) => mongodbStore({ url, masterKey, client, database }))
 
   it('answers ERR_STORE_UNAVAILABLE when the server cannot be reached', async () => {
     const store = await mongodbStore({ url, masterKey, client, database: `down${Date.now()}` })

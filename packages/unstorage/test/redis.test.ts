@@ -5,7 +5,7 @@ import { Redis } from 'ioredis'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { type RedisStoreOptions, redisStore } from '../src/presets/redis.js'
 import { startRedis } from './setup/redis-server.js'
-import { describeStoreExtras } from './store-suite.js'
+import { describeStoreExtras, itClaimsOnceAcrossInstances } from './store-suite.js'
 
 const url = inject('redisUrl')
 if (!url) {
@@ -29,17 +29,7 @@ describe.skipIf(!url)('Redis preset', () => {
   describeReplayStore('redis preset', factory)
   describeStoreExtras('redis preset', factory)
 
-  it('lets exactly 1 of 100 concurrent claims win across 4 store instances (4 connections)', async () => {
-    const base = `race${++db}`
-    const stores = Array.from({ length: 4 }, () => redisStore({ url: url as string, masterKey, base }))
-    try {
-      const until = Date.now() / 1000 + 60
-      const results = await Promise.all(Array.from({ length: 100 }, (_, i) => stores[i % 4]?.claim('one-jti', until)))
-      expect(results.filter(Boolean)).toHaveLength(1)
-    } finally {
-      await Promise.all(stores.map((s) => s.close()))
-    }
-  })
+  itClaimsOnceAcrossInstances((base) => redisStore({ url: url as string, masterKey, base }))
 
   it('keeps no secret or API key in clear in any Redis key, whatever its type', async () => {
     const base = `raw${++db}`

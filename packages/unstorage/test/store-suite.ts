@@ -150,3 +150,21 @@ export function describeStoreExtras(
     })
   })
 }
+
+/**
+ * For presets shared by several gateways: 100 concurrent claims of one key, spread over 4 store
+ * instances (4 connections), have exactly one winner. `open` builds one instance on shared data.
+ */
+export function itClaimsOnceAcrossInstances(open: (shared: string) => Promise<BackchannelStore> | BackchannelStore) {
+  it('lets exactly 1 of 100 concurrent claims win across 4 store instances (4 connections)', async () => {
+    const shared = `race${Date.now()}`
+    const stores = await Promise.all(Array.from({ length: 4 }, () => open(shared)))
+    try {
+      const until = Date.now() / 1000 + 60
+      const results = await Promise.all(Array.from({ length: 100 }, (_, i) => stores[i % 4]?.claim('one-jti', until)))
+      expect(results.filter(Boolean)).toHaveLength(1)
+    } finally {
+      await Promise.all(stores.map((s) => s.close()))
+    }
+  })
+}
