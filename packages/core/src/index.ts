@@ -60,6 +60,16 @@ export type { KeyResolver, KeyResolverOptions } from './keys.js'
 export { createKeyResolver } from './keys.js'
 export type { LogoutErrorBody, LogoutOutcome } from './outcome.js'
 export { RETRY_AFTER_SECONDS, STATUS_BY_CODE, statusOf, toResponse } from './outcome.js'
+export type {
+  AppRecord,
+  AppStore,
+  AuditInput,
+  AuditLog,
+  AuditOutcome,
+  AuditRecord,
+  GatewayStore,
+  SettingsStore,
+} from './registry.js'
 export type { ReplayStore } from './replay.js'
 export { replayKey } from './replay.js'
 export type {

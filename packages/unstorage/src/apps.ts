@@ -3,38 +3,10 @@
  * its secrets sealed (AES-256-GCM under the master key) and its API key only as a hash.
  * @module
  */
-import type { AppConfig, AppRegistry, HmacSecret } from '@backchannel/core'
+import type { AppRecord, AppStore, HmacSecret } from '@backchannel/core'
 import { keys } from './_internal/keys.js'
 import { open, seal } from './_internal/seal.js'
 import type { StoreBackend } from './backend.js'
-
-/** An application as the gateway keeps it: its verification config plus bookkeeping. */
-export type AppRecord = AppConfig & {
-  /** SHA-256 of the application's API key (hex); the key itself is never stored. */
-  apiKeyHash: string
-  /** Downstream back-channel logout URLs to relay to. */
-  relays?: string[]
-  /** Seconds since epoch. */
-  createdAt: number
-  /** Seconds since epoch. */
-  updatedAt: number
-}
-
-/** The registry of applications. */
-export interface AppStore extends AppRegistry {
-  /** The application, secrets decrypted; `undefined` if none is registered under `name`. */
-  get(name: string): Promise<AppRecord | undefined>
-  /** Every application, by name. */
-  list(): Promise<AppRecord[]>
-  /** Registers a new application; `false` (and nothing written) if the name is taken. */
-  create(app: AppRecord): Promise<boolean>
-  /** Replaces an existing application's record. */
-  update(app: AppRecord): Promise<void>
-  /** Removes the application, its sessions, markers and indexes; `false` if it did not exist. */
-  delete(name: string): Promise<boolean>
-  /** The name of the application whose API key hashes to `apiKeyHash`. */
-  findByApiKeyHash(apiKeyHash: string): Promise<string | undefined>
-}
 
 type SealedSecret = { sealed: string; notAfter?: number }
 type StoredApp = Omit<AppRecord, 'secrets'> & { secrets?: SealedSecret[] }

@@ -5,42 +5,9 @@
  * @module
  */
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto'
+import type { AuditLog, AuditRecord } from '@backchannel/core'
 import { keys } from './_internal/keys.js'
 import type { StoreBackend } from './backend.js'
-
-/** What happened to one logout attempt. */
-export type AuditOutcome = 'revoked' | 'replayed' | 'rejected' | 'failed'
-
-/** One audit record. */
-export interface AuditRecord {
-  /** Sortable id; pass it as `before` to read the next page. */
-  id: string
-  /** Seconds since epoch. */
-  at: number
-  app: string
-  source: 'backchannel' | 'admin'
-  outcome: AuditOutcome
-  /** The error code of a rejected or failed attempt. */
-  code?: string
-  iss?: string
-  sid?: string
-  /** Keyed hash of the `sub` (see {@link AuditLog.hashSub}). */
-  subHash?: string
-  /** Sessions this logout ended. */
-  revoked?: number
-}
-
-/** An attempt to record; `sub` is hashed before it is stored. */
-export type AuditInput = Omit<AuditRecord, 'id' | 'at' | 'subHash'> & { at?: number; sub?: string }
-
-/** The audit log. */
-export interface AuditLog {
-  record(entry: AuditInput): Promise<AuditRecord>
-  /** Newest first; `limit` default 50, at most 500. */
-  list(query?: { app?: string; limit?: number; before?: string }): Promise<AuditRecord[]>
-  /** The keyed hash stored for a `sub`, to find a user's records. */
-  hashSub(sub: string): string
-}
 
 export function createAuditLog(
   backend: StoreBackend,

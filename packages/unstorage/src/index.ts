@@ -4,8 +4,16 @@
  * `@backchannel/unstorage/memory`, `/fs` (embedded default), `/redis`, `/mongodb`.
  * @module
  */
-export type { AppRecord, AppStore } from './apps.js'
-export type { AuditInput, AuditLog, AuditOutcome, AuditRecord } from './audit.js'
+export type {
+  AppRecord,
+  AppStore,
+  AuditInput,
+  AuditLog,
+  AuditOutcome,
+  AuditRecord,
+  GatewayStore,
+  SettingsStore,
+} from '@backchannel/core'
 export type { StoreBackend } from './backend.js'
 export { ttlSeconds } from './backend.js'
 export type { SessionOptions } from './sessions.js'

@@ -4,10 +4,10 @@
  * never as "not found".
  * @module
  */
-import { BackchannelError, type ReplayStore, type SessionStore, StoreUnavailable } from '@backchannel/core'
+import { BackchannelError, type GatewayStore, type SettingsStore, StoreUnavailable } from '@backchannel/core'
 import { keys } from './_internal/keys.js'
-import { type AppStore, createAppStore } from './apps.js'
-import { type AuditLog, createAuditLog } from './audit.js'
+import { createAppStore } from './apps.js'
+import { createAuditLog } from './audit.js'
 import type { StoreBackend } from './backend.js'
 import { createSessionStore, type SessionOptions } from './sessions.js'
 
@@ -19,16 +19,10 @@ export interface StoreOptions extends SessionOptions {
   auditMaxEntries?: number
 }
 
-/** Everything the gateway keeps. */
-export interface BackchannelStore extends SessionStore, ReplayStore {
+/** Everything the gateway keeps, over unstorage. */
+export interface BackchannelStore extends GatewayStore {
   /** The backend underneath (raw records, for diagnostics and tests). */
   readonly backend: StoreBackend
-  apps: AppStore
-  audit: AuditLog
-  /** Throws `ERR_STORE_UNAVAILABLE` when the backend cannot be reached. */
-  ping(): Promise<void>
-  /** Closes connections and timers. */
-  close(): Promise<void>
 }
 
 /**
@@ -58,7 +52,19 @@ export function createStore(backend: StoreBackend, options: StoreOptions): Backc
     backend,
     apps: guard(createAppStore(backend, options.masterKey, now)),
     audit: { ...guard(audit), hashSub: audit.hashSub },
+    settings: guard(createSettings(backend, now)),
     close: () => backend.dispose(),
+  }
+}
+
+function createSettings(backend: StoreBackend, now: () => number): SettingsStore {
+  return {
+    get: async (name) => (await backend.storage.getItem<{ value: string }>(keys.setting(name)))?.value,
+    async setIfAbsent(name, value) {
+      if (!(await backend.claim(keys.claim(`setting\n${name}`), now() + 100 * 365 * 86400, now()))) return false
+      await backend.storage.setItem(keys.setting(name), { value })
+      return true
+    },
   }
 }
 

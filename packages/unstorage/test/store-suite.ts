@@ -131,6 +131,13 @@ export function describeStoreExtras(
       expect(JSON.stringify(await store.audit.list())).not.toContain('alice@example.com')
     })
 
+    it('keeps a setting written once, by whichever instance comes first', async () => {
+      expect(await store.settings.get('admin-token-hash')).toBeUndefined()
+      expect(await store.settings.setIfAbsent('admin-token-hash', 'first')).toBe(true)
+      expect(await store.settings.setIfAbsent('admin-token-hash', 'second')).toBe(false)
+      expect(await store.settings.get('admin-token-hash')).toBe('first')
+    })
+
     it(`revokes a user with ${bigUser.toLocaleString('en')} sessions in one call`, async () => {
       const iss = 'https://id.example.com'
       const batch = concurrency

@@ -13,7 +13,8 @@
  *   a:<app>:r:<iss,jti>          replay claim
  *   app:<name>                   application record (secrets encrypted)
  *   k:<apiKeyHash>               application name by API key hash
- *   log:<app or *>               audit log
+ *   set:<name>                   a gateway setting (e.g. the admin token's hash)
+ *   log:<app or all>             audit log
  */
 import { createHash } from 'node:crypto'
 
@@ -34,5 +35,6 @@ export const keys = {
   claim: (key: string) => `r:${h(key)}`,
   appRecord: (name: string) => `app:${h(name)}`,
   apiKey: (hash: string) => `k:${hash}`,
+  setting: (name: string) => `set:${h(name)}`,
   log: (app?: string) => (app === undefined ? 'log:all' : `log:${h(app)}`),
 }

@@ -1,0 +1,89 @@
+/**
+ * The contracts of what a gateway keeps besides sessions: the application registry, the audit
+ * log and a few settings. `@backchannel/unstorage` implements them; `@backchannel/admin` and
+ * `@backchannel/server` depend only on these types.
+ * @module
+ */
+import type { AppConfig, AppRegistry } from './app.js'
+import type { ReplayStore } from './replay.js'
+import type { SessionStore } from './session.js'
+
+/** An application as the gateway keeps it: its verification config plus bookkeeping. */
+export type AppRecord = AppConfig & {
+  /** SHA-256 of the application's API key (hex); the key itself is never stored. */
+  apiKeyHash: string
+  /** Downstream back-channel logout URLs to relay to. */
+  relays?: string[]
+  /** Seconds since epoch. */
+  createdAt: number
+  /** Seconds since epoch. */
+  updatedAt: number
+}
+
+/** The registry of applications. */
+export interface AppStore extends AppRegistry {
+  /** The application, secrets decrypted; `undefined` if none is registered under `name`. */
+  get(name: string): Promise<AppRecord | undefined>
+  /** Every application, by name. */
+  list(): Promise<AppRecord[]>
+  /** Registers a new application; `false` (and nothing written) if the name is taken. */
+  create(app: AppRecord): Promise<boolean>
+  /** Replaces an existing application's record. */
+  update(app: AppRecord): Promise<void>
+  /** Removes the application, its sessions, markers and indexes; `false` if it did not exist. */
+  delete(name: string): Promise<boolean>
+  /** The name of the application whose API key hashes to `apiKeyHash`. */
+  findByApiKeyHash(apiKeyHash: string): Promise<string | undefined>
+}
+
+/** What happened to one logout attempt. */
+export type AuditOutcome = 'revoked' | 'replayed' | 'rejected' | 'failed'
+
+/** One audit record. */
+export interface AuditRecord {
+  /** Sortable id; pass it as `before` to read the next page. */
+  id: string
+  /** Seconds since epoch. */
+  at: number
+  app: string
+  source: 'backchannel' | 'admin'
+  outcome: AuditOutcome
+  /** The error code of a rejected or failed attempt. */
+  code?: string
+  iss?: string
+  sid?: string
+  /** Keyed hash of the `sub` (see {@link AuditLog.hashSub}). */
+  subHash?: string
+  /** Sessions this logout ended. */
+  revoked?: number
+}
+
+/** An attempt to record; `sub` is hashed before it is stored. */
+export type AuditInput = Omit<AuditRecord, 'id' | 'at' | 'subHash'> & { at?: number; sub?: string }
+
+/** The audit log. */
+export interface AuditLog {
+  record(entry: AuditInput): Promise<AuditRecord>
+  /** Newest first; `limit` default 50, at most 500. */
+  list(query?: { app?: string; limit?: number; before?: string }): Promise<AuditRecord[]>
+  /** The keyed hash stored for a `sub`, to find a user's records. */
+  hashSub(sub: string): string
+}
+
+/** Small named values shared by every gateway instance (e.g. the admin token's hash). */
+export interface SettingsStore {
+  get(name: string): Promise<string | undefined>
+  /** Stores `value` unless the setting exists; `true` when this call stored it. */
+  setIfAbsent(name: string, value: string): Promise<boolean>
+}
+
+/** Everything a gateway keeps, in one store. */
+export interface GatewayStore extends SessionStore, ReplayStore {
+  apps: AppStore
+  audit: AuditLog
+  settings: SettingsStore
+  /** Throws `ERR_STORE_UNAVAILABLE` when the backend cannot be reached. */
+  ping(): Promise<void>
+  /** Closes connections and timers. */
+  close(): Promise<void>
+}
