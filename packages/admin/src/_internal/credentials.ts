@@ -1,0 +1,23 @@
+/**
+ * Secrets the gateway issues. Each is a prefixed string carrying 256 random bits; an HMAC
+ * application's key is the UTF-8 bytes of its whole secret string, so every JWT library's
+ * "secret" parameter takes it as it is (jose, PyJWT, firebase/php-jwt, jjwt).
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+
+export const newSecret = () => `bcs_${randomBytes(32).toString('base64url')}`
+export const newApiKey = () => `bck_${randomBytes(32).toString('base64url')}`
+export const newAdminToken = () => `bca_${randomBytes(32).toString('base64url')}`
+
+/** SHA-256 of a token, hex: what is stored in place of API keys and the admin token. */
+export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex')
+
+/** The HMAC key of a secret string. */
+export const secretKey = (secret: string) => new TextEncoder().encode(secret)
+
+/** Compares two hex hashes in constant time. */
+export function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex')
+  const y = Buffer.from(b, 'hex')
+  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y)
+}

@@ -1,0 +1,27 @@
+/** Input schemas shared by the routers. */
+import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS } from '@backchannel/core'
+import { z } from 'zod'
+
+/** The application name: the `:app` of `/auth/logout/:app`. */
+export const appName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1–63 lowercase letters, digits or "-", not starting with "-"')
+
+export const algorithms = z.array(z.enum([...ASYMMETRIC_ALGORITHMS, ...HMAC_ALGORITHMS])).min(1)
+
+export const policy = z
+  .object({
+    maxTokenAge: z.number().int().positive().max(86_400).optional(),
+    clockTolerance: z.number().int().min(0).max(3_600).optional(),
+    allowMissingExp: z.boolean().optional(),
+    logoutScope: z.enum(['session', 'user']).optional(),
+    audience: z.string().min(1).max(1024).optional(),
+    issuer: z.string().min(1).max(1024).optional(),
+  })
+  .strict()
+
+/** Ids as applications and identity providers send them: any non-empty string of sane length. */
+export const id = z.string().min(1).max(1024)
+
+/** Seconds since epoch. */
+export const time = z.number().nonnegative().max(1e11)

@@ -1,0 +1,36 @@
+/** What the API shows of an application: never a secret, never the API key hash. */
+import type { AppRecord, LogoutPolicy } from '@backchannel/core'
+
+export interface PublicApp {
+  name: string
+  kind: 'oidc' | 'hmac'
+  issuer?: string
+  clientId?: string
+  jwksUri?: string
+  algorithms: readonly string[]
+  policy: LogoutPolicy
+  /** HMAC apps: seconds since epoch until which the previous secret still verifies. */
+  previousSecretValidUntil?: number
+  createdAt: number
+  updatedAt: number
+}
+
+export function publicApp(app: AppRecord): PublicApp {
+  const common = {
+    name: app.name,
+    kind: app.kind,
+    policy: app.policy ?? {},
+    createdAt: app.createdAt,
+    updatedAt: app.updatedAt,
+  }
+  if (app.kind === 'oidc') {
+    const { issuer, clientId, jwksUri } = app
+    return { ...common, issuer, clientId, jwksUri, algorithms: app.algorithms ?? ['RS256'] }
+  }
+  const previous = app.secrets[1]?.notAfter
+  return {
+    ...common,
+    algorithms: app.algorithms ?? ['HS256', 'HS384', 'HS512'],
+    ...(previous === undefined ? {} : { previousSecretValidUntil: previous }),
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * `@backchannel/admin`: the admin and session API of the gateway as a tRPC v11 router, with no
+ * HTTP server inside. `@backchannel/server` mounts it at `/trpc`; `./client` is its typed client.
+ * @module
+ */
+export { hashToken, newAdminToken } from './_internal/credentials.js'
+export type { PublicApp } from './_internal/views.js'
+export type { AdminClient, AdminClientOptions } from './client.js'
+export { createAdminClient } from './client.js'
+export { handleAdminRequest } from './handler.js'
+export type { AppRouter } from './routers/_app.js'
+export { appRouter } from './routers/_app.js'
+export type { AdminContext, AdminDependencies, Caller } from './trpc.js'
+export { createAdminContext, createCallerFactory } from './trpc.js'

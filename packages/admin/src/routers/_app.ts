@@ -1,0 +1,14 @@
+/** The root router: `apps.*`, `sessions.*`, `audit.*`. */
+import { router } from '../trpc.js'
+import { appsRouter } from './apps.js'
+import { auditRouter } from './audit.js'
+import { sessionsRouter } from './sessions.js'
+
+export const appRouter = router({
+  apps: appsRouter,
+  sessions: sessionsRouter,
+  audit: auditRouter,
+})
+
+/** The type clients are generated from. */
+export type AppRouter = typeof appRouter

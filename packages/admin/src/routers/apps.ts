@@ -1,0 +1,199 @@
+/** `apps.*`: registering, changing and removing applications (admin token only). */
+import {
+  type AppRecord,
+  ASYMMETRIC_ALGORITHMS,
+  type AsymmetricAlgorithm,
+  HMAC_ALGORITHMS,
+  type HmacAlgorithm,
+} from '@backchannel/core'
+import { TRPCError } from '@trpc/server'
+import { z } from 'zod'
+import { hashToken, newApiKey, newSecret, secretKey } from '../_internal/credentials.js'
+import { algorithms, appName, policy } from '../_internal/schemas.js'
+import { publicApp } from '../_internal/views.js'
+import { type AdminContext, adminProcedure, router } from '../trpc.js'
+
+const bad = (message: string) => new TRPCError({ code: 'BAD_REQUEST', message })
+
+async function load(ctx: AdminContext, name: string): Promise<AppRecord> {
+  const app = await ctx.deps.store.apps.get(name)
+  if (!app) throw new TRPCError({ code: 'NOT_FOUND', message: `no application is named ${JSON.stringify(name)}` })
+  return app
+}
+
+async function save(ctx: AdminContext, app: AppRecord, previous: AppRecord) {
+  await ctx.deps.store.apps.update(app)
+  ctx.deps.onAppChanged?.(app.name, previous)
+}
+
+function asymmetric(list: readonly string[] | undefined): AsymmetricAlgorithm[] | undefined {
+  if (list && !list.every((a) => (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(a))) {
+    throw bad(`algorithms: an OIDC application takes only ${ASYMMETRIC_ALGORITHMS.join(', ')}`)
+  }
+  return list as AsymmetricAlgorithm[] | undefined
+}
+
+function hmac(list: readonly string[] | undefined): HmacAlgorithm[] | undefined {
+  if (list && !list.every((a) => (HMAC_ALGORITHMS as readonly string[]).includes(a))) {
+    throw bad(`algorithms: an HMAC application takes only ${HMAC_ALGORITHMS.join(', ')}`)
+  }
+  return list as HmacAlgorithm[] | undefined
+}
+
+const createInput = z
+  .object({
+    name: appName,
+    issuer: z.string().min(1).max(2048).optional(),
+    clientId: z.string().min(1).max(1024).optional(),
+    algorithms: algorithms.optional(),
+    policy: policy.optional(),
+  })
+  .strict()
+
+export const appsRouter = router({
+  create: adminProcedure.input(createInput).mutation(async ({ ctx, input }) => {
+    const t = ctx.now()
+    const apiKey = newApiKey()
+    const common = {
+      name: input.name,
+      policy: input.policy ?? {},
+      apiKeyHash: hashToken(apiKey),
+      createdAt: t,
+      updatedAt: t,
+    }
+    let app: AppRecord
+    let secret: string | undefined
+    if (input.issuer !== undefined) {
+      if (!input.clientId) throw bad('clientId: required with issuer (the client id the provider puts in aud)')
+      if (input.policy?.audience !== undefined || input.policy?.issuer !== undefined) {
+        throw bad('policy: audience and issuer are for HMAC applications; an OIDC app uses issuer and clientId')
+      }
+      const found = await ctx.deps.discover(input.issuer, input.clientId)
+      app = {
+        ...common,
+        kind: 'oidc',
+        issuer: found.issuer,
+        clientId: input.clientId,
+        jwksUri: found.jwksUri,
+        algorithms: asymmetric(input.algorithms) ?? ['RS256'],
+      }
+    } else {
+      if (input.clientId !== undefined) throw bad('clientId: only with issuer; an HMAC application has none')
+      secret = newSecret()
+      app = {
+        ...common,
+        kind: 'hmac',
+        secrets: [{ key: secretKey(secret) }],
+        algorithms: hmac(input.algorithms) ?? [...HMAC_ALGORITHMS],
+      }
+    }
+    if (!(await ctx.deps.store.apps.create(app))) {
+      throw new TRPCError({
+        code: 'CONFLICT',
+        message: `an application is already named ${JSON.stringify(input.name)}`,
+      })
+    }
+    ctx.deps.onAppChanged?.(app.name, undefined)
+    return { app: publicApp(app), apiKey, ...(secret === undefined ? {} : { secret }) }
+  }),
+
+  list: adminProcedure
+    .input(z.object({}).strict().optional())
+    .query(async ({ ctx }) => (await ctx.deps.store.apps.list()).map(publicApp)),
+
+  get: adminProcedure
+    .input(z.object({ name: appName }).strict())
+    .query(async ({ ctx, input }) => publicApp(await load(ctx, input.name))),
+
+  update: adminProcedure
+    .input(
+      z
+        .object({
+          name: appName,
+          clientId: z.string().min(1).max(1024).optional(),
+          algorithms: algorithms.optional(),
+          policy: policy.optional(),
+        })
+        .strict(),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const previous = await load(ctx, input.name)
+      const updatedAt = ctx.now()
+      const policyUpdate = { ...previous.policy, ...input.policy }
+      let app: AppRecord
+      if (previous.kind === 'oidc') {
+        if (input.policy?.audience !== undefined || input.policy?.issuer !== undefined) {
+          throw bad('policy: audience and issuer are for HMAC applications')
+        }
+        app = {
+          ...previous,
+          clientId: input.clientId ?? previous.clientId,
+          algorithms: asymmetric(input.algorithms) ?? previous.algorithms,
+          policy: policyUpdate,
+          updatedAt,
+        }
+      } else {
+        if (input.clientId !== undefined) throw bad('clientId: an HMAC application has none')
+        app = {
+          ...previous,
+          algorithms: hmac(input.algorithms) ?? previous.algorithms,
+          policy: policyUpdate,
+          updatedAt,
+        }
+      }
+      await save(ctx, app, previous)
+      return publicApp(app)
+    }),
+
+  delete: adminProcedure.input(z.object({ name: appName }).strict()).mutation(async ({ ctx, input }) => {
+    const previous = await load(ctx, input.name)
+    await ctx.deps.store.apps.delete(input.name)
+    ctx.deps.onAppChanged?.(input.name, previous)
+    return { deleted: true as const }
+  }),
+
+  rotateSecret: adminProcedure
+    .input(
+      z
+        .object({
+          name: appName,
+          graceSeconds: z
+            .number()
+            .int()
+            .min(0)
+            .max(30 * 86_400)
+            .optional(),
+        })
+        .strict(),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const previous = await load(ctx, input.name)
+      if (previous.kind !== 'hmac') throw bad('name: only an HMAC application has a secret')
+      const secret = newSecret()
+      const grace = input.graceSeconds ?? 3600
+      const current = previous.secrets[0]
+      const t = ctx.now()
+      const secrets = [
+        { key: secretKey(secret) },
+        ...(current && grace > 0 ? [{ key: current.key, notAfter: t + grace }] : []),
+      ]
+      await save(ctx, { ...previous, secrets, updatedAt: t }, previous)
+      return { secret }
+    }),
+
+  rotateApiKey: adminProcedure.input(z.object({ name: appName }).strict()).mutation(async ({ ctx, input }) => {
+    const previous = await load(ctx, input.name)
+    const apiKey = newApiKey()
+    await save(ctx, { ...previous, apiKeyHash: hashToken(apiKey), updatedAt: ctx.now() }, previous)
+    return { apiKey }
+  }),
+
+  rediscover: adminProcedure.input(z.object({ name: appName }).strict()).mutation(async ({ ctx, input }) => {
+    const previous = await load(ctx, input.name)
+    if (previous.kind !== 'oidc') throw bad('name: only an OIDC application has an issuer to discover')
+    const found = await ctx.deps.discover(previous.issuer, previous.clientId)
+    const app: AppRecord = { ...previous, jwksUri: found.jwksUri, updatedAt: ctx.now() }
+    await save(ctx, app, previous)
+    return publicApp(app)
+  }),
+})

@@ -1,0 +1,19 @@
+/** `audit.list`: the audit log, newest first (admin token only). */
+import { z } from 'zod'
+import { appName } from '../_internal/schemas.js'
+import { adminProcedure, router } from '../trpc.js'
+
+export const auditRouter = router({
+  list: adminProcedure
+    .input(
+      z
+        .object({
+          app: appName.optional(),
+          limit: z.number().int().min(1).max(500).optional(),
+          before: z.string().max(64).optional(),
+        })
+        .strict()
+        .optional(),
+    )
+    .query(({ ctx, input }) => ctx.deps.store.audit.list(input ?? {})),
+})

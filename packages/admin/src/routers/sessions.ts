@@ -1,0 +1,66 @@
+/** `sessions.*`: the session registry of one application (admin token, or that app's API key). */
+import { resolvePolicy, sessionIssuer } from '@backchannel/core'
+import { TRPCError } from '@trpc/server'
+import { z } from 'zod'
+import { appName, id, time } from '../_internal/schemas.js'
+import { authenticatedProcedure, router } from '../trpc.js'
+
+/** Resolves `input.app` and lets through the admin token or that application's own API key. */
+const sessionProcedure = authenticatedProcedure.input(z.object({ app: appName })).use(async function canReachApp({
+  ctx,
+  input,
+  next,
+}) {
+  if (ctx.caller.role === 'app' && ctx.caller.app !== input.app) {
+    throw new TRPCError({ code: 'FORBIDDEN', message: "an application's API key reaches only its own sessions" })
+  }
+  const app = await ctx.deps.store.apps.get(input.app)
+  if (!app) throw new TRPCError({ code: 'NOT_FOUND', message: `no application is named ${JSON.stringify(input.app)}` })
+  return next({ ctx: { app, iss: sessionIssuer(app) } })
+})
+
+export const sessionsRouter = router({
+  register: sessionProcedure
+    .input(
+      z.object({ sessionId: id, sub: id, sid: id.optional(), authTime: time.optional(), expiresAt: time.optional() }),
+    )
+    .mutation(({ ctx, input }) => ctx.deps.store.register({ ...input, iss: ctx.iss })),
+
+  status: sessionProcedure
+    .input(z.object({ sessionId: id }))
+    .query(({ ctx, input }) => ctx.deps.store.status(input.app, input.sessionId)),
+
+  list: sessionProcedure
+    .input(z.object({ sub: id }))
+    .query(({ ctx, input }) => ctx.deps.store.list(input.app, ctx.iss, input.sub)),
+
+  end: sessionProcedure
+    .input(z.object({ sessionId: id }))
+    .mutation(({ ctx, input }) => ctx.deps.store.end(input.app, input.sessionId)),
+
+  revoke: sessionProcedure
+    .input(z.object({ sub: id.optional(), sid: id.optional() }))
+    .mutation(async ({ ctx, input }) => {
+      if (input.sub === undefined && input.sid === undefined) {
+        throw new TRPCError({ code: 'BAD_REQUEST', message: 'sub/sid: give at least one' })
+      }
+      const { revoked } = await ctx.deps.store.revoke({
+        app: input.app,
+        iss: ctx.iss,
+        sub: input.sub,
+        sid: input.sid,
+        scope: resolvePolicy(ctx.app.policy).logoutScope,
+        issuedAt: ctx.now(),
+      })
+      await ctx.deps.store.audit.record({
+        app: input.app,
+        source: 'admin',
+        outcome: 'revoked',
+        iss: ctx.iss,
+        sid: input.sid,
+        sub: input.sub,
+        revoked,
+      })
+      return { revoked }
+    }),
+})

@@ -1,0 +1,100 @@
+/**
+ * The one tRPC instance of the admin API, its context, and the procedures every router builds
+ * on: who is calling is settled once in the context; what they may reach, in named middlewares.
+ * @module
+ */
+import type { AppRecord, GatewayStore } from '@backchannel/core'
+import { BackchannelError } from '@backchannel/core'
+import type { DiscoveredIssuer } from '@backchannel/core/discovery'
+import { initTRPC, TRPCError } from '@trpc/server'
+import { hashToken, sameHash } from './_internal/credentials.js'
+
+/** What the admin API needs from the gateway. */
+export interface AdminDependencies {
+  store: GatewayStore
+  /** Runs discovery for an issuer with the gateway's fetch policy (`discoverIssuer` of core). */
+  discover: (issuer: string, clientId: string) => Promise<DiscoveredIssuer>
+  /** SHA-256 (hex) of the admin token. */
+  adminTokenHash: string
+  /** The clock, seconds since epoch. */
+  now?: () => number
+  /** Told after an application was created, changed or deleted (drop caches, forget keys). */
+  onAppChanged?: (name: string, previous: AppRecord | undefined) => void
+}
+
+/** Who is calling. */
+export type Caller = { role: 'admin' } | { role: 'app'; app: string } | { role: 'anonymous' } | { role: 'unknown' }
+
+/** The context of one call. */
+export interface AdminContext {
+  deps: AdminDependencies
+  caller: Caller
+  now: () => number
+}
+
+/**
+ * Reads the caller from `Authorization: Bearer <token>`: the admin token, an application's API
+ * key, or nobody.
+ */
+export async function createAdminContext(deps: AdminDependencies, request: Request): Promise<AdminContext> {
+  const now = deps.now ?? (() => Date.now() / 1000)
+  const token = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '')?.[1]
+  if (!token) return { deps, now, caller: { role: 'anonymous' } }
+  const hash = hashToken(token)
+  if (sameHash(hash, deps.adminTokenHash)) return { deps, now, caller: { role: 'admin' } }
+  const app = await deps.store.apps.findByApiKeyHash(hash)
+  return { deps, now, caller: app ? { role: 'app', app } : { role: 'unknown' } }
+}
+
+/** Backchannel error code → tRPC code. Every other error is INTERNAL_SERVER_ERROR. */
+const TRPC_CODE_BY_CODE: Record<string, TRPCError['code']> = {
+  ERR_STORE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  ERR_KEYS_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  ERR_APP_UNKNOWN: 'NOT_FOUND',
+}
+
+const t = initTRPC.context<AdminContext>().create({
+  errorFormatter({ shape, error }) {
+    const cause = error.cause
+    const issues = (cause as { issues?: { path: PropertyKey[]; message: string }[] } | undefined)?.issues
+    const message =
+      error.code === 'BAD_REQUEST' && Array.isArray(issues)
+        ? issues.map((i) => `${i.path.map(String).join('.') || 'input'}: ${i.message}`).join('; ')
+        : shape.message
+    const backchannelCode = cause instanceof BackchannelError ? cause.code : undefined
+    // Never leak a stack or an internal message to API callers.
+    const data = { code: shape.data.code, httpStatus: shape.data.httpStatus, path: shape.data.path, backchannelCode }
+    return { ...shape, message: error.code === 'INTERNAL_SERVER_ERROR' ? 'internal error' : message, data }
+  },
+})
+
+export const router = t.router
+export const createCallerFactory = t.createCallerFactory
+
+const mapBackchannelErrors = t.middleware(async function mapBackchannelErrors({ next }) {
+  const result = await next()
+  const cause = result.ok ? undefined : result.error.cause
+  if (cause instanceof BackchannelError) {
+    const code = TRPC_CODE_BY_CODE[cause.code] ?? (cause.code.startsWith('ERR_ISSUER_') ? 'BAD_REQUEST' : undefined)
+    if (code) throw new TRPCError({ code, message: cause.message, cause })
+  }
+  return result
+})
+
+/** Any caller with a valid token. */
+export const authenticatedProcedure = t.procedure.use(mapBackchannelErrors).use(async function isAuthenticated({
+  ctx,
+  next,
+}) {
+  if (ctx.caller.role === 'anonymous') {
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'send Authorization: Bearer <admin token or API key>' })
+  }
+  if (ctx.caller.role === 'unknown') throw new TRPCError({ code: 'UNAUTHORIZED', message: 'the token is not valid' })
+  return next()
+})
+
+/** The admin token only. */
+export const adminProcedure = authenticatedProcedure.use(async function isAdmin({ ctx, next }) {
+  if (ctx.caller.role !== 'admin') throw new TRPCError({ code: 'FORBIDDEN', message: 'this needs the admin token' })
+  return next()
+})

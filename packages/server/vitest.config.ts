@@ -1,0 +1,10 @@
+import { defineProject } from 'vitest/config'
+
+export default defineProject({
+  resolve: { conditions: ['@backchannel/source'] },
+  ssr: { resolve: { conditions: ['@backchannel/source'] } },
+  test: {
+    name: 'server',
+    include: ['test/**/*.test.ts'],
+  },
+})
