@@ -121,20 +121,27 @@ export function createLogoutHandler(options: LogoutHandlerOptions): (request: Re
   const appOf =
     typeof appOption === 'function' ? appOption : (request: Request) => appOption ?? lastPathSegment(request.url)
   return async (request) => {
-    const app = appOf(request)
-    let outcome: LogoutOutcome
-    if (request.method !== 'POST') {
-      outcome = failure(app, new MethodNotAllowed(`${request.method} is not allowed: use POST`))
-    } else {
-      const body = await readBody(request, MAX_BODY_BYTES)
-      outcome =
-        body === undefined
-          ? failure(app, new RequestTooLarge(`the request body is larger than ${MAX_BODY_BYTES} bytes`))
-          : await processLogout({ app, body, contentType: request.headers.get('content-type') }, options)
-    }
+    const outcome = await processLogoutRequest(request, appOf(request), options)
     options.onOutcome?.(outcome)
     return toResponse(outcome)
   }
+}
+
+/**
+ * {@link processLogout} for a web `Request`: also answers 405 to other methods and 413 to
+ * bodies over {@link MAX_BODY_BYTES} (read without buffering more than that).
+ */
+export async function processLogoutRequest(
+  request: Request,
+  app: string,
+  deps: LogoutFlowDependencies,
+): Promise<LogoutOutcome> {
+  if (request.method !== 'POST') return failure(app, new MethodNotAllowed(`${request.method} is not allowed: use POST`))
+  const body = await readBody(request, MAX_BODY_BYTES)
+  if (body === undefined) {
+    return failure(app, new RequestTooLarge(`the request body is larger than ${MAX_BODY_BYTES} bytes`))
+  }
+  return processLogout({ app, body, contentType: request.headers.get('content-type') }, deps)
 }
 
 /** Reads a body as text, or `undefined` once it exceeds `maxBytes` (without buffering the rest). */

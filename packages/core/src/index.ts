@@ -55,7 +55,7 @@ export {
   StoreUnavailable,
 } from './errors.js'
 export type { LogoutFlowDependencies, LogoutHandlerOptions, LogoutRequest } from './flow.js'
-export { createLogoutHandler, MAX_BODY_BYTES, processLogout, readBody } from './flow.js'
+export { createLogoutHandler, MAX_BODY_BYTES, processLogout, processLogoutRequest, readBody } from './flow.js'
 export type { KeyResolver, KeyResolverOptions } from './keys.js'
 export { createKeyResolver } from './keys.js'
 export type { LogoutErrorBody, LogoutOutcome } from './outcome.js'

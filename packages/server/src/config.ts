@@ -1,0 +1,161 @@
+/**
+ * The gateway's configuration: environment variables, overridden by CLI flags, checked before
+ * anything listens. A bad value is a {@link ConfigError} naming the variable.
+ * @module
+ */
+import { BackchannelError } from '@backchannel/core'
+
+/** A configuration value that cannot be used; `variable` names it. */
+export class ConfigError extends BackchannelError {
+  static override code = 'ERR_CONFIG'
+  readonly variable: string
+  constructor(variable: string, message: string) {
+    super(`${variable}: ${message}`)
+    this.variable = variable
+  }
+}
+
+/** Where the gateway keeps its data. */
+export type StorageConfig =
+  | { kind: 'memory' }
+  | { kind: 'fs'; path: string }
+  | { kind: 'redis'; url: string }
+  | { kind: 'mongodb'; url: string; database?: string }
+
+/** The checked configuration. */
+export interface Config {
+  port: number
+  host: string
+  storage: StorageConfig
+  /** The admin token, when set in the environment (otherwise generated at first start). */
+  adminToken?: string
+  /** 32 bytes, when set. Required with shared storage. */
+  masterKey?: Uint8Array
+  allowInsecureIssuers: boolean
+  trustedIssuerHosts: string[]
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  /** Use X-Forwarded-For for the client address (behind a reverse proxy). */
+  trustProxy: boolean
+}
+
+/** Values from the command line, by variable name, taking precedence over the environment. */
+export type ConfigOverrides = Partial<Record<(typeof VARIABLES)[number], string | undefined>>
+
+export const VARIABLES = [
+  'PORT',
+  'HOST',
+  'BACKCHANNEL_STORAGE',
+  'BACKCHANNEL_ADMIN_TOKEN',
+  'BACKCHANNEL_MASTER_KEY',
+  'BACKCHANNEL_ALLOW_INSECURE_ISSUERS',
+  'BACKCHANNEL_TRUSTED_ISSUER_HOSTS',
+  'BACKCHANNEL_LOG_LEVEL',
+  'BACKCHANNEL_TRUST_PROXY',
+] as const
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+/**
+ * Reads and checks the configuration.
+ * @throws {ConfigError} naming the first variable that is wrong.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Config {
+  const get = (name: (typeof VARIABLES)[number]) => {
+    const value = overrides[name] ?? env[name]
+    return value === undefined || value.trim() === '' ? undefined : value.trim()
+  }
+
+  const portText = get('PORT') ?? '3000'
+  const port = Number(portText)
+  if (!/^\d+$/.test(portText) || port > 65535) throw new ConfigError('PORT', `${portText} is not a port (0–65535)`)
+
+  const storage = parseStorage(get('BACKCHANNEL_STORAGE') ?? 'fs://./.backchannel')
+
+  const keyText = get('BACKCHANNEL_MASTER_KEY')
+  let masterKey: Uint8Array | undefined
+  if (keyText !== undefined) {
+    masterKey = Buffer.from(keyText, 'base64url')
+    if (!/^[A-Za-z0-9_-]+$/.test(keyText) || masterKey.byteLength !== 32) {
+      throw new ConfigError(
+        'BACKCHANNEL_MASTER_KEY',
+        'must be 32 bytes in base64url (43 characters); make one with: openssl rand -base64 32 | tr "+/" "-_" | tr -d "="',
+      )
+    }
+  } else if (storage.kind === 'redis' || storage.kind === 'mongodb') {
+    throw new ConfigError(
+      'BACKCHANNEL_MASTER_KEY',
+      `required with ${storage.kind} storage: every instance must encrypt and decrypt application secrets with the same key`,
+    )
+  }
+
+  const adminToken = get('BACKCHANNEL_ADMIN_TOKEN')
+  if (adminToken !== undefined && adminToken.length < 24) {
+    throw new ConfigError(
+      'BACKCHANNEL_ADMIN_TOKEN',
+      'must be at least 24 characters (leave it unset to have one generated)',
+    )
+  }
+
+  const logLevel = (get('BACKCHANNEL_LOG_LEVEL') ?? 'info').toLowerCase()
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError('BACKCHANNEL_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`)
+  }
+
+  return {
+    port,
+    host: get('HOST') ?? '0.0.0.0',
+    storage,
+    ...(adminToken === undefined ? {} : { adminToken }),
+    ...(masterKey === undefined ? {} : { masterKey }),
+    allowInsecureIssuers: parseBoolean('BACKCHANNEL_ALLOW_INSECURE_ISSUERS', get('BACKCHANNEL_ALLOW_INSECURE_ISSUERS')),
+    trustedIssuerHosts: (get('BACKCHANNEL_TRUSTED_ISSUER_HOSTS') ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+    logLevel: logLevel as Config['logLevel'],
+    trustProxy: parseBoolean('BACKCHANNEL_TRUST_PROXY', get('BACKCHANNEL_TRUST_PROXY')),
+  }
+}
+
+function parseBoolean(variable: string, value: string | undefined): boolean {
+  if (value === undefined) return false
+  if (/^(1|true|yes|on)$/i.test(value)) return true
+  if (/^(0|false|no|off)$/i.test(value)) return false
+  throw new ConfigError(variable, `${JSON.stringify(value)} is not true or false`)
+}
+
+function parseStorage(value: string): StorageConfig {
+  const variable = 'BACKCHANNEL_STORAGE'
+  const scheme = /^([a-z+]+):\/\//i.exec(value)?.[1]?.toLowerCase()
+  switch (scheme) {
+    case 'memory':
+      return { kind: 'memory' }
+    case 'fs': {
+      const path = value.slice('fs://'.length)
+      if (!path)
+        throw new ConfigError(variable, 'fs:// needs a folder, e.g. fs://./.backchannel or fs:///var/lib/backchannel')
+      return { kind: 'fs', path }
+    }
+    case 'redis':
+    case 'rediss':
+      try {
+        new URL(value)
+      } catch {
+        throw new ConfigError(variable, 'is not a valid redis:// URL')
+      }
+      return { kind: 'redis', url: value }
+    case 'mongodb':
+    case 'mongodb+srv': {
+      let url: URL
+      try {
+        url = new URL(value)
+      } catch {
+        throw new ConfigError(variable, 'is not a valid mongodb:// URL')
+      }
+      const database = url.pathname.replace(/^\//, '') || undefined
+      return { kind: 'mongodb', url: value, ...(database ? { database } : {}) }
+    }
+    default:
+      throw new ConfigError(variable, `${JSON.stringify(value)} is not memory://, fs://PATH, redis://… or mongodb://…`)
+  }
+}

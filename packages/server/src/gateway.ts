@@ -1,0 +1,131 @@
+/**
+ * `createGateway`: the h3 application of the gateway — the logout route, health, metrics and
+ * the admin API — over a store. It listens nowhere; `serve.ts` does.
+ * @module
+ */
+import { type AdminDependencies, handleAdminRequest } from '@backchannel/admin'
+import { createKeyResolver, createLogoutVerifier, type GatewayStore, type IssuerFetchPolicy } from '@backchannel/core'
+import { discoverIssuer } from '@backchannel/core/discovery'
+import { getRequestIP, getRouterParam, H3 } from 'h3'
+import pino, { type Logger } from 'pino'
+import { createAppCache } from './app-cache.js'
+import { handleLogout } from './logout-route.js'
+import { createMetrics, type Metrics } from './metrics.js'
+import { createFailureLimiter, type FailureLimits } from './rate-limit.js'
+
+/** Options of {@link createGateway}. */
+export interface GatewayOptions {
+  store: GatewayStore
+  /** SHA-256 (hex) of the admin token. */
+  adminTokenHash: string
+  /** How requests to identity providers are guarded. */
+  fetchPolicy?: IssuerFetchPolicy
+  logger?: Logger
+  metrics?: Metrics
+  /** Seconds an application stays cached on the hot path. Default 2. */
+  appCacheSeconds?: number
+  /** Limits on failed logout requests. */
+  failureLimits?: FailureLimits
+  /** Read the client address from X-Forwarded-For (behind a reverse proxy). Default false. */
+  trustProxy?: boolean
+  /** The clock, seconds since epoch. */
+  now?: () => number
+}
+
+/** A gateway: its h3 app, a fetch handler, and how to close it. */
+export interface Gateway {
+  app: H3
+  fetch: (request: Request) => Promise<Response>
+  metrics: Metrics
+  /** Waits for audit writes still running. Does not close the store. */
+  close(): Promise<void>
+}
+
+/**
+ * Builds the gateway.
+ *
+ * @example
+ * ```ts
+ * import { createGateway } from '@backchannel/server'
+ * import { memoryStore } from '@backchannel/unstorage/memory'
+ * const gateway = createGateway({ store: memoryStore(), adminTokenHash })
+ * const res = await gateway.fetch(new Request('http://gw/healthz'))
+ * ```
+ */
+export function createGateway(options: GatewayOptions): Gateway {
+  const { store } = options
+  const now = options.now ?? (() => Date.now() / 1000)
+  const logger = options.logger ?? pino({ level: 'silent' })
+  const metrics = options.metrics ?? createMetrics()
+  const fetchPolicy = options.fetchPolicy ?? {}
+  const keys = createKeyResolver({
+    fetchPolicy,
+    now,
+    onFetch: ({ ok }) => metrics.jwksFetches.inc({ result: ok ? 'ok' : 'error' }),
+  })
+  const apps = createAppCache(store.apps, options.appCacheSeconds ?? 2, now)
+  const pending = new Set<Promise<unknown>>()
+  const logout = {
+    flow: {
+      apps,
+      verifier: createLogoutVerifier({ keys }),
+      revoker: store,
+      replay: store,
+      now,
+      onError: (err: unknown) => logger.error({ err }, 'a replay claim could not be given back'),
+    },
+    store,
+    limiter: createFailureLimiter(options.failureLimits ?? {}, now),
+    metrics,
+    logger,
+    pending,
+  }
+  const admin: AdminDependencies = {
+    store,
+    adminTokenHash: options.adminTokenHash,
+    now,
+    discover: (issuer, clientId) => discoverIssuer(issuer, { clientId, fetchPolicy }),
+    onAppChanged: (name, previous) => {
+      apps.invalidate(name)
+      if (previous?.kind === 'oidc') keys.forget(previous.jwksUri)
+      logger.info({ app: name }, 'application changed')
+    },
+  }
+
+  const app = new H3()
+    .all('/auth/logout/:app', (event) =>
+      handleLogout(
+        event.req,
+        getRouterParam(event, 'app', { decode: true }) ?? '',
+        getRequestIP(event, { xForwardedFor: options.trustProxy ?? false }) ?? 'unknown',
+        logout,
+      ),
+    )
+    .get('/healthz', () => Response.json({ status: 'ok' }))
+    .get('/readyz', async () => {
+      try {
+        await store.ping()
+        return Response.json({ status: 'ready' })
+      } catch (err) {
+        logger.warn({ err }, 'not ready: the store does not answer')
+        return Response.json({ status: 'unavailable' }, { status: 503, headers: { 'retry-after': '5' } })
+      }
+    })
+    .get(
+      '/metrics',
+      async () =>
+        new Response(await metrics.registry.metrics(), {
+          headers: { 'content-type': metrics.registry.contentType },
+        }),
+    )
+    .all('/trpc/**', (event) => handleAdminRequest(event.req, admin))
+
+  return {
+    app,
+    fetch: async (request) => app.fetch(request),
+    metrics,
+    async close() {
+      await Promise.all([...pending])
+    },
+  }
+}

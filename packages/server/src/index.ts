@@ -1,0 +1,17 @@
+/**
+ * `@backchannel/server`: the runnable gateway — `createGateway` (an h3 app), `runServer`, the
+ * configuration, and `mintLogoutToken` for HMAC integrators. The CLI is `backchannel`.
+ * @module
+ */
+export type { Config, ConfigOverrides, StorageConfig } from './config.js'
+export { ConfigError, loadConfig } from './config.js'
+export type { Gateway, GatewayOptions } from './gateway.js'
+export { createGateway } from './gateway.js'
+export type { Metrics } from './metrics.js'
+export { createMetrics } from './metrics.js'
+export type { MintOptions } from './mint.js'
+export { mintLogoutToken } from './mint.js'
+export type { FailureLimits } from './rate-limit.js'
+export type { RunningServer } from './serve.js'
+export { runServer } from './serve.js'
+export { openStore } from './storage.js'

@@ -1,0 +1,42 @@
+/** Prometheus metrics of the gateway, in a registry of its own. */
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+
+export function createMetrics() {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'backchannel_process_' })
+  return {
+    registry,
+    logouts: new Counter({
+      name: 'backchannel_logout_requests_total',
+      help: 'Back-channel logout requests by application, HTTP status and error code ("" on success)',
+      labelNames: ['app', 'status', 'code'] as const,
+      registers: [registry],
+    }),
+    latency: new Histogram({
+      name: 'backchannel_logout_duration_seconds',
+      help: 'Time to answer a back-channel logout request',
+      labelNames: ['status'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    revoked: new Counter({
+      name: 'backchannel_sessions_revoked_total',
+      help: 'Sessions ended by logouts, by application',
+      labelNames: ['app'] as const,
+      registers: [registry],
+    }),
+    jwksFetches: new Counter({
+      name: 'backchannel_jwks_fetches_total',
+      help: "HTTP fetches of identity providers' key sets, by result",
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    storeErrors: new Counter({
+      name: 'backchannel_store_errors_total',
+      help: 'Requests that failed because the store could not be reached',
+      registers: [registry],
+    }),
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

@@ -1,0 +1,44 @@
+/**
+ * Throttling of **failed** logout requests, per client address and per application. A request
+ * is always verified first: a valid logout is answered 200 however many failures came before
+ * it (an IdP's mass sign-out is never throttled); a failure past the limit is answered 429 with
+ * Retry-After instead of 400, and is not written to the audit log (a flood of forged tokens
+ * must not fill the storage). Counters are per instance, in fixed windows.
+ */
+
+export interface FailureLimits {
+  /** Failures allowed per client address per window. Default 30. */
+  perAddress?: number
+  /** Failures allowed per application per window. Default 300. */
+  perApp?: number
+  /** Window length in seconds. Default 60. */
+  window?: number
+}
+
+export interface FailureLimiter {
+  /** Counts a failure; returns the seconds to wait when a limit is now exceeded. */
+  fail(address: string, app: string): number | undefined
+}
+
+export function createFailureLimiter(limits: FailureLimits, now: () => number, maxKeys = 50_000): FailureLimiter {
+  const window = limits.window ?? 60
+  const counters = new Map<string, { count: number; resetAt: number }>()
+  const count = (key: string, limit: number): number | undefined => {
+    const t = now()
+    let counter = counters.get(key)
+    if (!counter || counter.resetAt <= t) {
+      if (!counter && counters.size >= maxKeys) counters.delete(counters.keys().next().value as string)
+      counter = { count: 0, resetAt: t + window }
+      counters.set(key, counter)
+    }
+    counter.count++
+    return counter.count > limit ? Math.max(1, Math.ceil(counter.resetAt - t)) : undefined
+  }
+  return {
+    fail(address, app) {
+      const byAddress = count(`a\n${address}`, limits.perAddress ?? 30)
+      const byApp = count(`p\n${app}`, limits.perApp ?? 300)
+      return byAddress === undefined ? byApp : Math.max(byAddress, byApp ?? 0)
+    },
+  }
+}

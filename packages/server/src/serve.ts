@@ -1,0 +1,78 @@
+/**
+ * Runs the gateway: opens the store, resolves the admin token, listens, and shuts down
+ * gracefully on SIGTERM/SIGINT (stop accepting, finish requests in flight and audit writes,
+ * close the store). Logs are JSON on stdout; the banner and a generated admin token go to
+ * stderr, so no token ever enters the log stream.
+ * @module
+ */
+import { serve } from 'h3'
+import pino from 'pino'
+import { resolveAdminToken } from './admin-token.js'
+import type { Config } from './config.js'
+import { createGateway } from './gateway.js'
+import { describeStorage, openStore } from './storage.js'
+
+/** A running gateway. */
+export interface RunningServer {
+  url: string
+  /** Stops as on SIGTERM. */
+  stop(): Promise<void>
+}
+
+export async function runServer(config: Config, { handleSignals = true } = {}): Promise<RunningServer> {
+  const logger = pino({ level: config.logLevel, base: { service: 'backchannel' } })
+  const store = await openStore(config)
+  const admin = await resolveAdminToken(store, config.adminToken)
+  const gateway = createGateway({
+    store,
+    adminTokenHash: admin.hash,
+    logger,
+    trustProxy: config.trustProxy,
+    fetchPolicy: { allowInsecure: config.allowInsecureIssuers, trustedHosts: config.trustedIssuerHosts },
+  })
+  const server = serve(gateway.app, { port: config.port, hostname: config.host, silent: true, gracefulShutdown: false })
+  await server.ready()
+  // A wildcard address is where it listens, not where to point a browser.
+  const url = (server.url ?? `http://${config.host}:${config.port}/`)
+    .replace(/\/$/, '')
+    .replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//localhost')
+  const storage = describeStorage(config)
+
+  logger.info({ url, storage }, 'listening')
+  const lines = [`Backchannel listening on ${url}`, `storage: ${storage}`]
+  if (admin.generated) {
+    lines.push(
+      '',
+      'Generated the admin token. It is shown this once and kept only as a hash; store it now:',
+      `  BACKCHANNEL_ADMIN_TOKEN=${admin.generated}`,
+      '',
+    )
+  }
+  process.stderr.write(`${lines.join('\n')}\n`)
+
+  let stopping: Promise<void> | undefined
+  const stop = () => {
+    stopping ??= (async () => {
+      logger.info('shutting down: no new requests, finishing the ones in flight')
+      await server.close()
+      await gateway.close()
+      await store.close()
+      logger.info('stopped')
+    })()
+    return stopping
+  }
+  if (handleSignals) {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(signal, () => {
+        stop().then(
+          () => process.exit(0),
+          (err) => {
+            logger.error({ err }, 'shutdown failed')
+            process.exit(1)
+          },
+        )
+      })
+    }
+  }
+  return { url, stop }
+}
