@@ -6,5 +6,10 @@ export default defineProject({
   test: {
     name: 'server',
     include: ['test/**/*.test.ts'],
+    // The real redis-server and MongoDB-protocol server of the store tests, and a build of the
+    // packages for the spawned CLI processes.
+    globalSetup: ['../unstorage/test/setup/services.ts', 'test/setup/build.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
   },
 })

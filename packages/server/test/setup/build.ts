@@ -1,0 +1,15 @@
+/** vitest global setup: build the packages once, so tests can spawn the real `backchannel` CLI. */
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+export default function setup() {
+  const root = fileURLToPath(new URL('../../../..', import.meta.url))
+  execFileSync(
+    process.execPath,
+    [`${root}/node_modules/typescript/bin/tsc`, '-b', 'packages/server/tsconfig.build.json'],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  )
+}
