@@ -1,0 +1,66 @@
+/** Configuration is checked before the gateway listens; a bad value stops it naming the variable. */
+import { describe, expect, it } from 'vitest'
+import { loadConfig } from '../src/config.js'
+import { runCli } from './fixtures/gateway-process.js'
+
+const KEY = Buffer.alloc(32, 7).toString('base64url')
+
+describe('loadConfig', () => {
+  it('has the defaults of the design', () => {
+    expect(loadConfig({})).toEqual({
+      port: 3000,
+      host: '0.0.0.0',
+      storage: { kind: 'fs', path: './.backchannel' },
+      allowInsecureIssuers: false,
+      trustedIssuerHosts: [],
+      logLevel: 'info',
+      trustProxy: false,
+    })
+  })
+
+  it('reads every storage kind, and flags win over the environment', () => {
+    expect(loadConfig({ BACKCHANNEL_STORAGE: 'memory://' }).storage).toEqual({ kind: 'memory' })
+    expect(loadConfig({ BACKCHANNEL_STORAGE: 'fs:///var/lib/bc' }).storage).toEqual({ kind: 'fs', path: '/var/lib/bc' })
+    const redis = loadConfig({ BACKCHANNEL_STORAGE: 'redis://h:6379/2', BACKCHANNEL_MASTER_KEY: KEY })
+    expect(redis.storage).toEqual({ kind: 'redis', url: 'redis://h:6379/2' })
+    expect(redis.masterKey).toEqual(Buffer.alloc(32, 7))
+    const mongo = loadConfig({ BACKCHANNEL_STORAGE: 'mongodb://h/bc', BACKCHANNEL_MASTER_KEY: KEY })
+    expect(mongo.storage).toEqual({ kind: 'mongodb', url: 'mongodb://h/bc', database: 'bc' })
+    expect(loadConfig({ PORT: '80' }, { PORT: '8080' }).port).toBe(8080)
+    expect(loadConfig({ BACKCHANNEL_TRUSTED_ISSUER_HOSTS: 'ID.corp, sso.corp' }).trustedIssuerHosts).toEqual([
+      'id.corp',
+      'sso.corp',
+    ])
+  })
+
+  for (const [env, variable] of [
+    [{ BACKCHANNEL_STORAGE: 'postgres://db' }, 'BACKCHANNEL_STORAGE'],
+    [{ BACKCHANNEL_STORAGE: 'fs://' }, 'BACKCHANNEL_STORAGE'],
+    [{ BACKCHANNEL_MASTER_KEY: 'too-short' }, 'BACKCHANNEL_MASTER_KEY'],
+    [{ BACKCHANNEL_STORAGE: 'redis://localhost:6379' }, 'BACKCHANNEL_MASTER_KEY'],
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ BACKCHANNEL_ALLOW_INSECURE_ISSUERS: 'maybe' }, 'BACKCHANNEL_ALLOW_INSECURE_ISSUERS'],
+    [{ BACKCHANNEL_LOG_LEVEL: 'loud' }, 'BACKCHANNEL_LOG_LEVEL'],
+    [{ BACKCHANNEL_ADMIN_TOKEN: 'short' }, 'BACKCHANNEL_ADMIN_TOKEN'],
+  ] as const) {
+    it(`refuses ${JSON.stringify(env)}, naming ${variable}`, () => {
+      expect(() => loadConfig(env)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG', variable }))
+    })
+  }
+})
+
+describe('backchannel serve with a bad value', () => {
+  for (const [env, variable] of [
+    [{ BACKCHANNEL_STORAGE: 'ftp://nowhere' }, 'BACKCHANNEL_STORAGE'],
+    [{ BACKCHANNEL_STORAGE: 'memory://', BACKCHANNEL_MASTER_KEY: 'not-base64url-32-bytes' }, 'BACKCHANNEL_MASTER_KEY'],
+    [{ BACKCHANNEL_STORAGE: 'redis://127.0.0.1:6379' }, 'BACKCHANNEL_MASTER_KEY'],
+  ] as const) {
+    it(`exits non-zero with one line naming ${variable}, before listening`, async () => {
+      const { code, stderr, stdout } = await runCli(['serve'], { ...env, PORT: '0' })
+      expect(code).toBe(2)
+      expect(stderr.trim().split('\n')).toHaveLength(1)
+      expect(stderr).toMatch(new RegExp(`^backchannel: ${variable}: `))
+      expect(stdout).not.toContain('listening')
+    })
+  }
+})
