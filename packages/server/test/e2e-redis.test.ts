@@ -64,4 +64,22 @@ describe.skipIf(!redisUrl)('two gateways on one Redis', () => {
     expect(forToken.filter((r) => r.outcome === 'replayed')).toHaveLength(9)
     expect(forToken.find((r) => r.outcome === 'revoked')?.revoked).toBe(2)
   })
+
+  it('sees an application changed on the other instance within a few seconds', async () => {
+    const app = await appName()
+    const signWith = (key: string) =>
+      new SignJWT({ sub: 'zoe' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().sign(new TextEncoder().encode(key))
+    const oldSecret = secret
+    expect((await postLogout(two.url, app, `logout_token=${await signWith(oldSecret)}`)).status).toBe(200) // cached on two
+    // Rotate on instance one with no grace: the old secret must stop verifying on both.
+    const newSecret = (await one.admin.apps.rotateSecret.mutate({ name: app, graceSeconds: 0 })).secret
+    secret = newSecret
+    await expect
+      .poll(async () => (await postLogout(two.url, app, `logout_token=${await signWith(newSecret)}`)).status, {
+        timeout: 5_000,
+        interval: 200,
+      })
+      .toBe(200)
+    expect((await postLogout(two.url, app, `logout_token=${await signWith(oldSecret)}`)).status).toBe(400)
+  })
 })
