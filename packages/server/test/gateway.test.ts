@@ -1,0 +1,71 @@
+/** createGateway in process, through app.request: what the HTTP layer answers when storage fails. */
+import { hashToken } from '@backchannel/admin'
+import { StoreUnavailable } from '@backchannel/core'
+import { memoryStore } from '@backchannel/unstorage/memory'
+import { SignJWT } from 'jose'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { createGateway } from '../src/index.js'
+
+const SECRET = 'bcs_an-hmac-secret-for-this-test-0123456789'
+let store: ReturnType<typeof memoryStore>
+let gateway: ReturnType<typeof createGateway>
+
+beforeEach(async () => {
+  store = memoryStore()
+  gateway = createGateway({ store, adminTokenHash: hashToken('bca_x'.repeat(8)) })
+  await store.apps.create({
+    kind: 'hmac',
+    name: 'billing',
+    secrets: [{ key: new TextEncoder().encode(SECRET) }],
+    apiKeyHash: 'a'.repeat(64),
+    createdAt: 0,
+    updatedAt: 0,
+  })
+  await store.register({ app: 'billing', iss: '', sessionId: 's1', sub: 'u' })
+})
+
+const mint = () =>
+  new SignJWT({ sub: 'u', jti: crypto.randomUUID() })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .sign(new TextEncoder().encode(SECRET))
+const logout = async (token?: string) =>
+  gateway.app.request('/auth/logout/billing', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `logout_token=${token ?? (await mint())}`,
+  })
+const down = () => Promise.reject(new StoreUnavailable('the store failed'))
+
+describe('when storage is unreachable', () => {
+  it('answers 503 with Retry-After, acknowledges nothing, and counts a store error', async () => {
+    store.revoke = down
+    const res = await logout()
+    expect(res.status).toBe(503)
+    expect(res.headers.get('retry-after')).toBe('5')
+    expect(res.headers.get('cache-control')).toBe('no-store')
+    expect(await res.json()).toMatchObject({ error: 'temporarily_unavailable' })
+    expect(await gateway.metrics.registry.getSingleMetricAsString('backchannel_store_errors_total')).toMatch(/ 1$/)
+  })
+
+  it("processes the IdP's retry of the same token once storage is back (the replay claim was given back)", async () => {
+    const token = await mint()
+    const revoke = store.revoke
+    store.revoke = down
+    expect((await logout(token)).status).toBe(503)
+    expect(await store.status('billing', 's1')).toEqual({ state: 'active' })
+    store.revoke = revoke
+    expect((await logout(token)).status).toBe(200)
+    expect(await store.status('billing', 's1')).toMatchObject({ state: 'revoked' })
+  })
+
+  it('reports /readyz 503 while the store does not answer, 200 again after', async () => {
+    const ping = store.ping
+    store.ping = down
+    const res = await gateway.app.request('/readyz')
+    expect(res.status).toBe(503)
+    expect(await res.json()).toEqual({ status: 'unavailable' })
+    store.ping = ping
+    expect((await gateway.app.request('/readyz')).status).toBe(200)
+  })
+})
