@@ -3,7 +3,7 @@
  * on: who is calling is settled once in the context; what they may reach, in named middlewares.
  * @module
  */
-import type { AppRecord, GatewayStore } from '@backchannel/core'
+import type { AppRecord, GatewayStore, SessionStore } from '@backchannel/core'
 import { BackchannelError } from '@backchannel/core'
 import type { DiscoveredIssuer } from '@backchannel/core/discovery'
 import { initTRPC, TRPCError } from '@trpc/server'
@@ -12,6 +12,8 @@ import { hashToken, sameHash } from './_internal/credentials.js'
 /** What the admin API needs from the gateway. */
 export interface AdminDependencies {
   store: GatewayStore
+  /** Where sessions live, when not in `store` (a custom session store). */
+  sessions?: SessionStore
   /** Runs discovery for an issuer with the gateway's fetch policy (`discoverIssuer` of core). */
   discover: (issuer: string, clientId: string) => Promise<DiscoveredIssuer>
   /** SHA-256 (hex) of the admin token. */

@@ -4,7 +4,13 @@
  * @module
  */
 import { type AdminDependencies, handleAdminRequest } from '@backchannel/admin'
-import { createKeyResolver, createLogoutVerifier, type GatewayStore, type IssuerFetchPolicy } from '@backchannel/core'
+import {
+  createKeyResolver,
+  createLogoutVerifier,
+  type GatewayStore,
+  type IssuerFetchPolicy,
+  type SessionStore,
+} from '@backchannel/core'
 import { discoverIssuer } from '@backchannel/core/discovery'
 import { getRequestIP, getRouterParam, H3 } from 'h3'
 import pino, { type Logger } from 'pino'
@@ -16,6 +22,11 @@ import { createFailureLimiter, type FailureLimits } from './rate-limit.js'
 /** Options of {@link createGateway}. */
 export interface GatewayOptions {
   store: GatewayStore
+  /**
+   * Where sessions live and are revoked, when not in `store`: your own `SessionStore` (e.g. over
+   * your application's sessions table), proved with `@backchannel/core/testing`.
+   */
+  sessions?: SessionStore
   /** SHA-256 (hex) of the admin token. */
   adminTokenHash: string
   /** How requests to identity providers are guarded. */
@@ -54,6 +65,7 @@ export interface Gateway {
  */
 export function createGateway(options: GatewayOptions): Gateway {
   const { store } = options
+  const sessions = options.sessions ?? store
   const now = options.now ?? (() => Date.now() / 1000)
   const logger = options.logger ?? pino({ level: 'silent' })
   const metrics = options.metrics ?? createMetrics()
@@ -69,7 +81,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     flow: {
       apps,
       verifier: createLogoutVerifier({ keys }),
-      revoker: store,
+      revoker: sessions,
       replay: store,
       now,
       onError: (err: unknown) => logger.error({ err }, 'a replay claim could not be given back'),
@@ -82,6 +94,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   }
   const admin: AdminDependencies = {
     store,
+    sessions,
     adminTokenHash: options.adminTokenHash,
     now,
     discover: (issuer, clientId) => discoverIssuer(issuer, { clientId, fetchPolicy }),

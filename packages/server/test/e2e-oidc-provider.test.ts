@@ -3,12 +3,13 @@
  * requests to a gateway process; applications were registered through the tRPC API by issuer
  * URL (discovery runs against the provider); sessions.status tells which sessions ended.
  */
+
+import { type DevIdp, startDevIdp } from 'dev-idp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type GatewayProcess, startGateway } from './fixtures/gateway-process.js'
-import { startProvider } from './fixtures/provider.js'
 
 let gateway: GatewayProcess
-let provider: Awaited<ReturnType<typeof startProvider>>
+let provider: DevIdp
 
 const CLIENTS = [
   { app: 'rs-sid', alg: 'RS256', sidRequired: true },
@@ -19,14 +20,14 @@ const CLIENTS = [
 
 beforeAll(async () => {
   gateway = await startGateway()
-  provider = await startProvider(
-    CLIENTS.map((c) => ({
+  provider = await startDevIdp({
+    clients: CLIENTS.map((c) => ({
       client_id: `${c.app}-client`,
       backchannel_logout_uri: `${gateway.url}/auth/logout/${c.app}`,
       backchannel_logout_session_required: c.sidRequired,
       id_token_signed_response_alg: c.alg,
     })),
-  )
+  })
   for (const c of CLIENTS) {
     const { app } = await gateway.admin.apps.create.mutate({
       name: c.app,

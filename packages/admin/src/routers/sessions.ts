@@ -16,7 +16,7 @@ const sessionProcedure = authenticatedProcedure.input(z.object({ app: appName })
   }
   const app = await ctx.deps.store.apps.get(input.app)
   if (!app) throw new TRPCError({ code: 'NOT_FOUND', message: `no application is named ${JSON.stringify(input.app)}` })
-  return next({ ctx: { app, iss: sessionIssuer(app) } })
+  return next({ ctx: { app, iss: sessionIssuer(app), sessions: ctx.deps.sessions ?? ctx.deps.store } })
 })
 
 export const sessionsRouter = router({
@@ -24,19 +24,19 @@ export const sessionsRouter = router({
     .input(
       z.object({ sessionId: id, sub: id, sid: id.optional(), authTime: time.optional(), expiresAt: time.optional() }),
     )
-    .mutation(({ ctx, input }) => ctx.deps.store.register({ ...input, iss: ctx.iss })),
+    .mutation(({ ctx, input }) => ctx.sessions.register({ ...input, iss: ctx.iss })),
 
   status: sessionProcedure
     .input(z.object({ sessionId: id }))
-    .query(({ ctx, input }) => ctx.deps.store.status(input.app, input.sessionId)),
+    .query(({ ctx, input }) => ctx.sessions.status(input.app, input.sessionId)),
 
   list: sessionProcedure
     .input(z.object({ sub: id }))
-    .query(({ ctx, input }) => ctx.deps.store.list(input.app, ctx.iss, input.sub)),
+    .query(({ ctx, input }) => ctx.sessions.list(input.app, ctx.iss, input.sub)),
 
   end: sessionProcedure
     .input(z.object({ sessionId: id }))
-    .mutation(({ ctx, input }) => ctx.deps.store.end(input.app, input.sessionId)),
+    .mutation(({ ctx, input }) => ctx.sessions.end(input.app, input.sessionId)),
 
   revoke: sessionProcedure
     .input(z.object({ sub: id.optional(), sid: id.optional() }))
@@ -44,7 +44,7 @@ export const sessionsRouter = router({
       if (input.sub === undefined && input.sid === undefined) {
         throw new TRPCError({ code: 'BAD_REQUEST', message: 'sub/sid: give at least one' })
       }
-      const { revoked } = await ctx.deps.store.revoke({
+      const { revoked } = await ctx.sessions.revoke({
         app: input.app,
         iss: ctx.iss,
         sub: input.sub,
