@@ -70,7 +70,9 @@ const t = initTRPC.context<AdminContext>().create({
   },
 })
 
+/** Builds a router on the admin API's tRPC instance. */
 export const router = t.router
+/** Calls procedures in process (tests, scripts): `createCallerFactory(appRouter)(context)`. */
 export const createCallerFactory = t.createCallerFactory
 
 const mapBackchannelErrors = t.middleware(async function mapBackchannelErrors({ next }) {

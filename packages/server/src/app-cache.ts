@@ -5,12 +5,14 @@
  */
 import type { AppRecord, AppRegistry, AppStore } from '@backchannel/core'
 
+/** An application registry with a short-lived in-memory cache in front. */
 export interface AppCache extends AppRegistry {
   get(name: string): Promise<AppRecord | undefined>
   /** Drops one application (or all) from the cache. */
   invalidate(name?: string): void
 }
 
+/** Caches `apps.get` for `ttl` seconds per name, misses included. */
 export function createAppCache(apps: AppStore, ttl: number, now: () => number, maxEntries = 10_000): AppCache {
   const cache = new Map<string, { app: AppRecord | undefined; until: number }>()
   const pending = new Map<string, Promise<AppRecord | undefined>>()

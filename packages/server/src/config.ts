@@ -41,6 +41,7 @@ export interface Config {
 /** Values from the command line, by variable name, taking precedence over the environment. */
 export type ConfigOverrides = Partial<Record<(typeof VARIABLES)[number], string | undefined>>
 
+/** Every environment variable the gateway reads. */
 export const VARIABLES = [
   'PORT',
   'HOST',

@@ -14,6 +14,7 @@ import type { Logger } from 'pino'
 import type { Metrics } from './metrics.js'
 import type { FailureLimiter } from './rate-limit.js'
 
+/** What the logout route needs. */
 export interface LogoutRouteDependencies {
   flow: LogoutFlowDependencies
   store: GatewayStore
@@ -27,6 +28,7 @@ export interface LogoutRouteDependencies {
 // Failures a client caused: these count towards the limits.
 const THROTTLED = new Set([400, 404, 405, 413])
 
+/** Answers one request to `/auth/logout/:app` from `address`. */
 export async function handleLogout(request: Request, app: string, address: string, deps: LogoutRouteDependencies) {
   const started = performance.now()
   let outcome = await processLogoutRequest(request, app, deps.flow)

@@ -1,6 +1,7 @@
 /** Prometheus metrics of the gateway, in a registry of its own. */
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client'
 
+/** The gateway's Prometheus instruments, in a registry of their own (`metrics.registry.metrics()`). */
 export function createMetrics() {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'backchannel_process_' })
@@ -39,4 +40,5 @@ export function createMetrics() {
   }
 }
 
+/** What {@link createMetrics} returns. */
 export type Metrics = ReturnType<typeof createMetrics>

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { BACKCHANNEL_LOGOUT_EVENT } from '@backchannel/core'
 import { SignJWT } from 'jose'
 
+/** Options of {@link mintLogoutToken}. */
 export interface MintOptions {
   /** The secret the gateway issued (`bcs_…`); its UTF-8 bytes are the key. */
   secret: string

@@ -6,6 +6,7 @@
  * must not fill the storage). Counters are per instance, in fixed windows.
  */
 
+/** Limits on failed logout requests, per client address and per application. */
 export interface FailureLimits {
   /** Failures allowed per client address per window. Default 30. */
   perAddress?: number
@@ -15,11 +16,13 @@ export interface FailureLimits {
   window?: number
 }
 
+/** Counts failures in fixed windows. */
 export interface FailureLimiter {
   /** Counts a failure; returns the seconds to wait when a limit is now exceeded. */
   fail(address: string, app: string): number | undefined
 }
 
+/** Builds a limiter; at most `maxKeys` counters are kept (the oldest is dropped). */
 export function createFailureLimiter(limits: FailureLimits, now: () => number, maxKeys = 50_000): FailureLimiter {
   const window = limits.window ?? 60
   const counters = new Map<string, { count: number; resetAt: number }>()

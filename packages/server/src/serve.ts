@@ -19,6 +19,16 @@ export interface RunningServer {
   stop(): Promise<void>
 }
 
+/**
+ * Opens the store, resolves the admin token, listens and — unless `handleSignals` is false — stops
+ * gracefully on SIGTERM/SIGINT. What `backchannel serve` runs.
+ *
+ * @example
+ * ```ts
+ * const server = await runServer(loadConfig(process.env))
+ * console.log(server.url)
+ * ```
+ */
 export async function runServer(config: Config, { handleSignals = true } = {}): Promise<RunningServer> {
   const logger = pino({ level: config.logLevel, base: { service: 'backchannel' } })
   const store = await openStore(config)

@@ -14,6 +14,7 @@ type StoredApp = Omit<AppRecord, 'secrets'> & { secrets?: SealedSecret[] }
 const NAMES = 'apps'
 const FOREVER = 100 * 365 * 86400
 
+/** The app registry over a backend; secrets sealed under `masterKey`. */
 export function createAppStore(backend: StoreBackend, masterKey: Uint8Array, now: () => number): AppStore {
   const { storage } = backend
   const nameClaim = (name: string) => `app-name\n${name}`

@@ -9,6 +9,7 @@ import type { AuditLog, AuditRecord } from '@backchannel/core'
 import { keys } from './_internal/keys.js'
 import type { StoreBackend } from './backend.js'
 
+/** The audit log over a backend, capped at `maxEntries` per application and overall. */
 export function createAuditLog(
   backend: StoreBackend,
   masterKey: Uint8Array,

@@ -38,6 +38,7 @@ type Markers = { tombstone?: Marker; watermark?: Marker }
 
 const sidsOf = (records: SessionRecord[]) => records.flatMap((r) => (r.sid === undefined ? [] : [r.sid]))
 
+/** The session registry and revoker over a backend. */
 export function createSessionStore(backend: StoreBackend, options: SessionOptions = {}): SessionStore {
   const { storage } = backend
   const now = options.now ?? (() => Date.now() / 1000)

@@ -4,6 +4,10 @@ import { appsRouter } from './apps.js'
 import { auditRouter } from './audit.js'
 import { sessionsRouter } from './sessions.js'
 
+/**
+ * The admin and session API. Serve it with `handleAdminRequest`, or call it in process:
+ * `createCallerFactory(appRouter)(await createAdminContext(deps, request))`.
+ */
 export const appRouter = router({
   apps: appsRouter,
   sessions: sessionsRouter,
