@@ -37,7 +37,11 @@ function start(args, env) {
         resolve({
           url,
           stop: () =>
-            new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', r), child.kill('SIGTERM')))),
+            new Promise((r) => {
+              if (child.exitCode !== null) return r()
+              child.once('exit', r)
+              child.kill('SIGTERM')
+            }),
         })
     })
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${err}`)))
