@@ -146,7 +146,12 @@ export async function processLogoutRequest(
 
 /** Reads a body as text, or `undefined` once it exceeds `maxBytes` (without buffering the rest). */
 export async function readBody(request: Request, maxBytes: number): Promise<string | undefined> {
-  if (Number(request.headers.get('content-length') ?? 0) > maxBytes) return undefined
+  const declared = request.headers.get('content-length')
+  if (declared !== null) {
+    // HTTP framing delivers exactly Content-Length bytes, so the header is the size: read it
+    // whole (on Node, cheaper than a web stream over the socket).
+    return Number(declared) > maxBytes ? undefined : request.text()
+  }
   if (!request.body) return ''
   const chunks: Uint8Array[] = []
   let size = 0

@@ -6,10 +6,10 @@
  * @module
  */
 import { serve } from 'h3'
-import pino from 'pino'
 import { resolveAdminToken } from './admin-token.js'
 import type { Config } from './config.js'
 import { createGateway } from './gateway.js'
+import { createLogger } from './logger.js'
 import { describeStorage, openStore } from './storage.js'
 
 /** A running gateway. */
@@ -30,7 +30,7 @@ export interface RunningServer {
  * ```
  */
 export async function runServer(config: Config, { handleSignals = true } = {}): Promise<RunningServer> {
-  const logger = pino({ level: config.logLevel, base: { service: 'backchannel' } })
+  const logger = createLogger(config.logLevel)
   const store = await openStore(config)
   const admin = await resolveAdminToken(store, config.adminToken)
   const gateway = createGateway({
@@ -68,6 +68,7 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
       await gateway.close()
       await store.close()
       logger.info('stopped')
+      logger.flush()
     })()
     return stopping
   }

@@ -18,13 +18,17 @@ export function createAuditLog(
 ): AuditLog {
   const hashKey = Buffer.from(hkdfSync('sha256', masterKey, '', 'backchannel audit sub', 32))
   const hashSub = (sub: string) => createHmac('sha256', hashKey).update(sub).digest('base64url')
+  const instance = randomBytes(4).toString('hex')
+  let sequence = 0
   return {
     hashSub,
     async record({ sub, at = now(), ...entry }) {
-      // Milliseconds in base 36, fixed width, then randomness: ids sort by time across instances.
+      // Milliseconds in base 36, fixed width, then this instance and a counter: ids sort by time
+      // and never collide across instances.
+      sequence = (sequence + 1) % 0x1000000
       const id = `${Math.floor(at * 1000)
         .toString(36)
-        .padStart(9, '0')}${randomBytes(6).toString('hex')}`
+        .padStart(9, '0')}${instance}${sequence.toString(36).padStart(5, '0')}`
       const record: AuditRecord = { id, at, ...entry, ...(sub === undefined ? {} : { subHash: hashSub(sub) }) }
       const line = JSON.stringify(record)
       await Promise.all([

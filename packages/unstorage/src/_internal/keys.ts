@@ -16,25 +16,38 @@
  *   set:<name>                   a gateway setting (e.g. the admin token's hash)
  *   log:<app or all>             audit log
  */
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 
-/** A 128-bit hash of the parts, unambiguous for any strings. */
+/** A 128-bit hash of the parts, unambiguous for any strings (each part is length-prefixed). */
 export function h(...parts: string[]): string {
-  const hash = createHash('sha256')
-  for (const part of parts) hash.update(`${Buffer.byteLength(part)}:${part}`)
-  return hash.digest('hex').slice(0, 32)
+  let input = ''
+  for (const part of parts) input += `${part.length}:${part}`
+  // One-shot hashing: no Hash object per call (a logout computes about ten of these).
+  return hash('sha256', input, 'hex').slice(0, 32)
+}
+
+// Applications are few and their hash is in every key: remember it.
+const appHashes = new Map<string, string>()
+function ha(app: string): string {
+  let value = appHashes.get(app)
+  if (value === undefined) {
+    if (appHashes.size >= 1000) appHashes.clear()
+    value = h(app)
+    appHashes.set(app, value)
+  }
+  return value
 }
 
 export const keys = {
-  app: (app: string) => `a:${h(app)}`,
-  session: (app: string, sessionId: string) => `a:${h(app)}:s:${h(sessionId)}`,
-  tombstone: (app: string, iss: string, sid: string) => `a:${h(app)}:t:${h(iss, sid)}`,
-  watermark: (app: string, iss: string, sub: string) => `a:${h(app)}:w:${h(iss, sub)}`,
-  sidIndex: (app: string, iss: string, sid: string) => `a:${h(app)}:is:${h(iss, sid)}`,
-  subIndex: (app: string, iss: string, sub: string) => `a:${h(app)}:iu:${h(iss, sub)}`,
+  app: (app: string) => `a:${ha(app)}`,
+  session: (app: string, sessionId: string) => `a:${ha(app)}:s:${h(sessionId)}`,
+  tombstone: (app: string, iss: string, sid: string) => `a:${ha(app)}:t:${h(iss, sid)}`,
+  watermark: (app: string, iss: string, sub: string) => `a:${ha(app)}:w:${h(iss, sub)}`,
+  sidIndex: (app: string, iss: string, sid: string) => `a:${ha(app)}:is:${h(iss, sid)}`,
+  subIndex: (app: string, iss: string, sub: string) => `a:${ha(app)}:iu:${h(iss, sub)}`,
   claim: (key: string) => `r:${h(key)}`,
   appRecord: (name: string) => `app:${h(name)}`,
   apiKey: (hash: string) => `k:${hash}`,
   setting: (name: string) => `set:${h(name)}`,
-  log: (app?: string) => (app === undefined ? 'log:all' : `log:${h(app)}`),
+  log: (app?: string) => (app === undefined ? 'log:all' : `log:${ha(app)}`),
 }

@@ -1,0 +1,188 @@
+// What run.js and profile.js share: starting contenders, registering sessions, driving load.
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { redisStore } from '@backchannel/unstorage/redis'
+import autocannon from 'autocannon'
+import { Redis } from 'ioredis'
+import { CLIENT_ID } from './issuer.js'
+
+export const SMOKE = process.env.BENCH_SMOKE === '1'
+export const DURATION = Number(process.env.BENCH_DURATION ?? (SMOKE ? 1 : 10))
+export const CONNECTIONS = 50
+export const WARMUP = 200
+export const here = fileURLToPath(new URL('.', import.meta.url))
+export const BIN = join(here, '../packages/server/bin/backchannel.js')
+const ADMIN = `bca_${randomBytes(24).toString('base64url')}`
+
+export const log = (...args) => console.error(...args)
+
+/** Runs a node script; resolves with its URL once it prints "listening on URL". */
+export function start(args, env) {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  return new Promise((resolve, reject) => {
+    let err = ''
+    child.stderr.on('data', (c) => {
+      err += c
+      const url = /listening on (http:\/\/\S+)/.exec(err)?.[1]
+      if (url)
+        resolve({
+          url,
+          stop: () =>
+            new Promise((r) => {
+              if (child.exitCode !== null) return r()
+              child.once('exit', r)
+              child.kill('SIGTERM')
+            }),
+        })
+    })
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${err}`)))
+  })
+}
+
+export async function startRedis() {
+  const port = 20_000 + Math.floor(Math.random() * 20_000)
+  const server = await new Promise((resolve, reject) => {
+    const child = spawn('redis-server', [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ])
+    child.stdout.on('data', (c) => String(c).includes('Ready to accept') && resolve(child))
+    child.once('error', reject)
+  })
+  return { url: `redis://127.0.0.1:${port}`, stop: () => server.kill('SIGKILL') }
+}
+
+export const tcall = (url, path, input) =>
+  fetch(`${url}/trpc/${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(input),
+  }).then(async (r) => (r.ok ? r.json() : Promise.reject(new Error(`${path}: ${r.status} ${await r.text()}`))))
+
+/** A gateway process with the bench app and one session per token. */
+export async function gateway(env, issuer, tokens, nodeArgs = []) {
+  const server = await start([...nodeArgs, BIN, 'serve'], {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    BACKCHANNEL_ADMIN_TOKEN: ADMIN,
+    BACKCHANNEL_ALLOW_INSECURE_ISSUERS: 'true',
+    BACKCHANNEL_LOG_LEVEL: 'info',
+    ...env,
+  })
+  await tcall(server.url, 'apps.create', { name: 'bench', issuer, clientId: CLIENT_ID })
+  // tRPC batches: 100 registrations per request.
+  const batches = []
+  for (let i = 0; i < tokens.length; i += 100) batches.push(i)
+  for (let b = 0; b < batches.length; b += 8) {
+    await Promise.all(
+      batches.slice(b, b + 8).map((from) => {
+        const count = Math.min(100, tokens.length - from)
+        const body = Object.fromEntries(
+          Array.from({ length: count }, (_, j) => [
+            j,
+            { app: 'bench', sessionId: `s-${from + j}`, sub: `user-${from + j}`, sid: `sid-${from + j}` },
+          ]),
+        )
+        return tcall(server.url, `${Array(count).fill('sessions.register').join(',')}?batch=1`, body)
+      }),
+    )
+  }
+  return server
+}
+
+/** Drives `url` with the tokens from `from` on, one per request. */
+export async function load(url, tokens, from, options = {}) {
+  let next = from
+  let wrapped = false
+  const result = await autocannon({
+    url: `${url}/auth/logout/bench`,
+    method: 'POST',
+    connections: CONNECTIONS,
+    duration: DURATION,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    requests: [
+      {
+        setupRequest(req) {
+          if (next >= tokens.length) {
+            next = WARMUP
+            wrapped = true
+          }
+          return { ...req, body: `logout_token=${tokens[next++]}` }
+        },
+      },
+    ],
+    ...options,
+  })
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+    used: next,
+    wrapped,
+  }
+}
+
+export async function warmUp(url, tokens) {
+  for (let i = 0; i < WARMUP; i++) {
+    const res = await fetch(`${url}/auth/logout/bench`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `logout_token=${tokens[i]}`,
+    })
+    if (res.status < 200 || res.status > 299) throw new Error(`warm-up answered ${res.status}: ${await res.text()}`)
+  }
+}
+
+export async function timeToReady() {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-ready-'))
+  const t0 = performance.now()
+  const server = await start([BIN, 'serve'], {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    BACKCHANNEL_STORAGE: `fs://${dir}`,
+    BACKCHANNEL_LOG_LEVEL: 'warn',
+  })
+  while ((await fetch(`${server.url}/readyz`).catch(() => ({ status: 0 }))).status !== 200)
+    await new Promise((r) => setTimeout(r, 5))
+  const ms = performance.now() - t0
+  await server.stop()
+  await rm(dir, { recursive: true, force: true })
+  return ms
+}
+
+export async function redisMemoryPerSession(url, count) {
+  const raw = new Redis(url)
+  await raw.flushall()
+  const used = async () => Number(/used_memory:(\d+)/.exec(await raw.info('memory'))[1])
+  const before = await used()
+  const store = redisStore({ url, masterKey: randomBytes(32), base: 'mem' })
+  for (let i = 0; i < count; i += 2000) {
+    await Promise.all(
+      Array.from({ length: Math.min(2000, count - i) }, (_, j) =>
+        store.register({
+          app: 'mem',
+          iss: 'https://id.example.com',
+          sessionId: `s-${i + j}`,
+          sub: `user-${i + j}`,
+          sid: `sid-${i + j}`,
+        }),
+      ),
+    )
+  }
+  const perSession = ((await used()) - before) / count
+  await store.close()
+  await raw.flushall()
+  raw.disconnect()
+  return perSession
+}
