@@ -133,6 +133,20 @@ export async function load(url, tokens, from, options = {}) {
   }
 }
 
+/**
+ * Load at a fixed `rate` (requests/s), spread evenly: each of the connections sends at its own
+ * steady pace (autocannon's connectionRate), so requests do not leave in bursts.
+ */
+export async function fixedRate(url, tokens, from, rate, seconds) {
+  const connections = 20
+  const result = await load(url, tokens, from, {
+    connections,
+    connectionRate: Math.max(1, Math.round(rate / connections)),
+    duration: seconds,
+  })
+  return { rate, ...result }
+}
+
 export async function warmUp(url, tokens) {
   for (let i = 0; i < WARMUP; i++) {
     const res = await fetch(`${url}/auth/logout/bench`, {

@@ -2,7 +2,7 @@
 // with unique, valid RS256 logout tokens (distinct jti and sub, each matching one registered
 // session), one after another in the same run, the ceiling first and last.
 // BENCH_SMOKE=1: a second or so per contender (CI); it checks that everything runs, not speed.
-// BENCH_TOKENS, BENCH_DURATION, BENCH_REDIS_SESSIONS override the sizes.
+// BENCH_TOKENS, BENCH_DURATION, BENCH_REDIS_SESSIONS override the sizes; BENCH_ONLY=regex picks contenders.
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -11,6 +11,7 @@ import { CLIENT_ID, startIssuer } from './issuer.js'
 import {
   CONNECTIONS,
   DURATION,
+  fixedRate as fixedRateLoad,
   gateway,
   here,
   load,
@@ -69,8 +70,11 @@ const contenders = [
   ],
 ]
 
-let fixedRate
+// BENCH_ONLY=regex runs only the contenders whose name matches (and the ceiling), to iterate.
+const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY, 'i') : undefined
+let fixedRate = { rate: 0, p50: '-', p99: '-', errors: 0 }
 for (const [name, launch] of contenders) {
+  if (only && !only.test(name) && !name.startsWith('ceiling')) continue
   log(`${name}: starting`)
   const server = await launch()
   await warmUp(server.url, tokens)
@@ -80,12 +84,9 @@ for (const [name, launch] of contenders) {
   hitsDuringLoad.push(idp.hits.discovery - before.discovery + idp.hits.jwks - before.jwks)
   rows.push({ name, ...result })
   if (name === 'Backchannel, memory store') {
-    // p99 at half the maximum, on the tokens the full-speed run did not use.
+    // p99 at half the maximum, open loop, on the tokens the full-speed run did not use.
     log(`${name}: ${DURATION} s at half its maximum rate`)
-    fixedRate = {
-      rate: Math.round(result.rps / 2),
-      ...(await load(server.url, tokens, result.used, { overallRate: Math.round(result.rps / 2) })),
-    }
+    fixedRate = await fixedRateLoad(server.url, tokens, result.used, Math.round(result.rps / 2), DURATION)
   }
   await server.stop()
 }
