@@ -31,10 +31,7 @@ export function createAuditLog(
         .padStart(9, '0')}${instance}${sequence.toString(36).padStart(5, '0')}`
       const record: AuditRecord = { id, at, ...entry, ...(sub === undefined ? {} : { subHash: hashSub(sub) }) }
       const line = JSON.stringify(record)
-      await Promise.all([
-        backend.append(keys.log(), id, line, maxEntries),
-        backend.append(keys.log(entry.app), id, line, maxEntries),
-      ])
+      await backend.append([keys.log(), keys.log(entry.app)], id, line, maxEntries)
       return record
     },
     async list({ app, limit = 50, before } = {}) {

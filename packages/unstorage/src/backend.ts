@@ -25,8 +25,8 @@ export interface StoreBackend {
   removeMembers(set: string, members: string[]): Promise<void>
   /** Writes several records at once; atomically where the backend can (Redis `MULTI`). */
   setMany(entries: { key: string; value: StorageValue; expiresAt: number }[], now: number): Promise<void>
-  /** Appends an entry to a log capped at `maxEntries`; `id` sorts by time. */
-  append(log: string, id: string, entry: string, maxEntries: number): Promise<void>
+  /** Appends an entry to each of `logs`, each capped at `maxEntries`; `id` sorts by time. */
+  append(logs: string[], id: string, entry: string, maxEntries: number): Promise<void>
   /** Up to `limit` entries of a log, newest first, older than the id `before` when given. */
   read(log: string, limit: number, before?: string): Promise<string[]>
   /** Removes every record, set and claim whose key starts with `prefix` (an application's data). */

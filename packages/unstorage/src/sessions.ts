@@ -48,24 +48,36 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
   const live = <T extends { until: number }>(value: T | null | undefined, t: number) =>
     value && value.until > t ? value : undefined
 
-  /** Every live marker of these subjects and sids, in one round trip. */
-  async function markerTable(app: string, iss: string, subs: Iterable<string>, sids: Iterable<string>, t: number) {
-    const subList = [...new Set(subs)]
-    const sidList = [...new Set(sids)]
-    const wanted = [
-      ...subList.map((sub) => keys.watermark(app, iss, sub)),
-      ...sidList.map((sid) => keys.tombstone(app, iss, sid)),
-    ]
-    const values = wanted.length
-      ? (await storage.getItems(wanted)).map(({ value }) => live(value as Marker | null, t))
-      : []
-    const watermarks = new Map(subList.map((sub, i) => [sub, values[i]]))
-    const tombstones = new Map(sidList.map((sid, i) => [sid, values[subList.length + i]]))
+  /** Live markers by key: those in `known` as they are, the others read in one round trip. */
+  async function readMarkers(wanted: string[], t: number, known?: Map<string, Marker | undefined>) {
+    const result = new Map(known)
+    const missing = [...new Set(wanted)].filter((key) => !result.has(key))
+    if (missing.length > 0) {
+      for (const [i, { value }] of (await storage.getItems(missing)).entries()) {
+        result.set(missing[i] as string, live(value as Marker | null, t))
+      }
+    }
+    return result
+  }
+
+  /** Every live marker of these subjects and sids (read once; `known` ones are not read again). */
+  async function markerTable(
+    app: string,
+    iss: string,
+    subs: Iterable<string>,
+    sids: Iterable<string>,
+    t: number,
+    known?: Map<string, Marker | undefined>,
+  ) {
+    const subKeys = new Map([...subs].map((sub) => [sub, keys.watermark(app, iss, sub)]))
+    const sidKeys = new Map([...sids].map((sid) => [sid, keys.tombstone(app, iss, sid)]))
+    const markers = await readMarkers([...subKeys.values(), ...sidKeys.values()], t, known)
+    const watermark = (sub: string) => markers.get(subKeys.get(sub) as string)
     return {
-      watermark: (sub: string) => watermarks.get(sub),
+      watermark,
       of: (r: SessionRecord): Markers => ({
-        watermark: watermarks.get(r.sub),
-        tombstone: r.sid === undefined ? undefined : tombstones.get(r.sid),
+        watermark: watermark(r.sub),
+        tombstone: r.sid === undefined ? undefined : markers.get(sidKeys.get(r.sid) as string),
       }),
     }
   }
@@ -165,10 +177,20 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
       const { app, iss, sid } = target
       const covered = new Map<string, SessionRecord>()
       const subs = new Set<string>()
+      // The markers the token names are read alongside the index: usually all there is to read.
+      const named = [
+        ...(sid === undefined ? [] : [keys.tombstone(app, iss, sid)]),
+        ...(target.sub === undefined ? [] : [keys.watermark(app, iss, target.sub)]),
+      ]
+      const prefetch = readMarkers(named, t)
+      // Awaited below; if an index read fails first, this must not become an unhandled rejection.
+      prefetch.catch(() => {})
       if (sid !== undefined) {
-        for (const r of await indexed(keys.sidIndex(app, iss, sid), app, (r) => r.iss === iss && r.sid === sid, t)) {
-          covered.set(r.sessionId, r)
-        }
+        const [records] = await Promise.all([
+          indexed(keys.sidIndex(app, iss, sid), app, (r) => r.iss === iss && r.sid === sid, t),
+          prefetch,
+        ])
+        for (const r of records) covered.set(r.sessionId, r)
         if (target.scope === 'user') {
           if (target.sub !== undefined) subs.add(target.sub)
           for (const r of covered.values()) subs.add(r.sub)
@@ -184,7 +206,14 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
 
       // Count what this logout ends: sessions not already ended by themselves or an earlier logout.
       const records = [...covered.values()]
-      const before = await markerTable(app, iss, [...subs, ...records.map((r) => r.sub)], sidsOf(records), t)
+      const before = await markerTable(
+        app,
+        iss,
+        [...subs, ...records.map((r) => r.sub)],
+        sidsOf(records),
+        t,
+        await prefetch,
+      )
       let revoked = 0
       // Markers outlive every session they cover, so none comes back to life when one expires.
       let until = t + retention

@@ -86,14 +86,20 @@ export function createLocalBackend(
       }
     },
 
-    async append(log, id, entry, maxEntries) {
+    async append(names, id, entry, maxEntries) {
       // Trim now and then rather than on every write: the cap is a bound, not an exact count.
-      if (dirs) return dirs.append(log, id, entry, maxEntries, ++appends % 100 === 0)
-      const entries = logs.get(log) ?? []
-      entries.push(entry)
-      // Trim in steps of a tenth: shifting the whole array on every append costs O(n) each time.
-      if (entries.length > maxEntries * 1.1) entries.splice(0, entries.length - maxEntries)
-      logs.set(log, entries)
+      const trim = ++appends % 100 === 0
+      for (const log of names) {
+        if (dirs) {
+          await dirs.append(log, id, entry, maxEntries, trim)
+          continue
+        }
+        const entries = logs.get(log) ?? []
+        entries.push(entry)
+        // Trim in steps of a tenth: shifting the whole array on every append costs O(n) each time.
+        if (entries.length > maxEntries * 1.1) entries.splice(0, entries.length - maxEntries)
+        logs.set(log, entries)
+      }
     },
 
     async read(log, limit, before) {

@@ -183,16 +183,18 @@ export async function mongodbStore(options: MongodbStoreOptions): Promise<Backch
       )
     },
 
-    async append(log, id, entry, maxEntries) {
-      await logs.insertOne({ log, id, entry })
+    async append(names, id, entry, maxEntries) {
+      await logs.insertMany(names.map((log) => ({ log, id, entry })))
       if (++appends % 100 === 0) {
-        const oldestKept = await logs
-          .find({ log })
-          .sort({ id: -1 })
-          .skip(maxEntries - 1)
-          .limit(1)
-          .next()
-        if (oldestKept) await logs.deleteMany({ log, id: { $lt: oldestKept.id } })
+        for (const log of names) {
+          const oldestKept = await logs
+            .find({ log })
+            .sort({ id: -1 })
+            .skip(maxEntries - 1)
+            .limit(1)
+            .next()
+          if (oldestKept) await logs.deleteMany({ log, id: { $lt: oldestKept.id } })
+        }
       }
     },
 

@@ -88,14 +88,10 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
       await execOrThrow(tx.exec())
     },
 
-    async append(log, id, entry, maxEntries) {
-      await execOrThrow(
-        client
-          .multi()
-          .zadd(k(log), 0, `${id}\n${entry}`)
-          .zremrangebyrank(k(log), 0, -maxEntries - 1)
-          .exec(),
-      )
+    async append(logs, id, entry, maxEntries) {
+      const tx = client.multi()
+      for (const log of logs) tx.zadd(k(log), 0, `${id}\n${entry}`).zremrangebyrank(k(log), 0, -maxEntries - 1)
+      await execOrThrow(tx.exec())
     },
 
     async read(log, limit, before) {
