@@ -4,7 +4,7 @@
  * @see https://openid.net/specs/openid-connect-backchannel-1_0.html#Validation BCL §2.6
  * @module
  */
-import { compactVerify, decodeProtectedHeader, type JWSHeaderParameters, errors as jose } from 'jose'
+import { compactVerify, type JWSHeaderParameters, errors as jose } from 'jose'
 import { type AppConfig, HMAC_ALGORITHMS, resolvePolicy } from './app.js'
 import { checkClaims, type LogoutToken } from './claims.js'
 import {
@@ -65,34 +65,40 @@ const DEFAULT_OIDC_ALGORITHMS = ['RS256'] as const
 export function createLogoutVerifier(options: LogoutVerifierOptions): LogoutVerifier {
   return {
     async verify(token, app, { now = Date.now() / 1000 } = {}) {
-      const header = readHeader(token)
-      const algorithms: readonly string[] =
-        app.kind === 'oidc' ? (app.algorithms ?? DEFAULT_OIDC_ALGORITHMS) : (app.algorithms ?? HMAC_ALGORITHMS)
-      checkHeader(header, algorithms)
-
-      const payload =
-        app.kind === 'oidc'
-          ? await verifyWithAny(token, await options.keys.getKeys(app.jwksUri, header), algorithms)
-          : await verifyWithAny(
-              token,
-              app.secrets.filter((s) => s.notAfter === undefined || s.notAfter >= now).map((s) => s.key),
-              algorithms,
-            )
+      if (typeof token !== 'string' || token.split('.').length !== 3) {
+        throw new LogoutTokenMalformed('the logout token is not a compact JWS (three dot-separated parts)')
+      }
+      const algorithms: string[] = [
+        ...(app.kind === 'oidc' ? (app.algorithms ?? DEFAULT_OIDC_ALGORITHMS) : (app.algorithms ?? HMAC_ALGORITHMS)),
+      ]
+      // jose parses the header once and hands it here (after refusing algorithms not listed):
+      // the header rules and the key lookup run on that parse. Further candidate keys (several
+      // key-set entries without kid, a secret in rotation) are tried only if the first fails.
+      let others: VerificationKey[] = []
+      const firstKey = async (header: JWSHeaderParameters) => {
+        checkHeader(header, algorithms)
+        const keys: VerificationKey[] =
+          app.kind === 'oidc'
+            ? await options.keys.getKeys(app.jwksUri, header)
+            : app.secrets.filter((s) => s.notAfter === undefined || s.notAfter >= now).map((s) => s.key)
+        const [first, ...rest] = keys
+        if (!first) throw new LogoutTokenSignature('no key of this application can verify the token')
+        others = rest
+        return first
+      }
+      let payload: Uint8Array
+      try {
+        payload = (await compactVerify(token, firstKey, { algorithms })).payload
+      } catch (err) {
+        if (!(err instanceof jose.JWSSignatureVerificationFailed) || others.length === 0) throw asCoded(err, algorithms)
+        payload = await verifyWithAny(token, others, algorithms)
+      }
       return checkClaims(parsePayload(payload), app, resolvePolicy(app.policy), now)
     },
   }
 }
 
-function readHeader(token: string): JWSHeaderParameters {
-  if (typeof token !== 'string' || token.split('.').length !== 3) {
-    throw new LogoutTokenMalformed('the logout token is not a compact JWS (three dot-separated parts)')
-  }
-  try {
-    return decodeProtectedHeader(token) as JWSHeaderParameters
-  } catch (cause) {
-    throw new LogoutTokenMalformed('the logout token header is not a base64url-encoded JSON object', { cause })
-  }
-}
+type VerificationKey = CryptoKey | Uint8Array
 
 function checkHeader(header: JWSHeaderParameters, algorithms: readonly string[]): void {
   if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) {
@@ -113,30 +119,31 @@ function checkHeader(header: JWSHeaderParameters, algorithms: readonly string[])
 
 async function verifyWithAny(
   token: string,
-  keys: readonly (CryptoKey | Uint8Array)[],
-  algorithms: readonly string[],
+  keys: readonly VerificationKey[],
+  algorithms: string[],
 ): Promise<Uint8Array> {
   let lastError: unknown
   for (const key of keys) {
     try {
-      return (await compactVerify(token, key, { algorithms: [...algorithms] })).payload
+      return (await compactVerify(token, key, { algorithms })).payload
     } catch (err) {
-      if (err instanceof BackchannelError) throw err
-      if (!(err instanceof jose.JWSSignatureVerificationFailed)) {
-        throw wrapJoseError(err)
-      }
+      if (!(err instanceof jose.JWSSignatureVerificationFailed)) throw asCoded(err, algorithms)
       lastError = err
     }
   }
-  throw new LogoutTokenSignature(
-    keys.length === 0 ? 'no key of this application can verify the token' : 'the signature does not verify',
-    { cause: lastError },
-  )
+  throw new LogoutTokenSignature('the signature does not verify', { cause: lastError })
 }
 
-function wrapJoseError(err: unknown): BackchannelError {
+/** A jose error as the coded error it means (wrapped once; ours pass through). */
+function asCoded(err: unknown, algorithms: readonly string[]): BackchannelError {
+  if (err instanceof BackchannelError) return err
+  if (err instanceof jose.JWSSignatureVerificationFailed) {
+    return new LogoutTokenSignature('the signature does not verify', { cause: err })
+  }
   if (err instanceof jose.JOSEAlgNotAllowed) {
-    return new LogoutTokenAlg('the alg is not accepted for this application', { cause: err })
+    return new LogoutTokenAlg(`the alg is not accepted for this application (expected ${algorithms.join(', ')})`, {
+      cause: err,
+    })
   }
   if (err instanceof jose.JWSInvalid) {
     return new LogoutTokenMalformed('the logout token is not a valid JWS', { cause: err })
