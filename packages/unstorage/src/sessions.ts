@@ -4,6 +4,8 @@
  * processed (`revokedAt`). A session's state is derived from its record and those two markers
  * on every read, so ending the sessions and recording the logout cannot come apart, a session
  * registered after its logout is born revoked, and a revocation racing a registration still wins.
+ * A sid logout also stamps the records it ends, in the same write, so that a later subject-wide
+ * logout counts what it ends from the records and one watermark, not a tombstone per session.
  * @module
  */
 import type { RevocationTarget, SessionInput, SessionRecord, SessionState, SessionStore } from '@backchannel/core'
@@ -206,24 +208,36 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
 
       // Count what this logout ends: sessions not already ended by themselves or an earlier logout.
       const records = [...covered.values()]
+      // An earlier sid logout stamped the records it ended, so only this token's sid tombstone and
+      // the subjects' watermarks are needed to count — not one tombstone per session.
       const before = await markerTable(
         app,
         iss,
         [...subs, ...records.map((r) => r.sub)],
-        sidsOf(records),
+        sid === undefined ? [] : [sid],
         t,
         await prefetch,
       )
       let revoked = 0
       // Markers outlive every session they cover, so none comes back to life when one expires.
       let until = t + retention
+      const ended: SessionRecord[] = []
       for (const r of records) {
-        if (revokedAt(r, before.of(r)) === undefined) revoked++
+        if (revokedAt(r, before.of(r)) === undefined) {
+          revoked++
+          if (r.sid === sid) ended.push(r)
+        }
         until = Math.max(until, (r.expiresAt ?? r.createdAt + sessionTtl) + 1)
       }
 
-      // The revocation itself: one marker per sid and per subject, written together.
-      const writes: { key: string; value: Marker; expiresAt: number }[] = []
+      // The revocation itself: one marker per sid and per subject, and the records a sid logout
+      // ends stamped with it, written together.
+      const writes: { key: string; value: Marker | StoredSession; expiresAt: number }[] = []
+      for (const r of ended) {
+        const sessionUntil = r.expiresAt ?? r.createdAt + sessionTtl
+        const value: StoredSession = { record: { ...r, revokedAt: t }, until: sessionUntil }
+        writes.push({ key: keys.session(app, r.sessionId), value, expiresAt: sessionUntil })
+      }
       if (sid !== undefined) {
         const value: Marker = { revokedAt: t, issuedAt: target.issuedAt, until }
         writes.push({ key: keys.tombstone(app, iss, sid), value, expiresAt: until })

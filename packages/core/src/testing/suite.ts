@@ -143,6 +143,16 @@ export function describeSessionStore(name: string, factory: Factory<SessionStore
       expect(await revoke({ sid: 'sid-1' })).toEqual({ revoked: 0 })
     })
 
+    it('counts across kinds: a subject-wide logout after a sid logout counts only what it ends', async () => {
+      await register('s1', { sid: 'sid-1' })
+      await register('s2', { sid: 'sid-2' })
+      await register('s3')
+      expect(await revoke({ sid: 'sid-1', sub: 'alice' })).toEqual({ revoked: 1 })
+      ctx.clock.advance(1)
+      expect(await revoke({ sub: 'alice' })).toEqual({ revoked: 2 })
+      expect(await revoke({ sub: 'alice' })).toEqual({ revoked: 0 })
+    })
+
     it('a logout that arrives before its session still wins (sid)', async () => {
       await revoke({ sid: 'early' })
       ctx.clock.advance(10)
