@@ -3,15 +3,16 @@
  * thread plus a per-key lock around read-modify-write: correct for one process, which is why
  * these presets must not be shared by several gateway instances (use Redis or MongoDB for that).
  *
- * Without `files` (memory) claims, index sets and logs live in maps. With `files` (fs) claims are
- * records and index sets and logs are directories (see dir-sets.ts), so all of it survives a
- * restart and reading one set costs one directory listing.
+ * Without `files` (memory) claims, index sets and logs live in maps (map-sets.ts). With `files`
+ * (fs) claims are records and index sets and logs are directories (dir-sets.ts), so all of it
+ * survives a restart and reading one set costs one directory listing.
  */
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Storage } from 'unstorage'
 import { type StoreBackend, ttlSeconds } from '../backend.js'
 import { createDirSets } from './dir-sets.js'
+import { createMapSets } from './map-sets.js'
 import { startSweeper } from './sweep.js'
 
 type Claim = { until: number }
@@ -26,8 +27,7 @@ export function createLocalBackend(
   storage: Storage,
   { files, now, sweepInterval = 600 }: { files?: LocalFiles; now: () => number; sweepInterval?: number },
 ): StoreBackend {
-  const persistent = files !== undefined
-  const dirs = files && createDirSets(files.sets, now)
+  const index = files ? createDirSets(files.sets, now) : createMapSets(now)
   const locks = new Map<string, Promise<unknown>>()
   const locked = <T>(key: string, task: () => Promise<T>): Promise<T> => {
     const run = (locks.get(key) ?? Promise.resolve()).then(task, task)
@@ -37,10 +37,13 @@ export function createLocalBackend(
     return run
   }
 
+  // Memory keeps claims in a map (swept below); fs keeps them as records, which survive a restart.
   const claims = new Map<string, number>()
-  const sets = new Map<string, Map<string, number>>()
-  const logs = new Map<string, string[]>()
-  const stopSweeper = startSweeper(storage, now, sweepInterval, dirs?.sweep)
+  const stopSweeper = startSweeper(storage, now, sweepInterval, async () => {
+    const t = now()
+    for (const [key, until] of claims) if (until <= t) claims.delete(key)
+    await index.sweep()
+  })
   let appends = 0
 
   return {
@@ -48,37 +51,22 @@ export function createLocalBackend(
 
     claim: (key, expiresAt, t) =>
       locked(key, async () => {
-        const held = persistent ? (await storage.getItem<Claim>(key))?.until : claims.get(key)
+        const held = files ? (await storage.getItem<Claim>(key))?.until : claims.get(key)
         if (held !== undefined && held > t) return false
-        if (persistent) await storage.setItem(key, { until: expiresAt } satisfies Claim)
+        if (files) await storage.setItem(key, { until: expiresAt } satisfies Claim)
         else claims.set(key, expiresAt)
         return true
       }),
 
     release: (key) =>
       locked(key, async () => {
-        if (persistent) await storage.removeItem(key)
+        if (files) await storage.removeItem(key)
         else claims.delete(key)
       }),
 
-    async addMember(set, member, expiresAt) {
-      if (dirs) return dirs.addMember(set, member, expiresAt)
-      const members = sets.get(set) ?? new Map<string, number>()
-      sets.set(set, members.set(member, Math.max(expiresAt, members.get(member) ?? 0)))
-    },
-
-    async members(set) {
-      if (dirs) return dirs.members(set)
-      const t = now()
-      return [...(sets.get(set) ?? [])].filter(([, until]) => until > t).map(([member]) => member)
-    },
-
-    async removeMembers(set, members) {
-      if (dirs) return dirs.removeMembers(set, members)
-      const existing = sets.get(set)
-      for (const member of members) existing?.delete(member)
-      if (existing?.size === 0) sets.delete(set)
-    },
+    addMember: (set, member, expiresAt) => index.addMember(set, member, expiresAt),
+    members: (set) => index.members(set),
+    removeMembers: (set, members) => index.removeMembers(set, members),
 
     async setMany(entries, t) {
       for (const { key, value, expiresAt } of entries) {
@@ -89,35 +77,19 @@ export function createLocalBackend(
     async append(names, id, entry, maxEntries) {
       // Trim now and then rather than on every write: the cap is a bound, not an exact count.
       const trim = ++appends % 100 === 0
-      for (const log of names) {
-        if (dirs) {
-          await dirs.append(log, id, entry, maxEntries, trim)
-          continue
-        }
-        const entries = logs.get(log) ?? []
-        entries.push(entry)
-        // Trim in steps of a tenth: shifting the whole array on every append costs O(n) each time.
-        if (entries.length > maxEntries * 1.1) entries.splice(0, entries.length - maxEntries)
-        logs.set(log, entries)
-      }
+      for (const log of names) await index.append(log, id, entry, maxEntries, trim)
     },
 
-    async read(log, limit, before) {
-      if (dirs) return dirs.read(log, limit, before)
-      const entries = logs.get(log) ?? []
-      const end = before === undefined ? entries.length : entries.findIndex((e) => idOf(e) >= before)
-      const stop = end === -1 ? entries.length : end
-      return entries.slice(Math.max(0, stop - limit), stop).reverse()
-    },
+    read: (log, limit, before) => index.read(log, limit, before),
 
     async removePrefix(prefix) {
-      if (files && dirs) {
+      if (files) {
         // The fs driver keeps key a:b:c at records/a/b/c: an app's records are one folder.
         await rm(join(files.records, ...prefix.split(':')), { recursive: true, force: true })
-        return dirs.removePrefix(prefix)
+      } else {
+        await Promise.all((await storage.getKeys(prefix)).map((k) => storage.removeItem(k)))
       }
-      for (const set of [...sets.keys()]) if (set.startsWith(`${prefix}:`)) sets.delete(set)
-      await Promise.all((await storage.getKeys(prefix)).map((k) => storage.removeItem(k)))
+      await index.removePrefix(prefix)
     },
 
     async ping() {
@@ -130,5 +102,3 @@ export function createLocalBackend(
     },
   }
 }
-
-const idOf = (line: string) => (JSON.parse(line) as { id: string }).id
