@@ -1,11 +1,5 @@
 /** `apps.*`: registering, changing and removing applications (admin token only). */
-import {
-  type AppRecord,
-  ASYMMETRIC_ALGORITHMS,
-  type AsymmetricAlgorithm,
-  HMAC_ALGORITHMS,
-  type HmacAlgorithm,
-} from '@backchannel/core'
+import { type AppRecord, ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS } from '@backchannel/core'
 import { TRPCError } from '@trpc/server'
 import { z } from 'zod'
 import { hashToken, newApiKey, newSecret, secretKey } from '../_internal/credentials.js'
@@ -26,18 +20,16 @@ async function save(ctx: AdminContext, app: AppRecord, previous: AppRecord) {
   ctx.deps.onAppChanged?.(app.name, previous)
 }
 
-function asymmetric(list: readonly string[] | undefined): AsymmetricAlgorithm[] | undefined {
-  if (list && !list.every((a) => (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(a))) {
-    throw bad(`algorithms: an OIDC application takes only ${ASYMMETRIC_ALGORITHMS.join(', ')}`)
+/** `list` when every entry is among `allowed` (the algorithms of one kind of application). */
+function pinned<A extends string>(
+  list: readonly string[] | undefined,
+  allowed: readonly A[],
+  kind: string,
+): A[] | undefined {
+  if (list && !list.every((a) => (allowed as readonly string[]).includes(a))) {
+    throw bad(`algorithms: an ${kind} application takes only ${allowed.join(', ')}`)
   }
-  return list as AsymmetricAlgorithm[] | undefined
-}
-
-function hmac(list: readonly string[] | undefined): HmacAlgorithm[] | undefined {
-  if (list && !list.every((a) => (HMAC_ALGORITHMS as readonly string[]).includes(a))) {
-    throw bad(`algorithms: an HMAC application takes only ${HMAC_ALGORITHMS.join(', ')}`)
-  }
-  return list as HmacAlgorithm[] | undefined
+  return list as A[] | undefined
 }
 
 const createInput = z
@@ -75,7 +67,7 @@ export const appsRouter = router({
         issuer: found.issuer,
         clientId: input.clientId,
         jwksUri: found.jwksUri,
-        algorithms: asymmetric(input.algorithms) ?? ['RS256'],
+        algorithms: pinned(input.algorithms, ASYMMETRIC_ALGORITHMS, 'OIDC') ?? ['RS256'],
       }
     } else {
       if (input.clientId !== undefined) throw bad('clientId: only with issuer; an HMAC application has none')
@@ -84,7 +76,7 @@ export const appsRouter = router({
         ...common,
         kind: 'hmac',
         secrets: [{ key: secretKey(secret) }],
-        algorithms: hmac(input.algorithms) ?? [...HMAC_ALGORITHMS],
+        algorithms: pinned(input.algorithms, HMAC_ALGORITHMS, 'HMAC') ?? [...HMAC_ALGORITHMS],
       }
     }
     if (!(await ctx.deps.store.apps.create(app))) {
@@ -128,7 +120,7 @@ export const appsRouter = router({
         app = {
           ...previous,
           clientId: input.clientId ?? previous.clientId,
-          algorithms: asymmetric(input.algorithms) ?? previous.algorithms,
+          algorithms: pinned(input.algorithms, ASYMMETRIC_ALGORITHMS, 'OIDC') ?? previous.algorithms,
           policy: policyUpdate,
           updatedAt,
         }
@@ -136,7 +128,7 @@ export const appsRouter = router({
         if (input.clientId !== undefined) throw bad('clientId: an HMAC application has none')
         app = {
           ...previous,
-          algorithms: hmac(input.algorithms) ?? previous.algorithms,
+          algorithms: pinned(input.algorithms, HMAC_ALGORITHMS, 'HMAC') ?? previous.algorithms,
           policy: policyUpdate,
           updatedAt,
         }
