@@ -4,7 +4,7 @@
  * @module
  */
 import type { AppRecord, AppStore, HmacSecret } from '@backchannel/core'
-import { keys } from './_internal/keys.js'
+import { FOREVER, keys } from './_internal/keys.js'
 import { open, seal } from './_internal/seal.js'
 import type { StoreBackend } from './backend.js'
 
@@ -12,7 +12,6 @@ type SealedSecret = { sealed: string; notAfter?: number }
 type StoredApp = Omit<AppRecord, 'secrets'> & { secrets?: SealedSecret[] }
 
 const NAMES = 'apps'
-const FOREVER = 100 * 365 * 86400
 
 /** The app registry over a backend; secrets sealed under `masterKey`. */
 export function createAppStore(backend: StoreBackend, masterKey: Uint8Array, now: () => number): AppStore {

@@ -5,7 +5,7 @@
  * @module
  */
 import { BackchannelError, type GatewayStore, type SettingsStore, StoreUnavailable } from '@backchannel/core'
-import { keys } from './_internal/keys.js'
+import { FOREVER, keys } from './_internal/keys.js'
 import { createAppStore } from './apps.js'
 import { createAuditLog } from './audit.js'
 import type { StoreBackend } from './backend.js'
@@ -61,7 +61,7 @@ function createSettings(backend: StoreBackend, now: () => number): SettingsStore
   return {
     get: async (name) => (await backend.storage.getItem<{ value: string }>(keys.setting(name)))?.value,
     async setIfAbsent(name, value) {
-      if (!(await backend.claim(keys.claim(`setting\n${name}`), now() + 100 * 365 * 86400, now()))) return false
+      if (!(await backend.claim(keys.claim(`setting\n${name}`), now() + FOREVER, now()))) return false
       await backend.storage.setItem(keys.setting(name), { value })
       return true
     },

@@ -38,6 +38,9 @@ function ha(app: string): string {
   return value
 }
 
+/** The expiry, in seconds from now, of claims that are never meant to lapse (app names, settings). */
+export const FOREVER = 100 * 365 * 86400
+
 export const keys = {
   app: (app: string) => `a:${ha(app)}`,
   session: (app: string, sessionId: string) => `a:${ha(app)}:s:${h(sessionId)}`,
