@@ -1,8 +1,8 @@
 /**
  * `@backchannel/unstorage/redis`: shared storage for several gateway instances. Records go
  * through unstorage's redis driver; the preset adds, on the same ioredis connection, what
- * unstorage cannot express: an atomic claim (a Lua script), index sets (`SADD`), atomic multi-key
- * writes (`MULTI`) and a capped, ordered audit log (a sorted set read by lexical range).
+ * unstorage cannot express: an atomic claim, index sets (`SADD`), atomic multi-key writes and a capped,
+ * ordered audit log (a sorted set read by lexical range), each one Lua script.
  * The key layout and its memory cost are described in this package's README.
  *
  * @example
@@ -28,13 +28,46 @@ export interface RedisStoreOptions extends StoreOptions {
   redis?: RedisOptions
 }
 
-// Claims a key unless a claim that is still valid by the caller's clock holds it. Atomic: Redis
-// runs a script with nothing in between. ARGV: expiresAt, now, ttl in ms.
-const CLAIM = `
-local held = redis.call('GET', KEYS[1])
+// Scripts run atomically (Redis runs one with nothing in between) and, registered through
+// ioredis's defineCommand, go out as one EVALSHA each: one command where a MULTI needs several.
+const SCRIPTS = {
+  // Claims KEYS[1] unless a claim still valid by the caller's clock holds it.
+  // ARGV: expiresAt, now, ttl in ms.
+  bcClaim: {
+    numberOfKeys: 1,
+    lua: `local held = redis.call('GET', KEYS[1])
 if held and tonumber(held) > tonumber(ARGV[2]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-return 1`
+return 1`,
+  },
+  // Adds ARGV[1] to the set KEYS[1]; NX gives a new set its expiry (ARGV[2] s), GT extends it
+  // for a longer-lived member; never shortened.
+  bcAddMember: {
+    numberOfKeys: 1,
+    lua: `redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2], 'NX')
+redis.call('EXPIRE', KEYS[1], ARGV[2], 'GT')`,
+  },
+  // Sets each KEYS[i] to ARGV[2i - 1] for ARGV[2i] seconds, in one atomic step.
+  bcSetMany: {
+    lua: `for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'EX', ARGV[2 * i]) end`,
+  },
+  // Adds ARGV[1] to each sorted-set log KEYS[i] and keeps its newest ARGV[2] entries.
+  bcAppend: {
+    lua: `for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], 0, ARGV[1])
+  redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -tonumber(ARGV[2]) - 1)
+end`,
+  },
+}
+
+/** The client with {@link SCRIPTS} defined; variadic scripts take the number of keys first. */
+type ScriptedRedis = Redis & {
+  bcClaim(key: string, expiresAt: number, now: number, ms: number): Promise<number>
+  bcAddMember(set: string, member: string, ttl: number): Promise<unknown>
+  bcSetMany(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<unknown>
+  bcAppend(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<unknown>
+}
 
 /** A store on Redis (≥ 7). */
 export function redisStore(options: RedisStoreOptions): BackchannelStore {
@@ -49,7 +82,8 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
       ...options.redis,
     }),
   })
-  const client = storage.getMount('').driver.getInstance?.() as Redis
+  const client = storage.getMount('').driver.getInstance?.() as ScriptedRedis
+  for (const [name, script] of Object.entries(SCRIPTS)) client.defineCommand(name, script)
   // Connection errors are retried by ioredis; each command that fails meanwhile rejects and
   // surfaces as ERR_STORE_UNAVAILABLE. Without a listener ioredis would print every retry.
   client.on('error', () => {})
@@ -59,8 +93,7 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
     storage,
 
     async claim(key, expiresAt, now) {
-      const ms = ttlSeconds(expiresAt, now) * 1000
-      return (await client.eval(CLAIM, 1, k(key), String(expiresAt), String(now), String(ms))) === 1
+      return (await client.bcClaim(k(key), expiresAt, now, ttlSeconds(expiresAt, now) * 1000)) === 1
     },
 
     async release(key) {
@@ -68,9 +101,7 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
     },
 
     async addMember(set, member, expiresAt) {
-      const ttl = ttlSeconds(expiresAt, Date.now() / 1000)
-      // NX gives a new set its expiry, GT extends it for a longer-lived member; never shortened.
-      await client.multi().sadd(k(set), member).expire(k(set), ttl, 'NX').expire(k(set), ttl, 'GT').exec()
+      await client.bcAddMember(k(set), member, ttlSeconds(expiresAt, Date.now() / 1000))
     },
 
     members: (set) => client.smembers(k(set)),
@@ -81,17 +112,12 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
 
     async setMany(entries, now) {
       if (entries.length === 0) return
-      const tx = client.multi()
-      for (const { key, value, expiresAt } of entries) {
-        tx.set(k(key), JSON.stringify(value), 'EX', ttlSeconds(expiresAt, now))
-      }
-      await execOrThrow(tx.exec())
+      const args = entries.flatMap(({ value, expiresAt }) => [JSON.stringify(value), ttlSeconds(expiresAt, now)])
+      await client.bcSetMany(entries.length, ...entries.map(({ key }) => k(key)), ...args)
     },
 
     async append(logs, id, entry, maxEntries) {
-      const tx = client.multi()
-      for (const log of logs) tx.zadd(k(log), 0, `${id}\n${entry}`).zremrangebyrank(k(log), 0, -maxEntries - 1)
-      await execOrThrow(tx.exec())
+      await client.bcAppend(logs.length, ...logs.map(k), `${id}\n${entry}`, maxEntries)
     },
 
     async read(log, limit, before) {
@@ -124,10 +150,4 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
     },
   }
   return createStore(backend, options)
-}
-
-async function execOrThrow(pending: Promise<[Error | null, unknown][] | null>): Promise<void> {
-  const results = await pending
-  if (!results) throw new Error('the Redis transaction was aborted')
-  for (const [err] of results) if (err) throw err
 }
