@@ -11,7 +11,7 @@ export default defineConfig({
         test: {
           name: 'examples',
           include: ['examples/*/*.test.js'],
-          globalSetup: ['packages/unstorage/test/setup/services.ts', 'packages/server/test/setup/build.ts'],
+          globalSetup: ['packages/unstorage/test/setup/services.ts', 'test/setup/build.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

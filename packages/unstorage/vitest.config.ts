@@ -7,7 +7,8 @@ export default defineProject({
     name: 'unstorage',
     include: ['test/**/*.test.ts'],
     benchmark: { include: ['bench/**/*.bench.ts'] },
-    globalSetup: ['test/setup/services.ts'],
+    // A real redis-server and MongoDB-protocol server; a build for the processes fs.test.ts kills.
+    globalSetup: ['test/setup/services.ts', '../../test/setup/build.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

@@ -1,10 +1,14 @@
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing'
 import { describe, expect, it } from 'vitest'
 import { fsStore } from '../src/presets/fs.js'
 import { describeStoreExtras } from './store-suite.js'
+
+const here = dirname(fileURLToPath(import.meta.url))
 
 const factory = async (clock: { now: () => number }) => {
   const base = await mkdtemp(join(tmpdir(), 'backchannel-fs-'))
@@ -42,20 +46,71 @@ describe('fs preset: the data folder', () => {
     }
   })
 
-  it('sweeps expired sessions and their index entries off the disk', async () => {
+  it('keeps revocations, applications and the audit log across a restart, and forgets what expired', async () => {
     const base = await mkdtemp(join(tmpdir(), 'backchannel-fs-'))
     let t = 1_800_000_000
-    const store = await fsStore({ base, now: () => t, sweepInterval: 0.05 })
     try {
-      await store.register({ app: 'a', iss: 'i', sessionId: 's', sub: 'u', sid: 'x', expiresAt: t + 60 })
-      const files = async () =>
-        (await readdir(base, { recursive: true, withFileTypes: true })).filter((f) => f.isFile())
-      const before = (await files()).length
+      const first = await fsStore({ base, now: () => t })
+      await first.register({ app: 'a', iss: 'i', sessionId: 'kept', sub: 'u', sid: 'x' })
+      await first.register({ app: 'a', iss: 'i', sessionId: 'short', sub: 'v', expiresAt: t + 60 })
+      await first.revoke({ app: 'a', iss: 'i', sid: 'x', scope: 'session', issuedAt: t })
+      await first.audit.record({ app: 'a', source: 'backchannel', outcome: 'revoked', revoked: 1 })
+      await first.close()
+
       t += 61
-      await expect.poll(async () => (await files()).length, { timeout: 5000 }).toBe(before - 3) // record, 2 index entries
-      expect((await files()).map((f) => f.name)).toEqual(['master.key'])
+      const second = await fsStore({ base, now: () => t })
+      expect(await second.status('a', 'kept')).toEqual({ state: 'revoked', revokedAt: 1_800_000_000 })
+      expect(await second.status('a', 'short')).toEqual({ state: 'unknown' })
+      expect(await second.list('a', 'i', 'v')).toEqual([])
+      expect((await second.audit.list({ app: 'a' })).map((r) => r.outcome)).toEqual(['revoked'])
+      await second.close()
     } finally {
+      await rm(base, { recursive: true, force: true })
+    }
+  })
+
+  it('serves one process at a time, and takes over a lock whose process is gone', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'backchannel-fs-'))
+    try {
+      const first = await fsStore({ base })
+      await expect(fsStore({ base })).rejects.toThrow(/in use by process \d+ \(this one\).*Redis or MongoDB/)
+      await first.close()
+
+      // A pid that cannot be alive (beyond Linux's pid_max), as a crashed process leaves behind.
+      await writeFile(join(base, 'lock'), '4194305\n')
+      const second = await fsStore({ base })
+      expect(await readFile(join(base, 'lock'), 'utf8')).toBe(`${process.pid}\n`)
+      await second.close()
+      expect(await readdir(base)).not.toContain('lock')
+    } finally {
+      await rm(base, { recursive: true, force: true })
+    }
+  })
+
+  it('loses no acknowledged write when the process is killed mid-stream', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'backchannel-fs-'))
+    try {
+      // A child registers sessions as fast as it can and prints each id once acknowledged.
+      const child = spawn(process.execPath, [join(here, 'fixtures/fs-writer.js'), base], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
+      const acknowledged: string[] = []
+      let buffered = ''
+      child.stdout.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString()
+        const lines = buffered.split('\n')
+        buffered = lines.pop() as string
+        acknowledged.push(...lines)
+      })
+      await expect.poll(() => acknowledged.length, { timeout: 20_000 }).toBeGreaterThan(2_000)
+      child.kill('SIGKILL')
+      await new Promise((resolve) => child.once('exit', resolve))
+
+      const store = await fsStore({ base })
+      const states = await Promise.all(acknowledged.map((id) => store.status('a', id)))
+      expect(states.filter((s) => s.state !== 'active')).toEqual([])
       await store.close()
+    } finally {
       await rm(base, { recursive: true, force: true })
     }
   })

@@ -1,104 +1,97 @@
 /**
- * The backend of the single-process presets (memory, fs). Atomicity comes from JavaScript's one
- * thread plus a per-key lock around read-modify-write: correct for one process, which is why
- * these presets must not be shared by several gateway instances (use Redis or MongoDB for that).
- *
- * Without `files` (memory) claims, index sets and logs live in maps (map-sets.ts). With `files`
- * (fs) claims are records and index sets and logs are directories (dir-sets.ts), so all of it
- * survives a restart and reading one set costs one directory listing.
+ * The backend of the single-process presets (memory, fs) over the maps of local-state.ts. Every
+ * change is one {@link Op}, applied at once — so a read-modify-write such as a claim is atomic on
+ * JavaScript's one thread — and then, for the fs preset, appended to the journal; its promise
+ * resolves once the journal has it. Correct for one process only, which is why these presets
+ * must not be shared by several gateway instances (use Redis or MongoDB for that).
  */
-import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
-import type { Storage } from 'unstorage'
+import { createStorage, type Driver } from 'unstorage'
 import { type StoreBackend, ttlSeconds } from '../backend.js'
-import { createDirSets } from './dir-sets.js'
-import { createMapSets } from './map-sets.js'
-import { startSweeper } from './sweep.js'
+import type { Journal } from './journal.js'
+import type { LocalState, Op } from './local-state.js'
 
-type Claim = { until: number }
-
-/** Where the fs preset keeps records (the unstorage fs driver's base) and its sets and logs. */
-export interface LocalFiles {
-  records: string
-  sets: string
+export interface LocalBackendOptions {
+  now: () => number
+  /** Where each change is persisted (the fs preset); without it nothing outlives the process. */
+  journal?: Journal
+  /** Seconds between sweeps that forget expired records, members and claims. Default 600. */
+  sweepInterval?: number
+  /** Called last when the backend is disposed (the fs preset releases its folder). */
+  onDispose?: () => Promise<void>
 }
 
-export function createLocalBackend(
-  storage: Storage,
-  { files, now, sweepInterval = 600 }: { files?: LocalFiles; now: () => number; sweepInterval?: number },
-): StoreBackend {
-  const index = files ? createDirSets(files.sets, now) : createMapSets(now)
-  const locks = new Map<string, Promise<unknown>>()
-  const locked = <T>(key: string, task: () => Promise<T>): Promise<T> => {
-    const run = (locks.get(key) ?? Promise.resolve()).then(task, task)
-    const tail = run.catch(() => {})
-    locks.set(key, tail)
-    void tail.then(() => locks.get(key) === tail && locks.delete(key))
-    return run
+export function createLocalBackend(state: LocalState, options: LocalBackendOptions): StoreBackend {
+  const { now, journal, sweepInterval = 600, onDispose } = options
+  const write = (op: Op): Promise<void> => {
+    state.apply(op)
+    return journal ? journal.append(op) : Promise.resolve()
   }
 
-  // Memory keeps claims in a map (swept below); fs keeps them as records, which survive a restart.
-  const claims = new Map<string, number>()
-  const stopSweeper = startSweeper(storage, now, sweepInterval, async () => {
-    const t = now()
-    for (const [key, until] of claims) if (until <= t) claims.delete(key)
-    await index.sweep()
-  })
-  let appends = 0
+  // Records go through unstorage like every preset's; this driver keeps their raw values.
+  const driver: Driver = {
+    name: 'backchannel-local',
+    hasItem: (key) => state.get(key) !== undefined,
+    getItem: (key) => state.get(key) ?? null,
+    getItems: (items) => items.map(({ key }) => ({ key, value: state.get(key) ?? null })),
+    setItem: (key, value, options) => write(['s', key, value, options?.ttl ? now() + options.ttl : null]),
+    removeItem: (key) => write(['d', key]),
+    getKeys: (base) => state.keys(base ?? ''),
+    clear: (base) => Promise.all(state.keys(base ?? '').map((key) => write(['d', key]))).then(() => {}),
+  }
+  const storage = createStorage({ driver })
+
+  const timer = setInterval(() => state.sweep(), sweepInterval * 1000)
+  timer.unref()
 
   return {
     storage,
 
-    claim: (key, expiresAt, t) =>
-      locked(key, async () => {
-        const held = files ? (await storage.getItem<Claim>(key))?.until : claims.get(key)
-        if (held !== undefined && held > t) return false
-        if (files) await storage.setItem(key, { until: expiresAt } satisfies Claim)
-        else claims.set(key, expiresAt)
-        return true
-      }),
+    async claim(key, expiresAt, t) {
+      const held = state.claimedUntil(key)
+      if (held !== undefined && held > t) return false
+      try {
+        await write(['c', key, expiresAt])
+      } catch (err) {
+        // Not persisted: give it back, or a retry would be taken for a replay.
+        if (state.claimedUntil(key) === expiresAt) state.apply(held === undefined ? ['r', key] : ['c', key, held])
+        throw err
+      }
+      return true
+    },
 
-    release: (key) =>
-      locked(key, async () => {
-        if (files) await storage.removeItem(key)
-        else claims.delete(key)
-      }),
+    release: (key) => write(['r', key]),
 
-    addMember: (set, member, expiresAt) => index.addMember(set, member, expiresAt),
-    members: (set) => index.members(set),
-    removeMembers: (set, members) => index.removeMembers(set, members),
+    addMember: (set, member, expiresAt) => write(['a', set, member, expiresAt]),
+    members: async (set) => state.index.members(set, now()),
+    removeMembers: (set, members) => write(['m', set, members]),
 
     async setMany(entries, t) {
-      for (const { key, value, expiresAt } of entries) {
-        await storage.setItem(key, value, { ttl: ttlSeconds(expiresAt, t) })
-      }
+      // Applied together in this tick; journalled in one batch.
+      await Promise.all(
+        entries.map(({ key, value, expiresAt }) =>
+          write(['s', key, JSON.stringify(value), t + ttlSeconds(expiresAt, t)]),
+        ),
+      )
     },
 
-    async append(names, id, entry, maxEntries) {
-      // Trim now and then rather than on every write: the cap is a bound, not an exact count.
-      const trim = ++appends % 100 === 0
-      for (const log of names) await index.append(log, id, entry, maxEntries, trim)
+    async append(logs, _id, entry, maxEntries) {
+      await Promise.all(logs.map((log) => write(['l', log, entry, maxEntries])))
     },
 
-    read: (log, limit, before) => index.read(log, limit, before),
-
-    async removePrefix(prefix) {
-      if (files) {
-        // The fs driver keeps key a:b:c at records/a/b/c: an app's records are one folder.
-        await rm(join(files.records, ...prefix.split(':')), { recursive: true, force: true })
-      } else {
-        await Promise.all((await storage.getKeys(prefix)).map((k) => storage.removeItem(k)))
-      }
-      await index.removePrefix(prefix)
-    },
+    read: async (log, limit, before) => state.index.read(log, limit, before),
+    removePrefix: (prefix) => write(['x', prefix]),
 
     async ping() {
-      await storage.hasItem('ping')
+      await journal?.ping()
     },
 
     async dispose() {
-      stopSweeper()
-      await storage.dispose()
+      clearInterval(timer)
+      try {
+        await journal?.close()
+      } finally {
+        await onDispose?.()
+      }
     },
   }
 }

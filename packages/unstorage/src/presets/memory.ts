@@ -10,9 +10,8 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { createStorage } from 'unstorage'
-import memoryDriver from 'unstorage/drivers/memory'
 import { createLocalBackend } from '../_internal/local-backend.js'
+import { createLocalState } from '../_internal/local-state.js'
 import { type BackchannelStore, createStore, type StoreOptions } from '../store.js'
 
 /** Options of {@link memoryStore}; `masterKey` defaults to a random key (nothing outlives the process). */
@@ -21,6 +20,6 @@ export type MemoryStoreOptions = Partial<StoreOptions>
 /** A store held in memory. */
 export function memoryStore(options: MemoryStoreOptions = {}): BackchannelStore {
   const now = options.now ?? (() => Date.now() / 1000)
-  const backend = createLocalBackend(createStorage({ driver: memoryDriver() }), { now })
+  const backend = createLocalBackend(createLocalState(now), { now })
   return createStore(backend, { ...options, now, masterKey: options.masterKey ?? randomBytes(32) })
 }

@@ -1,0 +1,150 @@
+import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { type Journal, type JournalOptions, openJournal } from '../src/_internal/journal.js'
+import { createLocalBackend } from '../src/_internal/local-backend.js'
+import { createLocalState } from '../src/_internal/local-state.js'
+
+const now = () => 1_800_000_000
+let dir: string
+let path: string
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'backchannel-journal-'))
+  path = join(dir, 'journal')
+})
+afterEach(() => rm(dir, { recursive: true, force: true }))
+
+/** A backend over a journal at `path`, and what reopening that journal finds. */
+async function open(options: JournalOptions = {}) {
+  const state = createLocalState(now)
+  const journal = await openJournal(path, state, options)
+  return { state, journal, backend: createLocalBackend(state, { now, journal }) }
+}
+const lineCount = async () => (await readFile(path, 'utf8')).split('\n').filter(Boolean).length
+
+describe('the fs journal', () => {
+  it('replays records, sets, claims and logs in the order they were written', async () => {
+    const first = await open()
+    await first.backend.storage.setItem('k', { v: 1 })
+    await first.backend.storage.setItem('k', { v: 2 })
+    await first.backend.storage.setItem('gone', { v: 3 })
+    await first.backend.storage.removeItem('gone')
+    await first.backend.addMember('set', 'm1', now() + 60)
+    await first.backend.addMember('set', 'm2', now() + 60)
+    await first.backend.removeMembers('set', ['m1'])
+    await first.backend.claim('c', now() + 60, now())
+    await first.backend.append(['log'], 'id1', '{"id":"id1"}', 10)
+    await first.backend.dispose()
+
+    const second = await open()
+    expect(await second.backend.storage.getItem('k')).toEqual({ v: 2 })
+    expect(await second.backend.storage.hasItem('gone')).toBe(false)
+    expect(await second.backend.members('set')).toEqual(['m2'])
+    expect(await second.backend.claim('c', now() + 60, now())).toBe(false)
+    expect(await second.backend.read('log', 10)).toEqual(['{"id":"id1"}'])
+    await second.backend.dispose()
+  })
+
+  it('skips a line torn by a crash and starts the next write on a line of its own', async () => {
+    const first = await open()
+    await first.backend.storage.setItem('k', { v: 1 })
+    await first.backend.dispose()
+    await appendFile(path, '["s","torn","{\\"v\\"')
+
+    const second = await open()
+    expect(await second.backend.storage.hasItem('torn')).toBe(false)
+    await second.backend.storage.setItem('after', { v: 2 })
+    await second.backend.dispose()
+
+    const third = await open()
+    expect(await third.backend.storage.getItem('k')).toEqual({ v: 1 })
+    expect(await third.backend.storage.getItem('after')).toEqual({ v: 2 })
+    await third.backend.dispose()
+  })
+
+  it('keeps every write made while it rewrites itself, exactly once', async () => {
+    const first = await open()
+    // 2,000 writes to 10 keys and 2,000 log appends, arriving in waves while a rewrite runs.
+    const writes: Promise<unknown>[] = []
+    let rewrite: Promise<void> | undefined
+    for (let wave = 0; wave < 20; wave++) {
+      for (let i = 0; i < 100; i++) {
+        writes.push(first.backend.storage.setItem(`k${i % 10}`, { wave, i }))
+        writes.push(first.backend.append(['log'], `id${wave * 100 + i}`, `{"id":"${wave * 100 + i}"}`, 5000))
+      }
+      if (wave === 5) rewrite = first.journal.rewrite()
+      // The next wave arrives while this one (and the rewrite) is on its way to the file.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    await Promise.all([...writes, rewrite])
+    await first.backend.dispose()
+    // 4,000 lines written; the rewrite dropped the record writes superseded before it.
+    expect(await lineCount()).toBeLessThan(4000)
+
+    const second = await open()
+    for (let i = 0; i < 10; i++) expect(await second.backend.storage.getItem(`k${i}`)).toEqual({ wave: 19, i: 90 + i })
+    const log = await second.backend.read('log', 5000)
+    expect(log).toHaveLength(2000)
+    expect(new Set(log).size).toBe(2000)
+    await second.backend.dispose()
+  })
+
+  it('rewrites itself once it holds twice the lines of its last snapshot (with fsync)', async () => {
+    const first = await open({ rewriteAfter: 100, fsync: true })
+    for (let n = 0; n < 1000; n++) await first.backend.storage.setItem('k', { n })
+    await first.backend.dispose()
+    expect(await lineCount()).toBeLessThanOrEqual(100)
+    const second = await open()
+    expect(await second.backend.storage.getItem('k')).toEqual({ n: 999 })
+    await second.backend.dispose()
+  })
+
+  it('drops superseded and expired records and members when it rewrites', async () => {
+    let t = now()
+    const state = createLocalState(() => t)
+    const journal = await openJournal(path, state)
+    const backend = createLocalBackend(state, { now: () => t, journal })
+    await backend.storage.setItem('short', { v: 1 }, { ttl: 60 })
+    await backend.addMember('set', 'm', t + 60)
+    await backend.storage.setItem('kept', { v: 1 })
+    await backend.storage.setItem('kept', { v: 2 })
+    t += 61
+    await journal.rewrite()
+    await backend.dispose()
+    expect(await readFile(path, 'utf8')).toBe('["s","kept","{\\"v\\":2}",null]\n')
+  })
+
+  it('gives a claim back when its journal write fails, so a retry is not taken for a replay', async () => {
+    const state = createLocalState(now)
+    const failing: Journal = {
+      append: async () => {
+        throw new Error('ENOSPC: no space left on device')
+      },
+      rewrite: async () => {},
+      ping: async () => {},
+      close: async () => {},
+    }
+    const backend = createLocalBackend(state, { now, journal: failing })
+    await expect(backend.claim('jti', now() + 60, now())).rejects.toThrow(/ENOSPC/)
+    expect(state.claimedUntil('jti')).toBeUndefined()
+    await backend.dispose()
+  })
+})
+
+describe('the local state (memory and fs presets)', () => {
+  it('forgets expired records, index members and claims at its sweep', async () => {
+    let t = now()
+    const state = createLocalState(() => t)
+    const backend = createLocalBackend(state, { now: () => t, sweepInterval: 0.02 })
+    await backend.storage.setItem('short', { v: 1 }, { ttl: 60 })
+    await backend.addMember('set', 'm', t + 60)
+    await backend.claim('c', t + 60, t)
+    await backend.storage.setItem('kept', { v: 2 })
+    t += 61
+    await expect.poll(() => state.claimedUntil('c'), { timeout: 2000 }).toBeUndefined()
+    expect([...state.snapshot()]).toEqual([['s', 'kept', '{"v":2}', null]])
+    expect(state.keys('')).toEqual(['kept'])
+    await backend.dispose()
+  })
+})
