@@ -1,7 +1,7 @@
 // What run.js and profile.js share: starting contenders, registering sessions, driving load.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -31,6 +31,7 @@ export function start(args, env) {
       if (url)
         resolve({
           url,
+          pid: child.pid,
           stop: () =>
             new Promise((r) => {
               if (child.exitCode !== null) return r()
@@ -59,7 +60,7 @@ export async function startRedis() {
     child.stdout.on('data', (c) => String(c).includes('Ready to accept') && resolve(child))
     child.once('error', reject)
   })
-  return { url: `redis://127.0.0.1:${port}`, stop: () => server.kill('SIGKILL') }
+  return { url: `redis://127.0.0.1:${port}`, pid: server.pid, stop: () => server.kill('SIGKILL') }
 }
 
 export const tcall = (url, path, input) =>
@@ -100,6 +101,18 @@ export async function gateway(env, issuer, tokens, nodeArgs = []) {
   return server
 }
 
+/**
+ * CPU seconds a process has used so far, all its threads (its crypto thread pool too), from
+ * /proc (Linux; clock ticks of 10 ms). `undefined` elsewhere.
+ */
+export async function cpuSeconds(pid) {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
+  if (!stat) return undefined
+  // Fields after the command name, which is in parentheses: utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
 /** Drives `url` with the tokens from `from` on, one per request. */
 export async function load(url, tokens, from, options = {}) {
   let next = from
@@ -125,6 +138,7 @@ export async function load(url, tokens, from, options = {}) {
   })
   return {
     rps: result.requests.average,
+    requests: result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,

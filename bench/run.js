@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { CLIENT_ID, startIssuer } from './issuer.js'
 import {
   CONNECTIONS,
+  cpuSeconds,
   DURATION,
   fixedRate as fixedRateLoad,
   gateway,
@@ -73,6 +74,7 @@ const contenders = [
 // BENCH_ONLY=regex runs only the contenders whose name matches (and the ceiling), to iterate.
 const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY, 'i') : undefined
 let fixedRate = { rate: 0, p50: '-', p99: '-', errors: 0 }
+let ceilingFixedRate = { p50: '-', p99: '-' }
 for (const [name, launch] of contenders) {
   if (only && !only.test(name) && !name.startsWith('ceiling')) continue
   log(`${name}: starting`)
@@ -80,13 +82,26 @@ for (const [name, launch] of contenders) {
   await warmUp(server.url, tokens)
   const before = { ...idp.hits }
   log(`${name}: ${DURATION} s under load`)
+  // CPU per request: the contender's process (and redis-server's for the Redis store), and this
+  // one's, which is almost all the load generator's.
+  const pids = [server.pid, ...(name.includes('Redis') ? [redis.pid] : [])]
+  const serverCpu = async () => (await Promise.all(pids.map(cpuSeconds))).reduce((a, b) => a + (b ?? Number.NaN), 0)
+  const cpu0 = [await serverCpu(), process.cpuUsage()]
   const result = await load(server.url, tokens, WARMUP)
+  result.serverUs = (((await serverCpu()) - cpu0[0]) * 1e6) / result.requests
+  const own = process.cpuUsage(cpu0[1])
+  result.loaderUs = (own.user + own.system) / result.requests
   hitsDuringLoad.push(idp.hits.discovery - before.discovery + idp.hits.jwks - before.jwks)
   rows.push({ name, ...result })
   if (name === 'Backchannel, memory store') {
     // p99 at half the maximum, open loop, on the tokens the full-speed run did not use.
     log(`${name}: ${DURATION} s at half its maximum rate`)
     fixedRate = await fixedRateLoad(server.url, tokens, result.used, Math.round(result.rps / 2), DURATION)
+  }
+  if (name.endsWith(', again') && fixedRate.rate > 0) {
+    // The floor for that figure: the ceiling paced at the same rate on the same machine.
+    log(`${name}: ${DURATION} s at the memory store's half rate`)
+    ceilingFixedRate = await fixedRateLoad(server.url, tokens, result.used, fixedRate.rate, DURATION)
   }
   await server.stop()
 }
@@ -108,14 +123,14 @@ const fmt = (n) => Math.round(n).toLocaleString('en')
 const lines = [
   `${DURATION} s per contender, ${CONNECTIONS} connections, ${fmt(TOKENS)} unique RS256 tokens, node ${process.version}`,
   '',
-  '| contender | requests/s | p50 (ms) | p99 (ms) | errors | ratio to ceiling |',
-  '| --- | ---: | ---: | ---: | ---: | ---: |',
+  '| contender | requests/s | p50 (ms) | p99 (ms) | errors | ratio to ceiling | server CPU/request (µs) | load generator CPU/request (µs) |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows.map(
     (r) =>
-      `| ${r.name} | ${fmt(r.rps)} | ${r.p50} | ${r.p99} | ${r.errors} | ${(r.rps / ceiling).toFixed(2)}${r.wrapped ? ' (tokens reused)' : ''} |`,
+      `| ${r.name} | ${fmt(r.rps)} | ${r.p50} | ${r.p99} | ${r.errors} | ${(r.rps / ceiling).toFixed(2)}${r.wrapped ? ' (tokens reused)' : ''} | ${fmt(r.serverUs)} | ${fmt(r.loaderUs)} |`,
   ),
   '',
-  `Backchannel (memory) at a fixed ${fmt(fixedRate.rate)} requests/s (half its maximum): p50 ${fixedRate.p50} ms, p99 ${fixedRate.p99} ms, ${fixedRate.errors} errors.`,
+  `Backchannel (memory) at a fixed ${fmt(fixedRate.rate)} requests/s (half its maximum): p50 ${fixedRate.p50} ms, p99 ${fixedRate.p99} ms, ${fixedRate.errors} errors; the ceiling at the same rate: p50 ${ceilingFixedRate.p50} ms, p99 ${ceilingFixedRate.p99} ms.`,
   `JWKS and discovery requests at the issuer during the measured runs (after warm-up): ${hitsDuringLoad.join(', ')}.`,
   `Time from \`backchannel serve\` to /readyz = 200 (fs storage, fresh folder): median ${fmt(ready[1])} ms (${ready.map(fmt).join(', ')}).`,
   `Redis memory per registered session (${fmt(MILLION)} sessions, sid + sub indexed): ${fmt(perSession)} bytes.`,
