@@ -23,7 +23,13 @@ export interface StoreBackend {
   members(set: string): Promise<string[]>
   /** Removes members (stale index entries). */
   removeMembers(set: string, members: string[]): Promise<void>
-  /** Writes several records at once; atomically where the backend can (Redis `MULTI`). */
+  /**
+   * Reads several records at once (one `MGET` on Redis), parsed, `null` where there is none.
+   * The hot path of a logout reads through this rather than `storage.getItems`, which normalises
+   * and re-joins every key and parses every value again.
+   */
+  getMany(keys: string[]): Promise<unknown[]>
+  /** Writes several records at once; atomically where the backend can (one Lua script on Redis). */
   setMany(entries: { key: string; value: StorageValue; expiresAt: number }[], now: number): Promise<void>
   /** Appends an entry to each of `logs`, each capped at `maxEntries`; `id` sorts by time. */
   append(logs: string[], id: string, entry: string, maxEntries: number): Promise<void>

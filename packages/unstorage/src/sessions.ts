@@ -55,7 +55,7 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
     const result = new Map(known)
     const missing = [...new Set(wanted)].filter((key) => !result.has(key))
     if (missing.length > 0) {
-      for (const [i, { value }] of (await storage.getItems(missing)).entries()) {
+      for (const [i, value] of (await backend.getMany(missing)).entries()) {
         result.set(missing[i] as string, live(value as Marker | null, t))
       }
     }
@@ -107,8 +107,8 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
 
   async function loadSessions(app: string, ids: string[], t: number): Promise<SessionRecord[]> {
     if (ids.length === 0) return []
-    const items = await storage.getItems(ids.map((id) => keys.session(app, id)))
-    return items.map(({ value }) => live(value as StoredSession | null, t)?.record).filter((r) => r !== undefined)
+    const values = await backend.getMany(ids.map((id) => keys.session(app, id)))
+    return values.map((value) => live(value as StoredSession | null, t)?.record).filter((r) => r !== undefined)
   }
 
   /** The live sessions an index set names, and the stale members it still holds. */

@@ -65,6 +65,13 @@ export function createLocalBackend(state: LocalState, options: LocalBackendOptio
     members: async (set) => state.index.members(set, now()),
     removeMembers: (set, members) => write(['m', set, members]),
 
+    async getMany(keys) {
+      return keys.map((key) => {
+        const value = state.get(key)
+        return value === undefined ? null : JSON.parse(value)
+      })
+    },
+
     async setMany(entries, t) {
       // Applied together in this tick; journalled in one batch.
       await Promise.all(

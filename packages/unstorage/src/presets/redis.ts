@@ -110,6 +110,11 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
       if (members.length > 0) await client.srem(k(set), ...members)
     },
 
+    async getMany(keys) {
+      if (keys.length === 0) return []
+      return (await client.mget(keys.map(k))).map((value) => (value === null ? null : JSON.parse(value)))
+    },
+
     async setMany(entries, now) {
       if (entries.length === 0) return
       const args = entries.flatMap(({ value, expiresAt }) => [JSON.stringify(value), ttlSeconds(expiresAt, now)])
