@@ -2,8 +2,10 @@
  * The backend of the single-process presets (memory, fs) over the maps of local-state.ts. Every
  * change is one {@link Op}, applied at once — so a read-modify-write such as a claim is atomic on
  * JavaScript's one thread — and then, for the fs preset, appended to the journal; its promise
- * resolves once the journal has it. Correct for one process only, which is why these presets
- * must not be shared by several gateway instances (use Redis or MongoDB for that).
+ * resolves once the journal has it. A change whose journal write fails stays applied here (its
+ * caller gets the error, and the gateway answers 503 so the logout is sent again); only a claim
+ * is given back. Correct for one process only, which is why these presets must not be shared
+ * by several gateway instances (use Redis or MongoDB for that).
  */
 import { createStorage, type Driver } from 'unstorage'
 import { type StoreBackend, ttlSeconds } from '../backend.js'
