@@ -21,6 +21,11 @@ export interface StoreBackend {
   addMember(set: string, member: string, expiresAt: number): Promise<void>
   /** Every member of `set` (cost grows with this set only). */
   members(set: string): Promise<string[]>
+  /**
+   * Every member of `set` with the record stored at `prefix + member` (parsed; `null` where it is
+   * gone), in one round trip where the backend can (a Lua script on Redis).
+   */
+  readIndex(set: string, prefix: string): Promise<{ member: string; value: unknown }[]>
   /** Removes members (stale index entries). */
   removeMembers(set: string, members: string[]): Promise<void>
   /**

@@ -105,18 +105,18 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
     return known.length ? Math.min(...known) : undefined
   }
 
-  async function loadSessions(app: string, ids: string[], t: number): Promise<SessionRecord[]> {
-    if (ids.length === 0) return []
-    const values = await backend.getMany(ids.map((id) => keys.session(app, id)))
-    return values.map((value) => live(value as StoredSession | null, t)?.record).filter((r) => r !== undefined)
-  }
-
-  /** The live sessions an index set names, and the stale members it still holds. */
+  /**
+   * The live sessions an index set names (its members are the hashed ids that end the sessions'
+   * keys), read with their records in one call; members whose session is gone are removed.
+   */
   async function indexed(set: string, app: string, match: (r: SessionRecord) => boolean, t: number) {
-    const ids = await backend.members(set)
-    const records = (await loadSessions(app, ids, t)).filter(match)
-    const kept = new Set(records.map((r) => r.sessionId))
-    const stale = ids.filter((id) => !kept.has(id))
+    const records: SessionRecord[] = []
+    const stale: string[] = []
+    for (const { member, value } of await backend.readIndex(set, keys.sessionPrefix(app))) {
+      const record = live(value as StoredSession | null, t)?.record
+      if (record && match(record)) records.push(record)
+      else stale.push(member)
+    }
     if (stale.length > 0) await backend.removeMembers(set, stale)
     return records
   }
@@ -133,8 +133,10 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
       const stored: StoredSession = { record, until }
       await Promise.all([
         storage.setItem(keys.session(app, sessionId), stored, { ttl: ttlSeconds(until, t) }),
-        backend.addMember(keys.subIndex(app, iss, sub), sessionId, until),
-        sid === undefined ? undefined : backend.addMember(keys.sidIndex(app, iss, sid), sessionId, until),
+        backend.addMember(keys.subIndex(app, iss, sub), keys.sessionMember(sessionId), until),
+        sid === undefined
+          ? undefined
+          : backend.addMember(keys.sidIndex(app, iss, sid), keys.sessionMember(sessionId), until),
       ])
       return { ...record }
     },

@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createManualClock, type Factory, type ManualClock } from '@backchannel/core/testing'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { keys } from '../src/_internal/keys.js'
 import type { AppRecord, BackchannelStore } from '../src/index.js'
 
 export function describeStoreExtras(
@@ -105,6 +106,19 @@ export function describeStoreExtras(
       expect(await store.status('other', 's1')).toEqual({ state: 'active' })
       expect(await store.apps.findByApiKeyHash(oidcApp().apiKeyHash)).toBeUndefined()
       expect(await store.apps.create(oidcApp())).toBe(true)
+    })
+
+    it('drops index entries that no longer name a live session of theirs when the index is next read', async () => {
+      await store.register({ app: 'a', iss: 'i', sessionId: 'moved', sub: 'u' })
+      await store.register({ app: 'a', iss: 'i', sessionId: 'kept', sub: 'u' })
+      // Registered again under another user: u's index still names it, but the record is v's.
+      await store.register({ app: 'a', iss: 'i', sessionId: 'moved', sub: 'v' })
+      const index = keys.subIndex('a', 'i', 'u')
+      expect((await store.backend.members(index)).sort()).toEqual(
+        [keys.sessionMember('kept'), keys.sessionMember('moved')].sort(),
+      )
+      expect((await store.list('a', 'i', 'u')).map((r) => r.sessionId)).toEqual(['kept'])
+      expect(await store.backend.members(index)).toEqual([keys.sessionMember('kept')])
     })
 
     it('keeps an audit log per application and overall, newest first, with a cursor', async () => {

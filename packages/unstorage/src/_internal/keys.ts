@@ -8,8 +8,8 @@
  *   a:<app>:s:<sessionId>        session record (JSON)
  *   a:<app>:t:<iss,sid>          sid tombstone
  *   a:<app>:w:<iss,sub>          subject watermark
- *   a:<app>:is:<iss,sid>         index set: session ids of a sid
- *   a:<app>:iu:<iss,sub>         index set: session ids of a subject
+ *   a:<app>:is:<iss,sid>         index set: hashed session ids of a sid
+ *   a:<app>:iu:<iss,sub>         index set: hashed session ids of a subject
  *   a:<app>:r:<iss,jti>          replay claim
  *   app:<name>                   application record (secrets encrypted)
  *   k:<apiKeyHash>               application name by API key hash
@@ -44,6 +44,10 @@ export const FOREVER = 100 * 365 * 86400
 export const keys = {
   app: (app: string) => `a:${ha(app)}`,
   session: (app: string, sessionId: string) => `a:${ha(app)}:s:${h(sessionId)}`,
+  /** The key prefix of an app's session records; a record's key is it plus {@link keys.sessionMember}. */
+  sessionPrefix: (app: string) => `a:${ha(app)}:s:`,
+  /** How index sets name a session: its id's hash, which also ends its record's key. */
+  sessionMember: (sessionId: string) => h(sessionId),
   tombstone: (app: string, iss: string, sid: string) => `a:${ha(app)}:t:${h(iss, sid)}`,
   watermark: (app: string, iss: string, sub: string) => `a:${ha(app)}:w:${h(iss, sub)}`,
   sidIndex: (app: string, iss: string, sid: string) => `a:${ha(app)}:is:${h(iss, sid)}`,

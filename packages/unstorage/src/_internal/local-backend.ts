@@ -65,6 +65,11 @@ export function createLocalBackend(state: LocalState, options: LocalBackendOptio
 
     addMember: (set, member, expiresAt) => write(['a', set, member, expiresAt]),
     members: async (set) => state.index.members(set, now()),
+    readIndex: async (set, prefix) =>
+      state.index.members(set, now()).map((member) => {
+        const value = state.get(prefix + member)
+        return { member, value: value === undefined ? null : JSON.parse(value) }
+      }),
     removeMembers: (set, members) => write(['m', set, members]),
 
     async getMany(keys) {

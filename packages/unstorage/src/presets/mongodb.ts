@@ -165,6 +165,12 @@ export async function mongodbStore(options: MongodbStoreOptions): Promise<Backch
       return [...new Set(docs.map((d) => d.member))]
     },
 
+    async readIndex(set, prefix) {
+      const list = await backend.members(set)
+      const values = await backend.getMany(list.map((member) => prefix + member))
+      return list.map((member, i) => ({ member, value: values[i] }))
+    },
+
     async removeMembers(set, list) {
       if (list.length > 0) await members.deleteMany({ set, member: { $in: list } })
     },

@@ -52,6 +52,16 @@ redis.call('EXPIRE', KEYS[1], ARGV[2], 'GT')`,
   bcSetMany: {
     lua: `for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'EX', ARGV[2 * i]) end`,
   },
+  // Every member of the set KEYS[1], then the value at ARGV[1] .. member for each: one round trip
+  // where SMEMBERS and MGET take two. (It reads keys it is not given, which standalone Redis
+  // allows and Redis Cluster would not; this preset connects to one server.)
+  bcReadIndex: {
+    numberOfKeys: 1,
+    lua: `local members = redis.call('SMEMBERS', KEYS[1])
+local values = {}
+for i = 1, #members do values[i] = redis.call('GET', ARGV[1] .. members[i]) end
+return {members, values}`,
+  },
   // Adds ARGV[1] to each sorted-set log KEYS[i] and keeps its newest ARGV[2] entries.
   bcAppend: {
     lua: `for i = 1, #KEYS do
@@ -65,6 +75,7 @@ end`,
 type ScriptedRedis = Redis & {
   bcClaim(key: string, expiresAt: number, now: number, ms: number): Promise<number>
   bcAddMember(set: string, member: string, ttl: number): Promise<unknown>
+  bcReadIndex(set: string, prefix: string): Promise<[string[], (string | null)[]]>
   bcSetMany(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<unknown>
   bcAppend(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<unknown>
 }
@@ -105,6 +116,11 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
     },
 
     members: (set) => client.smembers(k(set)),
+
+    async readIndex(set, prefix) {
+      const [members, values] = await client.bcReadIndex(k(set), k(prefix))
+      return members.map((member, i) => ({ member, value: values[i] ? JSON.parse(values[i] as string) : null }))
+    },
 
     async removeMembers(set, members) {
       if (members.length > 0) await client.srem(k(set), ...members)
