@@ -60,6 +60,8 @@ export async function startRedis() {
     child.stdout.on('data', (c) => String(c).includes('Ready to accept') && resolve(child))
     child.once('error', reject)
   })
+  // Also when the bench fails half-way: an orphaned redis-server would skew every later run.
+  process.once('exit', () => server.kill('SIGKILL'))
   return { url: `redis://127.0.0.1:${port}`, pid: server.pid, stop: () => server.kill('SIGKILL') }
 }
 
