@@ -26,7 +26,7 @@ describeReplayStore('fs preset', factory)
 describeStoreExtras('fs preset', factory)
 
 describe('fs preset: the data folder', () => {
-  it('generates a master key once, mode 0600, and keeps sessions and claims across a restart', async () => {
+  it('generates a master key once, keeps it and the journal mode 0600, and keeps sessions and claims across a restart', async () => {
     const base = await mkdtemp(join(tmpdir(), 'backchannel-fs-'))
     try {
       const first = await fsStore({ base })
@@ -35,6 +35,7 @@ describe('fs preset: the data folder', () => {
       await first.close()
       const key = await readFile(join(base, 'master.key'), 'utf8')
       expect((await stat(join(base, 'master.key'))).mode & 0o777).toBe(0o600)
+      expect((await stat(join(base, 'journal'))).mode & 0o777).toBe(0o600)
 
       const second = await fsStore({ base })
       expect(await readFile(join(base, 'master.key'), 'utf8')).toBe(key)

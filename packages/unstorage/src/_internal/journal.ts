@@ -52,7 +52,8 @@ export async function openJournal(path: string, state: JournalState, options: Jo
   // A rewrite a crash interrupted: the journal itself is still whole.
   await rm(nextPath, { force: true })
   let lines = await replay(path, state)
-  let file = await open(path, 'a+')
+  // 0600: it holds who has sessions where.
+  let file = await open(path, 'a+', 0o600)
   let size = (await file.stat()).size
   if (size > 0 && (await file.read(Buffer.alloc(1), 0, 1, size - 1)).buffer[0] !== 0x0a) {
     // The last line was torn: start the next one on a line of its own.
@@ -99,7 +100,7 @@ export async function openJournal(path: string, state: JournalState, options: Jo
     rewriting ??= (async () => {
       carry = []
       const ops = state.snapshot()
-      const next = await open(nextPath, 'w')
+      const next = await open(nextPath, 'w', 0o600)
       try {
         let count = 0
         let chunk = ''
