@@ -131,12 +131,11 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
       const bornRevoked = revokedAt(record, await markersOf(record, t))
       if (bornRevoked !== undefined) record.revokedAt = bornRevoked
       const stored: StoredSession = { record, until }
+      const member = keys.sessionMember(sessionId)
       await Promise.all([
-        storage.setItem(keys.session(app, sessionId), stored, { ttl: ttlSeconds(until, t) }),
-        backend.addMember(keys.subIndex(app, iss, sub), keys.sessionMember(sessionId), until),
-        sid === undefined
-          ? undefined
-          : backend.addMember(keys.sidIndex(app, iss, sid), keys.sessionMember(sessionId), until),
+        storage.setItem(keys.sessionPrefix(app) + member, stored, { ttl: ttlSeconds(until, t) }),
+        backend.addMember(keys.subIndex(app, iss, sub), member, until),
+        sid === undefined ? undefined : backend.addMember(keys.sidIndex(app, iss, sid), member, until),
       ])
       return { ...record }
     },

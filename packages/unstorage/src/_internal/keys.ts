@@ -43,7 +43,7 @@ export const FOREVER = 100 * 365 * 86400
 
 export const keys = {
   app: (app: string) => `a:${ha(app)}`,
-  session: (app: string, sessionId: string) => `a:${ha(app)}:s:${h(sessionId)}`,
+  session: (app: string, sessionId: string) => keys.sessionPrefix(app) + keys.sessionMember(sessionId),
   /** The key prefix of an app's session records; a record's key is it plus {@link keys.sessionMember}. */
   sessionPrefix: (app: string) => `a:${ha(app)}:s:`,
   /** How index sets name a session: its id's hash, which also ends its record's key. */

@@ -1,8 +1,9 @@
 /**
  * `@backchannel/unstorage/redis`: shared storage for several gateway instances. Records go
  * through unstorage's redis driver; the preset adds, on the same ioredis connection, what
- * unstorage cannot express: an atomic claim, index sets (`SADD`), atomic multi-key writes and a capped,
- * ordered audit log (a sorted set read by lexical range), each one Lua script.
+ * unstorage cannot express, each operation one Lua script: an atomic claim, index sets read
+ * together with the records they name, atomic multi-key writes and a capped, ordered audit log
+ * (a sorted set read by lexical range).
  * The key layout and its memory cost are described in this package's README.
  *
  * @example
