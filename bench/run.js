@@ -135,6 +135,14 @@ const lines = [
   `Time from \`backchannel serve\` to /readyz = 200 (fs storage, fresh folder): median ${fmt(ready[1])} ms (${ready.map(fmt).join(', ')}).`,
   `Redis memory per registered session (${fmt(MILLION)} sessions, sid + sub indexed): ${fmt(perSession)} bytes.`,
 ]
+// The ceiling runs first and last: if it moved, the machine's speed changed during the run.
+const [first, last] = [ceilings[0], ceilings.at(-1)]
+if (first && last && first !== last && Math.abs(first.rps - last.rps) / Math.max(first.rps, last.rps) > 0.25) {
+  lines.push(
+    '',
+    `WARNING: the ceiling measured ${fmt(first.rps)} then ${fmt(last.rps)} requests/s: the machine's speed changed during the run; do not compare these figures.`,
+  )
+}
 console.log(lines.join('\n'))
 const failed = rows.filter((r) => !r.name.startsWith('peer') && r.errors > 0)
 if (failed.length) {
