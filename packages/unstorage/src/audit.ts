@@ -4,7 +4,7 @@
  * key): records can be matched to a known user without storing who they are.
  * @module
  */
-import { createHmac, hkdfSync, randomBytes } from 'node:crypto'
+import { createHmac, createSecretKey, hkdfSync, randomBytes } from 'node:crypto'
 import type { AuditLog, AuditRecord } from '@backchannel/core'
 import { keys } from './_internal/keys.js'
 import type { StoreBackend } from './backend.js'
@@ -16,7 +16,8 @@ export function createAuditLog(
   now: () => number,
   maxEntries = 10_000,
 ): AuditLog {
-  const hashKey = Buffer.from(hkdfSync('sha256', masterKey, '', 'backchannel audit sub', 32))
+  // A KeyObject, made once: createHmac with raw bytes would import the key on every record.
+  const hashKey = createSecretKey(Buffer.from(hkdfSync('sha256', masterKey, '', 'backchannel audit sub', 32)))
   const hashSub = (sub: string) => createHmac('sha256', hashKey).update(sub).digest('base64url')
   const instance = randomBytes(4).toString('hex')
   let sequence = 0
