@@ -120,19 +120,23 @@ export async function openJournal(path: string, state: JournalState, options: Jo
           const tail = carried.join('')
           await next.write(tail)
           await next.datasync()
-          size = (await next.stat()).size
+          const nextSize = (await next.stat()).size
           await rename(nextPath, path)
-          if (fsync) await syncFolder(dirname(path))
           // Swapped: from here on the new file is the journal.
           const old = file
           file = next
+          size = nextSize
           snapshotLines = count
           lines = count + carried.length
           await old.close().catch(() => {})
+          if (fsync) await syncFolder(dirname(path))
         })
       } catch (err) {
-        await next.close().catch(() => {})
-        await rm(nextPath, { force: true })
+        // Unless it failed after the swap (making the rename durable), the old file stays.
+        if (file !== next) {
+          await next.close().catch(() => {})
+          await rm(nextPath, { force: true })
+        }
         // Try again once the file has grown as much again.
         snapshotLines = lines
         throw err
