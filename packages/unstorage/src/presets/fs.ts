@@ -71,7 +71,9 @@ async function lockFolder(base: string): Promise<() => Promise<void>> {
           'serves one process at a time; stop it first, or use Redis or MongoDB to share storage',
       )
     }
-    // Left behind by a process that is gone.
+    // Left behind by a process that is gone. (Two processes starting at the same instant over
+    // such a lock could both take it; the lock guards against the usual mistake, a second
+    // gateway started on a folder in use, not against that race.)
     await rm(path, { force: true })
   }
 }
