@@ -29,7 +29,6 @@ export function createLocalState(now: () => number) {
 
   return {
     index,
-    claims,
     /** A record's raw value, unless it expired. */
     get(key: string): string | undefined {
       const entry = records.get(key)
