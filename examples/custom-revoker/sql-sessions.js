@@ -82,6 +82,21 @@ export async function createSqlSessions({ db, schema = 'backchannel', now = () =
       return { ended: affectedRows > 0 }
     },
 
+    // Lets the gateway tell a resent token from one whose first attempt stopped between its
+    // replay claim and this revocation: the rows `revoke` writes to `logouts` for this target.
+    async recorded({ app, iss, sub, sid, scope, issuedAt }) {
+      const subjectWide = sub !== undefined && (sid === undefined || scope === 'user')
+      const { rows } = await db.query(
+        `select
+           ($4::text is null or exists (select 1 from ${s}.logouts where ${live} and app = $2 and iss = $3
+              and kind = 'sid' and value = $4)) and
+           ($5::text is null or exists (select 1 from ${s}.logouts where ${live} and app = $2 and iss = $3
+              and kind = 'sub' and value = $5 and issued_at >= $6)) as recorded`,
+        [now(), app, iss, sid ?? null, subjectWide ? sub : null, issuedAt],
+      )
+      return rows[0].recorded
+    },
+
     async revoke({ app, iss, sub, sid, scope, issuedAt }) {
       const t = now()
       return db.transaction(async (tx) => {

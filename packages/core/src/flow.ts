@@ -16,7 +16,7 @@ import {
 } from './errors.js'
 import { failure, type LogoutOutcome, success, toResponse } from './outcome.js'
 import { type ReplayStore, replayKey } from './replay.js'
-import type { SessionRevoker } from './session.js'
+import type { RevocationTarget, SessionRevoker } from './session.js'
 import type { LogoutVerifier } from './verify.js'
 
 /** What the flow needs. */
@@ -67,27 +67,29 @@ export async function processLogout(request: LogoutRequest, deps: LogoutFlowDepe
     const now = deps.now?.() ?? Date.now() / 1000
     const token = await deps.verifier.verify(logoutToken, app, { now })
 
+    const target: RevocationTarget = {
+      app: name,
+      iss: token.iss,
+      sub: token.sub,
+      sid: token.sid,
+      scope: resolvePolicy(app.policy).logoutScope,
+      issuedAt: token.iat ?? now,
+      jti: token.jti,
+    }
     // Claim the jti before revoking, so a resent subject-wide token cannot end sessions created
-    // after the first logout (BCL §2.5); give the claim back if the revocation fails.
+    // after the first logout (BCL §2.5); give the claim back if the revocation fails. A claimed
+    // token whose logout is not recorded is no replay: its first attempt stopped in between.
     const key = token.jti === undefined ? undefined : replayKey(name, token.iss, token.jti)
-    if (key && !(await store('the replay store', () => deps.replay.claim(key, token.acceptedUntil)))) {
+    const claimed =
+      key !== undefined && (await store('the replay store', () => deps.replay.claim(key, token.acceptedUntil)))
+    if (key && !claimed && (await isRecorded(target, deps.revoker))) {
       return success(name, { token, replayed: true, revoked: 0 })
     }
     try {
-      const { revoked } = await store('the session store', () =>
-        deps.revoker.revoke({
-          app: name,
-          iss: token.iss,
-          sub: token.sub,
-          sid: token.sid,
-          scope: resolvePolicy(app.policy).logoutScope,
-          issuedAt: token.iat ?? now,
-          jti: token.jti,
-        }),
-      )
+      const { revoked } = await store('the session store', () => deps.revoker.revoke(target))
       return success(name, { token, revoked })
     } catch (err) {
-      if (key) await deps.replay.release(key).catch((releaseError) => deps.onError?.(releaseError))
+      if (claimed) await deps.replay.release(key as string).catch((releaseError) => deps.onError?.(releaseError))
       throw err
     }
   } catch (err) {
@@ -178,6 +180,26 @@ function readLogoutToken({ body, contentType }: LogoutRequest): string {
   if (values.length > 1) throw new InvalidRequest('logout_token must appear exactly once')
   if (!values[0]) throw new InvalidRequest('logout_token is missing')
   return values[0]
+}
+
+/** How long a token whose `jti` is claimed waits for its logout to be recorded by the claimant. */
+const CLAIMANT_WAIT_MS = 2000
+
+/**
+ * Whether a claimed token's logout is recorded. Not yet: usually the same token is being
+ * processed right now (a retry racing the first attempt), so wait for it. Never, within
+ * {@link CLAIMANT_WAIT_MS}: the claimant stopped (a crash, a killed process) between its claim and
+ * its revocation, and answering "replayed" would acknowledge a logout that was never stored.
+ * A revoker that cannot tell is trusted.
+ */
+async function isRecorded(target: RevocationTarget, revoker: SessionRevoker): Promise<boolean> {
+  const { recorded } = revoker
+  if (!recorded) return true
+  for (let waited = 0, delay = 10; ; waited += delay, delay = Math.min(2 * delay, 500)) {
+    if (await store('the session store', () => recorded.call(revoker, target))) return true
+    if (waited >= CLAIMANT_WAIT_MS) return false
+    await new Promise((resolve) => setTimeout(resolve, delay))
+  }
 }
 
 async function store<T>(what: string, call: () => Promise<T>): Promise<T> {

@@ -29,7 +29,8 @@ export interface RevocationTarget {
 }
 
 /**
- * Ends sessions. Called once per accepted logout token (a replayed `jti` never reaches it).
+ * Ends sessions. Called once per accepted logout token (a replayed `jti` never reaches it, unless
+ * {@link SessionRevoker.recorded} says the first attempt's revocation was never written).
  *
  * Must be all-or-nothing: either every session it reports is ended and the logout is recorded
  * (so that a session registered later for the same `sid`, or with an `authTime` at or before
@@ -51,6 +52,14 @@ export interface SessionRevoker {
    * @throws {StoreUnavailable} when the store cannot be reached; nothing may be half done.
    */
   revoke(target: RevocationTarget): Promise<{ revoked: number }>
+  /**
+   * Optional. Whether a logout covering `target` is already recorded: for a `sid`, its tombstone;
+   * for a subject-wide logout, a watermark at or after `target.issuedAt`. The flow asks only when
+   * a token's `jti` is already claimed: if the logout is not recorded, the attempt that claimed it
+   * died between the claim and the revocation, and the token is processed now instead of being
+   * acknowledged as a replay. Without it, a claimed `jti` is always answered as a replay.
+   */
+  recorded?(target: RevocationTarget): Promise<boolean>
 }
 
 /** A login as an application registers it. */

@@ -1,6 +1,6 @@
 /** The logout flow's request handling, replay, and failures of its dependencies. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { createLogoutHandler, MAX_BODY_BYTES, type ReplayStore, type SessionRevoker } from '../src/index.js'
+import { createLogoutHandler, MAX_BODY_BYTES, type ReplayStore, replayKey, type SessionRevoker } from '../src/index.js'
 import { codeOf, createTestGateway } from './fixtures/gateway.js'
 import { startIssuer, type TestIssuer } from './fixtures/issuer.js'
 
@@ -62,6 +62,58 @@ describe('replay (BCL §2.5)', () => {
     expect(await state('s2')).toBe('active')
   })
 
+  // The process stopped between the replay claim and the revocation: the claim was stored, the
+  // revocation was not, and the identity provider retries.
+  const claimedBeforeACrash = async (claims: Record<string, unknown>) => {
+    await gw.store.claim(replayKey('app', idp.url, claims.jti as string), now() + 120)
+    return idp.sign(claims)
+  }
+
+  it('processes a claimed token whose logout was never recorded, instead of answering "replayed"', async () => {
+    const token = await claimedBeforeACrash(idp.claims({ sid: 'sid-1', sub: 'user-1' }))
+    const outcome = await gw.post(token)
+    expect(outcome).toMatchObject({ status: 200, revoked: 1 })
+    expect(outcome.replayed).toBeUndefined()
+    expect(await state('s1')).toBe('revoked')
+    expect(await gw.post(token)).toMatchObject({ status: 200, replayed: true, revoked: 0 })
+  })
+
+  it('a subject-wide token is recorded only by a watermark at or after its iat', async () => {
+    await gw.post(await idp.sign(idp.claims({ sid: undefined, sub: 'user-1', iat: now() - 60 })))
+    await gw.store.register({ app: 'app', iss: idp.url, sessionId: 's2', sub: 'user-1', authTime: now() - 30 })
+    const later = await claimedBeforeACrash(idp.claims({ sid: undefined, sub: 'user-1', iat: now() - 10 }))
+    expect(await gw.post(later)).toMatchObject({ status: 200, revoked: 1 })
+    expect(await state('s2')).toBe('revoked')
+  })
+
+  it('a resent token racing the first attempt waits for it, then is answered as a replay: one revocation', async () => {
+    const { store } = gw
+    let revocations = 0
+    gw.deps.revoker = {
+      async revoke(target) {
+        revocations++
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        return store.revoke(target)
+      },
+      recorded: store.recorded,
+    } satisfies SessionRevoker
+    const token = await idp.sign(idp.claims({ sid: 'sid-1', sub: 'user-1' }))
+    const [first, second] = await Promise.all([gw.post(token), gw.post(token)])
+    expect([first, second]).toMatchObject([
+      { status: 200, revoked: 1 },
+      { status: 200, replayed: true, revoked: 0 },
+    ])
+    expect(revocations).toBe(1)
+  })
+
+  it('with a revoker that cannot tell (no recorded()), a claimed token is answered as a replay', async () => {
+    const { store } = gw
+    gw.deps.revoker = { revoke: (target) => store.revoke(target) } satisfies SessionRevoker
+    const token = await claimedBeforeACrash(idp.claims())
+    expect(await gw.post(token)).toMatchObject({ status: 200, replayed: true, revoked: 0 })
+    expect(await state('s1')).toBe('active')
+  })
+
   it('an unknown session is still a success', async () => {
     expect(await gw.post(await idp.sign(idp.claims({ sid: 'never-seen' })))).toMatchObject({ status: 200, revoked: 0 })
   })
@@ -96,6 +148,17 @@ describe('dependencies that fail', () => {
     gw.deps.revoker = working
     expect(await gw.post(token)).toMatchObject({ status: 200, revoked: 1 })
     expect(await state('s1')).toBe('revoked')
+  })
+
+  it('503 when asking whether a claimed token was recorded fails; the claim is kept', async () => {
+    const { store } = gw
+    gw.deps.revoker = { revoke: (target) => store.revoke(target), recorded: down } satisfies SessionRevoker
+    const claims = idp.claims()
+    const key = replayKey('app', idp.url, claims.jti as string)
+    await store.claim(key, now() + 120)
+    expect(codeOf(await gw.post(await idp.sign(claims)))).toBe('ERR_STORE_UNAVAILABLE')
+    expect(await store.claim(key, now() + 120)).toBe(false)
+    expect(await state('s1')).toBe('active')
   })
 
   it('reports a claim that could not be given back, and still answers 503', async () => {

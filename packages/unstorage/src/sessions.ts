@@ -175,6 +175,22 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
       return { ended: true }
     },
 
+    async recorded({ app, iss, sub, sid, scope, issuedAt }: RevocationTarget) {
+      // What `revoke` writes for this target, in one write: the sid's tombstone (it ends the sid
+      // whatever its time) and, subject-wide, the subject's watermark at or after this `iat`.
+      const tombstone = sid === undefined ? undefined : keys.tombstone(app, iss, sid)
+      const subjectWide = sub !== undefined && (sid === undefined || scope === 'user')
+      const watermark = subjectWide ? keys.watermark(app, iss, sub) : undefined
+      const markers = await readMarkers(
+        [tombstone, watermark].filter((k) => k !== undefined),
+        now(),
+      )
+      return (
+        (tombstone === undefined || markers.get(tombstone) !== undefined) &&
+        (watermark === undefined || (markers.get(watermark)?.issuedAt ?? Number.NEGATIVE_INFINITY) >= issuedAt)
+      )
+    },
+
     async revoke(target: RevocationTarget) {
       const t = now()
       const { app, iss, sid } = target

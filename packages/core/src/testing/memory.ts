@@ -155,6 +155,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       return { revoked }
     },
 
+    async recorded({ app, iss, sub, sid, scope, issuedAt }: RevocationTarget) {
+      if (sid !== undefined && !marker(sidTombstones, key(app, iss, sid))) return false
+      if (sub === undefined || (sid !== undefined && scope !== 'user')) return true
+      return (marker(subWatermarks, key(app, iss, sub))?.issuedAt ?? Number.NEGATIVE_INFINITY) >= issuedAt
+    },
+
     async claim(k, expiresAt) {
       const held = claims.get(k)
       if (held !== undefined && held > now()) return false

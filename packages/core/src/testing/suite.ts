@@ -176,6 +176,32 @@ export function describeSessionStore(name: string, factory: Factory<SessionStore
       ])
     })
 
+    it('recorded(): a logout is recorded once revoke() has run for it, or for a later one', async ({ skip }) => {
+      const { store } = ctx
+      if (!store.recorded)
+        return skip('this store has no recorded(): a crash between claim and revocation is answered "replayed"')
+      const at = ctx.clock.now()
+      const recorded = (fields: Partial<RevocationTarget>) =>
+        store.recorded?.({ app: 'app', iss: ISS, scope: 'session', issuedAt: at, ...fields })
+      await register('s1', { sid: 'sid-1' })
+
+      expect(await recorded({ sid: 'sid-1', sub: 'alice' })).toBe(false)
+      await revoke({ sid: 'sid-1', sub: 'alice', issuedAt: at })
+      expect(await recorded({ sid: 'sid-1', sub: 'alice' })).toBe(true)
+      expect(await recorded({ sid: 'sid-1', issuedAt: at + 60 })).toBe(true) // a tombstone ends the whole sid
+      expect(await recorded({ sid: 'sid-2' })).toBe(false)
+      expect(await recorded({ sid: 'sid-1', app: 'other-app' })).toBe(false)
+      expect(await recorded({ sid: 'sid-1', sub: 'alice', scope: 'user' })).toBe(false) // no watermark yet
+
+      expect(await recorded({ sub: 'alice' })).toBe(false)
+      await revoke({ sub: 'alice', issuedAt: at })
+      expect(await recorded({ sub: 'alice', issuedAt: at - 10 })).toBe(true)
+      expect(await recorded({ sub: 'alice' })).toBe(true)
+      expect(await recorded({ sub: 'alice', issuedAt: at + 10 })).toBe(false)
+      expect(await recorded({ sub: 'alice', iss: OTHER_ISS })).toBe(false)
+      expect(await recorded({ sid: 'sid-1', sub: 'alice', scope: 'user' })).toBe(true)
+    })
+
     it('honours expiresAt: an expired session is unknown', async () => {
       await register('s1', { sid: 'sid-1', expiresAt: ctx.clock.now() + 60 })
       ctx.clock.advance(59)
