@@ -1,6 +1,6 @@
 /** createGateway in process, through app.request: what the HTTP layer answers when storage fails. */
 import { hashToken } from '@backchannel/admin'
-import { StoreUnavailable } from '@backchannel/core'
+import { replayKey, StoreUnavailable } from '@backchannel/core'
 import { memoryStore } from '@backchannel/unstorage/memory'
 import { SignJWT } from 'jose'
 import { beforeEach, describe, expect, it } from 'vitest'
@@ -57,6 +57,18 @@ describe('when storage is unreachable', () => {
     store.revoke = revoke
     expect((await logout(token)).status).toBe(200)
     expect(await store.status('billing', 's1')).toMatchObject({ state: 'revoked' })
+  })
+
+  it('processes the retry of a token claimed by a process that stopped before revoking', async () => {
+    const jti = crypto.randomUUID()
+    await store.claim(replayKey('billing', '', jti), Date.now() / 1000 + 600)
+    const token = await new SignJWT({ sub: 'u', jti })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt()
+      .sign(new TextEncoder().encode(SECRET))
+    expect((await logout(token)).status).toBe(200)
+    expect(await store.status('billing', 's1')).toMatchObject({ state: 'revoked' })
+    expect((await store.audit.list({ app: 'billing' })).map((r) => r.outcome)).toEqual(['revoked'])
   })
 
   it('reports /readyz 503 while the store does not answer, 200 again after', async () => {
