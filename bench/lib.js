@@ -104,11 +104,13 @@ export async function gateway(env, issuer, tokens, nodeArgs = []) {
 }
 
 /**
- * CPU seconds a process has used so far, all its threads (its crypto thread pool too), from
- * /proc (Linux; clock ticks of 10 ms). `undefined` elsewhere.
+ * CPU seconds a process has used so far, all its threads (its crypto thread pool too), or with
+ * `mainThread` only its JavaScript thread, from /proc (Linux; clock ticks of 10 ms). `undefined`
+ * elsewhere.
  */
-export async function cpuSeconds(pid) {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
+export async function cpuSeconds(pid, { mainThread = false } = {}) {
+  const path = mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`
+  const stat = await readFile(path, 'utf8').catch(() => undefined)
   if (!stat) return undefined
   // Fields after the command name, which is in parentheses: utime and stime are the 12th and 13th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')

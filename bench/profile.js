@@ -17,7 +17,7 @@ const env = {
   fs: { BACKCHANNEL_STORAGE: `fs://${join(dir, 'data')}` },
   redis: { BACKCHANNEL_STORAGE: redis?.url, BACKCHANNEL_MASTER_KEY: randomBytes(32).toString('base64url') },
 }[kind]
-const server = await start([join(here, 'contenders/profiled-gateway.js')], {
+const server = await start([join(here, 'contenders/gateway-in-process.js')], {
   ...env,
   ISSUER: idp.issuer,
   CLIENT_ID,

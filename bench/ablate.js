@@ -1,0 +1,97 @@
+// node ablate.js [memory|fs|redis]: what each part of a logout's work costs. The gateway runs in
+// process (contenders/gateway-in-process.js) with everything on, then with one part switched off
+// at a time, then with all of them off, between two runs of the ceiling; each row gives
+// requests/s and CPU per request: all the process's threads, and its JavaScript thread alone
+// (the one every request waits for). Needs `pnpm build`. An explanation for BENCHMARKS.md, not a
+// way to run the gateway.
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { CLIENT_ID, startIssuer } from './issuer.js'
+import { CONNECTIONS, cpuSeconds, DURATION, here, load, log, start, startRedis, WARMUP, warmUp } from './lib.js'
+
+const kind = process.argv[2] ?? 'memory'
+const PARTS = ['audit', 'revoke', 'claim', 'metrics', 'log']
+const idp = await startIssuer()
+const tokens = await idp.mint(Number(process.env.BENCH_TOKENS ?? 40_000))
+const dir = await mkdtemp(join(tmpdir(), 'bench-ablate-'))
+const redis = kind === 'redis' ? await startRedis() : undefined
+let runs = 0
+const storage = () =>
+  ({
+    memory: { BACKCHANNEL_STORAGE: 'memory://' },
+    fs: { BACKCHANNEL_STORAGE: `fs://${join(dir, `data-${++runs}`)}` },
+    redis: {
+      BACKCHANNEL_STORAGE: `${redis?.url}/${++runs % 16}`,
+      BACKCHANNEL_MASTER_KEY: randomBytes(32).toString('base64url'),
+    },
+  })[kind]
+
+const ceiling = () => start([join(here, 'contenders/ceiling.js')], { ISSUER: idp.issuer, CLIENT_ID, PORT: '0' })
+const gateway = (strip) =>
+  start([join(here, 'contenders/gateway-in-process.js')], {
+    ...storage(),
+    ISSUER: idp.issuer,
+    CLIENT_ID,
+    TOKENS: String(tokens.length),
+    STRIP: strip.join(','),
+    BACKCHANNEL_LOG_LEVEL: 'info',
+  })
+const variants = [
+  ['ceiling (h3 + jose verify)', ceiling],
+  [`Backchannel, ${kind} store, everything on`, () => gateway([])],
+  ...PARTS.map((part) => [`  without ${part}`, () => gateway([part])]),
+  [`  without any of them`, () => gateway(PARTS)],
+  ['ceiling, again', ceiling],
+]
+
+// BENCH_ROUNDS=n runs the whole sequence n times and reports each row's median: this machine's
+// speed drifts, and a median over rounds moves less than any one run.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1)
+const samples = new Map()
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const [name, launch] of variants) {
+    log(`round ${round}/${ROUNDS}, ${name}: ${DURATION} s under load`)
+    const server = await launch()
+    await warmUp(server.url, tokens)
+    const pids = [server.pid, ...(redis ? [redis.pid] : [])]
+    const all = async () => (await Promise.all(pids.map((pid) => cpuSeconds(pid)))).reduce((a, b) => a + b, 0)
+    const main = () => cpuSeconds(server.pid, { mainThread: true })
+    const before = [await all(), await main()]
+    const result = await load(server.url, tokens, WARMUP)
+    const perRequest = (seconds) => (seconds * 1e6) / result.requests
+    const sample = {
+      rps: result.rps,
+      all: perRequest((await all()) - before[0]),
+      main: perRequest((await main()) - before[1]),
+    }
+    samples.set(name, [...(samples.get(name) ?? []), sample])
+    await server.stop()
+  }
+}
+redis?.stop()
+await idp.close()
+await rm(dir, { recursive: true, force: true })
+
+const median = (values) => values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]
+const rows = [...samples].map(([name, runs]) => ({
+  name,
+  ...Object.fromEntries(['rps', 'all', 'main'].map((k) => [k, median(runs.map((r) => r[k]))])),
+}))
+const ceilings = [...samples].filter(([name]) => name.startsWith('ceiling')).flatMap(([, runs]) => runs)
+const ceilingRps = median(ceilings.map((r) => r.rps))
+const fmt = (n) => Math.round(n).toLocaleString('en')
+console.log(
+  [
+    `${ROUNDS} round(s), medians; ${DURATION} s per row, ${CONNECTIONS} connections, ${fmt(tokens.length)} unique RS256 tokens, node ${process.version}`,
+    '',
+    `| contender | requests/s | ratio to ceiling | CPU/request, all threads${redis ? ' + Redis' : ''} (µs) | CPU/request, JavaScript thread (µs) |`,
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...rows.map(
+      (r) => `| ${r.name} | ${fmt(r.rps)} | ${(r.rps / ceilingRps).toFixed(2)} | ${fmt(r.all)} | ${fmt(r.main)} |`,
+    ),
+    '',
+    `The ceiling's runs: ${ceilings.map((r) => fmt(r.rps)).join(', ')} requests/s.`,
+  ].join('\n'),
+)

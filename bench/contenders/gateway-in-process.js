@@ -1,0 +1,64 @@
+// The gateway as `backchannel serve` builds it, with sessions registered in process.
+// PROFILE_FILE: the CPU profiler runs from the moment the sessions are registered (so the profile
+// shows the logout path, not the set-up) and is written there at SIGTERM. Used by profile.js.
+// STRIP=audit,claim,revoke,metrics,log: those parts of a logout's work do nothing, to measure what
+// each costs (ablate.js). Never a way to run the gateway: each protects something.
+import { writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
+import { hashToken } from '@backchannel/admin'
+import { createGateway, createLogger, createMetrics, loadConfig, openStore } from '@backchannel/server'
+import { serve } from 'h3'
+
+const { ISSUER, CLIENT_ID, TOKENS, PROFILE_FILE } = process.env
+const strip = new Set((process.env.STRIP ?? '').split(',').filter(Boolean))
+const config = loadConfig(process.env)
+const store = await openStore(config)
+await store.apps.create({
+  kind: 'oidc',
+  name: 'bench',
+  issuer: ISSUER,
+  clientId: CLIENT_ID,
+  jwksUri: `${ISSUER}/jwks`,
+  apiKeyHash: hashToken('unused'),
+  createdAt: 0,
+  updatedAt: 0,
+})
+for (let i = 0; i < Number(TOKENS); i += 500) {
+  await Promise.all(
+    Array.from({ length: Math.min(500, Number(TOKENS) - i) }, (_, j) =>
+      store.register({ app: 'bench', iss: ISSUER, sessionId: `s-${i + j}`, sub: `user-${i + j}`, sid: `sid-${i + j}` }),
+    ),
+  )
+}
+
+const metrics = createMetrics()
+if (strip.has('metrics')) {
+  for (const metric of [metrics.logouts, metrics.latency, metrics.revoked]) {
+    metric.inc = () => {}
+    metric.observe = () => {}
+  }
+}
+if (strip.has('audit')) store.audit.record = async (entry) => entry
+if (strip.has('claim')) store.claim = async () => true
+if (strip.has('revoke')) store.revoke = async () => ({ revoked: 1 })
+const gateway = createGateway({
+  store,
+  adminTokenHash: hashToken(config.adminToken ?? 'unused'),
+  logger: createLogger(strip.has('log') ? 'silent' : config.logLevel),
+  metrics,
+  fetchPolicy: { allowInsecure: true },
+})
+const server = serve(gateway.app, { port: 0, hostname: '127.0.0.1', silent: true })
+await server.ready()
+const session = PROFILE_FILE ? new Session() : undefined
+if (session) {
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.start')
+}
+console.error(`listening on ${server.url}`.replace(/\/$/, ''))
+process.once('SIGTERM', async () => {
+  if (session) writeFileSync(PROFILE_FILE, JSON.stringify((await session.post('Profiler.stop')).profile))
+  await server.close()
+  process.exit(0)
+})
