@@ -89,7 +89,7 @@ export async function processLogout(request: LogoutRequest, deps: LogoutFlowDepe
       const { revoked } = await store('the session store', () => deps.revoker.revoke(target))
       return success(name, { token, revoked })
     } catch (err) {
-      if (claimed) await deps.replay.release(key as string).catch((releaseError) => deps.onError?.(releaseError))
+      if (claimed && key) await deps.replay.release(key).catch((releaseError) => deps.onError?.(releaseError))
       throw err
     }
   } catch (err) {

@@ -55,9 +55,10 @@ export interface SessionRevoker {
   /**
    * Optional. Whether a logout covering `target` is already recorded: for a `sid`, its tombstone;
    * for a subject-wide logout, a watermark at or after `target.issuedAt`. The flow asks only when
-   * a token's `jti` is already claimed: if the logout is not recorded, the attempt that claimed it
-   * died between the claim and the revocation, and the token is processed now instead of being
-   * acknowledged as a replay. Without it, a claimed `jti` is always answered as a replay.
+   * a token's `jti` is already claimed: if the logout is still not recorded after a short wait (for
+   * an attempt revoking it right now), the attempt that claimed it died between the claim and the
+   * revocation, and the token is processed now instead of being acknowledged as a replay. Without
+   * it, a claimed `jti` is always answered as a replay.
    */
   recorded?(target: RevocationTarget): Promise<boolean>
 }
