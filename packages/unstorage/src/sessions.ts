@@ -38,7 +38,15 @@ interface Marker {
 
 type Markers = { tombstone?: Marker; watermark?: Marker }
 
-const sidsOf = (records: SessionRecord[]) => records.flatMap((r) => (r.sid === undefined ? [] : [r.sid]))
+type IssuerKeys = ReturnType<typeof keys.of>
+
+const sidsOf = (records: Iterable<SessionRecord>) => [...records].flatMap((r) => (r.sid === undefined ? [] : [r.sid]))
+
+/**
+ * Whether a logout ends every session of its subjects, not only its sid's: it then writes their
+ * watermarks. One with a sid always writes the sid's tombstone.
+ */
+const subjectWide = (target: RevocationTarget) => target.sid === undefined || target.scope === 'user'
 
 /** The session registry and revoker over a backend. */
 export function createSessionStore(backend: StoreBackend, options: SessionOptions = {}): SessionStore {
@@ -64,34 +72,26 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
 
   /** Every live marker of these subjects and sids (read once; `known` ones are not read again). */
   async function markerTable(
-    app: string,
-    iss: string,
+    k: IssuerKeys,
     subs: Iterable<string>,
     sids: Iterable<string>,
     t: number,
     known?: Map<string, Marker | undefined>,
   ) {
-    const subKeys = new Map([...subs].map((sub) => [sub, keys.watermark(app, iss, sub)]))
-    const sidKeys = new Map([...sids].map((sid) => [sid, keys.tombstone(app, iss, sid)]))
-    const markers = await readMarkers([...subKeys.values(), ...sidKeys.values()], t, known)
-    const watermark = (sub: string) => markers.get(subKeys.get(sub) as string)
+    const markers = await readMarkers([...[...subs].map(k.watermark), ...[...sids].map(k.tombstone)], t, known)
+    const watermark = (sub: string) => markers.get(k.watermark(sub))
     return {
       watermark,
       of: (r: SessionRecord): Markers => ({
         watermark: watermark(r.sub),
-        tombstone: r.sid === undefined ? undefined : markers.get(sidKeys.get(r.sid) as string),
+        tombstone: r.sid === undefined ? undefined : markers.get(k.tombstone(r.sid)),
       }),
     }
   }
 
   async function markersOf(record: SessionRecord, t: number): Promise<Markers> {
-    const table = await markerTable(
-      record.app,
-      record.iss,
-      [record.sub],
-      record.sid === undefined ? [] : [record.sid],
-      t,
-    )
+    const k = keys.of(record.app, record.iss)
+    const table = await markerTable(k, [record.sub], record.sid === undefined ? [] : [record.sid], t)
     return table.of(record)
   }
 
@@ -106,15 +106,15 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
   }
 
   /**
-   * The live sessions an index set names (its members are the hashed ids that end the sessions'
-   * keys), read with their records in one call; members whose session is gone are removed.
+   * The live sessions an index set names, by member (the hashed id that ends the session's key),
+   * read with their records in one call; members whose session is gone are removed.
    */
   async function indexed(set: string, app: string, match: (r: SessionRecord) => boolean, t: number) {
-    const records: SessionRecord[] = []
+    const records = new Map<string, SessionRecord>()
     const stale: string[] = []
     for (const { member, value } of await backend.readIndex(set, keys.sessionPrefix(app))) {
       const record = live(value as StoredSession | null, t)?.record
-      if (record && match(record)) records.push(record)
+      if (record && match(record)) records.set(member, record)
       else stale.push(member)
     }
     if (stale.length > 0) await backend.removeMembers(set, stale)
@@ -132,10 +132,11 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
       if (bornRevoked !== undefined) record.revokedAt = bornRevoked
       const stored: StoredSession = { record, until }
       const member = keys.sessionMember(sessionId)
+      const k = keys.of(app, iss)
       await Promise.all([
         storage.setItem(keys.sessionPrefix(app) + member, stored, { ttl: ttlSeconds(until, t) }),
-        backend.addMember(keys.subIndex(app, iss, sub), member, until),
-        sid === undefined ? undefined : backend.addMember(keys.sidIndex(app, iss, sid), member, until),
+        backend.addMember(k.subIndex(sub), member, until),
+        sid === undefined ? undefined : backend.addMember(k.sidIndex(sid), member, until),
       ])
       return { ...record }
     },
@@ -151,9 +152,10 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
 
     async list(app, iss, sub) {
       const t = now()
-      const records = await indexed(keys.subIndex(app, iss, sub), app, (r) => r.iss === iss && r.sub === sub, t)
-      const markers = await markerTable(app, iss, [sub], sidsOf(records), t)
-      return records
+      const k = keys.of(app, iss)
+      const records = await indexed(k.subIndex(sub), app, (r) => r.iss === iss && r.sub === sub, t)
+      const markers = await markerTable(k, [sub], sidsOf(records.values()), t)
+      return [...records.values()]
         .map((r) => {
           const at = revokedAt(r, markers.of(r))
           return at === undefined ? r : { ...r, revokedAt: at }
@@ -175,12 +177,13 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
       return { ended: true }
     },
 
-    async recorded({ app, iss, sub, sid, scope, issuedAt }: RevocationTarget) {
+    async recorded(target: RevocationTarget) {
       // What `revoke` writes for this target, in one write: the sid's tombstone (it ends the sid
       // whatever its time) and, subject-wide, the subject's watermark at or after this `iat`.
-      const tombstone = sid === undefined ? undefined : keys.tombstone(app, iss, sid)
-      const subjectWide = sub !== undefined && (sid === undefined || scope === 'user')
-      const watermark = subjectWide ? keys.watermark(app, iss, sub) : undefined
+      const { sub, sid, issuedAt } = target
+      const k = keys.of(target.app, target.iss)
+      const tombstone = sid === undefined ? undefined : k.tombstone(sid)
+      const watermark = sub !== undefined && subjectWide(target) ? k.watermark(sub) : undefined
       const markers = await readMarkers(
         [tombstone, watermark].filter((k) => k !== undefined),
         now(),
@@ -194,42 +197,41 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
     async revoke(target: RevocationTarget) {
       const t = now()
       const { app, iss, sid } = target
+      const k = keys.of(app, iss)
+      // By member: the hashed session id that ends the record's key.
       const covered = new Map<string, SessionRecord>()
       const subs = new Set<string>()
       // The markers the token names are read alongside the index: usually all there is to read.
       const named = [
-        ...(sid === undefined ? [] : [keys.tombstone(app, iss, sid)]),
-        ...(target.sub === undefined ? [] : [keys.watermark(app, iss, target.sub)]),
+        ...(sid === undefined ? [] : [k.tombstone(sid)]),
+        ...(target.sub === undefined ? [] : [k.watermark(target.sub)]),
       ]
       const prefetch = readMarkers(named, t)
       // Awaited below; if an index read fails first, this must not become an unhandled rejection.
       prefetch.catch(() => {})
       if (sid !== undefined) {
         const [records] = await Promise.all([
-          indexed(keys.sidIndex(app, iss, sid), app, (r) => r.iss === iss && r.sid === sid, t),
+          indexed(k.sidIndex(sid), app, (r) => r.iss === iss && r.sid === sid, t),
           prefetch,
         ])
-        for (const r of records) covered.set(r.sessionId, r)
-        if (target.scope === 'user') {
-          if (target.sub !== undefined) subs.add(target.sub)
-          for (const r of covered.values()) subs.add(r.sub)
-        }
-      } else if (target.sub !== undefined) {
-        subs.add(target.sub)
+        for (const [member, r] of records) covered.set(member, r)
+      }
+      if (subjectWide(target)) {
+        if (target.sub !== undefined) subs.add(target.sub)
+        for (const r of covered.values()) subs.add(r.sub)
       }
       for (const sub of subs) {
-        for (const r of await indexed(keys.subIndex(app, iss, sub), app, (r) => r.iss === iss && r.sub === sub, t)) {
-          covered.set(r.sessionId, r)
+        for (const [member, r] of await indexed(k.subIndex(sub), app, (r) => r.iss === iss && r.sub === sub, t)) {
+          covered.set(member, r)
         }
       }
 
       // Count what this logout ends: sessions not already ended by themselves or an earlier logout.
-      const records = [...covered.values()]
       // An earlier sid logout stamped the records it ended, so only this token's sid tombstone and
       // the subjects' watermarks are needed to count — not one tombstone per session.
+      const records = [...covered.values()]
       const before = await markerTable(
-        app,
-        iss,
+        k,
         [...subs, ...records.map((r) => r.sub)],
         sid === undefined ? [] : [sid],
         t,
@@ -238,11 +240,11 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
       let revoked = 0
       // Markers outlive every session they cover, so none comes back to life when one expires.
       let until = t + retention
-      const ended: SessionRecord[] = []
-      for (const r of records) {
+      const ended: [member: string, record: SessionRecord][] = []
+      for (const [member, r] of covered) {
         if (revokedAt(r, before.of(r)) === undefined) {
           revoked++
-          if (r.sid === sid) ended.push(r)
+          if (r.sid === sid) ended.push([member, r])
         }
         until = Math.max(until, (r.expiresAt ?? r.createdAt + sessionTtl) + 1)
       }
@@ -250,14 +252,14 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
       // The revocation itself: one marker per sid and per subject, and the records a sid logout
       // ends stamped with it, written together.
       const writes: { key: string; value: Marker | StoredSession; expiresAt: number }[] = []
-      for (const r of ended) {
+      for (const [member, r] of ended) {
         const sessionUntil = r.expiresAt ?? r.createdAt + sessionTtl
         const value: StoredSession = { record: { ...r, revokedAt: t }, until: sessionUntil }
-        writes.push({ key: keys.session(app, r.sessionId), value, expiresAt: sessionUntil })
+        writes.push({ key: keys.sessionPrefix(app) + member, value, expiresAt: sessionUntil })
       }
       if (sid !== undefined) {
         const value: Marker = { revokedAt: t, issuedAt: target.issuedAt, until }
-        writes.push({ key: keys.tombstone(app, iss, sid), value, expiresAt: until })
+        writes.push({ key: k.tombstone(sid), value, expiresAt: until })
       }
       for (const sub of subs) {
         const previous = before.watermark(sub)
@@ -266,7 +268,7 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
           issuedAt: Math.max(target.issuedAt, previous?.issuedAt ?? target.issuedAt),
           until: Math.max(until, previous?.until ?? 0),
         }
-        writes.push({ key: keys.watermark(app, iss, sub), value, expiresAt: value.until })
+        writes.push({ key: k.watermark(sub), value, expiresAt: value.until })
       }
       await backend.setMany(writes, t)
       return { revoked }

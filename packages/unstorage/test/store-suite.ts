@@ -113,7 +113,7 @@ export function describeStoreExtras(
       await store.register({ app: 'a', iss: 'i', sessionId: 'kept', sub: 'u' })
       // Registered again under another user: u's index still names it, but the record is v's.
       await store.register({ app: 'a', iss: 'i', sessionId: 'moved', sub: 'v' })
-      const index = keys.subIndex('a', 'i', 'u')
+      const index = keys.of('a', 'i').subIndex('u')
       expect((await store.backend.members(index)).sort()).toEqual(
         [keys.sessionMember('kept'), keys.sessionMember('moved')].sort(),
       )

@@ -48,10 +48,28 @@ export const keys = {
   sessionPrefix: (app: string) => `a:${ha(app)}:s:`,
   /** How index sets name a session: its id's hash, which also ends its record's key. */
   sessionMember: (sessionId: string) => h(sessionId),
-  tombstone: (app: string, iss: string, sid: string) => `a:${ha(app)}:t:${h(iss, sid)}`,
-  watermark: (app: string, iss: string, sub: string) => `a:${ha(app)}:w:${h(iss, sub)}`,
-  sidIndex: (app: string, iss: string, sid: string) => `a:${ha(app)}:is:${h(iss, sid)}`,
-  subIndex: (app: string, iss: string, sub: string) => `a:${ha(app)}:iu:${h(iss, sub)}`,
+  /**
+   * The marker and index keys of one application and issuer. Each sid or sub is hashed once
+   * however many of its keys are asked for (a logout needs up to four per value).
+   */
+  of(app: string, iss: string) {
+    const base = `a:${ha(app)}:`
+    const ids = new Map<string, string>()
+    const id = (value: string) => {
+      let hashed = ids.get(value)
+      if (hashed === undefined) {
+        hashed = h(iss, value)
+        ids.set(value, hashed)
+      }
+      return hashed
+    }
+    return {
+      tombstone: (sid: string) => `${base}t:${id(sid)}`,
+      watermark: (sub: string) => `${base}w:${id(sub)}`,
+      sidIndex: (sid: string) => `${base}is:${id(sid)}`,
+      subIndex: (sub: string) => `${base}iu:${id(sub)}`,
+    }
+  },
   claim: (key: string) => `r:${h(key)}`,
   appRecord: (name: string) => `app:${h(name)}`,
   apiKey: (hash: string) => `k:${hash}`,
