@@ -6,6 +6,13 @@
  */
 import type { Storage, StorageValue } from 'unstorage'
 
+/** What {@link StoreBackend.readIndex} returns. */
+export interface IndexRead {
+  members: { member: string; value: unknown }[]
+  /** The records at the keys `also`, in order. */
+  also: unknown[]
+}
+
 /** The backend primitives of one preset. All times are seconds since epoch. */
 export interface StoreBackend {
   /** Records (sessions, markers, apps). Values are JSON; each carries its own expiry. */
@@ -23,9 +30,10 @@ export interface StoreBackend {
   members(set: string): Promise<string[]>
   /**
    * Every member of `set` with the record stored at `prefix + member` (parsed; `null` where it is
-   * gone), in one round trip where the backend can (a Lua script on Redis).
+   * gone) and the records at the keys `also` (as {@link getMany} reads them), in one round trip
+   * where the backend can (a Lua script on Redis).
    */
-  readIndex(set: string, prefix: string): Promise<{ member: string; value: unknown }[]>
+  readIndex(set: string, prefix: string, also?: string[]): Promise<IndexRead>
   /** Removes members (stale index entries). */
   removeMembers(set: string, members: string[]): Promise<void>
   /**

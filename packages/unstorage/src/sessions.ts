@@ -107,18 +107,27 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
 
   /**
    * The live sessions an index set names, by member (the hashed id that ends the session's key),
-   * read with their records in one call; members whose session is gone are removed.
+   * read with their records — and the live markers at `markerKeys` — in one call; members whose
+   * session is gone are removed.
    */
-  async function indexed(set: string, app: string, match: (r: SessionRecord) => boolean, t: number) {
+  async function indexed(
+    set: string,
+    app: string,
+    match: (r: SessionRecord) => boolean,
+    t: number,
+    markerKeys: string[] = [],
+  ) {
+    const read = await backend.readIndex(set, keys.sessionPrefix(app), markerKeys)
     const records = new Map<string, SessionRecord>()
     const stale: string[] = []
-    for (const { member, value } of await backend.readIndex(set, keys.sessionPrefix(app))) {
+    for (const { member, value } of read.members) {
       const record = live(value as StoredSession | null, t)?.record
       if (record && match(record)) records.set(member, record)
       else stale.push(member)
     }
     if (stale.length > 0) await backend.removeMembers(set, stale)
-    return records
+    const markers = new Map(markerKeys.map((key, i) => [key, live(read.also[i] as Marker | null, t)]))
+    return { records, markers }
   }
 
   return {
@@ -153,7 +162,7 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
     async list(app, iss, sub) {
       const t = now()
       const k = keys.of(app, iss)
-      const records = await indexed(k.subIndex(sub), app, (r) => r.iss === iss && r.sub === sub, t)
+      const { records } = await indexed(k.subIndex(sub), app, (r) => r.iss === iss && r.sub === sub, t)
       const markers = await markerTable(k, [sub], sidsOf(records.values()), t)
       return [...records.values()]
         .map((r) => {
@@ -201,30 +210,23 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
       // By member: the hashed session id that ends the record's key.
       const covered = new Map<string, SessionRecord>()
       const subs = new Set<string>()
-      // The markers the token names are read alongside the index: usually all there is to read.
-      const named = [
+      // The markers the token names are read with the first index: usually all there is to read.
+      const namedKeys = [
         ...(sid === undefined ? [] : [k.tombstone(sid)]),
         ...(target.sub === undefined ? [] : [k.watermark(target.sub)]),
       ]
-      const prefetch = readMarkers(named, t)
-      // Awaited below; if an index read fails first, this must not become an unhandled rejection.
-      prefetch.catch(() => {})
-      if (sid !== undefined) {
-        const [records] = await Promise.all([
-          indexed(k.sidIndex(sid), app, (r) => r.iss === iss && r.sid === sid, t),
-          prefetch,
-        ])
+      let named: Map<string, Marker | undefined> | undefined
+      const cover = async (set: string, match: (r: SessionRecord) => boolean) => {
+        const { records, markers } = await indexed(set, app, match, t, named ? [] : namedKeys)
+        named ??= markers
         for (const [member, r] of records) covered.set(member, r)
       }
+      if (sid !== undefined) await cover(k.sidIndex(sid), (r) => r.iss === iss && r.sid === sid)
       if (subjectWide(target)) {
         if (target.sub !== undefined) subs.add(target.sub)
         for (const r of covered.values()) subs.add(r.sub)
       }
-      for (const sub of subs) {
-        for (const [member, r] of await indexed(k.subIndex(sub), app, (r) => r.iss === iss && r.sub === sub, t)) {
-          covered.set(member, r)
-        }
-      }
+      for (const sub of subs) await cover(k.subIndex(sub), (r) => r.iss === iss && r.sub === sub)
 
       // Count what this logout ends: sessions not already ended by themselves or an earlier logout.
       // An earlier sid logout stamped the records it ended, so only this token's sid tombstone and
@@ -235,7 +237,7 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
         [...subs, ...records.map((r) => r.sub)],
         sid === undefined ? [] : [sid],
         t,
-        await prefetch,
+        named,
       )
       let revoked = 0
       // Markers outlive every session they cover, so none comes back to life when one expires.

@@ -121,6 +121,27 @@ export function describeStoreExtras(
       expect(await store.backend.members(index)).toEqual([keys.sessionMember('kept')])
     })
 
+    it('reads an index with its records and other records asked for, in order, null where none is', async () => {
+      const { backend } = store
+      const until = clock.now() + 600
+      await backend.addMember('set:x', 'm1', until)
+      await backend.addMember('set:x', 'gone', until)
+      await backend.setMany(
+        [
+          { key: 'rec:m1', value: { n: 1 }, expiresAt: until },
+          { key: 'other:b', value: { n: 2 }, expiresAt: until },
+        ],
+        clock.now(),
+      )
+      const read = await backend.readIndex('set:x', 'rec:', ['other:a', 'other:b'])
+      expect(read.members.sort((a, b) => a.member.localeCompare(b.member))).toEqual([
+        { member: 'gone', value: null },
+        { member: 'm1', value: { n: 1 } },
+      ])
+      expect(read.also).toEqual([null, { n: 2 }])
+      expect(await backend.readIndex('set:none', 'rec:')).toEqual({ members: [], also: [] })
+    })
+
     it('keeps an audit log per application and overall, newest first, with a cursor', async () => {
       for (let i = 0; i < 5; i++) {
         await store.audit.record({ app: i % 2 ? 'a' : 'b', source: 'backchannel', outcome: 'revoked', revoked: i })

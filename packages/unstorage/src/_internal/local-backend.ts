@@ -29,6 +29,12 @@ export function createLocalBackend(state: LocalState, options: LocalBackendOptio
     return journal ? journal.append(op) : Promise.resolve()
   }
 
+  /** A record, parsed; `null` where there is none. */
+  const read = (key: string): unknown => {
+    const value = state.get(key)
+    return value === undefined ? null : JSON.parse(value)
+  }
+
   // Records go through unstorage like every preset's; this driver keeps their raw values.
   const driver: Driver = {
     name: 'backchannel-local',
@@ -65,19 +71,12 @@ export function createLocalBackend(state: LocalState, options: LocalBackendOptio
 
     addMember: (set, member, expiresAt) => write(['a', set, member, expiresAt]),
     members: async (set) => state.index.members(set, now()),
-    readIndex: async (set, prefix) =>
-      state.index.members(set, now()).map((member) => {
-        const value = state.get(prefix + member)
-        return { member, value: value === undefined ? null : JSON.parse(value) }
-      }),
+    readIndex: async (set, prefix, also = []) => ({
+      members: state.index.members(set, now()).map((member) => ({ member, value: read(prefix + member) })),
+      also: also.map(read),
+    }),
     removeMembers: (set, members) => write(['m', set, members]),
-
-    async getMany(keys) {
-      return keys.map((key) => {
-        const value = state.get(key)
-        return value === undefined ? null : JSON.parse(value)
-      })
-    },
+    getMany: async (keys) => keys.map(read),
 
     async setMany(entries, t) {
       // Applied together in this tick; journalled in one batch.

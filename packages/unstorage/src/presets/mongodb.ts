@@ -165,10 +165,10 @@ export async function mongodbStore(options: MongodbStoreOptions): Promise<Backch
       return [...new Set(docs.map((d) => d.member))]
     },
 
-    async readIndex(set, prefix) {
+    async readIndex(set, prefix, also = []) {
       const list = await backend.members(set)
-      const values = await backend.getMany(list.map((member) => prefix + member))
-      return list.map((member, i) => ({ member, value: values[i] }))
+      const values = await backend.getMany([...list.map((member) => prefix + member), ...also])
+      return { members: list.map((member, i) => ({ member, value: values[i] })), also: values.slice(list.length) }
     },
 
     async removeMembers(set, list) {

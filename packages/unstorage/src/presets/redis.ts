@@ -53,15 +53,17 @@ redis.call('EXPIRE', KEYS[1], ARGV[2], 'GT')`,
   bcSetMany: {
     lua: `for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'EX', ARGV[2 * i]) end`,
   },
-  // Every member of the set KEYS[1], then the value at ARGV[1] .. member for each: one round trip
-  // where SMEMBERS and MGET take two. (It reads keys it is not given, which standalone Redis
-  // allows and Redis Cluster would not; this preset connects to one server.)
+  // Every member of the set KEYS[1], then the value at ARGV[1] .. member for each, then the
+  // values at KEYS[2..]: one round trip where SMEMBERS and two MGETs take three. (It reads keys
+  // it is not given, which standalone Redis allows and Redis Cluster would not; this preset
+  // connects to one server.)
   bcReadIndex: {
-    numberOfKeys: 1,
     lua: `local members = redis.call('SMEMBERS', KEYS[1])
 local values = {}
 for i = 1, #members do values[i] = redis.call('GET', ARGV[1] .. members[i]) end
-return {members, values}`,
+local also = {}
+for i = 2, #KEYS do also[i - 1] = redis.call('GET', KEYS[i]) end
+return {members, values, also}`,
   },
   // Adds ARGV[1] to each sorted-set log KEYS[i] and keeps its newest ARGV[2] entries.
   bcAppend: {
@@ -76,7 +78,10 @@ end`,
 type ScriptedRedis = Redis & {
   bcClaim(key: string, expiresAt: number, now: number, ms: number): Promise<number>
   bcAddMember(set: string, member: string, ttl: number): Promise<unknown>
-  bcReadIndex(set: string, prefix: string): Promise<[string[], (string | null)[]]>
+  bcReadIndex(
+    numberOfKeys: number,
+    ...keysThenPrefix: string[]
+  ): Promise<[string[], (string | null)[], (string | null)[]]>
   bcSetMany(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<unknown>
   bcAppend(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<unknown>
 }
@@ -100,6 +105,7 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
   // surfaces as ERR_STORE_UNAVAILABLE. Without a listener ioredis would print every retry.
   client.on('error', () => {})
   const k = (key: string) => `${base}:${key}`
+  const parse = (value: string | null | undefined): unknown => (value ? JSON.parse(value) : null)
 
   const backend: StoreBackend = {
     storage,
@@ -118,9 +124,12 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
 
     members: (set) => client.smembers(k(set)),
 
-    async readIndex(set, prefix) {
-      const [members, values] = await client.bcReadIndex(k(set), k(prefix))
-      return members.map((member, i) => ({ member, value: values[i] ? JSON.parse(values[i] as string) : null }))
+    async readIndex(set, prefix, also = []) {
+      const [members, values, alsoValues] = await client.bcReadIndex(1 + also.length, k(set), ...also.map(k), k(prefix))
+      return {
+        members: members.map((member, i) => ({ member, value: parse(values[i]) })),
+        also: also.map((_, i) => parse(alsoValues[i])),
+      }
     },
 
     async removeMembers(set, members) {
@@ -129,7 +138,7 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
 
     async getMany(keys) {
       if (keys.length === 0) return []
-      return (await client.mget(keys.map(k))).map((value) => (value === null ? null : JSON.parse(value)))
+      return (await client.mget(keys.map(k))).map(parse)
     },
 
     async setMany(entries, now) {
