@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CLIENT_ID, startIssuer } from './issuer.js'
-import { CONNECTIONS, cpuSeconds, DURATION, here, load, log, start, startRedis, WARMUP, warmUp } from './lib.js'
+import { CONNECTIONS, DURATION, here, log, measuredLoad, start, startRedis, warmUp } from './lib.js'
 
 const kind = process.argv[2] ?? 'memory'
 const PARTS = ['audit', 'revoke', 'claim', 'metrics', 'log']
@@ -55,18 +55,12 @@ for (let round = 1; round <= ROUNDS; round++) {
     log(`round ${round}/${ROUNDS}, ${name}: ${DURATION} s under load`)
     const server = await launch()
     await warmUp(server.url, tokens)
-    const pids = [server.pid, ...(redis ? [redis.pid] : [])]
-    const all = async () => (await Promise.all(pids.map((pid) => cpuSeconds(pid)))).reduce((a, b) => a + b, 0)
-    const main = () => cpuSeconds(server.pid, { mainThread: true })
-    const before = [await all(), await main()]
-    const result = await load(server.url, tokens, WARMUP)
-    const perRequest = (seconds) => (seconds * 1e6) / result.requests
-    const sample = {
-      rps: result.rps,
-      all: perRequest((await all()) - before[0]),
-      main: perRequest((await main()) - before[1]),
-    }
-    samples.set(name, [...(samples.get(name) ?? []), sample])
+    const {
+      rps,
+      serverUs: all,
+      mainUs: main,
+    } = await measuredLoad(server.url, tokens, [server.pid, ...(redis ? [redis.pid] : [])])
+    samples.set(name, [...(samples.get(name) ?? []), { rps, all, main }])
     await server.stop()
   }
 }

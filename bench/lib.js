@@ -152,6 +152,28 @@ export async function load(url, tokens, from, options = {}) {
 }
 
 /**
+ * {@link load} from WARMUP on, with the CPU each request cost: `serverUs` over every thread of
+ * `pids` (the contender first, then e.g. its redis-server), `mainUs` the contender's JavaScript
+ * thread alone (the one every request waits for; its crypto thread pool is not in it), and
+ * `loaderUs` this process's, which is almost all the load generator's. In µs per request.
+ */
+export async function measuredLoad(url, tokens, pids) {
+  const server = async () =>
+    (await Promise.all(pids.map((pid) => cpuSeconds(pid)))).reduce((a, b) => a + (b ?? Number.NaN), 0)
+  const main = () => cpuSeconds(pids[0], { mainThread: true })
+  const before = { server: await server(), main: await main(), own: process.cpuUsage() }
+  const result = await load(url, tokens, WARMUP)
+  const perRequest = (seconds) => (seconds * 1e6) / result.requests
+  const own = process.cpuUsage(before.own)
+  return {
+    ...result,
+    serverUs: perRequest((await server()) - before.server),
+    mainUs: perRequest((await main()) - before.main),
+    loaderUs: perRequest((own.user + own.system) / 1e6),
+  }
+}
+
+/**
  * Load at a fixed `rate` (requests/s), spread evenly: each of the connections sends at its own
  * steady pace (autocannon's connectionRate), so requests do not leave in bursts.
  */

@@ -10,19 +10,17 @@ import { join } from 'node:path'
 import { CLIENT_ID, startIssuer } from './issuer.js'
 import {
   CONNECTIONS,
-  cpuSeconds,
   DURATION,
   fixedRate as fixedRateLoad,
   gateway,
   here,
-  load,
   log,
+  measuredLoad,
   redisMemoryPerSession,
   SMOKE,
   start,
   startRedis,
   timeToReady,
-  WARMUP,
   warmUp,
 } from './lib.js'
 
@@ -82,15 +80,8 @@ for (const [name, launch] of contenders) {
   await warmUp(server.url, tokens)
   const before = { ...idp.hits }
   log(`${name}: ${DURATION} s under load`)
-  // CPU per request: the contender's process (and redis-server's for the Redis store), and this
-  // one's, which is almost all the load generator's.
-  const pids = [server.pid, ...(name.includes('Redis') ? [redis.pid] : [])]
-  const serverCpu = async () => (await Promise.all(pids.map(cpuSeconds))).reduce((a, b) => a + (b ?? Number.NaN), 0)
-  const cpu0 = [await serverCpu(), process.cpuUsage()]
-  const result = await load(server.url, tokens, WARMUP)
-  result.serverUs = (((await serverCpu()) - cpu0[0]) * 1e6) / result.requests
-  const own = process.cpuUsage(cpu0[1])
-  result.loaderUs = (own.user + own.system) / result.requests
+  // CPU per request: the contender's process (and redis-server's for the Redis store).
+  const result = await measuredLoad(server.url, tokens, [server.pid, ...(name.includes('Redis') ? [redis.pid] : [])])
   hitsDuringLoad.push(idp.hits.discovery - before.discovery + idp.hits.jwks - before.jwks)
   rows.push({ name, ...result })
   if (name === 'Backchannel, memory store') {
