@@ -59,8 +59,9 @@ for (let round = 1; round <= ROUNDS; round++) {
       rps,
       serverUs: all,
       mainUs: main,
+      steal = Number.NaN,
     } = await measuredLoad(server.url, tokens, [server.pid, ...(redis ? [redis.pid] : [])])
-    samples.set(name, [...(samples.get(name) ?? []), { rps, all, main }])
+    samples.set(name, [...(samples.get(name) ?? []), { rps, all, main, steal }])
     await server.stop()
   }
 }
@@ -71,7 +72,7 @@ await rm(dir, { recursive: true, force: true })
 const median = (values) => values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]
 const rows = [...samples].map(([name, runs]) => ({
   name,
-  ...Object.fromEntries(['rps', 'all', 'main'].map((k) => [k, median(runs.map((r) => r[k]))])),
+  ...Object.fromEntries(['rps', 'all', 'main', 'steal'].map((k) => [k, median(runs.map((r) => r[k]))])),
 }))
 const ceilings = [...samples].filter(([name]) => name.startsWith('ceiling')).flatMap(([, runs]) => runs)
 const ceilingRps = median(ceilings.map((r) => r.rps))
@@ -80,10 +81,11 @@ console.log(
   [
     `${ROUNDS} round(s), medians; ${DURATION} s per row, ${CONNECTIONS} connections, ${fmt(tokens.length)} unique RS256 tokens, node ${process.version}`,
     '',
-    `| contender | requests/s | ratio to ceiling | CPU/request, all threads${redis ? ' + Redis' : ''} (µs) | CPU/request, JavaScript thread (µs) |`,
-    '| --- | ---: | ---: | ---: | ---: |',
+    `| contender | requests/s | ratio to ceiling | CPU/request, all threads${redis ? ' + Redis' : ''} (µs) | CPU/request, JavaScript thread (µs) | steal |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
-      (r) => `| ${r.name} | ${fmt(r.rps)} | ${(r.rps / ceilingRps).toFixed(2)} | ${fmt(r.all)} | ${fmt(r.main)} |`,
+      (r) =>
+        `| ${r.name} | ${fmt(r.rps)} | ${(r.rps / ceilingRps).toFixed(2)} | ${fmt(r.all)} | ${fmt(r.main)} | ${(r.steal * 100).toFixed(1)} % |`,
     ),
     '',
     `The ceiling's runs: ${ceilings.map((r) => fmt(r.rps)).join(', ')} requests/s.`,

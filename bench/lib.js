@@ -152,20 +152,36 @@ export async function load(url, tokens, from, options = {}) {
 }
 
 /**
+ * The machine's CPU time so far, in clock ticks, and how much of it the hypervisor gave to other
+ * guests ("steal", /proc/stat; Linux). `undefined` elsewhere.
+ */
+async function machineTicks() {
+  const line = (await readFile('/proc/stat', 'utf8').catch(() => '')).split('\n').find((l) => l.startsWith('cpu '))
+  if (!line) return undefined
+  const fields = line.trim().split(/\s+/).slice(1).map(Number)
+  // user nice system idle iowait irq softirq steal guest guest_nice; guest time is in user's.
+  return { total: fields.slice(0, 8).reduce((a, b) => a + b, 0), steal: fields[7] }
+}
+
+/**
  * {@link load} from WARMUP on, with the CPU each request cost: `serverUs` over every thread of
  * `pids` (the contender first, then e.g. its redis-server), `mainUs` the contender's JavaScript
  * thread alone (the one every request waits for; its crypto thread pool is not in it), and
- * `loaderUs` this process's, which is almost all the load generator's. In µs per request.
+ * `loaderUs` this process's, which is almost all the load generator's. In µs per request. `steal`:
+ * the share of the machine's CPU time the hypervisor gave to other guests meanwhile (0 to 1; on a
+ * shared virtual machine, figures measured while it is high are not comparable).
  */
 export async function measuredLoad(url, tokens, pids) {
   const server = async () =>
     (await Promise.all(pids.map((pid) => cpuSeconds(pid)))).reduce((a, b) => a + (b ?? Number.NaN), 0)
   const main = () => cpuSeconds(pids[0], { mainThread: true })
-  const before = { server: await server(), main: await main(), own: process.cpuUsage() }
+  const before = { server: await server(), main: await main(), own: process.cpuUsage(), machine: await machineTicks() }
   const result = await load(url, tokens, WARMUP)
   const perRequest = (seconds) => (seconds * 1e6) / result.requests
   const own = process.cpuUsage(before.own)
+  const machine = await machineTicks()
   return {
+    steal: machine && before.machine && (machine.steal - before.machine.steal) / (machine.total - before.machine.total),
     ...result,
     serverUs: perRequest((await server()) - before.server),
     mainUs: perRequest((await main()) - before.main),

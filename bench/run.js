@@ -126,12 +126,25 @@ const lines = [
   `Time from \`backchannel serve\` to /readyz = 200 (fs storage, fresh folder): median ${fmt(ready[1])} ms (${ready.map(fmt).join(', ')}).`,
   `Redis memory per registered session (${fmt(MILLION)} sessions, sid + sub indexed): ${fmt(perSession)} bytes.`,
 ]
+const pct = (x) => `${(x * 100).toFixed(1)} %`
+if (rows.some((r) => r.steal !== undefined)) {
+  lines.push(
+    `CPU time the hypervisor gave to other guests (steal) during each measured run: ${rows.map((r) => pct(r.steal)).join(', ')}.`,
+  )
+}
 // The ceiling runs first and last: if it moved, the machine's speed changed during the run.
 const [first, last] = [ceilings[0], ceilings.at(-1)]
 if (first && last && first !== last && Math.abs(first.rps - last.rps) / Math.max(first.rps, last.rps) > 0.25) {
   lines.push(
     '',
     `WARNING: the ceiling measured ${fmt(first.rps)} then ${fmt(last.rps)} requests/s: the machine's speed changed during the run; do not compare these figures.`,
+  )
+}
+const stolen = rows.filter((r) => r.steal > 0.05)
+if (stolen.length) {
+  lines.push(
+    '',
+    `WARNING: the hypervisor took more than 5 % of the CPU during ${stolen.map((r) => `${r.name} (${pct(r.steal)})`).join(', ')}: this machine was shared; do not compare these figures.`,
   )
 }
 console.log(lines.join('\n'))
