@@ -54,13 +54,13 @@ for (let round = 1; round <= ROUNDS; round++) {
   for (const [name, launch] of variants) {
     log(`round ${round}/${ROUNDS}, ${name}: ${DURATION} s under load`)
     const server = await launch()
-    await warmUp(server.url, tokens)
+    const from = await warmUp(server.url, tokens)
     const {
       rps,
       serverUs: all,
       mainUs: main,
       steal = Number.NaN,
-    } = await measuredLoad(server.url, tokens, [server.pid, ...(redis ? [redis.pid] : [])])
+    } = await measuredLoad(server.url, tokens, from, [server.pid, ...(redis ? [redis.pid] : [])])
     samples.set(name, [...(samples.get(name) ?? []), { rps, all, main, steal }])
     await server.stop()
   }

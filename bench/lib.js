@@ -14,6 +14,12 @@ export const SMOKE = process.env.BENCH_SMOKE === '1'
 export const DURATION = Number(process.env.BENCH_DURATION ?? (SMOKE ? 1 : 10))
 export const CONNECTIONS = 50
 export const WARMUP = 200
+/**
+ * Seconds under load before measuring (BENCH_WARMUP): until then V8 is still compiling the hot
+ * path on its background threads — in a profile of the gateway measured after only WARMUP
+ * requests, a sixth of the process's CPU went to the optimising compiler.
+ */
+export const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? (SMOKE ? 0.5 : 3))
 export const here = fileURLToPath(new URL('.', import.meta.url))
 export const BIN = join(here, '../packages/server/bin/backchannel.js')
 const ADMIN = `bca_${randomBytes(24).toString('base64url')}`
@@ -164,19 +170,19 @@ async function machineTicks() {
 }
 
 /**
- * {@link load} from WARMUP on, with the CPU each request cost: `serverUs` over every thread of
+ * {@link load} from token `from` on, with the CPU each request cost: `serverUs` over every thread of
  * `pids` (the contender first, then e.g. its redis-server), `mainUs` the contender's JavaScript
  * thread alone (the one every request waits for; its crypto thread pool is not in it), and
  * `loaderUs` this process's, which is almost all the load generator's. In µs per request. `steal`:
  * the share of the machine's CPU time the hypervisor gave to other guests meanwhile (0 to 1; on a
  * shared virtual machine, figures measured while it is high are not comparable).
  */
-export async function measuredLoad(url, tokens, pids) {
+export async function measuredLoad(url, tokens, from, pids) {
   const server = async () =>
     (await Promise.all(pids.map((pid) => cpuSeconds(pid)))).reduce((a, b) => a + (b ?? Number.NaN), 0)
   const main = () => cpuSeconds(pids[0], { mainThread: true })
   const before = { server: await server(), main: await main(), own: process.cpuUsage(), machine: await machineTicks() }
-  const result = await load(url, tokens, WARMUP)
+  const result = await load(url, tokens, from)
   const perRequest = (seconds) => (seconds * 1e6) / result.requests
   const own = process.cpuUsage(before.own)
   const machine = await machineTicks()
@@ -203,6 +209,10 @@ export async function fixedRate(url, tokens, from, rate, seconds) {
   return { rate, ...result }
 }
 
+/**
+ * WARMUP requests one at a time, each of which must succeed, then WARMUP_SECONDS under load.
+ * Resolves with the first token not used, where the measured load starts.
+ */
 export async function warmUp(url, tokens) {
   for (let i = 0; i < WARMUP; i++) {
     const res = await fetch(`${url}/auth/logout/bench`, {
@@ -212,6 +222,9 @@ export async function warmUp(url, tokens) {
     })
     if (res.status < 200 || res.status > 299) throw new Error(`warm-up answered ${res.status}: ${await res.text()}`)
   }
+  const { used, errors } = await load(url, tokens, WARMUP, { duration: WARMUP_SECONDS })
+  if (errors > 0) throw new Error(`${errors} errors while warming up under load`)
+  return used
 }
 
 export async function timeToReady() {

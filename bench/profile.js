@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CLIENT_ID, startIssuer } from './issuer.js'
-import { here, load, log, start, startRedis, WARMUP, warmUp } from './lib.js'
+import { here, load, log, start, startRedis, warmUp } from './lib.js'
 
 const kind = process.argv[2] ?? 'memory'
 const idp = await startIssuer()
@@ -25,8 +25,7 @@ const server = await start([join(here, 'contenders/gateway-in-process.js')], {
   PROFILE_FILE: join(dir, 'gateway.cpuprofile'),
   BACKCHANNEL_LOG_LEVEL: 'info',
 })
-await warmUp(server.url, tokens)
-const result = await load(server.url, tokens, WARMUP)
+const result = await load(server.url, tokens, await warmUp(server.url, tokens))
 await server.stop()
 redis?.stop()
 await idp.close()

@@ -77,11 +77,14 @@ for (const [name, launch] of contenders) {
   if (only && !only.test(name) && !name.startsWith('ceiling')) continue
   log(`${name}: starting`)
   const server = await launch()
-  await warmUp(server.url, tokens)
+  const from = await warmUp(server.url, tokens)
   const before = { ...idp.hits }
   log(`${name}: ${DURATION} s under load`)
   // CPU per request: the contender's process (and redis-server's for the Redis store).
-  const result = await measuredLoad(server.url, tokens, [server.pid, ...(name.includes('Redis') ? [redis.pid] : [])])
+  const result = await measuredLoad(server.url, tokens, from, [
+    server.pid,
+    ...(name.includes('Redis') ? [redis.pid] : []),
+  ])
   hitsDuringLoad.push(idp.hits.discovery - before.discovery + idp.hits.jwks - before.jwks)
   rows.push({ name, ...result })
   if (name === 'Backchannel, memory store') {
