@@ -14,7 +14,7 @@ export type {
   GatewayStore,
   SettingsStore,
 } from '@backchannel/core'
-export type { StoreBackend } from './backend.js'
+export type { IndexRead, StoreBackend } from './backend.js'
 export { ttlSeconds } from './backend.js'
 export type { SessionOptions } from './sessions.js'
 export type { BackchannelStore, StoreOptions } from './store.js'
