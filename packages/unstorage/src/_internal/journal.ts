@@ -43,7 +43,10 @@ export interface Journal {
   close(): Promise<void>
 }
 
-const CHUNK = 1 << 20
+// Snapshot lines are built and written this many characters at a time. Each chunk is built
+// synchronously between writes: at 1 MiB it held the event loop for long enough to put the fs
+// store's p99 under load at 147-153 ms; at 64 KiB, 39-41 ms.
+const CHUNK = 1 << 16
 
 /** Replays the journal at `path` into `state` (creating the file if needed) and opens it for appends. */
 export async function openJournal(path: string, state: JournalState, options: JournalOptions = {}): Promise<Journal> {
