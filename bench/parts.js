@@ -5,7 +5,7 @@
 // (the crypto thread pool's and the logger's writes too) and, for Redis, redis-server's. Each part
 // runs alone, 50 operations at a time, so this is what the part itself costs; inside a loaded
 // gateway the parts also cost each other (garbage collection, more turns of the event loop):
-// ablate.js measures that. Needs `pnpm build`. BENCH_SMOKE=1 runs 300 operations per part.
+// ablate.js and perf.js measure that. Needs `pnpm build`. BENCH_SMOKE=1 runs 300 operations a part.
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
