@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type Journal, type JournalOptions, openJournal } from '../src/_internal/journal.js'
 import { createLocalBackend } from '../src/_internal/local-backend.js'
-import { createLocalState } from '../src/_internal/local-state.js'
+import { createLocalState, SWEEP_SLICE } from '../src/_internal/local-state.js'
 
 const now = () => 1_800_000_000
 let dir: string
@@ -146,5 +146,25 @@ describe('the local state (memory and fs presets)', () => {
     expect([...state.snapshot()]).toEqual([['s', 'kept', '{"v":2}', null]])
     expect(state.keys('')).toEqual(['kept'])
     await backend.dispose()
+  })
+
+  it('sweeps in slices, yielding between them, and keeps what is live', () => {
+    let t = now()
+    const state = createLocalState(() => t)
+    const n = 3 * SWEEP_SLICE
+    for (let i = 0; i < n; i++) {
+      state.apply(['s', `gone-${i}`, '1', t + 10])
+      state.apply(['c', `claim-${i}`, t + 10])
+      state.apply(['a', `set-${i % 7}`, `m${i}`, t + 10])
+    }
+    state.apply(['s', 'kept', '2', t + 1000])
+    state.apply(['a', 'set-kept', 'm', t + 1000])
+    t += 11
+    // A yield after every SWEEP_SLICE records and claims (2n + 1: six), then index members (n + 1: three).
+    expect([...state.sweep()]).toHaveLength(9)
+    expect([...state.snapshot()]).toEqual([
+      ['s', 'kept', '2', t - 11 + 1000],
+      ['a', 'set-kept', 'm', t - 11 + 1000],
+    ])
   })
 })

@@ -48,7 +48,16 @@ export function createLocalBackend(state: LocalState, options: LocalBackendOptio
   }
   const storage = createStorage({ driver })
 
-  const timer = setInterval(() => state.sweep(), sweepInterval * 1000)
+  // A slice of the sweep per turn of the event loop, so that requests are not held up by it.
+  let sweeping: Promise<void> | undefined
+  const sweep = async () => {
+    for (const _ of state.sweep()) await new Promise((resolve) => setImmediate(resolve))
+  }
+  const timer = setInterval(() => {
+    sweeping ??= sweep().finally(() => {
+      sweeping = undefined
+    })
+  }, sweepInterval * 1000)
   timer.unref()
 
   return {
@@ -100,6 +109,7 @@ export function createLocalBackend(state: LocalState, options: LocalBackendOptio
 
     async dispose() {
       clearInterval(timer)
+      await sweeping
       try {
         await journal?.close()
       } finally {

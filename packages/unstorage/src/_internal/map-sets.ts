@@ -38,10 +38,17 @@ export function createMapSets() {
     },
     /** A copy of every log as it is now. */
     logs: () => [...logs].map(([log, entries]) => [log, [...entries]] as const),
-    /** Removes expired members (the index of a user who never comes back). Logs are capped instead. */
-    sweep(t: number) {
+    /**
+     * Removes expired members (the index of a user who never comes back), yielding after every
+     * `slice` members looked at. Logs are capped instead.
+     */
+    *sweep(t: number, slice: number): Generator<void, void, undefined> {
+      let seen = 0
       for (const [set, members] of sets) {
-        for (const [member, until] of members) if (until <= t) members.delete(member)
+        for (const [member, until] of members) {
+          if (until <= t) members.delete(member)
+          if (++seen % slice === 0) yield
+        }
         if (members.size === 0) sets.delete(set)
       }
     },
