@@ -167,4 +167,17 @@ describe('the local state (memory and fs presets)', () => {
       ['a', 'set-kept', 'm', t - 11 + 1000],
     ])
   })
+
+  it('keeps an index set added again while a sweep was paused inside its expired predecessor', () => {
+    let t = now()
+    const state = createLocalState(() => t)
+    for (let i = 0; i <= SWEEP_SLICE; i++) state.apply(['a', 'a:app:iu:u', `old-${i}`, t + 10])
+    t += 11
+    const sweep = state.sweep()
+    sweep.next() // paused after SWEEP_SLICE members of the expired set
+    state.apply(['x', 'a:app'])
+    state.apply(['a', 'a:app:iu:u', 'new', t + 1000])
+    for (const _ of sweep);
+    expect(state.index.members('a:app:iu:u', t)).toEqual(['new'])
+  })
 })

@@ -49,7 +49,8 @@ export function createMapSets() {
           if (until <= t) members.delete(member)
           if (++seen % slice === 0) yield
         }
-        if (members.size === 0) sets.delete(set)
+        // Unless the set was replaced while this sweep yielded (its app removed and added again).
+        if (members.size === 0 && sets.get(set) === members) sets.delete(set)
       }
     },
     removePrefix(prefix: string) {
