@@ -4,12 +4,11 @@
 // requests/s and CPU per request: all the process's threads, and its JavaScript thread alone
 // (the one every request waits for). Needs `pnpm build`. An explanation for BENCHMARKS.md, not a
 // way to run the gateway.
-import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CLIENT_ID, startIssuer } from './issuer.js'
-import { CONNECTIONS, DURATION, here, log, measuredLoad, start, startRedis, warmUp } from './lib.js'
+import { CONNECTIONS, DURATION, here, log, measuredLoad, start, startRedis, storageEnv, warmUp } from './lib.js'
 
 const kind = process.argv[2] ?? 'memory'
 const PARTS = ['audit', 'revoke', 'claim', 'metrics', 'log']
@@ -18,15 +17,11 @@ const tokens = await idp.mint(Number(process.env.BENCH_TOKENS ?? 40_000))
 const dir = await mkdtemp(join(tmpdir(), 'bench-ablate-'))
 const redis = kind === 'redis' ? await startRedis() : undefined
 let runs = 0
-const storage = () =>
-  ({
-    memory: { BACKCHANNEL_STORAGE: 'memory://' },
-    fs: { BACKCHANNEL_STORAGE: `fs://${join(dir, `data-${++runs}`)}` },
-    redis: {
-      BACKCHANNEL_STORAGE: `${redis?.url}/${++runs % 16}`,
-      BACKCHANNEL_MASTER_KEY: randomBytes(32).toString('base64url'),
-    },
-  })[kind]
+// A fresh store per run: its own folder, or its own Redis database.
+const storage = () => {
+  runs++
+  return storageEnv(kind, { folder: join(dir, `data-${runs}`), redisUrl: `${redis?.url}/${runs % 16}` })
+}
 
 const ceiling = () => start([join(here, 'contenders/ceiling.js')], { ISSUER: idp.issuer, CLIENT_ID, PORT: '0' })
 const gateway = (strip) =>

@@ -26,6 +26,17 @@ const ADMIN = `bca_${randomBytes(24).toString('base64url')}`
 
 export const log = (...args) => console.error(...args)
 
+/**
+ * The gateway's environment for a store of `kind`: `memory`, `fs` in `folder`, or `redis` at
+ * `redisUrl` (with a master key of its own).
+ */
+export const storageEnv = (kind, { folder, redisUrl } = {}) =>
+  ({
+    memory: { BACKCHANNEL_STORAGE: 'memory://' },
+    fs: { BACKCHANNEL_STORAGE: `fs://${folder}` },
+    redis: { BACKCHANNEL_STORAGE: redisUrl, BACKCHANNEL_MASTER_KEY: randomBytes(32).toString('base64url') },
+  })[kind]
+
 /** Runs a node script; resolves with its URL once it prints "listening on URL". */
 export function start(args, env) {
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })

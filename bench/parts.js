@@ -6,14 +6,13 @@
 // runs alone, 50 operations at a time, so this is what the part itself costs; inside a loaded
 // gateway the parts also cost each other (garbage collection, more turns of the event loop):
 // ablate.js and perf.js measure that. Needs `pnpm build`. BENCH_SMOKE=1 runs 300 operations a part.
-import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createKeyResolver, createLogoutVerifier } from '@backchannel/core'
 import { createLogger, createMetrics, loadConfig, openStore } from '@backchannel/server'
 import { CLIENT_ID, startIssuer } from './issuer.js'
-import { cpuSeconds, log, SMOKE, startRedis } from './lib.js'
+import { cpuSeconds, log, SMOKE, startRedis, storageEnv } from './lib.js'
 
 const OPS = SMOKE ? 300 : Number(process.env.BENCH_OPS ?? 10_000)
 const ROUNDS = SMOKE ? 1 : 3
@@ -52,11 +51,9 @@ async function measure(op, pids = []) {
 }
 
 const stores = {
-  memory: { BACKCHANNEL_STORAGE: 'memory://' },
-  fs: { BACKCHANNEL_STORAGE: `fs://${join(dir, 'data')}` },
-  ...(redis && {
-    Redis: { BACKCHANNEL_STORAGE: redis.url, BACKCHANNEL_MASTER_KEY: randomBytes(32).toString('base64url') },
-  }),
+  memory: storageEnv('memory'),
+  fs: storageEnv('fs', { folder: join(dir, 'data') }),
+  ...(redis && { Redis: storageEnv('redis', { redisUrl: redis.url }) }),
 }
 const results = new Map()
 const add = (part, column, value) => results.set(part, { ...results.get(part), [column]: value })

@@ -6,12 +6,11 @@
 // for BENCH_DURATION seconds. Prints µs per request by category for the JavaScript thread, the
 // other threads, and the symbols that differ most. Needs `perf` (linux-tools) and `pnpm build`.
 import { spawn, spawnSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CLIENT_ID, startIssuer } from './issuer.js'
-import { here, load, log, start, startRedis, warmUp } from './lib.js'
+import { here, load, log, start, startRedis, storageEnv, warmUp } from './lib.js'
 
 if (spawnSync('perf', ['--version']).status !== 0) throw new Error('perf.js needs Linux perf on the PATH')
 const kind = process.argv[2] ?? 'memory'
@@ -20,11 +19,7 @@ const idp = await startIssuer()
 const tokens = await idp.mint(Number(process.env.BENCH_TOKENS ?? 40_000))
 const dir = await mkdtemp(join(tmpdir(), 'bench-perf-'))
 const redis = kind === 'redis' ? await startRedis() : undefined
-const storage = {
-  memory: { BACKCHANNEL_STORAGE: 'memory://' },
-  fs: { BACKCHANNEL_STORAGE: `fs://${join(dir, 'data')}` },
-  redis: { BACKCHANNEL_STORAGE: redis?.url, BACKCHANNEL_MASTER_KEY: randomBytes(32).toString('base64url') },
-}[kind]
+const storage = storageEnv(kind, { folder: join(dir, 'data'), redisUrl: redis?.url })
 
 /** Runs a contender under load with perf attached; µs per request by (thread, symbol). */
 async function measure(name, script, env) {

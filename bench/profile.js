@@ -1,22 +1,17 @@
 // node profile.js [memory|fs|redis]: the gateway under load with --cpu-prof, then where its CPU
 // time went, by package and by function (self time). For BENCHMARKS.md's explanations.
-import { randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CLIENT_ID, startIssuer } from './issuer.js'
-import { here, load, log, start, startRedis, warmUp } from './lib.js'
+import { here, load, log, start, startRedis, storageEnv, warmUp } from './lib.js'
 
 const kind = process.argv[2] ?? 'memory'
 const idp = await startIssuer()
 const tokens = await idp.mint(Number(process.env.BENCH_TOKENS ?? 30_000))
 const dir = await mkdtemp(join(tmpdir(), 'bench-prof-'))
 const redis = kind === 'redis' ? await startRedis() : undefined
-const env = {
-  memory: { BACKCHANNEL_STORAGE: 'memory://' },
-  fs: { BACKCHANNEL_STORAGE: `fs://${join(dir, 'data')}` },
-  redis: { BACKCHANNEL_STORAGE: redis?.url, BACKCHANNEL_MASTER_KEY: randomBytes(32).toString('base64url') },
-}[kind]
+const env = storageEnv(kind, { folder: join(dir, 'data'), redisUrl: redis?.url })
 const server = await start([join(here, 'contenders/gateway-in-process.js')], {
   ...env,
   ISSUER: idp.issuer,

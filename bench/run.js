@@ -3,7 +3,6 @@
 // session), one after another in the same run, the ceiling first and last.
 // BENCH_SMOKE=1: a second or so per contender (CI); it checks that everything runs, not speed.
 // BENCH_TOKENS, BENCH_DURATION, BENCH_REDIS_SESSIONS override the sizes; BENCH_ONLY=regex picks contenders.
-import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,6 +19,7 @@ import {
   SMOKE,
   start,
   startRedis,
+  storageEnv,
   timeToReady,
   warmUp,
 } from './lib.js'
@@ -41,24 +41,16 @@ const contenders = [
     'ceiling (h3 + jose verify)',
     () => start([join(here, 'contenders/ceiling.js')], { ISSUER: idp.issuer, CLIENT_ID, PORT: '0' }),
   ],
-  ['Backchannel, memory store', () => gateway({ BACKCHANNEL_STORAGE: 'memory://' }, idp.issuer, tokens)],
+  ['Backchannel, memory store', () => gateway(storageEnv('memory'), idp.issuer, tokens)],
   [
     'Backchannel, fs store',
     async () => {
       const dir = await mkdtemp(join(tmpdir(), 'bench-fs-'))
       dirs.push(dir)
-      return gateway({ BACKCHANNEL_STORAGE: `fs://${dir}` }, idp.issuer, tokens)
+      return gateway(storageEnv('fs', { folder: dir }), idp.issuer, tokens)
     },
   ],
-  [
-    'Backchannel, Redis store',
-    () =>
-      gateway(
-        { BACKCHANNEL_STORAGE: redis.url, BACKCHANNEL_MASTER_KEY: randomBytes(32).toString('base64url') },
-        idp.issuer,
-        tokens,
-      ),
-  ],
+  ['Backchannel, Redis store', () => gateway(storageEnv('redis', { redisUrl: redis.url }), idp.issuer, tokens)],
   [
     'peer: express-openid-connect',
     () => start([join(here, 'contenders/peer.js')], { ISSUER: idp.issuer, CLIENT_ID, PORT: '0' }),
