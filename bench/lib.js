@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -39,7 +40,10 @@ export const storageEnv = (kind, { folder, redisUrl } = {}) =>
 
 /** Runs a node script; resolves with its URL once it prints "listening on URL". */
 export function start(args, env) {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   return new Promise((resolve, reject) => {
     let err = ''
     child.stderr.on('data', (c) => {
@@ -134,10 +138,28 @@ export async function cpuSeconds(pid, { mainThread = false } = {}) {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
+/**
+ * A request body per call, with the tokens from `from` on; past the last, again from WARMUP on
+ * (`wrapped`: those tokens were used before, so the gateway answers them as replays).
+ */
+function bodies(tokens, from) {
+  const cursor = {
+    used: from,
+    wrapped: false,
+    next() {
+      if (cursor.used >= tokens.length) {
+        cursor.used = WARMUP
+        cursor.wrapped = true
+      }
+      return `logout_token=${tokens[cursor.used++]}`
+    },
+  }
+  return cursor
+}
+
 /** Drives `url` with the tokens from `from` on, one per request. */
 export async function load(url, tokens, from, options = {}) {
-  let next = from
-  let wrapped = false
+  const cursor = bodies(tokens, from)
   const result = await autocannon({
     url: `${url}/auth/logout/bench`,
     method: 'POST',
@@ -146,13 +168,7 @@ export async function load(url, tokens, from, options = {}) {
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     requests: [
       {
-        setupRequest(req) {
-          if (next >= tokens.length) {
-            next = WARMUP
-            wrapped = true
-          }
-          return { ...req, body: `logout_token=${tokens[next++]}` }
-        },
+        setupRequest: (req) => ({ ...req, body: cursor.next() }),
       },
     ],
     ...options,
@@ -163,8 +179,8 @@ export async function load(url, tokens, from, options = {}) {
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
-    used: next,
-    wrapped,
+    used: cursor.used,
+    wrapped: cursor.wrapped,
   }
 }
 
@@ -207,17 +223,70 @@ export async function measuredLoad(url, tokens, from, pids) {
 }
 
 /**
- * Load at a fixed `rate` (requests/s), spread evenly: each of the connections sends at its own
- * steady pace (autocannon's connectionRate), so requests do not leave in bursts.
+ * Load at a fixed `rate` (requests/s), open loop: request i leaves at start + i/rate whether or not
+ * earlier ones were answered, over a pool of keep-alive connections, and its latency counts from
+ * that planned moment (so a stall delays every request it holds back; no coordinated omission).
+ * autocannon's rate options cannot do this: they give each connection a budget per second, which
+ * it spends at full speed as each second begins, so its "fixed rate" is bursts of maximum load.
+ * The first `settle` seconds at that rate are not measured: they are the aftermath of whatever ran
+ * before (in run.js, a full-speed run), not the steady state.
  */
-export async function fixedRate(url, tokens, from, rate, seconds) {
-  const connections = 20
-  const result = await load(url, tokens, from, {
-    connections,
-    connectionRate: Math.max(1, Math.round(rate / connections)),
-    duration: seconds,
+export async function fixedRate(url, tokens, from, rate, seconds, settle = SMOKE ? 0.2 : 2) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS })
+  const target = new URL('/auth/logout/bench', url)
+  const skipped = Math.round(rate * settle)
+  const total = skipped + Math.round(rate * seconds)
+  const latencies = new Float64Array(total - skipped)
+  let errors = 0
+  let sent = 0
+  let done = 0
+  const cursor = bodies(tokens, from)
+  await new Promise((resolve) => {
+    const start = performance.now()
+    const due = (i) => start + (i * 1000) / rate
+    const finish = (i, ok) => {
+      if (i >= skipped) latencies[i - skipped] = performance.now() - due(i)
+      if (!ok) errors++
+      if (++done === total) resolve()
+    }
+    const send = (i) => {
+      let answered = false
+      const answer = (ok) => {
+        if (answered) return
+        answered = true
+        finish(i, ok)
+      }
+      const body = cursor.next()
+      const headers = { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) }
+      const req = http.request(target, { method: 'POST', agent, headers, timeout: 10_000 }, (res) => {
+        res.resume()
+        res.once('end', () => answer(res.statusCode >= 200 && res.statusCode < 300))
+      })
+      req.once('timeout', () => req.destroy(new Error('timed out')))
+      req.once('error', () => answer(false))
+      req.end(body)
+    }
+    // Timers fire at best every millisecond: each tick sends every request whose moment has come.
+    const tick = () => {
+      const now = performance.now()
+      while (sent < total && due(sent) <= now) send(sent++)
+      if (sent < total) setTimeout(tick, 1)
+    }
+    tick()
   })
-  return { rate, ...result }
+  agent.destroy()
+  latencies.sort()
+  const at = (q) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] * 10) / 10
+  return {
+    rate,
+    requests: latencies.length,
+    p50: at(0.5),
+    p99: at(0.99),
+    max: at(1),
+    errors,
+    used: cursor.used,
+    wrapped: cursor.wrapped,
+  }
 }
 
 /**
