@@ -90,6 +90,34 @@ describe('the fs journal', () => {
     await second.backend.dispose()
   })
 
+  it('keeps every write made while a long snapshot is written, exactly once', async () => {
+    // A snapshot of a few megabytes takes many writes; lines appended meanwhile reach the old file
+    // before the swap, and the new one must hold each of them once.
+    const first = await open({ fsync: true })
+    const filler = 'x'.repeat(500)
+    for (let i = 0; i < 6000; i += 500)
+      await Promise.all(Array.from({ length: 500 }, (_, j) => first.backend.storage.setItem(`f${i + j}`, filler)))
+    const rewrite = first.journal.rewrite()
+    let done = false
+    void rewrite.finally(() => {
+      done = true
+    })
+    let n = 0
+    while (!done) {
+      await first.backend.append(['log'], `id${n}`, `{"id":"${n}"}`, 100_000)
+      n++
+    }
+    await first.backend.dispose()
+    expect(n).toBeGreaterThan(10)
+
+    const second = await open()
+    const log = await second.backend.read('log', 100_000)
+    expect(log).toHaveLength(n)
+    expect(new Set(log).size).toBe(n)
+    expect(await second.backend.storage.getItem('f5999')).toBe(filler)
+    await second.backend.dispose()
+  })
+
   it('rewrites itself once it holds twice the lines of its last snapshot (with fsync)', async () => {
     const first = await open({ rewriteAfter: 100, fsync: true })
     for (let n = 0; n < 1000; n++) await first.backend.storage.setItem('k', { n })
