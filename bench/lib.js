@@ -196,6 +196,9 @@ async function machineTicks() {
   return { total: fields.slice(0, 8).reduce((a, b) => a + b, 0), steal: fields[7] }
 }
 
+/** The share of the machine's CPU time the hypervisor took between two {@link machineTicks}. */
+const stealSince = (before, after) => after && before && (after.steal - before.steal) / (after.total - before.total)
+
 /**
  * {@link load} from token `from` on, with the CPU each request cost: `serverUs` over every thread of
  * `pids` (the contender first, then e.g. its redis-server), `mainUs` the contender's JavaScript
@@ -212,9 +215,8 @@ export async function measuredLoad(url, tokens, from, pids) {
   const result = await load(url, tokens, from)
   const perRequest = (seconds) => (seconds * 1e6) / result.requests
   const own = process.cpuUsage(before.own)
-  const machine = await machineTicks()
   return {
-    steal: machine && before.machine && (machine.steal - before.machine.steal) / (machine.total - before.machine.total),
+    steal: stealSince(before.machine, await machineTicks()),
     ...result,
     serverUs: perRequest((await server()) - before.server),
     mainUs: perRequest((await main()) - before.main),
@@ -241,6 +243,7 @@ export async function fixedRate(url, tokens, from, rate, seconds, settle = SMOKE
   let sent = 0
   let done = 0
   const cursor = bodies(tokens, from)
+  const machine = await machineTicks()
   await new Promise((resolve) => {
     const start = performance.now()
     const due = (i) => start + (i * 1000) / rate
@@ -278,6 +281,7 @@ export async function fixedRate(url, tokens, from, rate, seconds, settle = SMOKE
   latencies.sort()
   const at = (q) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] * 10) / 10
   return {
+    steal: stealSince(machine, await machineTicks()),
     rate,
     requests: latencies.length,
     p50: at(0.5),

@@ -106,6 +106,7 @@ for (const dir of dirs) await rm(dir, { recursive: true, force: true })
 const ceilings = rows.filter((r) => r.name.startsWith('ceiling'))
 const ceiling = ceilings.reduce((sum, r) => sum + r.rps, 0) / ceilings.length
 const fmt = (n) => Math.round(n).toLocaleString('en')
+const pct = (x) => (x === undefined ? '-' : `${(x * 100).toFixed(1)} %`)
 const lines = [
   `${DURATION} s per contender, ${CONNECTIONS} connections, ${fmt(TOKENS)} unique RS256 tokens, node ${process.version}`,
   '',
@@ -118,18 +119,17 @@ const lines = [
   '',
   "At a fixed rate, half of each store's maximum (open loop, evenly spaced; the ceiling at the memory store's rate):",
   '',
-  '| contender | requests/s | p50 (ms) | p99 (ms) | max (ms) | errors |',
-  '| --- | ---: | ---: | ---: | ---: | ---: |',
+  '| contender | requests/s | p50 (ms) | p99 (ms) | max (ms) | errors | steal |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...paced.map(
     (r) =>
-      `| ${r.name} | ${fmt(r.rate)} | ${r.p50} | ${r.p99} | ${r.max} | ${r.errors}${r.wrapped ? ' (tokens reused)' : ''} |`,
+      `| ${r.name} | ${fmt(r.rate)} | ${r.p50} | ${r.p99} | ${r.max} | ${r.errors}${r.wrapped ? ' (tokens reused)' : ''} | ${pct(r.steal)} |`,
   ),
   '',
   `JWKS and discovery requests at the issuer during the measured runs (after warm-up): ${hitsDuringLoad.join(', ')}.`,
   `Time from \`backchannel serve\` to /readyz = 200 (fs storage, fresh folder): median ${fmt(ready[1])} ms (${ready.map(fmt).join(', ')}).`,
   `Redis memory per registered session (${fmt(MILLION)} sessions, sid + sub indexed): ${fmt(perSession)} bytes.`,
 ]
-const pct = (x) => `${(x * 100).toFixed(1)} %`
 if (rows.some((r) => r.steal !== undefined)) {
   lines.push(
     `CPU time the hypervisor gave to other guests (steal) during each measured run: ${rows.map((r) => pct(r.steal)).join(', ')}.`,
@@ -143,7 +143,7 @@ if (first && last && first !== last && Math.abs(first.rps - last.rps) / Math.max
     `WARNING: the ceiling measured ${fmt(first.rps)} then ${fmt(last.rps)} requests/s: the machine's speed changed during the run; do not compare these figures.`,
   )
 }
-const stolen = rows.filter((r) => r.steal > 0.05)
+const stolen = [...rows, ...paced].filter((r) => r.steal > 0.05)
 if (stolen.length) {
   lines.push(
     '',

@@ -1,0 +1,66 @@
+// node journal.js: how long appends to the fs store's journal wait while it rewrites itself. A
+// journal of BENCH_RECORDS session-sized records (default 300,000) is rewritten from its snapshot
+// while appends arrive at a steady 2 per millisecond, each acknowledged once flushed to the disk
+// (fdatasync, the fs store's default), as under a loaded gateway. Prints the rewrite's duration and
+// the appends' latency during it, three rounds. Needs `pnpm build`. BENCH_SMOKE=1: 20,000 records,
+// one round.
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openJournal } from '../packages/unstorage/dist/_internal/journal.js'
+import { createLocalState } from '../packages/unstorage/dist/_internal/local-state.js'
+import { log, SMOKE } from './lib.js'
+
+const RECORDS = SMOKE ? 20_000 : Number(process.env.BENCH_RECORDS ?? 300_000)
+const ROUNDS = SMOKE ? 1 : 3
+// A session record as the store writes it: a hashed key and a sealed value of about 180 bytes.
+const value = JSON.stringify({ v: 1, sealed: 'x'.repeat(160) })
+
+for (let round = 1; round <= ROUNDS; round++) {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-journal-'))
+  const path = join(dir, 'journal')
+  const state = createLocalState(() => Date.now() / 1000)
+  // rewriteAfter: never on its own; the rewrite below is the one measured.
+  const journal = await openJournal(path, state, { fsync: true, rewriteAfter: Number.POSITIVE_INFINITY })
+  const append = (op) => {
+    state.apply(op)
+    return journal.append(op)
+  }
+  for (let i = 0; i < RECORDS; i += 1000) {
+    const batch = Array.from({ length: Math.min(1000, RECORDS - i) }, (_, j) =>
+      append(['s', `bc:s:${(i + j).toString(36).padStart(43, '0')}`, value, null]),
+    )
+    await Promise.all(batch)
+  }
+  const size = (await stat(path)).size
+
+  const latencies = []
+  let sent = 0
+  let steady = true
+  const pending = []
+  const tick = () => {
+    if (!steady) return
+    for (let k = 0; k < 2; k++) {
+      const t = performance.now()
+      pending.push(append(['c', `claim-${sent++}`, 2e9]).then(() => latencies.push(performance.now() - t)))
+    }
+    setTimeout(tick, 1)
+  }
+  tick()
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const before = latencies.length
+  const t0 = performance.now()
+  await journal.rewrite()
+  const took = performance.now() - t0
+  steady = false
+  await Promise.all(pending)
+  await journal.close()
+  await rm(dir, { recursive: true, force: true })
+
+  const during = latencies.slice(before).sort((a, b) => a - b)
+  const at = (q) => during[Math.min(during.length - 1, Math.floor(q * during.length))].toFixed(1)
+  log(
+    `round ${round}: ${RECORDS.toLocaleString('en')} records (${(size / 2 ** 20).toFixed(0)} MiB), rewritten in ${took.toFixed(0)} ms; ` +
+      `${during.length} appends meanwhile waited p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms`,
+  )
+}
