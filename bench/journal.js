@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openJournal } from '../packages/unstorage/dist/_internal/journal.js'
 import { createLocalState } from '../packages/unstorage/dist/_internal/local-state.js'
-import { log, SMOKE } from './lib.js'
+import { log, quantiles, SMOKE } from './lib.js'
 
 const RECORDS = SMOKE ? 20_000 : Number(process.env.BENCH_RECORDS ?? 300_000)
 const ROUNDS = SMOKE ? 1 : 3
@@ -57,10 +57,10 @@ for (let round = 1; round <= ROUNDS; round++) {
   await journal.close()
   await rm(dir, { recursive: true, force: true })
 
-  const during = latencies.slice(before).sort((a, b) => a - b)
-  const at = (q) => during[Math.min(during.length - 1, Math.floor(q * during.length))].toFixed(1)
+  const during = latencies.slice(before)
+  const { p50, p99, max } = quantiles(during)
   log(
     `round ${round}: ${RECORDS.toLocaleString('en')} records (${(size / 2 ** 20).toFixed(0)} MiB), rewritten in ${took.toFixed(0)} ms; ` +
-      `${during.length} appends meanwhile waited p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms`,
+      `${during.length} appends meanwhile waited p50 ${p50} ms, p99 ${p99} ms, max ${max} ms`,
   )
 }

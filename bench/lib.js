@@ -224,6 +224,13 @@ export async function measuredLoad(url, tokens, from, pids) {
   }
 }
 
+/** The median, 99th percentile and largest of `latencies` (ms), to 0.1 ms. Sorts them in place. */
+export function quantiles(latencies) {
+  latencies.sort((a, b) => a - b)
+  const at = (q) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] * 10) / 10
+  return { p50: at(0.5), p99: at(0.99), max: at(1) }
+}
+
 /**
  * Load at a fixed `rate` (requests/s), open loop: request i leaves at start + i/rate whether or not
  * earlier ones were answered, over a pool of keep-alive connections, and its latency counts from
@@ -278,15 +285,11 @@ export async function fixedRate(url, tokens, from, rate, seconds, settle = SMOKE
     tick()
   })
   agent.destroy()
-  latencies.sort()
-  const at = (q) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] * 10) / 10
   return {
     steal: stealSince(machine, await machineTicks()),
     rate,
     requests: latencies.length,
-    p50: at(0.5),
-    p99: at(0.99),
-    max: at(1),
+    ...quantiles(latencies),
     errors,
     used: cursor.used,
     wrapped: cursor.wrapped,

@@ -83,8 +83,8 @@ for (const [name, launch] of contenders) {
     log(`${name}: ${DURATION} s at half its maximum rate`)
     paced.push({ name, ...(await fixedRate(server.url, tokens, result.used, Math.round(result.rps / 2), DURATION)) })
   }
-  const memory = paced.find((r) => r.name.includes('memory'))
-  if (name.endsWith(', again') && memory) {
+  const memory = name.endsWith(', again') && paced.find((r) => r.name.includes('memory'))
+  if (memory) {
     // The floor for those figures: the ceiling paced at the memory store's rate on the same machine.
     log(`${name}: ${DURATION} s at the memory store's half rate`)
     paced.push({ name, ...(await fixedRate(server.url, tokens, result.used, memory.rate, DURATION)) })

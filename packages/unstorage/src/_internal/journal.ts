@@ -49,8 +49,8 @@ export interface Journal {
 const CHUNK = 1 << 16
 // A rewrite goes to the disk, and frees the replaced file, this many bytes at a time. On ext4 an
 // `fdatasync` waits for whatever the filesystem has pending: a rewrite's megabytes flushed, or a
-// large file's blocks freed, in one go stalled every append for 80-140 ms (300,000 records, a
-// 60 MB file); a mebibyte at a time, appends wait 12-18 ms at most meanwhile.
+// large file's blocks freed, in one go stalled appends for up to 156-266 ms (bench/journal.js:
+// 300,000 records, a 72 MiB file); a mebibyte at a time, 8-12 ms at most.
 const DISK_STEP = 1 << 20
 
 /** Replays the journal at `path` into `state` (creating the file if needed) and opens it for appends. */
@@ -106,7 +106,8 @@ export async function openJournal(path: string, state: JournalState, options: Jo
 
   function rewrite(): Promise<void> {
     rewriting ??= (async () => {
-      carry = []
+      const appended: string[] = []
+      carry = appended
       const ops = state.snapshot()
       const next = await open(nextPath, 'w', 0o600)
       try {
@@ -129,13 +130,13 @@ export async function openJournal(path: string, state: JournalState, options: Jo
         // The lines already in the old file follow the snapshot, and all of it goes to the disk
         // while appends go on: the swap below, which appends wait for, writes and flushes only
         // the lines appended meanwhile.
-        const written = (carry as string[]).length - queue.length
-        await next.write(chunk + (carry as string[]).slice(0, written).join(''))
+        const written = appended.length - queue.length
+        await next.write(chunk + appended.slice(0, written).join(''))
         await next.datasync()
         // Between two batches: every line appended so far is in the old file; those not yet
         // written (still queued) will go to the new one.
         const old = await enqueue(async () => {
-          const carried = (carry as string[]).slice(written, (carry as string[]).length - queue.length)
+          const carried = appended.slice(written, appended.length - queue.length)
           await next.write(carried.join(''))
           await next.datasync()
           const nextSize = (await next.stat()).size
