@@ -1,10 +1,11 @@
 // What run.js and profile.js share: starting contenders, registering sessions, driving load.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { redisStore } from '@backchannel/unstorage/redis'
 import autocannon from 'autocannon'
@@ -193,7 +194,7 @@ async function machineTicks() {
   if (!line) return undefined
   const fields = line.trim().split(/\s+/).slice(1).map(Number)
   // user nice system idle iowait irq softirq steal guest guest_nice; guest time is in user's.
-  return { total: fields.slice(0, 8).reduce((a, b) => a + b, 0), steal: fields[7] }
+  return { total: fields.slice(0, 8).reduce((a, b) => a + b, 0), idle: fields[3] + fields[4], steal: fields[7] }
 }
 
 /** The share of the machine's CPU time the hypervisor took between two {@link machineTicks}. */
@@ -232,6 +233,38 @@ export function quantiles(latencies) {
 }
 
 /**
+ * What a gateway says of itself on /metrics (prom-client's default metrics): the longest delay of
+ * its event loop since the last scrape (each scrape starts a new period), in ms beyond the 10 ms
+ * timer it is measured with, and its garbage collections so far, seconds and count by kind.
+ * `undefined` for a contender without /metrics (the ceiling, the peer).
+ */
+async function selfReport(url) {
+  const res = await fetch(`${url}/metrics`).catch(() => undefined)
+  if (!res?.ok) return undefined
+  const text = await res.text()
+  const loop = /^backchannel_process_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)
+  const gc = {}
+  for (const [, stat, kind, value] of text.matchAll(
+    /^backchannel_process_nodejs_gc_duration_seconds_(sum|count)\{kind="(\w+)"\} (\S+)$/gm,
+  )) {
+    gc[kind] ??= { sum: 0, count: 0 }
+    gc[kind][stat] = Number(value)
+  }
+  return { loopMs: loop ? Math.max(0, Number(loop[1]) * 1000 - 10) : undefined, gc }
+}
+
+/** Collections between two {@link selfReport}s: `{ kind: { count, ms } }`. */
+function collectionsSince(before, after) {
+  if (!before || !after) return undefined
+  return Object.fromEntries(
+    Object.entries(after.gc).map(([kind, { sum, count }]) => [
+      kind,
+      { count: count - (before.gc[kind]?.count ?? 0), ms: (sum - (before.gc[kind]?.sum ?? 0)) * 1000 },
+    ]),
+  )
+}
+
+/**
  * Load at a fixed `rate` (requests/s), open loop: request i leaves at start + i/rate whether or not
  * earlier ones were answered, over a pool of keep-alive connections, and its latency counts from
  * that planned moment (so a stall delays every request it holds back; no coordinated omission).
@@ -239,61 +272,132 @@ export function quantiles(latencies) {
  * it spends at full speed as each second begins, so its "fixed rate" is bursts of maximum load.
  * The first `settle` seconds at that rate are not measured: they are the aftermath of whatever ran
  * before (in run.js, a full-speed run), not the steady state.
+ *
+ * To tell whose a stall is, it also reports the longest delay of this process's event loop (the
+ * load generator's: a late send or a late read counts as latency) and, for a gateway, of the
+ * gateway's own (`selfReport`) with its collections. With `timeline` (a file path) and `pid`, it
+ * writes a CSV of every 100 ms: the slowest request planned in it, the load generator's longest
+ * event-loop delay, the contender's CPU and the machine's busy, idle and stolen time.
  */
-export async function fixedRate(url, tokens, from, rate, seconds, settle = SMOKE ? 0.2 : 2) {
+export async function fixedRate(url, tokens, from, rate, seconds, { pid, timeline, settle = SMOKE ? 0.2 : 2 } = {}) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS })
   const target = new URL('/auth/logout/bench', url)
   const skipped = Math.round(rate * settle)
   const total = skipped + Math.round(rate * seconds)
   const latencies = new Float64Array(total - skipped)
-  let errors = 0
+  /** Failed requests by what failed: `HTTP <status>` or the socket error's code. */
+  const errors = {}
   let sent = 0
   let done = 0
   const cursor = bodies(tokens, from)
-  const machine = await machineTicks()
+  const ownLoop = monitorEventLoopDelay({ resolution: 1 })
+  let machine
+  let gateway
+  const windows = []
+  let sampling
   await new Promise((resolve) => {
     const start = performance.now()
     const due = (i) => start + (i * 1000) / rate
-    const finish = (i, ok) => {
+    const finish = (i, failure) => {
       if (i >= skipped) latencies[i - skipped] = performance.now() - due(i)
-      if (!ok) errors++
+      if (failure) errors[failure] = (errors[failure] ?? 0) + 1
       if (++done === total) resolve()
     }
     const send = (i) => {
       let answered = false
-      const answer = (ok) => {
+      const answer = (failure) => {
         if (answered) return
         answered = true
-        finish(i, ok)
+        finish(i, failure)
       }
       const body = cursor.next()
       const headers = { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) }
       const req = http.request(target, { method: 'POST', agent, headers, timeout: 10_000 }, (res) => {
         res.resume()
-        res.once('end', () => answer(res.statusCode >= 200 && res.statusCode < 300))
+        res.once('end', () =>
+          answer(res.statusCode >= 200 && res.statusCode < 300 ? undefined : `HTTP ${res.statusCode}`),
+        )
       })
-      req.once('timeout', () => req.destroy(new Error('timed out')))
-      req.once('error', () => answer(false))
+      req.once('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'timeout' })))
+      req.once('error', (err) => answer(err.code ?? err.message))
       req.end(body)
+    }
+    const measureFrom = async () => {
+      ownLoop.enable()
+      ;[machine, gateway] = await Promise.all([machineTicks(), selfReport(url)])
+      if (timeline && pid) sampling = sample(pid, windows, ownLoop)
     }
     // Timers fire at best every millisecond: each tick sends every request whose moment has come.
     const tick = () => {
       const now = performance.now()
-      while (sent < total && due(sent) <= now) send(sent++)
+      while (sent < total && due(sent) <= now) {
+        if (sent === skipped) measureFrom()
+        send(sent++)
+      }
       if (sent < total) setTimeout(tick, 1)
     }
     tick()
   })
+  const [machineAfter, gatewayAfter] = await Promise.all([machineTicks(), selfReport(url)])
+  ownLoop.disable()
   agent.destroy()
+  if (sampling) {
+    sampling.stop()
+    await writeFile(timeline, timelineCsv(windows, latencies, rate, settle))
+  }
   return {
-    steal: stealSince(machine, await machineTicks()),
+    steal: stealSince(machine, machineAfter),
     rate,
     requests: latencies.length,
-    ...quantiles(latencies),
-    errors,
+    ...quantiles(latencies.slice()),
+    errors: Object.values(errors).reduce((a, b) => a + b, 0),
+    errorKinds: errors,
+    loaderLoopMs: Math.round(ownLoop.max / 1e5) / 10,
+    gatewayLoopMs: gatewayAfter?.loopMs === undefined ? undefined : Math.round(gatewayAfter.loopMs * 10) / 10,
+    collections: collectionsSince(gateway, gatewayAfter),
     used: cursor.used,
     wrapped: cursor.wrapped,
   }
+}
+
+/** Every 100 ms: the contender's CPU ticks, the machine's, and this process's longest loop delay. */
+function sample(pid, windows, ownLoop) {
+  const read = async () => {
+    const [cpu, all] = await Promise.all([cpuSeconds(pid), machineTicks()])
+    windows.push({ at: performance.now(), epoch: Date.now(), cpu, all, loopMs: ownLoop.max / 1e6 })
+    ownLoop.reset()
+  }
+  read()
+  const timer = setInterval(read, 100)
+  return { stop: () => clearInterval(timer) }
+}
+
+function timelineCsv(windows, latencies, rate, settle) {
+  const rows = ['ms,slowest_request_ms,loader_loop_ms,contender_cpu_ms,machine_busy_ms,idle_ms,steal_ms']
+  const first = windows[0]?.at
+  for (let w = 1; w < windows.length; w++) {
+    const [a, b] = [windows[w - 1], windows[w]]
+    // Requests planned in this window, counted from the end of the settling period.
+    const from = Math.floor(((a.at - first) / 1000) * rate)
+    const to = Math.min(latencies.length, Math.floor(((b.at - first) / 1000) * rate))
+    let slowest = 0
+    for (let i = from; i < to; i++) slowest = Math.max(slowest, latencies[i])
+    const tick = 10 // ms per clock tick
+    const idle = b.all.idle - a.all.idle
+    const steal = b.all.steal - a.all.steal
+    rows.push(
+      [
+        Math.round(a.at - first),
+        slowest.toFixed(1),
+        b.loopMs.toFixed(1),
+        Math.round((b.cpu - a.cpu) * 1000),
+        (b.all.total - a.all.total - idle - steal) * tick,
+        idle * tick,
+        steal * tick,
+      ].join(','),
+    )
+  }
+  return `# ${rate} requests/s after ${settle} s unmeasured; ms counted from ${new Date(windows[0]?.epoch).toISOString()}\n${rows.join('\n')}\n`
 }
 
 /**

@@ -61,6 +61,12 @@ const contenders = [
   ],
 ]
 
+// BENCH_TIMELINE=folder: a CSV per paced run of every 100 ms in it (see lib.fixedRate).
+const traced = (name, server) => ({
+  pid: server.pid,
+  timeline: process.env.BENCH_TIMELINE && join(process.env.BENCH_TIMELINE, `${name.replace(/\W+/g, '-')}.csv`),
+})
+
 // BENCH_ONLY=regex runs only the contenders whose name matches (and the ceiling), to iterate.
 const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY, 'i') : undefined
 const paced = []
@@ -81,13 +87,17 @@ for (const [name, launch] of contenders) {
   if (name.startsWith('Backchannel')) {
     // p99 at half the maximum, open loop, on the tokens the full-speed run did not use.
     log(`${name}: ${DURATION} s at half its maximum rate`)
-    paced.push({ name, ...(await fixedRate(server.url, tokens, result.used, Math.round(result.rps / 2), DURATION)) })
+    const rate = Math.round(result.rps / 2)
+    paced.push({ name, ...(await fixedRate(server.url, tokens, result.used, rate, DURATION, traced(name, server))) })
   }
   const memory = name.endsWith(', again') && paced.find((r) => r.name.includes('memory'))
   if (memory) {
     // The floor for those figures: the ceiling paced at the memory store's rate on the same machine.
     log(`${name}: ${DURATION} s at the memory store's half rate`)
-    paced.push({ name, ...(await fixedRate(server.url, tokens, result.used, memory.rate, DURATION)) })
+    paced.push({
+      name,
+      ...(await fixedRate(server.url, tokens, result.used, memory.rate, DURATION, traced(name, server))),
+    })
   }
   await server.stop()
 }
@@ -106,6 +116,8 @@ for (const dir of dirs) await rm(dir, { recursive: true, force: true })
 const ceilings = rows.filter((r) => r.name.startsWith('ceiling'))
 const ceiling = ceilings.reduce((sum, r) => sum + r.rps, 0) / ceilings.length
 const fmt = (n) => Math.round(n).toLocaleString('en')
+const gc = (c) =>
+  c ? ['minor', 'major'].map((kind) => `${c[kind]?.count ?? 0}, ${Math.round(c[kind]?.ms ?? 0)}`).join('; ') : '-'
 const pct = (x) => (x === undefined ? '-' : `${(x * 100).toFixed(1)} %`)
 const lines = [
   `${DURATION} s per contender, ${CONNECTIONS} connections, ${fmt(TOKENS)} unique RS256 tokens, node ${process.version}`,
@@ -119,11 +131,17 @@ const lines = [
   '',
   "At a fixed rate, half of each store's maximum (open loop, evenly spaced; the ceiling at the memory store's rate):",
   '',
-  '| contender | requests/s | p50 (ms) | p99 (ms) | max (ms) | errors | steal |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  '| contender | requests/s | p50 (ms) | p99 (ms) | max (ms) | errors | steal | longest event-loop delay: load generator, contender (ms) | contender GC: minor, major (count, ms) |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...paced.map(
     (r) =>
-      `| ${r.name} | ${fmt(r.rate)} | ${r.p50} | ${r.p99} | ${r.max} | ${r.errors}${r.wrapped ? ' (tokens reused)' : ''} | ${pct(r.steal)} |`,
+      `| ${r.name} | ${fmt(r.rate)} | ${r.p50} | ${r.p99} | ${r.max} | ${r.errors}${
+        r.errors
+          ? ` (${Object.entries(r.errorKinds)
+              .map(([kind, n]) => `${n} ${kind}`)
+              .join(', ')})`
+          : ''
+      }${r.wrapped ? ' (tokens reused)' : ''} | ${pct(r.steal)} | ${r.loaderLoopMs}, ${r.gatewayLoopMs ?? '-'} | ${gc(r.collections)} |`,
   ),
   '',
   `JWKS and discovery requests at the issuer during the measured runs (after warm-up): ${hitsDuringLoad.join(', ')}.`,
