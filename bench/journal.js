@@ -2,8 +2,9 @@
 // journal of BENCH_RECORDS session-sized records (default 300,000) is rewritten from its snapshot
 // while appends arrive at a steady 2 per millisecond, each acknowledged once flushed to the disk
 // (fdatasync, the fs store's default), as under a loaded gateway. Prints the rewrite's duration and
-// the appends' latency during it, three rounds. Needs `pnpm build`. BENCH_SMOKE=1: 20,000 records,
-// one round.
+// the appends' latency during it, three rounds. First, what one append costs alone: appends one at
+// a time (as under light load, where each batch holds one line), wall and CPU time per append.
+// Needs `pnpm build`. BENCH_SMOKE=1: 20,000 records, one round.
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,6 +16,24 @@ const RECORDS = SMOKE ? 20_000 : Number(process.env.BENCH_RECORDS ?? 300_000)
 const ROUNDS = SMOKE ? 1 : 3
 // A session record as the store writes it: a hashed key and a sealed value of about 180 bytes.
 const value = JSON.stringify({ v: 1, sealed: 'x'.repeat(160) })
+
+{
+  const dir = await mkdtemp(join(tmpdir(), 'bench-journal-'))
+  const journal = await openJournal(join(dir, 'journal'), createLocalState(Date.now), { fsync: true })
+  const count = SMOKE ? 500 : 5000
+  for (let round = 1; round <= ROUNDS; round++) {
+    const cpu = process.cpuUsage()
+    const t0 = performance.now()
+    for (let i = 0; i < count; i++) await journal.append(['c', `claim-${round}-${i}`, 2e9])
+    const wall = ((performance.now() - t0) * 1000) / count
+    const { user, system } = process.cpuUsage(cpu)
+    log(
+      `one append at a time, ${count} appends: ${wall.toFixed(1)} µs wall, ${((user + system) / count).toFixed(1)} µs CPU each`,
+    )
+  }
+  await journal.close()
+  await rm(dir, { recursive: true, force: true })
+}
 
 for (let round = 1; round <= ROUNDS; round++) {
   const dir = await mkdtemp(join(tmpdir(), 'bench-journal-'))

@@ -1,4 +1,5 @@
-import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { appendFile, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -22,6 +23,20 @@ async function open(options: JournalOptions = {}) {
   return { state, journal, backend: createLocalBackend(state, { now, journal }) }
 }
 const lineCount = async () => (await readFile(path, 'utf8')).split('\n').filter(Boolean).length
+
+/** How this process has the journal open, from /proc (Linux): one entry per open descriptor. */
+async function journalFlags() {
+  const found = []
+  for (const fd of await readdir('/proc/self/fd')) {
+    if ((await readlink(`/proc/self/fd/${fd}`).catch(() => '')) !== path) continue
+    const flags = Number.parseInt(
+      /^flags:\s+(\d+)/m.exec(await readFile(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? '',
+      8,
+    )
+    found.push({ dsync: (flags & constants.O_DSYNC) !== 0, append: (flags & constants.O_APPEND) !== 0 })
+  }
+  return found
+}
 
 describe('the fs journal', () => {
   it('replays records, sets, claims and logs in the order they were written', async () => {
@@ -127,6 +142,24 @@ describe('the fs journal', () => {
     expect(await second.backend.storage.getItem('k')).toEqual({ n: 999 })
     await second.backend.dispose()
   })
+
+  // Linux tells how each open file was opened; elsewhere there is nothing to read it from.
+  it.skipIf(process.platform !== 'linux')(
+    'with fsync, writes the journal synchronously to the disk (O_DSYNC), also after a rewrite (Linux only: /proc)',
+    async () => {
+      const { journal, backend } = await open({ fsync: true })
+      await backend.storage.setItem('k', { v: 1 })
+      expect(await journalFlags()).toEqual([expect.objectContaining({ dsync: true, append: true })])
+      await journal.rewrite()
+      await backend.storage.setItem('k', { v: 2 })
+      expect(await journalFlags()).toEqual([expect.objectContaining({ dsync: true, append: true })])
+      await backend.dispose()
+      const plain = await open()
+      await plain.backend.storage.setItem('k', { v: 3 })
+      expect(await journalFlags()).toEqual([expect.objectContaining({ dsync: false, append: true })])
+      await plain.backend.dispose()
+    },
+  )
 
   it('drops superseded and expired records and members when it rewrites', async () => {
     let t = now()

@@ -24,7 +24,7 @@ export interface FsStoreOptions extends Partial<StoreOptions> {
   /** The data folder. Default `./.backchannel`. */
   base?: string
   /**
-   * Wait for the disk (`fdatasync`, once per batch of concurrent writes) before acknowledging a
+   * Wait for the disk (`O_DSYNC`, one write per batch of concurrent changes) before acknowledging a
    * write. Default `true`. With `false` a write is acknowledged once the operating system has it:
    * it survives the process crashing but not the machine losing power.
    */
