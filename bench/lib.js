@@ -1,6 +1,7 @@
 // What run.js and profile.js share: starting contenders, registering sessions, driving load.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
@@ -280,7 +281,9 @@ function collectionsSince(before, after) {
  * event-loop delay, the contender's CPU and the machine's busy, idle and stolen time.
  */
 export async function fixedRate(url, tokens, from, rate, seconds, { pid, timeline, settle = SMOKE ? 0.2 : 2 } = {}) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS })
+  // fifo: every connection stays in use. With the default (lifo) the least used ones idled past
+  // the server's keep-alive timeout, and reusing one as the server closed it failed (ECONNRESET).
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS, scheduling: 'fifo' })
   const target = new URL('/auth/logout/bench', url)
   const skipped = Math.round(rate * settle)
   const total = skipped + Math.round(rate * seconds)
@@ -293,6 +296,7 @@ export async function fixedRate(url, tokens, from, rate, seconds, { pid, timelin
   const ownLoop = monitorEventLoopDelay({ resolution: 1 })
   let machine
   let gateway
+  let ownCpu
   const windows = []
   let sampling
   await new Promise((resolve) => {
@@ -324,8 +328,9 @@ export async function fixedRate(url, tokens, from, rate, seconds, { pid, timelin
     }
     const measureFrom = async () => {
       ownLoop.enable()
+      ownCpu = process.cpuUsage()
       ;[machine, gateway] = await Promise.all([machineTicks(), selfReport(url)])
-      if (timeline && pid) sampling = sample(pid, windows, ownLoop)
+      if (timeline && pid) sampling = sample(windows, ownLoop)
     }
     // Timers fire at best every millisecond: each tick sends every request whose moment has come.
     const tick = () => {
@@ -338,12 +343,13 @@ export async function fixedRate(url, tokens, from, rate, seconds, { pid, timelin
     }
     tick()
   })
+  const loader = process.cpuUsage(ownCpu)
   const [machineAfter, gatewayAfter] = await Promise.all([machineTicks(), selfReport(url)])
   ownLoop.disable()
   agent.destroy()
   if (sampling) {
     sampling.stop()
-    await writeFile(timeline, timelineCsv(windows, latencies, rate, settle))
+    await writeFile(timeline, timelineCsv(windows, latencies, rate, settle, pid))
   }
   return {
     steal: stealSince(machine, machineAfter),
@@ -352,6 +358,7 @@ export async function fixedRate(url, tokens, from, rate, seconds, { pid, timelin
     ...quantiles(latencies.slice()),
     errors: Object.values(errors).reduce((a, b) => a + b, 0),
     errorKinds: errors,
+    loaderUs: (loader.user + loader.system) / latencies.length,
     loaderLoopMs: Math.round(ownLoop.max / 1e5) / 10,
     gatewayLoopMs: gatewayAfter?.loopMs === undefined ? undefined : Math.round(gatewayAfter.loopMs * 10) / 10,
     collections: collectionsSince(gateway, gatewayAfter),
@@ -360,11 +367,43 @@ export async function fixedRate(url, tokens, from, rate, seconds, { pid, timelin
   }
 }
 
-/** Every 100 ms: the contender's CPU ticks, the machine's, and this process's longest loop delay. */
-function sample(pid, windows, ownLoop) {
+/**
+ * CPU ticks of every process on the machine so far, by pid, from /proc (Linux). Read synchronously:
+ * a scan takes about a millisecond, where dozens of asynchronous reads through libuv's thread pool
+ * every 100 ms doubled this process's CPU per request and its p99.
+ */
+function processTicks() {
+  const ticks = new Map()
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue
+    let stat
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    } catch {
+      continue // gone meanwhile
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+    ticks.set(Number(pid), { name, ticks: Number(fields[11]) + Number(fields[12]) })
+  }
+  return ticks
+}
+
+/**
+ * Every 100 ms: every process's CPU (the contender's among them), this process's, the machine's,
+ * and this process's longest event-loop delay.
+ */
+function sample(windows, ownLoop) {
   const read = async () => {
-    const [cpu, all] = await Promise.all([cpuSeconds(pid), machineTicks()])
-    windows.push({ at: performance.now(), epoch: Date.now(), cpu, all, loopMs: ownLoop.max / 1e6 })
+    const all = await machineTicks()
+    windows.push({
+      at: performance.now(),
+      epoch: Date.now(),
+      processes: processTicks(),
+      own: process.cpuUsage(),
+      all,
+      loopMs: ownLoop.max / 1e6,
+    })
     ownLoop.reset()
   }
   read()
@@ -372,8 +411,10 @@ function sample(pid, windows, ownLoop) {
   return { stop: () => clearInterval(timer) }
 }
 
-function timelineCsv(windows, latencies, rate, settle) {
-  const rows = ['ms,slowest_request_ms,loader_loop_ms,contender_cpu_ms,machine_busy_ms,idle_ms,steal_ms']
+function timelineCsv(windows, latencies, rate, settle, pid) {
+  const rows = [
+    'ms,slowest_request_ms,loader_loop_ms,contender_cpu_ms,loader_cpu_ms,busiest_other_process_ms,machine_busy_ms,idle_ms,steal_ms',
+  ]
   const first = windows[0]?.at
   for (let w = 1; w < windows.length; w++) {
     const [a, b] = [windows[w - 1], windows[w]]
@@ -385,12 +426,20 @@ function timelineCsv(windows, latencies, rate, settle) {
     const tick = 10 // ms per clock tick
     const idle = b.all.idle - a.all.idle
     const steal = b.all.steal - a.all.steal
+    let busiest = { name: '-', ticks: 0 }
+    for (const [other, { name, ticks }] of b.processes) {
+      if (other === pid || other === process.pid) continue
+      const used = ticks - (a.processes.get(other)?.ticks ?? ticks)
+      if (used > busiest.ticks) busiest = { name, ticks: used }
+    }
     rows.push(
       [
         Math.round(a.at - first),
         slowest.toFixed(1),
         b.loopMs.toFixed(1),
-        Math.round((b.cpu - a.cpu) * 1000),
+        ((b.processes.get(pid)?.ticks ?? 0) - (a.processes.get(pid)?.ticks ?? 0)) * tick,
+        Math.round((b.own.user + b.own.system - a.own.user - a.own.system) / 1000),
+        `${busiest.name} ${busiest.ticks * tick}`,
         (b.all.total - a.all.total - idle - steal) * tick,
         idle * tick,
         steal * tick,

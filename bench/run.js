@@ -131,8 +131,8 @@ const lines = [
   '',
   "At a fixed rate, half of each store's maximum (open loop, evenly spaced; the ceiling at the memory store's rate):",
   '',
-  '| contender | requests/s | p50 (ms) | p99 (ms) | max (ms) | errors | steal | longest event-loop delay: load generator, contender (ms) | contender GC: minor, major (count, ms) |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  '| contender | requests/s | p50 (ms) | p99 (ms) | max (ms) | errors | steal | load generator CPU/request (µs) | longest event-loop delay: load generator, contender (ms) | contender GC: minor, major (count, ms) |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...paced.map(
     (r) =>
       `| ${r.name} | ${fmt(r.rate)} | ${r.p50} | ${r.p99} | ${r.max} | ${r.errors}${
@@ -141,7 +141,7 @@ const lines = [
               .map(([kind, n]) => `${n} ${kind}`)
               .join(', ')})`
           : ''
-      }${r.wrapped ? ' (tokens reused)' : ''} | ${pct(r.steal)} | ${r.loaderLoopMs}, ${r.gatewayLoopMs ?? '-'} | ${gc(r.collections)} |`,
+      }${r.wrapped ? ' (tokens reused)' : ''} | ${pct(r.steal)} | ${fmt(r.loaderUs)} | ${r.loaderLoopMs}, ${r.gatewayLoopMs ?? '-'} | ${gc(r.collections)} |`,
   ),
   '',
   `JWKS and discovery requests at the issuer during the measured runs (after warm-up): ${hitsDuringLoad.join(', ')}.`,
