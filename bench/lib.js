@@ -134,10 +134,14 @@ export async function gateway(env, issuer, tokens, nodeArgs = []) {
 export async function cpuSeconds(pid, { mainThread = false } = {}) {
   const path = mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`
   const stat = await readFile(path, 'utf8').catch(() => undefined)
-  if (!stat) return undefined
+  return stat ? ticksOf(stat) / 100 : undefined
+}
+
+/** CPU clock ticks (10 ms) in a /proc/<pid>/stat line: user and system time. */
+function ticksOf(stat) {
   // Fields after the command name, which is in parentheses: utime and stime are the 12th and 13th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
+  return Number(fields[11]) + Number(fields[12])
 }
 
 /**
@@ -276,9 +280,10 @@ function collectionsSince(before, after) {
  *
  * To tell whose a stall is, it also reports the longest delay of this process's event loop (the
  * load generator's: a late send or a late read counts as latency) and, for a gateway, of the
- * gateway's own (`selfReport`) with its collections. With `timeline` (a file path) and `pid`, it
- * writes a CSV of every 100 ms: the slowest request planned in it, the load generator's longest
- * event-loop delay, the contender's CPU and the machine's busy, idle and stolen time.
+ * gateway's own (`selfReport`) with its collections. With `timeline` (a file path) and `pid` (the
+ * contender's), it writes a CSV of every 100 ms: the slowest request planned in it, the load
+ * generator's longest event-loop delay and CPU, the contender's CPU, the busiest other process, and
+ * the machine's busy, idle and stolen time.
  */
 export async function fixedRate(url, tokens, from, rate, seconds, { pid, timeline, settle = SMOKE ? 0.2 : 2 } = {}) {
   // fifo: every connection stays in use. With the default (lifo) the least used ones idled past
@@ -382,9 +387,7 @@ function processTicks() {
     } catch {
       continue // gone meanwhile
     }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-    ticks.set(Number(pid), { name, ticks: Number(fields[11]) + Number(fields[12]) })
+    ticks.set(Number(pid), { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ticks: ticksOf(stat) })
   }
   return ticks
 }
@@ -412,6 +415,7 @@ function sample(windows, ownLoop) {
 }
 
 function timelineCsv(windows, latencies, rate, settle, pid) {
+  const tick = 10 // ms per clock tick
   const rows = [
     'ms,slowest_request_ms,loader_loop_ms,contender_cpu_ms,loader_cpu_ms,busiest_other_process_ms,machine_busy_ms,idle_ms,steal_ms',
   ]
@@ -423,7 +427,6 @@ function timelineCsv(windows, latencies, rate, settle, pid) {
     const to = Math.min(latencies.length, Math.floor(((b.at - first) / 1000) * rate))
     let slowest = 0
     for (let i = from; i < to; i++) slowest = Math.max(slowest, latencies[i])
-    const tick = 10 // ms per clock tick
     const idle = b.all.idle - a.all.idle
     const steal = b.all.steal - a.all.steal
     let busiest = { name: '-', ticks: 0 }

@@ -118,6 +118,12 @@ const ceiling = ceilings.reduce((sum, r) => sum + r.rps, 0) / ceilings.length
 const fmt = (n) => Math.round(n).toLocaleString('en')
 const gc = (c) =>
   c ? ['minor', 'major'].map((kind) => `${c[kind]?.count ?? 0}, ${Math.round(c[kind]?.ms ?? 0)}`).join('; ') : '-'
+const failures = (r) =>
+  r.errors
+    ? `${r.errors} (${Object.entries(r.errorKinds)
+        .map(([kind, n]) => `${n} ${kind}`)
+        .join(', ')})`
+    : '0'
 const pct = (x) => (x === undefined ? '-' : `${(x * 100).toFixed(1)} %`)
 const lines = [
   `${DURATION} s per contender, ${CONNECTIONS} connections, ${fmt(TOKENS)} unique RS256 tokens, node ${process.version}`,
@@ -135,13 +141,7 @@ const lines = [
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...paced.map(
     (r) =>
-      `| ${r.name} | ${fmt(r.rate)} | ${r.p50} | ${r.p99} | ${r.max} | ${r.errors}${
-        r.errors
-          ? ` (${Object.entries(r.errorKinds)
-              .map(([kind, n]) => `${n} ${kind}`)
-              .join(', ')})`
-          : ''
-      }${r.wrapped ? ' (tokens reused)' : ''} | ${pct(r.steal)} | ${fmt(r.loaderUs)} | ${r.loaderLoopMs}, ${r.gatewayLoopMs ?? '-'} | ${gc(r.collections)} |`,
+      `| ${r.name} | ${fmt(r.rate)} | ${r.p50} | ${r.p99} | ${r.max} | ${failures(r)}${r.wrapped ? ' (tokens reused)' : ''} | ${pct(r.steal)} | ${fmt(r.loaderUs)} | ${r.loaderLoopMs}, ${r.gatewayLoopMs ?? '-'} | ${gc(r.collections)} |`,
   ),
   '',
   `JWKS and discovery requests at the issuer during the measured runs (after warm-up): ${hitsDuringLoad.join(', ')}.`,
