@@ -42,10 +42,7 @@ export const storageEnv = (kind, { folder, redisUrl } = {}) =>
 
 /** Runs a node script; resolves with its URL once it prints "listening on URL". */
 export function start(args, env) {
-  const child = spawn(process.execPath, args, {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
   return new Promise((resolve, reject) => {
     let err = ''
     child.stderr.on('data', (c) => {
