@@ -2,6 +2,7 @@
 // PostgreSQL compiled to WebAssembly; node-postgres' Pool has the same query() shape).
 // A logout updates the matching rows and records itself in `logouts` in one transaction, so a
 // session registered after its logout is born revoked.
+import { isSubjectWide } from '@backchannel/core'
 
 const DAY = 86400
 
@@ -84,20 +85,21 @@ export async function createSqlSessions({ db, schema = 'backchannel', now = () =
 
     // Lets the gateway tell a resent token from one whose first attempt stopped between its
     // replay claim and this revocation: the rows `revoke` writes to `logouts` for this target.
-    async recorded({ app, iss, sub, sid, scope, issuedAt }) {
-      const subjectWide = sub !== undefined && (sid === undefined || scope === 'user')
+    async recorded(target) {
+      const { app, iss, sub, sid, issuedAt } = target
       const { rows } = await db.query(
         `select
            ($4::text is null or exists (select 1 from ${s}.logouts where ${live} and app = $2 and iss = $3
               and kind = 'sid' and value = $4)) and
            ($5::text is null or exists (select 1 from ${s}.logouts where ${live} and app = $2 and iss = $3
               and kind = 'sub' and value = $5 and issued_at >= $6)) as recorded`,
-        [now(), app, iss, sid ?? null, subjectWide ? sub : null, issuedAt],
+        [now(), app, iss, sid ?? null, isSubjectWide(target) ? (sub ?? null) : null, issuedAt],
       )
       return rows[0].recorded
     },
 
-    async revoke({ app, iss, sub, sid, scope, issuedAt }) {
+    async revoke(target) {
+      const { app, iss, sub, sid, issuedAt } = target
       const t = now()
       return db.transaction(async (tx) => {
         let revoked = 0
@@ -115,8 +117,8 @@ export async function createSqlSessions({ db, schema = 'backchannel', now = () =
             [t, app, iss, kind, value, issuedAt, t + 30 * DAY],
           )
         }
-        const subs = new Set(sid === undefined || scope === 'user' ? (sub === undefined ? [] : [sub]) : [])
-        if (sid !== undefined && scope === 'user') {
+        const subs = new Set(isSubjectWide(target) && sub !== undefined ? [sub] : [])
+        if (sid !== undefined && isSubjectWide(target)) {
           const { rows } = await tx.query(
             `select distinct sub from ${s}.sessions where app = $1 and iss = $2 and sid = $3`,
             [app, iss, sid],

@@ -81,6 +81,6 @@ export type {
   SessionState,
   SessionStore,
 } from './session.js'
-export { defineRevoker } from './session.js'
+export { defineRevoker, isSubjectWide } from './session.js'
 export type { LogoutVerifier, LogoutVerifierOptions, VerifyOptions } from './verify.js'
 export { createLogoutVerifier } from './verify.js'

@@ -29,6 +29,22 @@ export interface RevocationTarget {
 }
 
 /**
+ * Whether a logout ends every session of its user rather than only those of one IdP session: it
+ * names no `sid`, or its scope is `"user"` (then it also ends every session of each user the
+ * `sid`'s sessions belong to). A revoker records such a logout per user, so that a session of the
+ * user registered later with an `authTime` at or before `issuedAt` is born revoked.
+ *
+ * @example
+ * ```ts
+ * const subs = new Set<string>()
+ * if (isSubjectWide(target) && target.sub !== undefined) subs.add(target.sub)
+ * ```
+ */
+export function isSubjectWide(target: Pick<RevocationTarget, 'sid' | 'scope'>): boolean {
+  return target.sid === undefined || target.scope === 'user'
+}
+
+/**
  * Ends sessions. Called once per accepted logout token (a replayed `jti` never reaches it, unless
  * {@link SessionRevoker.recorded} says the first attempt's revocation was never written).
  *

@@ -8,7 +8,14 @@
  * logout counts what it ends from the records and one watermark, not a tombstone per session.
  * @module
  */
-import type { RevocationTarget, SessionInput, SessionRecord, SessionState, SessionStore } from '@backchannel/core'
+import {
+  isSubjectWide,
+  type RevocationTarget,
+  type SessionInput,
+  type SessionRecord,
+  type SessionState,
+  type SessionStore,
+} from '@backchannel/core'
 import { keys } from './_internal/keys.js'
 import { type StoreBackend, ttlSeconds } from './backend.js'
 
@@ -41,12 +48,6 @@ type Markers = { tombstone?: Marker; watermark?: Marker }
 type IssuerKeys = ReturnType<typeof keys.of>
 
 const sidsOf = (records: Iterable<SessionRecord>) => [...records].flatMap((r) => (r.sid === undefined ? [] : [r.sid]))
-
-/**
- * Whether a logout ends every session of its subjects, not only its sid's: it then writes their
- * watermarks. One with a sid always writes the sid's tombstone.
- */
-const subjectWide = (target: RevocationTarget) => target.sid === undefined || target.scope === 'user'
 
 /** The session registry and revoker over a backend. */
 export function createSessionStore(backend: StoreBackend, options: SessionOptions = {}): SessionStore {
@@ -192,7 +193,7 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
       const { sub, sid, issuedAt } = target
       const k = keys.of(target.app, target.iss)
       const tombstone = sid === undefined ? undefined : k.tombstone(sid)
-      const watermark = sub !== undefined && subjectWide(target) ? k.watermark(sub) : undefined
+      const watermark = sub !== undefined && isSubjectWide(target) ? k.watermark(sub) : undefined
       const markers = await readMarkers(
         [tombstone, watermark].filter((k) => k !== undefined),
         now(),
@@ -222,7 +223,7 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
         for (const [member, r] of records) covered.set(member, r)
       }
       if (sid !== undefined) await cover(k.sidIndex(sid), (r) => r.iss === iss && r.sid === sid)
-      if (subjectWide(target)) {
+      if (isSubjectWide(target)) {
         if (target.sub !== undefined) subs.add(target.sub)
         for (const r of covered.values()) subs.add(r.sub)
       }

@@ -5,7 +5,14 @@
  * @module
  */
 import type { ReplayStore } from '../replay.js'
-import type { RevocationTarget, SessionInput, SessionRecord, SessionState, SessionStore } from '../session.js'
+import {
+  isSubjectWide,
+  type RevocationTarget,
+  type SessionInput,
+  type SessionRecord,
+  type SessionState,
+  type SessionStore,
+} from '../session.js'
 
 /** Options of {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
@@ -131,12 +138,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       if (sid !== undefined) {
         for (const r of find(bySid, key(app, iss, sid), app, (r) => r.iss === iss && r.sid === sid)) ended.add(r)
         sidTombstones.set(key(app, iss, sid), { revokedAt: t, issuedAt: target.issuedAt, expiresAt: t + retention })
-        if (target.scope === 'user') {
-          if (target.sub !== undefined) subs.add(target.sub)
-          for (const r of ended) subs.add(r.sub)
-        }
-      } else if (target.sub !== undefined) {
-        subs.add(target.sub)
+      }
+      if (isSubjectWide(target)) {
+        if (target.sub !== undefined) subs.add(target.sub)
+        for (const r of ended) subs.add(r.sub)
       }
       for (const sub of subs) {
         for (const r of find(bySub, key(app, iss, sub), app, (r) => r.iss === iss && r.sub === sub)) ended.add(r)
@@ -155,9 +160,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       return { revoked }
     },
 
-    async recorded({ app, iss, sub, sid, scope, issuedAt }: RevocationTarget) {
+    async recorded(target: RevocationTarget) {
+      const { app, iss, sub, sid, issuedAt } = target
       if (sid !== undefined && !marker(sidTombstones, key(app, iss, sid))) return false
-      if (sub === undefined || (sid !== undefined && scope !== 'user')) return true
+      if (sub === undefined || !isSubjectWide(target)) return true
       return (marker(subWatermarks, key(app, iss, sub))?.issuedAt ?? Number.NEGATIVE_INFINITY) >= issuedAt
     },
 
