@@ -1,7 +1,7 @@
 // What run.js and profile.js share: starting contenders, registering sessions, driving load.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
@@ -40,9 +40,30 @@ export const storageEnv = (kind, { folder, redisUrl } = {}) =>
     redis: { BACKCHANNEL_STORAGE: redisUrl, BACKCHANNEL_MASTER_KEY: randomBytes(32).toString('base64url') },
   })[kind]
 
-/** Runs a node script; resolves with its URL once it prints "listening on URL". */
-export function start(args, env) {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+/**
+ * Processes started here and still running. Killed when this process exits, also when a bench
+ * fails half-way: an orphaned gateway or redis-server would skew every later run.
+ */
+const children = new Set()
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL')
+})
+const track = (child) => {
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+  return child
+}
+
+/**
+ * Runs a node script; resolves with its URL once it prints "listening on URL". Its standard output
+ * (the gateway's log lines; V8's with `--trace-gc`) is dropped, or written to the file `stdout`.
+ */
+export function start(args, env, { stdout } = {}) {
+  const out = stdout ? openSync(stdout, 'w') : 'ignore'
+  const child = track(
+    spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', out, 'pipe'] }),
+  )
+  if (stdout) closeSync(out)
   return new Promise((resolve, reject) => {
     let err = ''
     child.stderr.on('data', (c) => {
@@ -67,21 +88,12 @@ export function start(args, env) {
 export async function startRedis() {
   const port = 20_000 + Math.floor(Math.random() * 20_000)
   const server = await new Promise((resolve, reject) => {
-    const child = spawn('redis-server', [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-    ])
+    const child = track(
+      spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']),
+    )
     child.stdout.on('data', (c) => String(c).includes('Ready to accept') && resolve(child))
     child.once('error', reject)
   })
-  // Also when the bench fails half-way: an orphaned redis-server would skew every later run.
-  process.once('exit', () => server.kill('SIGKILL'))
   return { url: `redis://127.0.0.1:${port}`, pid: server.pid, stop: () => server.kill('SIGKILL') }
 }
 
@@ -92,16 +104,20 @@ export const tcall = (url, path, input) =>
     body: JSON.stringify(input),
   }).then(async (r) => (r.ok ? r.json() : Promise.reject(new Error(`${path}: ${r.status} ${await r.text()}`))))
 
-/** A gateway process with the bench app and one session per token. */
-export async function gateway(env, issuer, tokens, nodeArgs = []) {
-  const server = await start([...nodeArgs, BIN, 'serve'], {
-    PORT: '0',
-    HOST: '127.0.0.1',
-    BACKCHANNEL_ADMIN_TOKEN: ADMIN,
-    BACKCHANNEL_ALLOW_INSECURE_ISSUERS: 'true',
-    BACKCHANNEL_LOG_LEVEL: 'info',
-    ...env,
-  })
+/** A gateway process with the bench app and one session per token (`options`: see {@link start}). */
+export async function gateway(env, issuer, tokens, nodeArgs = [], options = {}) {
+  const server = await start(
+    [...nodeArgs, BIN, 'serve'],
+    {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      BACKCHANNEL_ADMIN_TOKEN: ADMIN,
+      BACKCHANNEL_ALLOW_INSECURE_ISSUERS: 'true',
+      BACKCHANNEL_LOG_LEVEL: 'info',
+      ...env,
+    },
+    options,
+  )
   await tcall(server.url, 'apps.create', { name: 'bench', issuer, clientId: CLIENT_ID })
   // tRPC batches: 100 registrations per request.
   const batches = []
@@ -134,10 +150,12 @@ export async function cpuSeconds(pid, { mainThread = false } = {}) {
   return stat ? ticksOf(stat) / 100 : undefined
 }
 
-/** CPU clock ticks (10 ms) in a /proc/<pid>/stat line: user and system time. */
+/** The fields of a /proc/<pid>/stat line after the command name (which is in parentheses). */
+const statFields = (stat) => stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+
+/** CPU clock ticks (10 ms) in a /proc/<pid>/stat line: user and system time (utime, stime). */
 function ticksOf(stat) {
-  // Fields after the command name, which is in parentheses: utime and stime are the 12th and 13th.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const fields = statFields(stat)
   return Number(fields[11]) + Number(fields[12])
 }
 
@@ -279,7 +297,7 @@ function collectionsSince(before, after) {
  * load generator's: a late send or a late read counts as latency) and, for a gateway, of the
  * gateway's own (`selfReport`) with its collections. With `timeline` (a file path) and `pid` (the
  * contender's), it writes a CSV of every 100 ms: the slowest request planned in it, the load
- * generator's longest event-loop delay and CPU, the contender's CPU, the busiest other process, and
+ * generator's longest event-loop delay and CPU, the contender's CPU and page faults that waited for the disk, the busiest other process, and
  * the machine's busy, idle and stolen time.
  */
 export async function fixedRate(url, tokens, from, rate, seconds, { pid, timeline, settle = SMOKE ? 0.2 : 2 } = {}) {
@@ -384,7 +402,12 @@ function processTicks() {
     } catch {
       continue // gone meanwhile
     }
-    ticks.set(Number(pid), { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ticks: ticksOf(stat) })
+    ticks.set(Number(pid), {
+      name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+      ticks: ticksOf(stat),
+      // Page faults that waited for the disk (majflt): the process stood still, using no CPU.
+      majorFaults: Number(statFields(stat)[9]),
+    })
   }
   return ticks
 }
@@ -414,7 +437,7 @@ function sample(windows, ownLoop) {
 function timelineCsv(windows, latencies, rate, settle, pid) {
   const tick = 10 // ms per clock tick
   const rows = [
-    'ms,slowest_request_ms,loader_loop_ms,contender_cpu_ms,loader_cpu_ms,busiest_other_process_ms,machine_busy_ms,idle_ms,steal_ms',
+    'ms,slowest_request_ms,loader_loop_ms,contender_cpu_ms,contender_major_faults,loader_cpu_ms,busiest_other_process_ms,machine_busy_ms,idle_ms,steal_ms',
   ]
   const first = windows[0]?.at
   for (let w = 1; w < windows.length; w++) {
@@ -438,6 +461,7 @@ function timelineCsv(windows, latencies, rate, settle, pid) {
         slowest.toFixed(1),
         b.loopMs.toFixed(1),
         ((b.processes.get(pid)?.ticks ?? 0) - (a.processes.get(pid)?.ticks ?? 0)) * tick,
+        (b.processes.get(pid)?.majorFaults ?? 0) - (a.processes.get(pid)?.majorFaults ?? 0),
         Math.round((b.own.user + b.own.system - a.own.user - a.own.system) / 1000),
         `${busiest.name} ${busiest.ticks * tick}`,
         (b.all.total - a.all.total - idle - steal) * tick,

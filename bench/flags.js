@@ -1,0 +1,75 @@
+// node flags.js [memory|fs|redis] [flags…]…: does a Node or V8 flag change the gateway's p99 at
+// half its maximum? Each argument after the store is one variant, a space-separated list of flags
+// for the gateway's node process (the first variant is always the gateway without flags). Every
+// variant runs as run.js runs a store: a fresh gateway and store, warm-up, DURATION s at full
+// speed, then BENCH_PACED s (default DURATION) open loop at one rate for all (BENCH_RATE, or half
+// the flagless gateway's maximum in the first round), with its collections and longest event-loop
+// delay; a paced period long enough to hold a major collection in every run shows what a flag does
+// to one (the fs store's old generation takes about 20 s to fill at that rate). BENCH_ROUNDS
+// rounds, variants alternated; every round is printed, since one major collection more or less
+// moves a p99 more than any flag. BENCH_TIMELINE=folder: each run's timeline there (see
+// lib.fixedRate) and the gateway's standard output — give `--trace-gc` as a variant to see every
+// collection (its log lines are left out then). Needs `pnpm build`. An experiment for BENCHMARKS.md.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startIssuer } from './issuer.js'
+import { DURATION, fixedRate, gateway, log, measuredLoad, startRedis, storageEnv, warmUp } from './lib.js'
+
+const [kind = 'fs', ...flagged] = process.argv.slice(2)
+const variants = ['', ...flagged]
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const PACED = Number(process.env.BENCH_PACED ?? DURATION)
+const folder = process.env.BENCH_TIMELINE
+const idp = await startIssuer()
+const dir = await mkdtemp(join(tmpdir(), 'bench-flags-'))
+const redis = kind === 'redis' ? await startRedis() : undefined
+let rate = Number(process.env.BENCH_RATE ?? 0)
+let runs = 0
+const results = []
+const fmt = (n) => Math.round(n).toLocaleString('en')
+const gc = (c, kind) => `${c?.[kind]?.count ?? 0}, ${fmt(c?.[kind]?.ms ?? 0)}`
+const row = (r) =>
+  `| ${r.round} | ${r.flags ? `\`${r.flags}\`` : 'none'} | ${fmt(r.rps)} | ${fmt(r.cpuUs)} | ${r.p50} | ${r.p99} | ${r.max} | ${r.errors} | ${((r.steal ?? 0) * 100).toFixed(1)} % | ${r.gatewayLoopMs} | ${gc(r.collections, 'minor')} | ${gc(r.collections, 'major')} |`
+for (let round = 1; round <= ROUNDS; round++) {
+  // Fresh tokens each round: the gateway refuses tokens older than 10 minutes.
+  const tokens = await idp.mint(Number(process.env.BENCH_TOKENS ?? 90_000))
+  for (const flags of variants) {
+    runs++
+    const env = storageEnv(kind, { folder: join(dir, `data-${runs}`), redisUrl: `${redis?.url}/${runs % 16}` })
+    // V8's trace counts milliseconds from the process's start: this is when that was.
+    log(`round ${round}/${ROUNDS}, ${flags || 'no flags'}, from ${new Date().toISOString()}`)
+    const traced = (ext) => folder && join(folder, `${round}-${flags.replace(/\W+/g, '') || 'none'}.${ext}`)
+    const nodeArgs = flags.split(' ').filter(Boolean)
+    const server = await gateway(
+      { ...env, ...(nodeArgs.includes('--trace-gc') ? { BACKCHANNEL_LOG_LEVEL: 'warn' } : {}) },
+      idp.issuer,
+      tokens,
+      nodeArgs,
+      { stdout: traced('out') },
+    )
+    const from = await warmUp(server.url, tokens)
+    const full = await measuredLoad(server.url, tokens, from, [server.pid, ...(redis ? [redis.pid] : [])])
+    rate ||= Math.round(full.rps / 2)
+    const paced = await fixedRate(server.url, tokens, full.used, rate, PACED, {
+      pid: server.pid,
+      timeline: traced('csv'),
+    })
+    results.push({ round, flags, rps: full.rps, cpuUs: full.serverUs, ...paced })
+    log(row(results.at(-1)))
+    await server.stop()
+  }
+}
+redis?.stop()
+await idp.close()
+await rm(dir, { recursive: true, force: true })
+
+console.log(
+  [
+    `${kind} store; ${ROUNDS} round(s), variants alternated; ${DURATION} s at full speed, then ${PACED} s at ${fmt(rate)} requests/s; node ${process.version}`,
+    '',
+    '| round | gateway flags | full speed (requests/s) | CPU/request (µs) | paced p50 (ms) | p99 (ms) | max (ms) | errors | steal | gateway event-loop delay (ms) | minor GC (count, ms) | major GC (count, ms) |',
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...results.map(row),
+  ].join('\n'),
+)
