@@ -4,8 +4,8 @@
 // variant runs as run.js runs a store: a fresh gateway and store, warm-up, DURATION s at full
 // speed, then BENCH_PACED s (default DURATION) open loop at one rate for all (BENCH_RATE, or half
 // the flagless gateway's maximum in the first round), with its collections and longest event-loop
-// delay; a paced period long enough to hold a major collection in every run shows what a flag does
-// to one (the fs store's old generation takes about 20 s to fill at that rate). BENCH_ROUNDS
+// delay. At that rate the memory and fs stores run a major collection every 35–45 s: a paced
+// period of 40 s holds one in most runs, and shows what a flag does to it. BENCH_ROUNDS
 // rounds, variants alternated; every round is printed, since one major collection more or less
 // moves a p99 more than any flag. BENCH_TIMELINE=folder: each run's timeline there (see
 // lib.fixedRate) and the gateway's standard output — give `--trace-gc` as a variant to see every

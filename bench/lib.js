@@ -297,8 +297,8 @@ function collectionsSince(before, after) {
  * load generator's: a late send or a late read counts as latency) and, for a gateway, of the
  * gateway's own (`selfReport`) with its collections. With `timeline` (a file path) and `pid` (the
  * contender's), it writes a CSV of every 100 ms: the slowest request planned in it, the load
- * generator's longest event-loop delay and CPU, the contender's CPU and page faults that waited for the disk, the busiest other process, and
- * the machine's busy, idle and stolen time.
+ * generator's longest event-loop delay and CPU, the contender's CPU and its page faults that
+ * waited for the disk, the busiest other process, and the machine's busy, idle and stolen time.
  */
 export async function fixedRate(url, tokens, from, rate, seconds, { pid, timeline, settle = SMOKE ? 0.2 : 2 } = {}) {
   // fifo: every connection stays in use. With the default (lifo) the least used ones idled past
