@@ -229,6 +229,28 @@ describe('the local state (memory and fs presets)', () => {
     ])
   })
 
+  it('holds an index set of one member, grows it into many and empties it', () => {
+    const t = now()
+    const state = createLocalState(() => t)
+    const { members } = state.index
+    state.apply(['a', 'set', 'm1', t + 10])
+    state.apply(['a', 'set', 'm1', t + 5]) // a member's expiry is never shortened
+    expect(members('set', t + 9)).toEqual(['m1'])
+    state.apply(['m', 'set', ['other']])
+    expect(members('set', t)).toEqual(['m1'])
+    state.apply(['a', 'set', 'm2', t + 20])
+    expect(members('set', t)).toEqual(['m1', 'm2'])
+    expect(members('set', t + 10)).toEqual(['m2'])
+    expect([...state.snapshot()]).toEqual([
+      ['a', 'set', 'm1', t + 10],
+      ['a', 'set', 'm2', t + 20],
+    ])
+    state.apply(['m', 'set', ['m1', 'm2']])
+    state.apply(['a', 'one', 'm', t + 10])
+    state.apply(['m', 'one', ['m']])
+    expect([members('set', t), members('one', t), [...state.snapshot()]]).toEqual([[], [], []])
+  })
+
   it('keeps an index set added again while a sweep was paused inside its expired predecessor', () => {
     let t = now()
     const state = createLocalState(() => t)
