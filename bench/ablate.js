@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CLIENT_ID, startIssuer } from './issuer.js'
-import { CONNECTIONS, DURATION, here, log, measuredLoad, start, startRedis, storageEnv, warmUp } from './lib.js'
+import { CONNECTIONS, DURATION, fmt, here, log, measuredLoad, start, startRedis, storageEnv, warmUp } from './lib.js'
 
 const kind = process.argv[2] ?? 'memory'
 const PARTS = ['audit', 'revoke', 'claim', 'metrics', 'log']
@@ -71,7 +71,6 @@ const rows = [...samples].map(([name, runs]) => ({
 }))
 const ceilings = [...samples].filter(([name]) => name.startsWith('ceiling')).flatMap(([, runs]) => runs)
 const ceilingRps = median(ceilings.map((r) => r.rps))
-const fmt = (n) => Math.round(n).toLocaleString('en')
 console.log(
   [
     `${ROUNDS} round(s), medians; ${DURATION} s per row, ${CONNECTIONS} connections, ${fmt(tokens.length)} unique RS256 tokens, node ${process.version}`,

@@ -14,7 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startIssuer } from './issuer.js'
-import { DURATION, fixedRate, gateway, log, measuredLoad, startRedis, storageEnv, warmUp } from './lib.js'
+import { DURATION, fixedRate, fmt, gateway, log, measuredLoad, startRedis, storageEnv, warmUp } from './lib.js'
 
 const [kind = 'fs', ...flagged] = process.argv.slice(2)
 const variants = ['', ...flagged]
@@ -27,7 +27,6 @@ const redis = kind === 'redis' ? await startRedis() : undefined
 let rate = Number(process.env.BENCH_RATE ?? 0)
 let runs = 0
 const results = []
-const fmt = (n) => Math.round(n).toLocaleString('en')
 const gc = (c, kind) => `${c?.[kind]?.count ?? 0}, ${fmt(c?.[kind]?.ms ?? 0)}`
 const row = (r) =>
   `| ${r.round} | ${r.flags ? `\`${r.flags}\`` : 'none'} | ${fmt(r.rps)} | ${fmt(r.cpuUs)} | ${r.p50} | ${r.p99} | ${r.max} | ${r.errors} | ${((r.steal ?? 0) * 100).toFixed(1)} % | ${r.gatewayLoopMs} | ${gc(r.collections, 'minor')} | ${gc(r.collections, 'major')} |`

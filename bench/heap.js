@@ -50,6 +50,7 @@ await inBatches(N / 2, async (i) => {
 const loggedOut = collect()
 await store.close()
 
+// Not lib.js's fmt: importing lib.js would load autocannon and ioredis into the heap measured here.
 const fmt = (n) => Math.round(n).toLocaleString('en')
 console.log(
   [

@@ -29,6 +29,9 @@ const ADMIN = `bca_${randomBytes(24).toString('base64url')}`
 
 export const log = (...args) => console.error(...args)
 
+/** A whole number with thousands separators, for the reports' tables. */
+export const fmt = (n) => Math.round(n).toLocaleString('en')
+
 /**
  * The gateway's environment for a store of `kind`: `memory`, `fs` in `folder`, or `redis` at
  * `redisUrl` (with a master key of its own).
@@ -147,17 +150,14 @@ export async function gateway(env, issuer, tokens, nodeArgs = [], options = {}) 
 export async function cpuSeconds(pid, { mainThread = false } = {}) {
   const path = mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`
   const stat = await readFile(path, 'utf8').catch(() => undefined)
-  return stat ? ticksOf(stat) / 100 : undefined
+  return stat ? ticksOf(statFields(stat)) / 100 : undefined
 }
 
 /** The fields of a /proc/<pid>/stat line after the command name (which is in parentheses). */
 const statFields = (stat) => stat.slice(stat.lastIndexOf(')') + 2).split(' ')
 
-/** CPU clock ticks (10 ms) in a /proc/<pid>/stat line: user and system time (utime, stime). */
-function ticksOf(stat) {
-  const fields = statFields(stat)
-  return Number(fields[11]) + Number(fields[12])
-}
+/** CPU clock ticks (10 ms) in {@link statFields}: user and system time (utime, stime). */
+const ticksOf = (fields) => Number(fields[11]) + Number(fields[12])
 
 /**
  * A request body per call, with the tokens from `from` on; past the last, again from WARMUP on
@@ -402,11 +402,12 @@ function processTicks() {
     } catch {
       continue // gone meanwhile
     }
+    const fields = statFields(stat)
     ticks.set(Number(pid), {
       name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
-      ticks: ticksOf(stat),
+      ticks: ticksOf(fields),
       // Page faults that waited for the disk (majflt): the process stood still, using no CPU.
-      majorFaults: Number(statFields(stat)[9]),
+      majorFaults: Number(fields[9]),
     })
   }
   return ticks

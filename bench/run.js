@@ -11,6 +11,7 @@ import {
   CONNECTIONS,
   DURATION,
   fixedRate,
+  fmt,
   gateway,
   here,
   log,
@@ -115,7 +116,6 @@ for (const dir of dirs) await rm(dir, { recursive: true, force: true })
 // ── the report ────────────────────────────────────────────────────────────────────────────────
 const ceilings = rows.filter((r) => r.name.startsWith('ceiling'))
 const ceiling = ceilings.reduce((sum, r) => sum + r.rps, 0) / ceilings.length
-const fmt = (n) => Math.round(n).toLocaleString('en')
 const gc = (c) =>
   c ? ['minor', 'major'].map((kind) => `${c[kind]?.count ?? 0}, ${Math.round(c[kind]?.ms ?? 0)}`).join('; ') : '-'
 const failures = (r) =>
