@@ -24,6 +24,23 @@ export type LocalState = ReturnType<typeof createLocalState>
 /** Entries a sweep looks at between two yields (see `sweep`). */
 export const SWEEP_SLICE = 10_000
 
+/** Where {@link flatten} puts each conversion, so that no compiler drops it as unused. */
+let _converted = 0
+
+/**
+ * `s`, flattened into one piece of memory. V8 keeps the result of a concatenation (`a + b`, a
+ * template literal, the parts of a long `JSON.stringify`) as a tree of its pieces. Kept in the
+ * state, as most keys and values would be, every piece is one more object for each major garbage
+ * collection to mark, and such a collection marks the whole state. Converting the string to a
+ * number flattens it in place, and the collector then drops the tree (bench/heap.js: 24.5 → 12.7
+ * objects and 1,183 → 849 bytes per session; one full collection of 100,000 sessions 177–207 →
+ * 85–112 ms).
+ */
+function flatten(s: string): string {
+  _converted = +s
+  return s
+}
+
 export function createLocalState(now: () => number) {
   const records = new Map<string, { value: string; until: number }>()
   const claims = new Map<string, number>()
@@ -45,27 +62,28 @@ export function createLocalState(now: () => number) {
     claimedUntil: (key: string) => claims.get(key),
 
     apply(op: Op): void {
+      // The strings kept in the state are flattened first (see `flatten`).
       switch (op[0]) {
         case 's':
-          records.set(op[1], { value: op[2], until: op[3] ?? Number.POSITIVE_INFINITY })
+          records.set(flatten(op[1]), { value: flatten(op[2]), until: op[3] ?? Number.POSITIVE_INFINITY })
           break
         case 'd':
           records.delete(op[1])
           break
         case 'c':
-          claims.set(op[1], op[2])
+          claims.set(flatten(op[1]), op[2])
           break
         case 'r':
           claims.delete(op[1])
           break
         case 'a':
-          index.addMember(op[1], op[2], op[3])
+          index.addMember(flatten(op[1]), op[2], op[3])
           break
         case 'm':
           index.removeMembers(op[1], op[2])
           break
         case 'l':
-          index.append(op[1], op[2], op[3])
+          index.append(op[1], flatten(op[2]), op[3])
           break
         case 'x':
           for (const key of records.keys()) if (key.startsWith(`${op[1]}:`)) records.delete(key)
