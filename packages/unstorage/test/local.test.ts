@@ -251,6 +251,29 @@ describe('the local state (memory and fs presets)', () => {
     expect([members('set', t), members('one', t), [...state.snapshot()]]).toEqual([[], [], []])
   })
 
+  it('keeps every value and expiry exactly as given, whatever the value holds', () => {
+    const t = now() + 0.123456789
+    let clock = t
+    const state = createLocalState(() => clock)
+    const values = ['12 34 {"a": "b c"}', '', ' leading space', 'Infinity 5', 'line\nbreak', '1e+21']
+    values.forEach((value, i) => state.apply(['s', `k${i}`, value, t + i + 1.25]))
+    state.apply(['s', 'forever', '7 days', null])
+    state.apply(['a', 'set', '3 m', t + 0.5])
+    expect(values.map((_, i) => state.get(`k${i}`))).toEqual(values)
+    expect(state.get('forever')).toBe('7 days')
+    expect(state.index.members('set', t)).toEqual(['3 m'])
+    expect([...state.snapshot()]).toEqual([
+      ...values.map((value, i) => ['s', `k${i}`, value, t + i + 1.25]),
+      ['s', 'forever', '7 days', null],
+      ['a', 'set', '3 m', t + 0.5],
+    ])
+    // Live until the exact expiry, not a rounded one.
+    clock = t + 1.2499
+    expect([state.get('k0'), state.index.members('set', t + 0.4999)]).toEqual([values[0], ['3 m']])
+    clock = t + 1.25
+    expect([state.get('k0'), state.get('k1'), state.index.members('set', t + 0.5)]).toEqual([undefined, values[1], []])
+  })
+
   it('keeps an index set added again while a sweep was paused inside its expired predecessor', () => {
     let t = now()
     const state = createLocalState(() => t)

@@ -4,6 +4,7 @@
  * (journal.ts) and rebuild the same state by applying them again.
  */
 import { createMapSets } from './map-sets.js'
+import { flatten, pack, packedUntil, packedValue } from './packed.js'
 
 /**
  * One change, as a journal line. Expiries are seconds since epoch (`null`: none). Every op but
@@ -24,25 +25,9 @@ export type LocalState = ReturnType<typeof createLocalState>
 /** Entries a sweep looks at between two yields (see `sweep`). */
 export const SWEEP_SLICE = 10_000
 
-/** Where {@link flatten} puts each conversion, so that no compiler drops it as unused. */
-let _converted = 0
-
-/**
- * `s`, flattened into one piece of memory. V8 keeps the result of a concatenation (`a + b`, a
- * template literal, the parts of a long `JSON.stringify`) as a tree of its pieces. Kept in the
- * state, as most keys and values would be, every piece is one more object for each major garbage
- * collection to mark, and such a collection marks the whole state. Converting the string to a
- * number flattens it in place, and the collector then drops the tree (bench/heap.js: 24.5 → 12.7
- * objects and 1,183 → 849 bytes per session; one full collection of 100,000 sessions 177–207 →
- * 85–112 ms).
- */
-function flatten(s: string): string {
-  _converted = +s
-  return s
-}
-
 export function createLocalState(now: () => number) {
-  const records = new Map<string, { value: string; until: number }>()
+  /** Raw values by key, packed with their expiry (packed.ts). */
+  const records = new Map<string, string>()
   const claims = new Map<string, number>()
   const index = createMapSets()
   const live = (until: number | undefined, t = now()) => until !== undefined && until > t
@@ -52,20 +37,22 @@ export function createLocalState(now: () => number) {
     /** A record's raw value, unless it expired. */
     get(key: string): string | undefined {
       const entry = records.get(key)
-      return entry && live(entry.until) ? entry.value : undefined
+      return entry !== undefined && live(packedUntil(entry)) ? packedValue(entry) : undefined
     },
     /** Live record keys starting with `base`. */
     keys(base: string): string[] {
       const t = now()
-      return [...records].filter(([key, { until }]) => key.startsWith(base) && live(until, t)).map(([key]) => key)
+      return [...records]
+        .filter(([key, entry]) => key.startsWith(base) && live(packedUntil(entry), t))
+        .map(([key]) => key)
     },
     claimedUntil: (key: string) => claims.get(key),
 
     apply(op: Op): void {
-      // The strings kept in the state are flattened first (see `flatten`).
+      // The strings kept in the state are flattened first (packed.ts).
       switch (op[0]) {
         case 's':
-          records.set(flatten(op[1]), { value: flatten(op[2]), until: op[3] ?? Number.POSITIVE_INFINITY })
+          records.set(flatten(op[1]), pack(op[3] ?? Number.POSITIVE_INFINITY, op[2]))
           break
         case 'd':
           records.delete(op[1])
@@ -99,8 +86,9 @@ export function createLocalState(now: () => number) {
       const logs = index.logs()
       const t = now()
       return (function* (): Generator<Op> {
-        for (const [key, { value, until }] of records) {
-          if (live(until, t)) yield ['s', key, value, until === Number.POSITIVE_INFINITY ? null : until]
+        for (const [key, entry] of records) {
+          const until = packedUntil(entry)
+          if (live(until, t)) yield ['s', key, packedValue(entry), until === Number.POSITIVE_INFINITY ? null : until]
         }
         for (const [key, until] of claims) if (live(until, t)) yield ['c', key, until]
         for (const [set, member, until] of index.liveMembers(t)) yield ['a', set, member, until]
@@ -116,8 +104,8 @@ export function createLocalState(now: () => number) {
     *sweep(): Generator<void, void, undefined> {
       const t = now()
       let seen = 0
-      for (const [key, { until }] of records) {
-        if (!live(until, t)) records.delete(key)
+      for (const [key, entry] of records) {
+        if (!live(packedUntil(entry), t)) records.delete(key)
         if (++seen % SWEEP_SLICE === 0) yield
       }
       for (const [key, until] of claims) {

@@ -1,23 +1,18 @@
 /** Index sets and capped logs in maps, for the local state (local-state.ts). */
+import { pack, packedUntil, packedValue } from './packed.js'
 
 /**
- * A set of one member: most index sets (a sid's sessions, most users'). As a `Map` each took one
- * object and about 150 bytes more (bench/heap.js: 1,489 → 1,185 bytes per session), and every
- * object is work for each major garbage collection, which marks the whole state.
+ * A set's members by expiry (seconds since epoch). A set of one member — most of them: a sid's
+ * sessions, most users' — is that member packed with its expiry (packed.ts), and becomes a `Map`
+ * when a second member arrives. As a `Map` it took about 150 bytes and two objects more, as an
+ * object with a member and an expiry two more than the one string: objects that each major
+ * garbage collection marks, since it marks the whole state.
  */
-class One {
-  constructor(
-    readonly member: string,
-    public until: number,
-  ) {}
-}
-
-/** A set's members by expiry (seconds since epoch). */
-type Members = One | Map<string, number>
+type Members = string | Map<string, number>
 
 /** The `[member, until]` pairs of a set. */
 const pairs = (members: Members): Iterable<[string, number]> =>
-  members instanceof One ? [[members.member, members.until]] : members
+  typeof members === 'string' ? [[packedValue(members), packedUntil(members)]] : members
 
 export function createMapSets() {
   const sets = new Map<string, Members>()
@@ -28,14 +23,14 @@ export function createMapSets() {
     addMember(set: string, member: string, expiresAt: number) {
       const members = sets.get(set)
       if (members === undefined) {
-        sets.set(set, new One(member, expiresAt))
-      } else if (members instanceof Map) {
+        sets.set(set, pack(expiresAt, member))
+      } else if (typeof members !== 'string') {
         members.set(member, Math.max(expiresAt, members.get(member) ?? 0))
-      } else if (members.member === member) {
-        members.until = Math.max(expiresAt, members.until)
+      } else if (packedValue(members) === member) {
+        sets.set(set, pack(Math.max(expiresAt, packedUntil(members)), member))
       } else {
         // A second member: a Map from here on.
-        sets.set(set, new Map([[members.member, members.until]]).set(member, expiresAt))
+        sets.set(set, new Map([[packedValue(members), packedUntil(members)]]).set(member, expiresAt))
       }
     },
     members(set: string, t: number) {
@@ -46,8 +41,8 @@ export function createMapSets() {
     },
     removeMembers(set: string, members: string[]) {
       const existing = sets.get(set)
-      if (existing instanceof One) {
-        if (members.includes(existing.member)) sets.delete(set)
+      if (typeof existing === 'string') {
+        if (members.includes(packedValue(existing))) sets.delete(set)
         return
       }
       for (const member of members) existing?.delete(member)
@@ -80,8 +75,8 @@ export function createMapSets() {
     *sweep(t: number, slice: number): Generator<void, void, undefined> {
       let seen = 0
       for (const [set, members] of sets) {
-        if (members instanceof One) {
-          if (members.until <= t) sets.delete(set)
+        if (typeof members === 'string') {
+          if (packedUntil(members) <= t) sets.delete(set)
           if (++seen % slice === 0) yield
           continue
         }
