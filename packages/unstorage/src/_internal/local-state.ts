@@ -49,7 +49,7 @@ export function createLocalState(now: () => number) {
     claimedUntil: (key: string) => claims.get(key),
 
     apply(op: Op): void {
-      // The strings kept in the state are flattened first (packed.ts).
+      // Keys and values built by concatenation are flattened before they are kept (packed.ts).
       switch (op[0]) {
         case 's':
           records.set(flatten(op[1]), pack(op[3] ?? Number.POSITIVE_INFINITY, op[2]))

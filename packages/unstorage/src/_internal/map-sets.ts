@@ -2,11 +2,11 @@
 import { pack, packedUntil, packedValue } from './packed.js'
 
 /**
- * A set's members by expiry (seconds since epoch). A set of one member — most of them: a sid's
- * sessions, most users' — is that member packed with its expiry (packed.ts), and becomes a `Map`
- * when a second member arrives. As a `Map` it took about 150 bytes and two objects more, as an
- * object with a member and an expiry two more than the one string: objects that each major
- * garbage collection marks, since it marks the whole state.
+ * A set's members by expiry (seconds since epoch). Most sets have one member (a sid's sessions,
+ * most users'): such a set is one string, the member packed with its expiry (packed.ts), and
+ * becomes a `Map` when a second member arrives. A `Map` took about 150 bytes and a few objects
+ * more for it, and every object is work for each major garbage collection, which marks the whole
+ * state.
  */
 type Members = string | Map<string, number>
 

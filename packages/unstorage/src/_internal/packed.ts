@@ -1,8 +1,9 @@
 /**
  * How the local state (local-state.ts, map-sets.ts) keeps a value with its expiry: as one string,
  * `<until> <value>`, rather than an object holding a string and a number. Every major garbage
- * collection marks the whole state, object by object, and a string is one object; an object with
- * a fractional number is three. bench/heap.js, 100,000 sessions: see BENCHMARKS.md, seventh round.
+ * collection marks the whole state, object by object: a string is one object, where an object
+ * holding a string and a fractional number (which V8 boxes) is three. What this saves, measured
+ * by bench/heap.js: BENCHMARKS.md, seventh round.
  */
 
 /** Where {@link flatten} puts each conversion, so that no compiler drops it as unused. */
@@ -12,7 +13,7 @@ let _converted = 0
  * `s`, flattened into one piece of memory. V8 keeps the result of a concatenation (`a + b`, a
  * template literal, the parts of a long `JSON.stringify`) as a tree of its pieces, each one more
  * object to mark. Converting the string to a number flattens it in place, and the collector then
- * drops the tree. Every string the state keeps goes through here.
+ * drops the tree.
  */
 export function flatten(s: string): string {
   _converted = +s
