@@ -256,7 +256,7 @@ describe('the local state (memory and fs presets)', () => {
     let clock = t
     const state = createLocalState(() => clock)
     const values = ['12 34 {"a": "b c"}', '', ' leading space', 'Infinity 5', 'line\nbreak', '1e+21']
-    values.forEach((value, i) => state.apply(['s', `k${i}`, value, t + i + 1.25]))
+    for (const [i, value] of values.entries()) state.apply(['s', `k${i}`, value, t + i + 1.25])
     state.apply(['s', 'forever', '7 days', null])
     state.apply(['a', 'set', '3 m', t + 0.5])
     expect(values.map((_, i) => state.get(`k${i}`))).toEqual(values)
