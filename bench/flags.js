@@ -9,7 +9,9 @@
 // rounds, variants alternated; every round is printed, since one major collection more or less
 // moves a p99 more than any flag. BENCH_TIMELINE=folder: each run's timeline there (see
 // lib.fixedRate) and the gateway's standard output — give `--trace-gc` as a variant to see every
-// collection (its log lines are left out then). Needs `pnpm build`. An experiment for BENCHMARKS.md.
+// collection (its log lines are left out then). BENCH_FULL=0 (needs BENCH_RATE): no full-speed
+// run, so that the paced period does not also collect that run's garbage. Needs `pnpm build`. An
+// experiment for BENCHMARKS.md.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,6 +23,8 @@ const variants = ['', ...flagged]
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const PACED = Number(process.env.BENCH_PACED ?? DURATION)
 const folder = process.env.BENCH_TIMELINE
+const FULL = process.env.BENCH_FULL !== '0'
+if (!FULL && !Number(process.env.BENCH_RATE)) throw new Error('BENCH_FULL=0 needs BENCH_RATE')
 const idp = await startIssuer()
 const dir = await mkdtemp(join(tmpdir(), 'bench-flags-'))
 const redis = kind === 'redis' ? await startRedis() : undefined
@@ -29,7 +33,7 @@ let runs = 0
 const results = []
 const gc = (c, kind) => `${c?.[kind]?.count ?? 0}, ${fmt(c?.[kind]?.ms ?? 0)}`
 const row = (r) =>
-  `| ${r.round} | ${r.flags ? `\`${r.flags}\`` : 'none'} | ${fmt(r.rps)} | ${fmt(r.cpuUs)} | ${r.p50} | ${r.p99} | ${r.max} | ${r.errors} | ${((r.steal ?? 0) * 100).toFixed(1)} % | ${r.gatewayLoopMs} | ${gc(r.collections, 'minor')} | ${gc(r.collections, 'major')} |`
+  `| ${r.round} | ${r.flags ? `\`${r.flags}\`` : 'none'} | ${r.rps === undefined ? '-' : fmt(r.rps)} | ${r.cpuUs === undefined ? '-' : fmt(r.cpuUs)} | ${r.p50} | ${r.p99} | ${r.max} | ${r.errors} | ${((r.steal ?? 0) * 100).toFixed(1)} % | ${r.gatewayLoopMs} | ${gc(r.collections, 'minor')} | ${gc(r.collections, 'major')} |`
 for (let round = 1; round <= ROUNDS; round++) {
   // Fresh tokens each round: the gateway refuses tokens older than 10 minutes.
   const tokens = await idp.mint(Number(process.env.BENCH_TOKENS ?? 90_000))
@@ -48,7 +52,9 @@ for (let round = 1; round <= ROUNDS; round++) {
       { stdout: traced('out') },
     )
     const from = await warmUp(server.url, tokens)
-    const full = await measuredLoad(server.url, tokens, from, [server.pid, ...(redis ? [redis.pid] : [])])
+    const full = FULL
+      ? await measuredLoad(server.url, tokens, from, [server.pid, ...(redis ? [redis.pid] : [])])
+      : { rps: undefined, serverUs: undefined, used: from }
     rate ||= Math.round(full.rps / 2)
     const paced = await fixedRate(server.url, tokens, full.used, rate, PACED, {
       pid: server.pid,
@@ -65,7 +71,7 @@ await rm(dir, { recursive: true, force: true })
 
 console.log(
   [
-    `${kind} store; ${ROUNDS} round(s), variants alternated; ${DURATION} s at full speed, then ${PACED} s at ${fmt(rate)} requests/s; node ${process.version}`,
+    `${kind} store; ${ROUNDS} round(s), variants alternated; ${FULL ? `${DURATION} s at full speed, then ` : ''}${PACED} s at ${fmt(rate)} requests/s; node ${process.version}`,
     '',
     '| round | gateway flags | full speed (requests/s) | CPU/request (µs) | paced p50 (ms) | p99 (ms) | max (ms) | errors | steal | gateway event-loop delay (ms) | minor GC (count, ms) | major GC (count, ms) |',
     '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
