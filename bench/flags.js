@@ -16,7 +16,18 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startIssuer } from './issuer.js'
-import { DURATION, fixedRate, fmt, gateway, log, measuredLoad, startRedis, storageEnv, warmUp } from './lib.js'
+import {
+  collectionsCell,
+  DURATION,
+  fixedRate,
+  fmt,
+  gateway,
+  log,
+  measuredLoad,
+  startRedis,
+  storageEnv,
+  warmUp,
+} from './lib.js'
 
 const [kind = 'fs', ...flagged] = process.argv.slice(2)
 const variants = ['', ...flagged]
@@ -31,9 +42,8 @@ const redis = kind === 'redis' ? await startRedis() : undefined
 let rate = Number(process.env.BENCH_RATE ?? 0)
 let runs = 0
 const results = []
-const gc = (c, kind) => `${c?.[kind]?.count ?? 0}, ${fmt(c?.[kind]?.ms ?? 0)}`
 const row = (r) =>
-  `| ${r.round} | ${r.flags ? `\`${r.flags}\`` : 'none'} | ${r.rps === undefined ? '-' : fmt(r.rps)} | ${r.cpuUs === undefined ? '-' : fmt(r.cpuUs)} | ${r.p50} | ${r.p99} | ${r.max} | ${r.errors} | ${((r.steal ?? 0) * 100).toFixed(1)} % | ${r.gatewayLoopMs} | ${gc(r.collections, 'minor')} | ${gc(r.collections, 'major')} |`
+  `| ${r.round} | ${r.flags ? `\`${r.flags}\`` : 'none'} | ${r.rps === undefined ? '-' : fmt(r.rps)} | ${r.cpuUs === undefined ? '-' : fmt(r.cpuUs)} | ${r.p50} | ${r.p99} | ${r.max} | ${r.errors} | ${((r.steal ?? 0) * 100).toFixed(1)} % | ${r.gatewayLoopMs} | ${collectionsCell(r.collections, 'minor')} | ${collectionsCell(r.collections, 'major')} |`
 for (let round = 1; round <= ROUNDS; round++) {
   // Fresh tokens each round: the gateway refuses tokens older than 10 minutes.
   const tokens = await idp.mint(Number(process.env.BENCH_TOKENS ?? 90_000))

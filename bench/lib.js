@@ -32,6 +32,9 @@ export const log = (...args) => console.error(...args)
 /** A whole number with thousands separators, for the reports' tables. */
 export const fmt = (n) => Math.round(n).toLocaleString('en')
 
+/** A gateway's `minor` or `major` collections (see {@link fixedRate}) for a table: `count, ms`. */
+export const collectionsCell = (c, kind) => `${c?.[kind]?.count ?? 0}, ${fmt(c?.[kind]?.ms ?? 0)}`
+
 /**
  * The gateway's environment for a store of `kind`: `memory`, `fs` in `folder`, or `redis` at
  * `redisUrl` (with a master key of its own).

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { CLIENT_ID, startIssuer } from './issuer.js'
 import {
   CONNECTIONS,
+  collectionsCell,
   DURATION,
   fixedRate,
   fmt,
@@ -116,8 +117,7 @@ for (const dir of dirs) await rm(dir, { recursive: true, force: true })
 // ── the report ────────────────────────────────────────────────────────────────────────────────
 const ceilings = rows.filter((r) => r.name.startsWith('ceiling'))
 const ceiling = ceilings.reduce((sum, r) => sum + r.rps, 0) / ceilings.length
-const gc = (c) =>
-  c ? ['minor', 'major'].map((kind) => `${c[kind]?.count ?? 0}, ${Math.round(c[kind]?.ms ?? 0)}`).join('; ') : '-'
+const gc = (c) => (c ? `${collectionsCell(c, 'minor')}; ${collectionsCell(c, 'major')}` : '-')
 const failures = (r) =>
   r.errors
     ? `${r.errors} (${Object.entries(r.errorKinds)
