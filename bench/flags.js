@@ -49,7 +49,8 @@ for (let round = 1; round <= ROUNDS; round++) {
   const tokens = await idp.mint(Number(process.env.BENCH_TOKENS ?? 90_000))
   for (const flags of variants) {
     runs++
-    const env = storageEnv(kind, { folder: join(dir, `data-${runs}`), redisUrl: `${redis?.url}/${runs % 16}` })
+    const data = join(dir, `data-${runs}`)
+    const env = storageEnv(kind, { folder: data, redisUrl: `${redis?.url}/${runs % 16}` })
     // V8's trace counts milliseconds from the process's start: this is when that was.
     log(`round ${round}/${ROUNDS}, ${flags || 'no flags'}, from ${new Date().toISOString()}`)
     const traced = (ext) => folder && join(folder, `${round}-${flags.replace(/\W+/g, '') || 'none'}.${ext}`)
@@ -69,6 +70,7 @@ for (let round = 1; round <= ROUNDS; round++) {
     const paced = await fixedRate(server.url, tokens, full.used, rate, PACED, {
       pid: server.pid,
       timeline: traced('csv'),
+      folder: kind === 'fs' ? data : undefined,
     })
     results.push({ round, flags, rps: full.rps, cpuUs: full.serverUs, ...paced })
     log(row(results.at(-1)))

@@ -1,7 +1,7 @@
 // What run.js and profile.js share: starting contenders, registering sessions, driving load.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
@@ -302,8 +302,17 @@ function collectionsSince(before, after) {
  * contender's), it writes a CSV of every 100 ms: the slowest request planned in it, the load
  * generator's longest event-loop delay and CPU, the contender's CPU and its page faults that
  * waited for the disk, the busiest other process, and the machine's busy, idle and stolen time.
+ * With `folder` (an fs store's data folder), also whether its journal was being rewritten (its
+ * `journal.next` there): a rewrite slows the fs store's requests (BENCHMARKS.md, eighth round).
  */
-export async function fixedRate(url, tokens, from, rate, seconds, { pid, timeline, settle = SMOKE ? 0.2 : 2 } = {}) {
+export async function fixedRate(
+  url,
+  tokens,
+  from,
+  rate,
+  seconds,
+  { pid, timeline, folder, settle = SMOKE ? 0.2 : 2 } = {},
+) {
   // fifo: every connection stays in use. With the default (lifo) the least used ones idled past
   // the server's keep-alive timeout, and reusing one as the server closed it failed (ECONNRESET).
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS, scheduling: 'fifo' })
@@ -353,7 +362,7 @@ export async function fixedRate(url, tokens, from, rate, seconds, { pid, timelin
       ownLoop.enable()
       ownCpu = process.cpuUsage()
       ;[machine, gateway] = await Promise.all([machineTicks(), selfReport(url)])
-      if (timeline && pid) sampling = sample(windows, ownLoop)
+      if (timeline && pid) sampling = sample(windows, ownLoop, folder && join(folder, 'journal.next'))
     }
     // Timers fire at best every millisecond: each tick sends every request whose moment has come.
     const tick = () => {
@@ -418,9 +427,10 @@ function processTicks() {
 
 /**
  * Every 100 ms: every process's CPU (the contender's among them), this process's, the machine's,
- * and this process's longest event-loop delay.
+ * this process's longest event-loop delay, and whether the file `rewriting` (a journal rewrite's
+ * output) exists.
  */
-function sample(windows, ownLoop) {
+function sample(windows, ownLoop, rewriting) {
   const read = async () => {
     const all = await machineTicks()
     windows.push({
@@ -430,6 +440,7 @@ function sample(windows, ownLoop) {
       own: process.cpuUsage(),
       all,
       loopMs: ownLoop.max / 1e6,
+      rewriting: rewriting ? Number(existsSync(rewriting)) : '',
     })
     ownLoop.reset()
   }
@@ -441,7 +452,7 @@ function sample(windows, ownLoop) {
 function timelineCsv(windows, latencies, rate, settle, pid) {
   const tick = 10 // ms per clock tick
   const rows = [
-    'ms,slowest_request_ms,loader_loop_ms,contender_cpu_ms,contender_major_faults,loader_cpu_ms,busiest_other_process_ms,machine_busy_ms,idle_ms,steal_ms',
+    'ms,slowest_request_ms,loader_loop_ms,contender_cpu_ms,contender_major_faults,loader_cpu_ms,busiest_other_process_ms,machine_busy_ms,idle_ms,steal_ms,journal_rewriting',
   ]
   const first = windows[0]?.at
   for (let w = 1; w < windows.length; w++) {
@@ -471,6 +482,7 @@ function timelineCsv(windows, latencies, rate, settle, pid) {
         (b.all.total - a.all.total - idle - steal) * tick,
         idle * tick,
         steal * tick,
+        b.rewriting,
       ].join(','),
     )
   }

@@ -49,7 +49,7 @@ const contenders = [
     async () => {
       const dir = await mkdtemp(join(tmpdir(), 'bench-fs-'))
       dirs.push(dir)
-      return gateway(storageEnv('fs', { folder: dir }), idp.issuer, tokens)
+      return { ...(await gateway(storageEnv('fs', { folder: dir }), idp.issuer, tokens)), folder: dir }
     },
   ],
   ['Backchannel, Redis store', () => gateway(storageEnv('redis', { redisUrl: redis.url }), idp.issuer, tokens)],
@@ -64,8 +64,10 @@ const contenders = [
 ]
 
 // BENCH_TIMELINE=folder: a CSV per paced run of every 100 ms in it (see lib.fixedRate).
+// For the fs store, it also says when its journal was being rewritten.
 const traced = (name, server) => ({
   pid: server.pid,
+  folder: server.folder,
   timeline: process.env.BENCH_TIMELINE && join(process.env.BENCH_TIMELINE, `${name.replace(/\W+/g, '-')}.csv`),
 })
 
