@@ -427,10 +427,10 @@ function processTicks() {
 
 /**
  * Every 100 ms: every process's CPU (the contender's among them), this process's, the machine's,
- * this process's longest event-loop delay, and whether the file `rewriting` (a journal rewrite's
- * output) exists.
+ * this process's longest event-loop delay, and whether the file `nextJournal` (a journal
+ * rewrite's output) exists.
  */
-function sample(windows, ownLoop, rewriting) {
+function sample(windows, ownLoop, nextJournal) {
   const read = async () => {
     const all = await machineTicks()
     windows.push({
@@ -440,7 +440,7 @@ function sample(windows, ownLoop, rewriting) {
       own: process.cpuUsage(),
       all,
       loopMs: ownLoop.max / 1e6,
-      rewriting: rewriting ? Number(existsSync(rewriting)) : '',
+      rewriting: nextJournal ? Number(existsSync(nextJournal)) : '',
     })
     ownLoop.reset()
   }
