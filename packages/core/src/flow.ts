@@ -24,6 +24,10 @@ export interface LogoutFlowDependencies {
   apps: AppRegistry
   verifier: LogoutVerifier
   revoker: SessionRevoker
+  /**
+   * Where `jti`s are claimed. When it is the revoker itself and that has `claimAndRevoke`, each
+   * logout claims and revokes in one write.
+   */
   replay: ReplayStore
   /** The clock, seconds since epoch. Default `Date.now() / 1000`. */
   now?: () => number
@@ -76,20 +80,31 @@ export async function processLogout(request: LogoutRequest, deps: LogoutFlowDepe
       issuedAt: token.iat ?? now,
       jti: token.jti,
     }
-    // Claim the jti before revoking, so a resent subject-wide token cannot end sessions created
-    // after the first logout (BCL §2.5); give the claim back if the revocation fails. A claimed
-    // token whose logout is not recorded is no replay: its first attempt stopped in between.
+    // Claim the jti with or before the revocation, so that a resent subject-wide token cannot end
+    // sessions created after the first logout (BCL §2.5); give the claim back if the revocation
+    // fails. A claimed token whose logout is not recorded is no replay: its first attempt stopped
+    // in between.
+    const { revoker, replay } = deps
     const key = token.jti === undefined ? undefined : replayKey(name, token.iss, token.jti)
-    const claimed =
-      key !== undefined && (await store('the replay store', () => deps.replay.claim(key, token.acceptedUntil)))
-    if (key && !claimed && (await isRecorded(target, deps.revoker))) {
-      return success(name, { token, replayed: true, revoked: 0 })
+    let claimed = false
+    if (key !== undefined) {
+      const { claimAndRevoke } = revoker
+      if (claimAndRevoke && (revoker as unknown) === replay) {
+        // One store: the claim goes with the revocation's write, and is not kept if that fails.
+        const result = await store('the session store', () =>
+          claimAndRevoke.call(revoker, key, token.acceptedUntil, target),
+        )
+        if (result.claimed) return success(name, { token, revoked: result.revoked })
+      } else {
+        claimed = await store('the replay store', () => replay.claim(key, token.acceptedUntil))
+      }
+      if (!claimed && (await isRecorded(target, revoker))) return success(name, { token, replayed: true, revoked: 0 })
     }
     try {
-      const { revoked } = await store('the session store', () => deps.revoker.revoke(target))
+      const { revoked } = await store('the session store', () => revoker.revoke(target))
       return success(name, { token, revoked })
     } catch (err) {
-      if (claimed && key) await deps.replay.release(key).catch((releaseError) => deps.onError?.(releaseError))
+      if (claimed && key) await replay.release(key).catch((releaseError) => deps.onError?.(releaseError))
       throw err
     }
   } catch (err) {

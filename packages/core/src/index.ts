@@ -73,6 +73,7 @@ export type {
 export type { ReplayStore } from './replay.js'
 export { replayKey } from './replay.js'
 export type {
+  ClaimedRevocation,
   RevocationTarget,
   SessionInput,
   SessionRecord,

@@ -77,7 +77,19 @@ export interface SessionRevoker {
    * it, a claimed `jti` is always answered as a replay.
    */
   recorded?(target: RevocationTarget): Promise<boolean>
+  /**
+   * Optional, for a store that is also the flow's {@link ReplayStore}: claims `key` until
+   * `expiresAt` exactly as `claim` does, and revokes `target` in the same write — one round trip
+   * where `claim` then `revoke` take two. When the key is already held it writes nothing and
+   * answers `{ claimed: false }`. When it throws, the claim is not kept, so the identity
+   * provider's retry is processed. The flow uses it only when its revoker and its replay store are
+   * the same object.
+   */
+  claimAndRevoke?(key: string, expiresAt: number, target: RevocationTarget): Promise<ClaimedRevocation>
 }
+
+/** What {@link SessionRevoker.claimAndRevoke} answers. */
+export type ClaimedRevocation = { claimed: true; revoked: number } | { claimed: false }
 
 /** A login as an application registers it. */
 export interface SessionInput {

@@ -119,6 +119,61 @@ describe('replay (BCL §2.5)', () => {
   })
 })
 
+describe('one store that is both revoker and replay store', () => {
+  /** The test store, recording which of its write methods the flow calls. */
+  const counting = () => {
+    const { store } = gw
+    const { claimAndRevoke } = store
+    if (!claimAndRevoke) throw new Error('the reference store should claim and revoke in one call')
+    const calls: string[] = []
+    const counted: typeof store = {
+      ...store,
+      claim(...args) {
+        calls.push('claim')
+        return store.claim(...args)
+      },
+      revoke(...args) {
+        calls.push('revoke')
+        return store.revoke(...args)
+      },
+      claimAndRevoke(...args) {
+        calls.push('claimAndRevoke')
+        return claimAndRevoke(...args)
+      },
+    }
+    return { counted, calls }
+  }
+
+  it('claims and revokes in one call (claimAndRevoke), and answers its resend as a replay', async () => {
+    const { counted, calls } = counting()
+    Object.assign(gw.deps, { revoker: counted, replay: counted })
+    const token = await idp.sign(idp.claims({ sid: 'sid-1', sub: 'user-1' }))
+    const outcomes = await Promise.all([gw.post(token), gw.post(token)])
+    expect(outcomes.find((o) => !o.replayed)).toMatchObject({ status: 200, revoked: 1 })
+    expect(outcomes.find((o) => o.replayed)).toMatchObject({ status: 200, revoked: 0 })
+    expect(calls).toEqual(['claimAndRevoke', 'claimAndRevoke'])
+    expect(await state('s1')).toBe('revoked')
+  })
+
+  it('claims, then revokes, when the revoker is another object than the replay store', async () => {
+    const { counted, calls } = counting()
+    Object.assign(gw.deps, { revoker: { ...counted }, replay: counted })
+    expect(await gw.post(await idp.sign())).toMatchObject({ status: 200, revoked: 1 })
+    expect(calls).toEqual(['claim', 'revoke'])
+  })
+
+  it('503 when claimAndRevoke fails; no claim is kept, so the retry is processed', async () => {
+    const { store } = gw
+    const { claimAndRevoke } = store
+    store.claimAndRevoke = () => Promise.reject(new Error('ECONNRESET'))
+    const token = await idp.sign()
+    expect(codeOf(await gw.post(token))).toBe('ERR_STORE_UNAVAILABLE')
+    expect(await state('s1')).toBe('active')
+    store.claimAndRevoke = claimAndRevoke
+    expect(await gw.post(token)).toMatchObject({ status: 200, revoked: 1 })
+  })
+})
+
 describe('dependencies that fail', () => {
   const down = () => Promise.reject(new Error('ECONNREFUSED'))
 

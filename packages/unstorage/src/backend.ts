@@ -13,6 +13,13 @@ export interface IndexRead {
   also: unknown[]
 }
 
+/** One record {@link StoreBackend.setMany} writes. */
+export interface RecordWrite {
+  key: string
+  value: StorageValue
+  expiresAt: number
+}
+
 /** The backend primitives of one preset. All times are seconds since epoch. */
 export interface StoreBackend {
   /** Records (sessions, markers, apps). Values are JSON; each carries its own expiry. */
@@ -43,7 +50,14 @@ export interface StoreBackend {
    */
   getMany(keys: string[]): Promise<unknown[]>
   /** Writes several records at once; atomically where the backend can (one Lua script on Redis). */
-  setMany(entries: { key: string; value: StorageValue; expiresAt: number }[], now: number): Promise<void>
+  setMany(entries: RecordWrite[], now: number): Promise<void>
+  /**
+   * Optional: {@link claim} then {@link setMany} as one write, where the backend can make it one
+   * (a Lua script on Redis, one journal batch on fs). `false`, writing nothing, when the claim is
+   * held; when it throws, the claim is not kept. Where a backend has it, a logout takes one round
+   * trip fewer.
+   */
+  claimAndSetMany?(claim: { key: string; expiresAt: number }, entries: RecordWrite[], now: number): Promise<boolean>
   /** Appends an entry to each of `logs`, each capped at `maxEntries`; `id` sorts by time. */
   append(logs: string[], id: string, entry: string, maxEntries: number): Promise<void>
   /** Up to `limit` entries of a log, newest first, older than the id `before` when given. */

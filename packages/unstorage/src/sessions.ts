@@ -17,7 +17,7 @@ import {
   type SessionStore,
 } from '@backchannel/core'
 import { keys } from './_internal/keys.js'
-import { type StoreBackend, ttlSeconds } from './backend.js'
+import { type RecordWrite, type StoreBackend, ttlSeconds } from './backend.js'
 
 /** Options shared by every session store. */
 export interface SessionOptions {
@@ -131,7 +131,83 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
     return { records, markers }
   }
 
-  return {
+  /**
+   * What a logout writes — one marker per sid and per subject, and the records a sid logout ends
+   * stamped with it — and how many active sessions that ends; read, not yet written.
+   */
+  async function revocation(target: RevocationTarget) {
+    const t = now()
+    const { app, iss, sid } = target
+    const k = keys.of(app, iss)
+    // By member: the hashed session id that ends the record's key.
+    const covered = new Map<string, SessionRecord>()
+    const subs = new Set<string>()
+    // The markers the token names are read with the first index: usually all there is to read.
+    const namedKeys = [
+      ...(sid === undefined ? [] : [k.tombstone(sid)]),
+      ...(target.sub === undefined ? [] : [k.watermark(target.sub)]),
+    ]
+    let named: Map<string, Marker | undefined> | undefined
+    const cover = async (set: string, match: (r: SessionRecord) => boolean) => {
+      const { records, markers } = await indexed(set, app, match, t, named ? [] : namedKeys)
+      named ??= markers
+      for (const [member, r] of records) covered.set(member, r)
+    }
+    if (sid !== undefined) await cover(k.sidIndex(sid), (r) => r.iss === iss && r.sid === sid)
+    if (isSubjectWide(target)) {
+      if (target.sub !== undefined) subs.add(target.sub)
+      for (const r of covered.values()) subs.add(r.sub)
+    }
+    for (const sub of subs) await cover(k.subIndex(sub), (r) => r.iss === iss && r.sub === sub)
+
+    // Count what this logout ends: sessions not already ended by themselves or an earlier logout.
+    // An earlier sid logout stamped the records it ended, so only this token's sid tombstone and
+    // the subjects' watermarks are needed to count — not one tombstone per session.
+    const records = [...covered.values()]
+    const before = await markerTable(
+      k,
+      [...subs, ...records.map((r) => r.sub)],
+      sid === undefined ? [] : [sid],
+      t,
+      named,
+    )
+    let revoked = 0
+    // Markers outlive every session they cover, so none comes back to life when one expires.
+    let until = t + retention
+    const ended: [member: string, record: SessionRecord][] = []
+    for (const [member, r] of covered) {
+      if (revokedAt(r, before.of(r)) === undefined) {
+        revoked++
+        if (r.sid === sid) ended.push([member, r])
+      }
+      until = Math.max(until, (r.expiresAt ?? r.createdAt + sessionTtl) + 1)
+    }
+
+    // The revocation itself: one marker per sid and per subject, and the records a sid logout
+    // ends stamped with it, written together.
+    const writes: RecordWrite[] = []
+    for (const [member, r] of ended) {
+      const sessionUntil = r.expiresAt ?? r.createdAt + sessionTtl
+      const value: StoredSession = { record: { ...r, revokedAt: t }, until: sessionUntil }
+      writes.push({ key: keys.sessionPrefix(app) + member, value, expiresAt: sessionUntil })
+    }
+    if (sid !== undefined) {
+      const value: Marker = { revokedAt: t, issuedAt: target.issuedAt, until }
+      writes.push({ key: k.tombstone(sid), value, expiresAt: until })
+    }
+    for (const sub of subs) {
+      const previous = before.watermark(sub)
+      const value: Marker = {
+        revokedAt: t,
+        issuedAt: Math.max(target.issuedAt, previous?.issuedAt ?? target.issuedAt),
+        until: Math.max(until, previous?.until ?? 0),
+      }
+      writes.push({ key: k.watermark(sub), value, expiresAt: value.until })
+    }
+    return { writes, revoked, t }
+  }
+
+  const store: SessionStore = {
     async register(input: SessionInput) {
       const t = now()
       const record: SessionRecord = { ...input, authTime: input.authTime ?? t, createdAt: t }
@@ -205,76 +281,19 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
     },
 
     async revoke(target: RevocationTarget) {
-      const t = now()
-      const { app, iss, sid } = target
-      const k = keys.of(app, iss)
-      // By member: the hashed session id that ends the record's key.
-      const covered = new Map<string, SessionRecord>()
-      const subs = new Set<string>()
-      // The markers the token names are read with the first index: usually all there is to read.
-      const namedKeys = [
-        ...(sid === undefined ? [] : [k.tombstone(sid)]),
-        ...(target.sub === undefined ? [] : [k.watermark(target.sub)]),
-      ]
-      let named: Map<string, Marker | undefined> | undefined
-      const cover = async (set: string, match: (r: SessionRecord) => boolean) => {
-        const { records, markers } = await indexed(set, app, match, t, named ? [] : namedKeys)
-        named ??= markers
-        for (const [member, r] of records) covered.set(member, r)
-      }
-      if (sid !== undefined) await cover(k.sidIndex(sid), (r) => r.iss === iss && r.sid === sid)
-      if (isSubjectWide(target)) {
-        if (target.sub !== undefined) subs.add(target.sub)
-        for (const r of covered.values()) subs.add(r.sub)
-      }
-      for (const sub of subs) await cover(k.subIndex(sub), (r) => r.iss === iss && r.sub === sub)
-
-      // Count what this logout ends: sessions not already ended by themselves or an earlier logout.
-      // An earlier sid logout stamped the records it ended, so only this token's sid tombstone and
-      // the subjects' watermarks are needed to count — not one tombstone per session.
-      const records = [...covered.values()]
-      const before = await markerTable(
-        k,
-        [...subs, ...records.map((r) => r.sub)],
-        sid === undefined ? [] : [sid],
-        t,
-        named,
-      )
-      let revoked = 0
-      // Markers outlive every session they cover, so none comes back to life when one expires.
-      let until = t + retention
-      const ended: [member: string, record: SessionRecord][] = []
-      for (const [member, r] of covered) {
-        if (revokedAt(r, before.of(r)) === undefined) {
-          revoked++
-          if (r.sid === sid) ended.push([member, r])
-        }
-        until = Math.max(until, (r.expiresAt ?? r.createdAt + sessionTtl) + 1)
-      }
-
-      // The revocation itself: one marker per sid and per subject, and the records a sid logout
-      // ends stamped with it, written together.
-      const writes: { key: string; value: Marker | StoredSession; expiresAt: number }[] = []
-      for (const [member, r] of ended) {
-        const sessionUntil = r.expiresAt ?? r.createdAt + sessionTtl
-        const value: StoredSession = { record: { ...r, revokedAt: t }, until: sessionUntil }
-        writes.push({ key: keys.sessionPrefix(app) + member, value, expiresAt: sessionUntil })
-      }
-      if (sid !== undefined) {
-        const value: Marker = { revokedAt: t, issuedAt: target.issuedAt, until }
-        writes.push({ key: k.tombstone(sid), value, expiresAt: until })
-      }
-      for (const sub of subs) {
-        const previous = before.watermark(sub)
-        const value: Marker = {
-          revokedAt: t,
-          issuedAt: Math.max(target.issuedAt, previous?.issuedAt ?? target.issuedAt),
-          until: Math.max(until, previous?.until ?? 0),
-        }
-        writes.push({ key: k.watermark(sub), value, expiresAt: value.until })
-      }
+      const { writes, revoked, t } = await revocation(target)
       await backend.setMany(writes, t)
       return { revoked }
+    },
+  }
+  const { claimAndSetMany } = backend
+  if (!claimAndSetMany) return store
+  return {
+    ...store,
+    async claimAndRevoke(key, expiresAt, target) {
+      const { writes, revoked, t } = await revocation(target)
+      const claimed = await claimAndSetMany.call(backend, { key: keys.claim(key), expiresAt }, writes, t)
+      return claimed ? { claimed: true, revoked } : { claimed: false }
     },
   }
 }

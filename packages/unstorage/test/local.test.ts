@@ -176,6 +176,21 @@ describe('the fs journal', () => {
     expect(await readFile(path, 'utf8')).toBe('["s","kept","{\\"v\\":2}",null]\n')
   })
 
+  it('writes a claim and its records together, the claim first, and nothing while it is held', async () => {
+    const first = await open()
+    const entries = [{ key: 'marker', value: { at: 1 }, expiresAt: now() + 60 }]
+    expect(await first.backend.claimAndSetMany?.({ key: 'jti', expiresAt: now() + 60 }, entries, now())).toBe(true)
+    const again = [{ key: 'other', value: { at: 2 }, expiresAt: now() + 60 }]
+    expect(await first.backend.claimAndSetMany?.({ key: 'jti', expiresAt: now() + 60 }, again, now())).toBe(false)
+    await first.backend.dispose()
+    expect((await readFile(path, 'utf8')).split('\n').map((line) => line.slice(0, 5))).toEqual(['["c",', '["s",', ''])
+
+    const second = await open()
+    expect(await second.backend.claim('jti', now() + 60, now())).toBe(false)
+    expect(await second.backend.getMany(['marker', 'other'])).toEqual([{ at: 1 }, null])
+    await second.backend.dispose()
+  })
+
   it('gives a claim back when its journal write fails, so a retry is not taken for a replay', async () => {
     const state = createLocalState(now)
     const failing: Journal = {
@@ -189,6 +204,14 @@ describe('the fs journal', () => {
     const backend = createLocalBackend(state, { now, journal: failing })
     await expect(backend.claim('jti', now() + 60, now())).rejects.toThrow(/ENOSPC/)
     expect(state.claimedUntil('jti')).toBeUndefined()
+    const entries = [{ key: 'marker', value: { at: 1 }, expiresAt: now() + 60 }]
+    const claim = { key: 'jti', expiresAt: now() + 60 }
+    await expect(backend.claimAndSetMany?.(claim, entries, now())).rejects.toThrow(/ENOSPC/)
+    expect(state.claimedUntil('jti')).toBeUndefined()
+    // A claim that was already held (and expired) is put back as it was, not dropped.
+    state.apply(['c', 'old', now() - 1])
+    await expect(backend.claimAndSetMany?.({ key: 'old', expiresAt: now() + 60 }, [], now())).rejects.toThrow(/ENOSPC/)
+    expect(state.claimedUntil('old')).toBe(now() - 1)
     await backend.dispose()
   })
 })

@@ -92,7 +92,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
     }
   }
 
-  return {
+  const claim = (k: string, expiresAt: number) => {
+    const held = claims.get(k)
+    if (held !== undefined && held > now()) return false
+    claims.set(k, expiresAt)
+    return true
+  }
+
+  const store: SessionStore & ReplayStore = {
     async register(input: SessionInput) {
       sweep()
       const t = now()
@@ -167,15 +174,16 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       return (marker(subWatermarks, key(app, iss, sub))?.issuedAt ?? Number.NEGATIVE_INFINITY) >= issuedAt
     },
 
-    async claim(k, expiresAt) {
-      const held = claims.get(k)
-      if (held !== undefined && held > now()) return false
-      claims.set(k, expiresAt)
-      return true
+    async claimAndRevoke(k, expiresAt, target) {
+      // revoke() does not wait for anything here: the claim and the revocation happen together.
+      return claim(k, expiresAt) ? { claimed: true, ...(await store.revoke(target)) } : { claimed: false }
     },
+
+    claim: async (k, expiresAt) => claim(k, expiresAt),
 
     async release(k) {
       claims.delete(k)
     },
   }
+  return store
 }

@@ -83,8 +83,14 @@ export function describeSessionStore(name: string, factory: Factory<SessionStore
     const ctx = useSubject(factory)
     const register = (sessionId: string, fields: Partial<SessionInput> = {}) =>
       ctx.store.register({ app: 'app', iss: ISS, sessionId, sub: 'alice', ...fields })
-    const revoke = (fields: Partial<RevocationTarget>) =>
-      ctx.store.revoke({ app: 'app', iss: ISS, scope: 'session', issuedAt: ctx.clock.now(), ...fields })
+    const target = (fields: Partial<RevocationTarget>): RevocationTarget => ({
+      app: 'app',
+      iss: ISS,
+      scope: 'session',
+      issuedAt: ctx.clock.now(),
+      ...fields,
+    })
+    const revoke = (fields: Partial<RevocationTarget>) => ctx.store.revoke(target(fields))
     const state = async (sessionId: string, app = 'app') => (await ctx.store.status(app, sessionId)).state
 
     it('reports a registered session active and an unregistered one unknown', async () => {
@@ -228,6 +234,51 @@ export function describeSessionStore(name: string, factory: Factory<SessionStore
       expect(await ctx.store.end('app', 's1')).toEqual({ ended: false })
       expect(await ctx.store.end('app', 'nope')).toEqual({ ended: false })
       expect([await state('s1'), await state('s2')]).toEqual(['revoked', 'active'])
+    })
+
+    describe('claimAndRevoke(), for a store that is also a ReplayStore', () => {
+      /** The store's claimAndRevoke, or a loud skip. */
+      const claimAndRevoke = (skip: (note: string) => never) => {
+        const store = ctx.store as SessionStore & Partial<ReplayStore>
+        const { claimAndRevoke } = store
+        if (!claimAndRevoke || !store.claim) {
+          return skip('this store has no claimAndRevoke(): the flow claims, then revokes (two writes)')
+        }
+        return { claim: store.claim.bind(store), claimAndRevoke: claimAndRevoke.bind(store) }
+      }
+
+      it('claims the key and revokes in one call; while the key is held it writes nothing', async ({ skip }) => {
+        const { claim, claimAndRevoke: both } = claimAndRevoke(skip)
+        await register('s1', { sid: 'sid-1' })
+        await register('s2', { sid: 'sid-2' })
+        const until = ctx.clock.now() + 120
+        expect(await both('k', until, target({ sid: 'sid-1', sub: 'alice' }))).toEqual({ claimed: true, revoked: 1 })
+        expect(await state('s1')).toBe('revoked')
+
+        expect(await both('k', until, target({ sid: 'sid-2' }))).toEqual({ claimed: false })
+        expect(await state('s2')).toBe('active')
+        expect(await ctx.store.recorded?.(target({ sid: 'sid-2' }))).not.toBe(true)
+        // The same claims as claim()'s, both ways.
+        expect(await claim('k', until)).toBe(false)
+        expect(await claim('k2', until)).toBe(true)
+        expect(await both('k2', until, target({ sid: 'sid-2' }))).toEqual({ claimed: false })
+
+        ctx.clock.advance(121)
+        const later = ctx.clock.now() + 120
+        expect(await both('k', later, target({ sid: 'sid-2' }))).toEqual({ claimed: true, revoked: 1 })
+        expect(await state('s2')).toBe('revoked')
+      })
+
+      it('exactly one of 20 concurrent calls for one key claims it and revokes', async ({ skip }) => {
+        const { claimAndRevoke: both } = claimAndRevoke(skip)
+        for (const id of ['s1', 's2', 's3']) await register(id, { sid: `sid-${id}` })
+        const until = ctx.clock.now() + 120
+        const results = await Promise.all(
+          Array.from({ length: 20 }, () => both('race', until, target({ sub: 'alice' }))),
+        )
+        expect(results.filter((r) => r.claimed)).toEqual([{ claimed: true, revoked: 3 }])
+        expect([await state('s1'), await state('s2'), await state('s3')]).toEqual(['revoked', 'revoked', 'revoked'])
+      })
     })
 
     it('round-trips odd characters in every id', async () => {

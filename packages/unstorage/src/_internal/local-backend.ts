@@ -8,7 +8,7 @@
  * by several gateway instances (use Redis or MongoDB for that).
  */
 import { createStorage, type Driver } from 'unstorage'
-import { type StoreBackend, ttlSeconds } from '../backend.js'
+import { type RecordWrite, type StoreBackend, ttlSeconds } from '../backend.js'
 import type { Journal } from './journal.js'
 import type { LocalState, Op } from './local-state.js'
 
@@ -33,6 +33,28 @@ export function createLocalBackend(state: LocalState, options: LocalBackendOptio
   const read = (key: string): unknown => {
     const value = state.get(key)
     return value === undefined ? null : JSON.parse(value)
+  }
+
+  // Applied together in this tick, so journalled in one batch.
+  const setAll = (entries: RecordWrite[], t: number) =>
+    entries.map(({ key, value, expiresAt }) => write(['s', key, JSON.stringify(value), t + ttlSeconds(expiresAt, t)]))
+
+  const claimAndSetMany: NonNullable<StoreBackend['claimAndSetMany']> = async (claim, entries, t) => {
+    const { key, expiresAt } = claim
+    const held = state.claimedUntil(key)
+    if (held !== undefined && held > t) return false
+    // The claim's line first, in the same journal batch as the records: a crash mid-write keeps
+    // a prefix of it, at worst a claim whose logout is not all there, which the flow tells apart
+    // from a replay (recorded()).
+    const written = [write(['c', key, expiresAt]), ...setAll(entries, t)]
+    try {
+      await Promise.all(written)
+    } catch (err) {
+      // Not persisted: give the claim back, or a retry would be taken for a replay.
+      if (state.claimedUntil(key) === expiresAt) state.apply(held === undefined ? ['r', key] : ['c', key, held])
+      throw err
+    }
+    return true
   }
 
   // Records go through unstorage like every preset's; this driver keeps their raw values.
@@ -63,18 +85,8 @@ export function createLocalBackend(state: LocalState, options: LocalBackendOptio
   return {
     storage,
 
-    async claim(key, expiresAt, t) {
-      const held = state.claimedUntil(key)
-      if (held !== undefined && held > t) return false
-      try {
-        await write(['c', key, expiresAt])
-      } catch (err) {
-        // Not persisted: give it back, or a retry would be taken for a replay.
-        if (state.claimedUntil(key) === expiresAt) state.apply(held === undefined ? ['r', key] : ['c', key, held])
-        throw err
-      }
-      return true
-    },
+    claim: (key, expiresAt, t) => claimAndSetMany({ key, expiresAt }, [], t),
+    claimAndSetMany,
 
     release: (key) => write(['r', key]),
 
@@ -88,12 +100,7 @@ export function createLocalBackend(state: LocalState, options: LocalBackendOptio
     getMany: async (keys) => keys.map(read),
 
     async setMany(entries, t) {
-      // Applied together in this tick; journalled in one batch.
-      await Promise.all(
-        entries.map(({ key, value, expiresAt }) =>
-          write(['s', key, JSON.stringify(value), t + ttlSeconds(expiresAt, t)]),
-        ),
-      )
+      await Promise.all(setAll(entries, t))
     },
 
     async append(logs, _id, entry, maxEntries) {

@@ -16,7 +16,7 @@
 import type { Redis, RedisOptions } from 'ioredis'
 import { createStorage } from 'unstorage'
 import redisDriver from 'unstorage/drivers/redis'
-import { type StoreBackend, ttlSeconds } from '../backend.js'
+import { type RecordWrite, type StoreBackend, ttlSeconds } from '../backend.js'
 import { type BackchannelStore, createStore, type StoreOptions } from '../store.js'
 
 /** Options of {@link redisStore}. */
@@ -32,12 +32,14 @@ export interface RedisStoreOptions extends StoreOptions {
 // Scripts run atomically (Redis runs one with nothing in between) and, registered through
 // ioredis's defineCommand, go out as one EVALSHA each: one command where a MULTI needs several.
 const SCRIPTS = {
-  // Claims KEYS[1] unless a claim still valid by the caller's clock holds it.
-  // ARGV: expiresAt, now, ttl in ms.
+  // Unless a claim still valid by the caller's clock holds KEYS[1] (then it returns 0, writing
+  // nothing), sets each further KEYS[i] to ARGV[2i] for ARGV[2i + 1] seconds and claims KEYS[1],
+  // last: a script stopped by an error keeps no claim.
+  // ARGV: expiresAt, now, the claim's ttl in ms, then a value and a ttl per record.
   bcClaim: {
-    numberOfKeys: 1,
     lua: `local held = redis.call('GET', KEYS[1])
 if held and tonumber(held) > tonumber(ARGV[2]) then return 0 end
+for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[2 * i], 'EX', ARGV[2 * i + 1]) end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1`,
   },
@@ -76,7 +78,7 @@ end`,
 
 /** The client with {@link SCRIPTS} defined; variadic scripts take the number of keys first. */
 type ScriptedRedis = Redis & {
-  bcClaim(key: string, expiresAt: number, now: number, ms: number): Promise<number>
+  bcClaim(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<number>
   bcAddMember(set: string, member: string, ttl: number): Promise<unknown>
   bcReadIndex(
     numberOfKeys: number,
@@ -106,13 +108,22 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
   client.on('error', () => {})
   const k = (key: string) => `${base}:${key}`
   const parse = (value: string | null | undefined): unknown => (value ? JSON.parse(value) : null)
+  /** The keys of records to write, and their values and ttls as bcSetMany's and bcClaim's ARGV. */
+  const records = (entries: RecordWrite[], now: number) => ({
+    keys: entries.map(({ key }) => k(key)),
+    args: entries.flatMap(({ value, expiresAt }) => [JSON.stringify(value), ttlSeconds(expiresAt, now)]),
+  })
+  const claimAndSetMany: NonNullable<StoreBackend['claimAndSetMany']> = async (claim, entries, now) => {
+    const { keys, args } = records(entries, now)
+    const ms = ttlSeconds(claim.expiresAt, now) * 1000
+    return (await client.bcClaim(1 + keys.length, k(claim.key), ...keys, claim.expiresAt, now, ms, ...args)) === 1
+  }
 
   const backend: StoreBackend = {
     storage,
 
-    async claim(key, expiresAt, now) {
-      return (await client.bcClaim(k(key), expiresAt, now, ttlSeconds(expiresAt, now) * 1000)) === 1
-    },
+    claim: (key, expiresAt, now) => claimAndSetMany({ key, expiresAt }, [], now),
+    claimAndSetMany,
 
     async release(key) {
       await client.del(k(key))
@@ -143,8 +154,8 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
 
     async setMany(entries, now) {
       if (entries.length === 0) return
-      const args = entries.flatMap(({ value, expiresAt }) => [JSON.stringify(value), ttlSeconds(expiresAt, now)])
-      await client.bcSetMany(entries.length, ...entries.map(({ key }) => k(key)), ...args)
+      const { keys, args } = records(entries, now)
+      await client.bcSetMany(keys.length, ...keys, ...args)
     },
 
     async append(logs, id, entry, maxEntries) {
