@@ -183,8 +183,8 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
       until = Math.max(until, (r.expiresAt ?? r.createdAt + sessionTtl) + 1)
     }
 
-    // The revocation itself: one marker per sid and per subject, and the records a sid logout
-    // ends stamped with it, written together.
+    // The revocation itself, to be written together: one marker per sid and per subject, and the
+    // records a sid logout ends stamped with it.
     const writes: RecordWrite[] = []
     for (const [member, r] of ended) {
       const sessionUntil = r.expiresAt ?? r.createdAt + sessionTtl
