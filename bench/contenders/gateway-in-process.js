@@ -41,6 +41,13 @@ if (strip.has('metrics')) {
 if (strip.has('audit')) store.audit.record = async (entry) => entry
 if (strip.has('claim')) store.claim = async () => true
 if (strip.has('revoke')) store.revoke = async () => ({ revoked: 1 })
+// The flow claims and revokes in one call where the store can: without one part, the other alone.
+if (store.claimAndRevoke && (strip.has('claim') || strip.has('revoke'))) {
+  store.claimAndRevoke = async (key, expiresAt, target) => {
+    if (!(await store.claim(key, expiresAt))) return { claimed: false }
+    return { claimed: true, ...(await store.revoke(target)) }
+  }
+}
 const gateway = createGateway({
   store,
   adminTokenHash: hashToken(config.adminToken ?? 'unused'),

@@ -73,6 +73,8 @@ describe('when storage is unreachable', () => {
       .sign(new TextEncoder().encode(SECRET))
     expect((await logout(token)).status).toBe(200)
     expect(await store.status('billing', 's1')).toMatchObject({ state: 'revoked' })
+    // The audit record is written after the answer.
+    await gateway.close()
     expect((await store.audit.list({ app: 'billing' })).map((r) => r.outcome)).toEqual(['revoked'])
   })
 

@@ -20,6 +20,13 @@ export interface RecordWrite {
   expiresAt: number
 }
 
+/** One entry {@link StoreBackend.append} adds to a log. */
+export interface LogEntry {
+  log: string
+  id: string
+  entry: string
+}
+
 /** The backend primitives of one preset. All times are seconds since epoch. */
 export interface StoreBackend {
   /** Records (sessions, markers, apps). Values are JSON; each carries its own expiry. */
@@ -58,8 +65,11 @@ export interface StoreBackend {
    * trip fewer.
    */
   claimAndSetMany?(claim: { key: string; expiresAt: number }, entries: RecordWrite[], now: number): Promise<boolean>
-  /** Appends an entry to each of `logs`, each capped at `maxEntries`; `id` sorts by time. */
-  append(logs: string[], id: string, entry: string, maxEntries: number): Promise<void>
+  /**
+   * Appends entries to their logs, in order, each log capped at its newest `maxEntries`; `id`
+   * sorts by time. One write for them all where the backend can (one Lua script on Redis).
+   */
+  append(entries: LogEntry[], maxEntries: number): Promise<void>
   /** Up to `limit` entries of a log, newest first, older than the id `before` when given. */
   read(log: string, limit: number, before?: string): Promise<string[]>
   /** Removes every record, set and claim whose key starts with `prefix` (an application's data). */

@@ -49,7 +49,7 @@ describe('the fs journal', () => {
     await first.backend.addMember('set', 'm2', now() + 60)
     await first.backend.removeMembers('set', ['m1'])
     await first.backend.claim('c', now() + 60, now())
-    await first.backend.append(['log'], 'id1', '{"id":"id1"}', 10)
+    await first.backend.append([{ log: 'log', id: 'id1', entry: '{"id":"id1"}' }], 10)
     await first.backend.dispose()
 
     const second = await open()
@@ -86,7 +86,9 @@ describe('the fs journal', () => {
     for (let wave = 0; wave < 20; wave++) {
       for (let i = 0; i < 100; i++) {
         writes.push(first.backend.storage.setItem(`k${i % 10}`, { wave, i }))
-        writes.push(first.backend.append(['log'], `id${wave * 100 + i}`, `{"id":"${wave * 100 + i}"}`, 5000))
+        writes.push(
+          first.backend.append([{ log: 'log', id: `id${wave * 100 + i}`, entry: `{"id":"${wave * 100 + i}"}` }], 5000),
+        )
       }
       if (wave === 5) rewrite = first.journal.rewrite()
       // The next wave arrives while this one (and the rewrite) is on its way to the file.
@@ -119,7 +121,7 @@ describe('the fs journal', () => {
     })
     let n = 0
     while (!done) {
-      await first.backend.append(['log'], `id${n}`, `{"id":"${n}"}`, 100_000)
+      await first.backend.append([{ log: 'log', id: `id${n}`, entry: `{"id":"${n}"}` }], 100_000)
       n++
     }
     await first.backend.dispose()

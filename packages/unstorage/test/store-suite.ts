@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createManualClock, type Factory, type ManualClock } from '@backchannel/core/testing'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { keys } from '../src/_internal/keys.js'
+import { createAuditLog } from '../src/audit.js'
 import type { AppRecord, BackchannelStore } from '../src/index.js'
 
 export function describeStoreExtras(
@@ -151,6 +152,27 @@ export function describeStoreExtras(
       expect(all.map((r) => r.revoked)).toEqual([4, 3, 2])
       expect((await store.audit.list({ before: all.at(-1)?.id })).map((r) => r.revoked)).toEqual([1, 0])
       expect((await store.audit.list({ app: 'a' })).map((r) => r.revoked)).toEqual([3, 1])
+    })
+
+    it("writes one turn of the event loop's audit records in one append, and caps each log", async () => {
+      const { backend } = store
+      const append = backend.append
+      let appends = 0
+      backend.append = (...args) => {
+        appends++
+        return append.apply(backend, args)
+      }
+      const audit = createAuditLog(backend, randomBytes(32), clock.now, 5)
+      const records = await Promise.all(
+        Array.from({ length: 120 }, (_, i) =>
+          audit.record({ app: i % 2 ? 'a' : 'b', source: 'backchannel', outcome: 'revoked', revoked: i }),
+        ),
+      )
+      backend.append = append
+      expect(appends).toBe(1)
+      expect(new Set(records.map((r) => r.id)).size).toBe(120)
+      expect((await audit.list()).map((r) => r.revoked)).toEqual([119, 118, 117, 116, 115])
+      expect((await audit.list({ app: 'a' })).map((r) => r.revoked)).toEqual([119, 117, 115, 113, 111])
     })
 
     it('keeps only a keyed hash of the sub in audit records', async () => {

@@ -103,8 +103,8 @@ export function createLocalBackend(state: LocalState, options: LocalBackendOptio
       await Promise.all(setAll(entries, t))
     },
 
-    async append(logs, _id, entry, maxEntries) {
-      await Promise.all(logs.map((log) => write(['l', log, entry, maxEntries])))
+    async append(entries, maxEntries) {
+      await Promise.all(entries.map(({ log, entry }) => write(['l', log, entry, maxEntries])))
     },
 
     read: async (log, limit, before) => state.index.read(log, limit, before),

@@ -192,10 +192,13 @@ export async function mongodbStore(options: MongodbStoreOptions): Promise<Backch
       )
     },
 
-    async append(names, id, entry, maxEntries) {
-      await logs.insertMany(names.map((log) => ({ log, id, entry })))
-      if (++appends % 100 === 0) {
-        for (const log of names) {
+    async append(entries, maxEntries) {
+      await logs.insertMany(entries.map(({ log, id, entry }) => ({ log, id, entry })))
+      // Trimmed now and then: a log may hold a few more than maxEntries in between.
+      appends += entries.length
+      if (appends >= 100) {
+        appends = 0
+        for (const log of new Set(entries.map((e) => e.log))) {
           const oldestKept = await logs
             .find({ log })
             .sort({ id: -1 })

@@ -67,12 +67,11 @@ local also = {}
 for i = 2, #KEYS do also[i - 1] = redis.call('GET', KEYS[i]) end
 return {members, values, also}`,
   },
-  // Adds ARGV[1] to each sorted-set log KEYS[i] and keeps its newest ARGV[2] entries.
+  // Adds each ARGV[i + 1] to the sorted-set log KEYS[ARGV[i]] (i = 2, 4, …), then keeps each
+  // log's newest ARGV[1] entries.
   bcAppend: {
-    lua: `for i = 1, #KEYS do
-  redis.call('ZADD', KEYS[i], 0, ARGV[1])
-  redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -tonumber(ARGV[2]) - 1)
-end`,
+    lua: `for i = 2, #ARGV, 2 do redis.call('ZADD', KEYS[tonumber(ARGV[i])], 0, ARGV[i + 1]) end
+for i = 1, #KEYS do redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -tonumber(ARGV[1]) - 1) end`,
   },
 }
 
@@ -158,8 +157,10 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
       await client.bcSetMany(keys.length, ...keys, ...args)
     },
 
-    async append(logs, id, entry, maxEntries) {
-      await client.bcAppend(logs.length, ...logs.map(k), `${id}\n${entry}`, maxEntries)
+    async append(entries, maxEntries) {
+      const logs = [...new Set(entries.map(({ log }) => log))]
+      const args = entries.flatMap(({ log, id, entry }) => [logs.indexOf(log) + 1, `${id}\n${entry}`])
+      await client.bcAppend(logs.length, ...logs.map(k), maxEntries, ...args)
     },
 
     async read(log, limit, before) {
