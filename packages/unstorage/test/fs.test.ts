@@ -79,9 +79,9 @@ describe('fs preset: the data folder', () => {
     expect(await readdir(base)).not.toContain('lock')
   })
 
-  /** Runs a fixture writing to `base`, which kills itself after acknowledging `count` writes. */
-  async function killedAfter(fixture: string, count: number) {
-    const child = spawn(process.execPath, [join(here, 'fixtures', fixture), base, String(count)], {
+  /** Runs fixtures/fs-writer.js on `base`; it kills itself after acknowledging `count` writes. */
+  async function killedAfter(count: number, mode = 'registrations') {
+    const child = spawn(process.execPath, [join(here, 'fixtures/fs-writer.js'), base, String(count), mode], {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     let output = ''
@@ -97,7 +97,7 @@ describe('fs preset: the data folder', () => {
 
   it('loses no acknowledged write when the process is killed mid-stream', async () => {
     // A child registers sessions as fast as it can and prints each id once acknowledged.
-    const acknowledged = await killedAfter('fs-writer.js', 2_000)
+    const acknowledged = await killedAfter(2_000)
     const store = await fsStore({ base })
     const states = await Promise.all(acknowledged.map((id) => store.status('a', id)))
     expect(states.filter((s) => s.state !== 'active')).toEqual([])
@@ -106,7 +106,7 @@ describe('fs preset: the data folder', () => {
 
   it('keeps every acknowledged claim-and-revoke whole when the process is killed mid-stream', async () => {
     // A child registers sessions and logs each out at once, printing each id once acknowledged.
-    const acknowledged = await killedAfter('fs-logouts.js', 1_000)
+    const acknowledged = await killedAfter(1_000, 'logouts')
     const store = await fsStore({ base })
     const now = Date.now() / 1000
     const target = (id: string) => ({ app: 'a', iss: 'i', sid: `x${id}`, scope: 'session' as const, issuedAt: now })
