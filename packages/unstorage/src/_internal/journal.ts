@@ -81,8 +81,8 @@ export async function openJournal(path: string, state: JournalState, options: Jo
   let waiters: { resolve: () => void; reject: (err: unknown) => void }[] = []
   let scheduled = false
   let chain: Promise<unknown> = Promise.resolve()
-  /** Lines appended since a rewrite began, in order (they follow its snapshot). */
-  let carry: string[] | undefined
+  /** While a rewrite runs: the lines appended since it began, in order (they follow its snapshot). */
+  let carry: { lines: string[]; failed: boolean } | undefined
   let rewriting: Promise<void> | undefined
 
   const enqueue = <T>(task: () => Promise<T>): Promise<T> => {
@@ -105,6 +105,8 @@ export async function openJournal(path: string, state: JournalState, options: Jo
     } catch (err) {
       // Cut a partial write off so that the next batch starts on a whole line.
       await file.truncate(size).catch(() => {})
+      // Lines the old file does not hold must not reach the new one: the rewrite is dropped.
+      if (carry) carry.failed = true
       for (const w of done) w.reject(err)
     }
     if (!rewriting && lines > Math.max(rewriteAfter, 2 * snapshotLines)) void rewrite().catch(() => {})
@@ -112,8 +114,9 @@ export async function openJournal(path: string, state: JournalState, options: Jo
 
   function rewrite(): Promise<void> {
     rewriting ??= (async () => {
-      const appended: string[] = []
-      carry = appended
+      const carried = { lines: [] as string[], failed: false }
+      const appended = carried.lines
+      carry = carried
       const ops = state.snapshot()
       const next = await open(nextPath, 'w', 0o600)
       let swapped = false
@@ -143,8 +146,9 @@ export async function openJournal(path: string, state: JournalState, options: Jo
         // Between two batches: every line appended so far is in the old file; those not yet
         // written (still queued) will go to the new one.
         const old = await enqueue(async () => {
-          const carried = appended.slice(written, appended.length - queue.length)
-          await next.write(carried.join(''))
+          if (carried.failed) throw new Error('a journal write failed during the rewrite; the rewrite was dropped')
+          const rest = appended.slice(written, appended.length - queue.length)
+          await next.write(rest.join(''))
           await next.datasync()
           const nextSize = (await next.stat()).size
           // Appends go through a handle opened as the first one was.
@@ -161,7 +165,7 @@ export async function openJournal(path: string, state: JournalState, options: Jo
           file = handle
           size = nextSize
           snapshotLines = count
-          lines = count + written + carried.length
+          lines = count + written + rest.length
           if (handle !== next) await next.close().catch(() => {})
           if (fsync) await syncFolder(dirname(path))
           return old
@@ -191,7 +195,7 @@ export async function openJournal(path: string, state: JournalState, options: Jo
     append(op) {
       const line = `${JSON.stringify(op)}\n`
       queue.push(line)
-      carry?.push(line)
+      carry?.lines.push(line)
       return new Promise<void>((resolve, reject) => {
         waiters.push({ resolve, reject })
         if (!scheduled) {
