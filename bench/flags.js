@@ -1,17 +1,18 @@
-// node flags.js [memory|fs|redis] [flags…]…: does a Node or V8 flag change the gateway's p99 at
-// half its maximum? Each argument after the store is one variant, a space-separated list of flags
-// for the gateway's node process (the first variant is always the gateway without flags). Every
-// variant runs as run.js runs a store: a fresh gateway and store, warm-up, DURATION s at full
-// speed, then BENCH_PACED s (default DURATION) open loop at one rate for all (BENCH_RATE, or half
-// the flagless gateway's maximum in the first round), with its collections and longest event-loop
-// delay. At that rate the memory and fs stores run a major collection every 35–45 s: a paced
-// period of 40 s holds one in most runs, and shows what a flag does to it. BENCH_ROUNDS
-// rounds, variants alternated; every round is printed, since one major collection more or less
-// moves a p99 more than any flag. BENCH_TIMELINE=folder: each run's timeline there (see
-// lib.fixedRate) and the gateway's standard output — give `--trace-gc` as a variant to see every
-// collection (its log lines are left out then). BENCH_FULL=0 (needs BENCH_RATE): no full-speed
-// run, so that the paced period does not also collect that run's garbage. Needs `pnpm build`. An
-// experiment for BENCHMARKS.md.
+// node flags.js [memory|fs|redis] [variant]…: does a Node or V8 flag, or an environment variable,
+// change the gateway's p99 at half its maximum? Each argument after the store is one variant: a
+// space-separated list of flags for the gateway's node process and NAME=value environment
+// variables for it (the first variant is always the gateway without either). Every variant runs
+// as run.js runs a store: a fresh gateway and store, warm-up, DURATION s at full speed, then
+// BENCH_PACED s (default DURATION) open loop at one rate for all (BENCH_RATE, or half the plain
+// gateway's maximum in the first round), with its collections and longest event-loop delay. At
+// that rate the memory and fs stores run a major collection every 35–45 s: a paced period of 40 s
+// holds one in most runs, and shows what a flag does to it. BENCH_ROUNDS rounds, variants
+// alternated; every round is printed, since one major collection more or less moves a p99 more
+// than any flag. BENCH_TIMELINE=folder: each run's timeline there (see lib.fixedRate) and the
+// gateway's standard output — give `--trace-gc` as a variant to see every collection (its log
+// lines are left out then). BENCH_FULL=0 (needs BENCH_RATE): no full-speed run, so that the paced
+// period does not also collect that run's garbage. Needs `pnpm build`. An experiment for
+// BENCHMARKS.md.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -31,6 +32,8 @@ import {
 
 const [kind = 'fs', ...flagged] = process.argv.slice(2)
 const variants = ['', ...flagged]
+// A word NAME=value in a variant is an environment variable for the gateway, not a flag.
+const ENV_WORD = /^([A-Z_][A-Z0-9_]*)=(.*)$/s
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const PACED = Number(process.env.BENCH_PACED ?? DURATION)
 const folder = process.env.BENCH_TIMELINE
@@ -54,9 +57,13 @@ for (let round = 1; round <= ROUNDS; round++) {
     // V8's trace counts milliseconds from the process's start: this is when that was.
     log(`round ${round}/${ROUNDS}, ${flags || 'no flags'}, from ${new Date().toISOString()}`)
     const traced = (ext) => folder && join(folder, `${round}-${flags.replace(/\W+/g, '') || 'none'}.${ext}`)
-    const nodeArgs = flags.split(' ').filter(Boolean)
+    const words = flags.split(' ').filter(Boolean)
+    const nodeArgs = words.filter((word) => !ENV_WORD.test(word))
+    const extraEnv = Object.fromEntries(
+      words.filter((word) => ENV_WORD.test(word)).map((word) => word.split(ENV_WORD).slice(1)),
+    )
     const server = await gateway(
-      { ...env, ...(nodeArgs.includes('--trace-gc') ? { BACKCHANNEL_LOG_LEVEL: 'warn' } : {}) },
+      { ...env, ...extraEnv, ...(nodeArgs.includes('--trace-gc') ? { BACKCHANNEL_LOG_LEVEL: 'warn' } : {}) },
       idp.issuer,
       tokens,
       nodeArgs,
