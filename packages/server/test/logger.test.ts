@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,4 +22,27 @@ it('writes JSON lines at or above its level to the destination given, in order',
   const lines = (await read()).map((line) => JSON.parse(line))
   expect(lines.map((l) => l.n)).toEqual([...Array(100).keys()])
   expect(lines[0]).toMatchObject({ level: 30, service: 'backchannel', app: 'wiki', msg: 'logout' })
+})
+
+it('writes a lone line without waiting for more to fill its buffer', async () => {
+  const file = join(dir, 'gateway.log')
+  const logger = createLogger('info', file)
+  logger.info({ app: 'wiki' }, 'listening')
+  await vi.waitFor(async () => expect(await readFile(file, 'utf8').catch(() => '')).toMatch(/"msg":"listening"/), {
+    timeout: 2000,
+  })
+})
+
+it('writes what it holds when the process exits, even on an uncaught exception', async () => {
+  // The build, in a process of its own that logs one line and crashes at once.
+  const logger = new URL('../dist/logger.js', import.meta.url).href
+  const script = `import { createLogger } from '${logger}'
+createLogger('info', 1).info({ app: 'wiki' }, 'the last line')
+throw new Error('crash')`
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script])
+  let stdout = ''
+  child.stdout.on('data', (chunk) => (stdout += chunk))
+  const code = await new Promise((resolve) => child.on('close', resolve))
+  expect(code).toBe(1)
+  expect(JSON.parse(stdout)).toMatchObject({ msg: 'the last line', app: 'wiki' })
 })
