@@ -15,6 +15,7 @@ import { discoverIssuer } from '@backchannel/core/discovery'
 import { getRequestIP, getRouterParam, H3 } from 'h3'
 import pino, { type Logger } from 'pino'
 import { createAppCache } from './app-cache.js'
+import { createAuditQueue } from './audit-queue.js'
 import { handleLogout } from './logout-route.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { createFailureLimiter, type FailureLimits } from './rate-limit.js'
@@ -48,7 +49,7 @@ export interface Gateway {
   app: H3
   fetch: (request: Request) => Promise<Response>
   metrics: Metrics
-  /** Waits for audit writes still running. Does not close the store. */
+  /** Writes the audit records still waiting and waits for them. Does not close the store. */
   close(): Promise<void>
 }
 
@@ -76,7 +77,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     onFetch: ({ ok }) => metrics.jwksFetches.inc({ result: ok ? 'ok' : 'error' }),
   })
   const apps = createAppCache(store.apps, options.appCacheSeconds ?? 2, now)
-  const pending = new Set<Promise<unknown>>()
+  const audit = createAuditQueue(store.audit, logger, now)
   const logout = {
     flow: {
       apps,
@@ -86,11 +87,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       now,
       onError: (err: unknown) => logger.error({ err }, 'a replay claim could not be given back'),
     },
-    store,
+    audit,
     limiter: createFailureLimiter(options.failureLimits ?? {}, now),
     metrics,
     logger,
-    pending,
   }
   const admin: AdminDependencies = {
     store,
@@ -138,7 +138,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     fetch: async (request) => app.fetch(request),
     metrics,
     async close() {
-      await Promise.all([...pending])
+      await audit.close()
     },
   }
 }

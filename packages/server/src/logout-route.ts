@@ -4,25 +4,23 @@
  */
 import {
   type AuditOutcome,
-  type GatewayStore,
   type LogoutFlowDependencies,
   type LogoutOutcome,
   processLogoutRequest,
   toResponse,
 } from '@backchannel/core'
 import type { Logger } from 'pino'
+import type { AuditQueue } from './audit-queue.js'
 import type { Metrics } from './metrics.js'
 import type { FailureLimiter } from './rate-limit.js'
 
 /** What the logout route needs. */
 export interface LogoutRouteDependencies {
   flow: LogoutFlowDependencies
-  store: GatewayStore
+  audit: AuditQueue
   limiter: FailureLimiter
   metrics: Metrics
   logger: Logger
-  /** Audit writes still running (awaited at shutdown). */
-  pending: Set<Promise<unknown>>
 }
 
 // Failures a client caused: these count towards the limits.
@@ -81,17 +79,13 @@ function record(outcome: LogoutOutcome, seconds: number, throttled: boolean, dep
           ? 'failed'
           : undefined
   if (outcomeName && !throttled) {
-    const write = deps.store.audit
-      .record({
-        app,
-        source: 'backchannel',
-        outcome: outcomeName,
-        ...(code ? { code } : {}),
-        ...(token ? { iss: token.iss, sid: token.sid, sub: token.sub } : {}),
-        ...(revoked === undefined ? {} : { revoked }),
-      })
-      .catch((err: unknown) => deps.logger.error({ app, err }, 'audit record lost'))
-      .finally(() => deps.pending.delete(write))
-    deps.pending.add(write)
+    deps.audit.add({
+      app,
+      source: 'backchannel',
+      outcome: outcomeName,
+      ...(code ? { code } : {}),
+      ...(token ? { iss: token.iss, sid: token.sid, sub: token.sub } : {}),
+      ...(revoked === undefined ? {} : { revoked }),
+    })
   }
 }
