@@ -3,7 +3,8 @@
  * recording it; each record then waits up to {@link DELAY_MS} for others, and all of them go to
  * the store in one turn of the event loop, which the store writes as one append (one journal
  * write, Lua script or insertMany). When logouts come one at a time, a write each cost more than
- * the rest of the record (BENCHMARKS.md, tenth round). Admin actions record straight away.
+ * the rest of the record (BENCHMARKS.md, tenth round). A revocation over the admin API records
+ * its own, before it is answered.
  */
 import type { AuditInput, AuditLog } from '@backchannel/core'
 import type { Logger } from 'pino'
