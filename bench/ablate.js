@@ -2,15 +2,31 @@
 // process (contenders/gateway-in-process.js) with everything on, then with one part switched off
 // at a time, then with all of them off, between two runs of the ceiling; each row gives
 // requests/s and CPU per request: all the process's threads, and its JavaScript thread alone
-// (the one every request waits for). Needs `pnpm build`. An explanation for BENCHMARKS.md, not a
-// way to run the gateway.
+// (the one every request waits for). BENCH_RATE=n: each row paced at n requests/s instead
+// (open loop, evenly spaced, as run.js's paced period), to see what each part costs when logouts
+// come one at a time; the table then gives each row's p99 instead of its ratio to the ceiling.
+// Needs `pnpm build`. An explanation for BENCHMARKS.md, not a way to run the gateway.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CLIENT_ID, startIssuer } from './issuer.js'
-import { CONNECTIONS, DURATION, fmt, here, log, measuredLoad, start, startRedis, storageEnv, warmUp } from './lib.js'
+import {
+  CONNECTIONS,
+  cpuSeconds,
+  DURATION,
+  fixedRate,
+  fmt,
+  here,
+  log,
+  measuredLoad,
+  start,
+  startRedis,
+  storageEnv,
+  warmUp,
+} from './lib.js'
 
 const kind = process.argv[2] ?? 'memory'
+const RATE = Number(process.env.BENCH_RATE ?? 0)
 const PARTS = ['audit', 'revoke', 'claim', 'metrics', 'log']
 const idp = await startIssuer()
 const tokens = await idp.mint(Number(process.env.BENCH_TOKENS ?? 40_000))
@@ -47,27 +63,45 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1)
 const samples = new Map()
 for (let round = 1; round <= ROUNDS; round++) {
   for (const [name, launch] of variants) {
-    log(`round ${round}/${ROUNDS}, ${name}: ${DURATION} s under load`)
+    log(`round ${round}/${ROUNDS}, ${name}: ${DURATION} s ${RATE ? `at ${fmt(RATE)} requests/s` : 'under load'}`)
     const server = await launch()
     const from = await warmUp(server.url, tokens)
+    const pids = [server.pid, ...(redis ? [redis.pid] : [])]
     const {
       rps,
       serverUs: all,
       mainUs: main,
       steal = Number.NaN,
-    } = await measuredLoad(server.url, tokens, from, [server.pid, ...(redis ? [redis.pid] : [])])
-    samples.set(name, [...(samples.get(name) ?? []), { rps, all, main, steal }])
+      p99,
+    } = RATE ? await paced(server.url, from, pids) : await measuredLoad(server.url, tokens, from, pids)
+    samples.set(name, [...(samples.get(name) ?? []), { rps, all, main, steal, p99 }])
     await server.stop()
   }
 }
 redis?.stop()
 await idp.close()
+
+/** As measuredLoad, at RATE requests/s for DURATION s. */
+async function paced(url, from, pids) {
+  const server = async () => (await Promise.all(pids.map((pid) => cpuSeconds(pid)))).reduce((a, b) => a + b, 0)
+  const main = () => cpuSeconds(pids[0], { mainThread: true })
+  const before = { server: await server(), main: await main() }
+  const { p99, steal } = await fixedRate(url, tokens, from, RATE, DURATION, { settle: 0 })
+  const requests = Math.round(RATE * DURATION)
+  return {
+    rps: RATE,
+    serverUs: (((await server()) - before.server) * 1e6) / requests,
+    mainUs: (((await main()) - before.main) * 1e6) / requests,
+    steal,
+    p99,
+  }
+}
 await rm(dir, { recursive: true, force: true })
 
 const median = (values) => values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]
 const rows = [...samples].map(([name, runs]) => ({
   name,
-  ...Object.fromEntries(['rps', 'all', 'main', 'steal'].map((k) => [k, median(runs.map((r) => r[k]))])),
+  ...Object.fromEntries(['rps', 'all', 'main', 'steal', 'p99'].map((k) => [k, median(runs.map((r) => r[k]))])),
 }))
 const ceilings = [...samples].filter(([name]) => name.startsWith('ceiling')).flatMap(([, runs]) => runs)
 const ceilingRps = median(ceilings.map((r) => r.rps))
@@ -75,11 +109,11 @@ console.log(
   [
     `${ROUNDS} round(s), medians; ${DURATION} s per row, ${CONNECTIONS} connections, ${fmt(tokens.length)} unique RS256 tokens, node ${process.version}`,
     '',
-    `| contender | requests/s | ratio to ceiling | CPU/request, all threads${redis ? ' + Redis' : ''} (µs) | CPU/request, JavaScript thread (µs) | steal |`,
+    `| contender | requests/s | ${RATE ? 'p99 (ms)' : 'ratio to ceiling'} | CPU/request, all threads${redis ? ' + Redis' : ''} (µs) | CPU/request, JavaScript thread (µs) | steal |`,
     '| --- | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (r) =>
-        `| ${r.name} | ${fmt(r.rps)} | ${(r.rps / ceilingRps).toFixed(2)} | ${fmt(r.all)} | ${fmt(r.main)} | ${(r.steal * 100).toFixed(1)} % |`,
+        `| ${r.name} | ${fmt(r.rps)} | ${RATE ? r.p99 : (r.rps / ceilingRps).toFixed(2)} | ${fmt(r.all)} | ${fmt(r.main)} | ${(r.steal * 100).toFixed(1)} % |`,
     ),
     '',
     `The ceiling's runs: ${ceilings.map((r) => fmt(r.rps)).join(', ')} requests/s.`,
