@@ -12,7 +12,6 @@ import { join } from 'node:path'
 import { CLIENT_ID, startIssuer } from './issuer.js'
 import {
   CONNECTIONS,
-  cpuSeconds,
   DURATION,
   fixedRate,
   fmt,
@@ -73,7 +72,7 @@ for (let round = 1; round <= ROUNDS; round++) {
       mainUs: main,
       steal = Number.NaN,
       p99,
-    } = RATE ? await paced(server.url, from, pids) : await measuredLoad(server.url, tokens, from, pids)
+    } = await measuredLoad(server.url, tokens, from, pids, RATE ? () => paced(server.url, from) : undefined)
     samples.set(name, [...(samples.get(name) ?? []), { rps, all, main, steal, p99 }])
     await server.stop()
   }
@@ -81,20 +80,10 @@ for (let round = 1; round <= ROUNDS; round++) {
 redis?.stop()
 await idp.close()
 
-/** As measuredLoad, at RATE requests/s for DURATION s. */
-async function paced(url, from, pids) {
-  const server = async () => (await Promise.all(pids.map((pid) => cpuSeconds(pid)))).reduce((a, b) => a + b, 0)
-  const main = () => cpuSeconds(pids[0], { mainThread: true })
-  const before = { server: await server(), main: await main() }
-  const { p99, steal } = await fixedRate(url, tokens, from, RATE, DURATION, { settle: 0 })
-  const requests = Math.round(RATE * DURATION)
-  return {
-    rps: RATE,
-    serverUs: (((await server()) - before.server) * 1e6) / requests,
-    mainUs: (((await main()) - before.main) * 1e6) / requests,
-    steal,
-    p99,
-  }
+/** RATE requests/s for DURATION s, open loop, as measuredLoad's load. */
+async function paced(url, from) {
+  const { p99 } = await fixedRate(url, tokens, from, RATE, DURATION, { settle: 0 })
+  return { rps: RATE, requests: Math.round(RATE * DURATION), p99 }
 }
 await rm(dir, { recursive: true, force: true })
 

@@ -223,20 +223,27 @@ async function machineTicks() {
 /** The share of the machine's CPU time the hypervisor took between two {@link machineTicks}. */
 const stealSince = (before, after) => after && before && (after.steal - before.steal) / (after.total - before.total)
 
+/** CPU seconds so far over every thread of the processes `pids`, and of this one too with `self`. */
+export async function cpuOf(pids, { self = false } = {}) {
+  const { user, system } = self ? process.cpuUsage() : { user: 0, system: 0 }
+  const others = await Promise.all(pids.map((pid) => cpuSeconds(pid)))
+  return others.reduce((a, b) => a + (b ?? Number.NaN), (user + system) / 1e6)
+}
+
 /**
- * {@link load} from token `from` on, with the CPU each request cost: `serverUs` over every thread of
+ * {@link load} from token `from` on (or what `drive` runs instead, which resolves to a result with
+ * `requests`, the number it made), with the CPU each request cost: `serverUs` over every thread of
  * `pids` (the contender first, then e.g. its redis-server), `mainUs` the contender's JavaScript
  * thread alone (the one every request waits for; its crypto thread pool is not in it), and
  * `loaderUs` this process's, which is almost all the load generator's. In µs per request. `steal`:
  * the share of the machine's CPU time the hypervisor gave to other guests meanwhile (0 to 1; on a
  * shared virtual machine, figures measured while it is high are not comparable).
  */
-export async function measuredLoad(url, tokens, from, pids) {
-  const server = async () =>
-    (await Promise.all(pids.map((pid) => cpuSeconds(pid)))).reduce((a, b) => a + (b ?? Number.NaN), 0)
+export async function measuredLoad(url, tokens, from, pids, drive = () => load(url, tokens, from)) {
+  const server = () => cpuOf(pids)
   const main = () => cpuSeconds(pids[0], { mainThread: true })
   const before = { server: await server(), main: await main(), own: process.cpuUsage(), machine: await machineTicks() }
-  const result = await load(url, tokens, from)
+  const result = await drive()
   const perRequest = (seconds) => (seconds * 1e6) / result.requests
   const own = process.cpuUsage(before.own)
   return {

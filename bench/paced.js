@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLogger, loadConfig, openStore } from '@backchannel/server'
 import { createAuditQueue } from '../packages/server/dist/audit-queue.js'
-import { cpuSeconds, log, SMOKE, startRedis, storageEnv } from './lib.js'
+import { cpuOf, log, SMOKE, startRedis, storageEnv } from './lib.js'
 
 const RATE = Number(process.env.BENCH_RATE ?? 1400)
 const SECONDS = SMOKE ? 1 : 8
@@ -20,16 +20,10 @@ const ROUNDS = SMOKE ? 1 : 3
 const dir = await mkdtemp(join(tmpdir(), 'bench-paced-'))
 const redis = await startRedis().catch(() => log('redis-server not found: the Redis store is left out'))
 
-/** CPU seconds of this process and of `pids` (redis-server) so far. */
-const cpu = async (pids) => {
-  const { user, system } = process.cpuUsage()
-  return (user + system) / 1e6 + (await Promise.all(pids.map((pid) => cpuSeconds(pid)))).reduce((a, b) => a + b, 0)
-}
-
 /** CPU µs per call of `work(i)`, called RATE times a second for SECONDS, open loop, then `settle()`. */
 async function paced(work, { pids = [], settle = async () => {} } = {}) {
   const total = RATE * SECONDS
-  const before = await cpu(pids)
+  const before = await cpuOf(pids, { self: true })
   const start = performance.now()
   const pending = []
   let done = 0
@@ -45,7 +39,7 @@ async function paced(work, { pids = [], settle = async () => {} } = {}) {
   })
   await Promise.all(pending)
   await settle()
-  return (((await cpu(pids)) - before) * 1e6) / total
+  return (((await cpuOf(pids, { self: true })) - before) * 1e6) / total
 }
 
 /** The median over ROUNDS of `part`'s CPU per call, less the timer loop's, in µs. */

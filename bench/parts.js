@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { createKeyResolver, createLogoutVerifier } from '@backchannel/core'
 import { createLogger, createMetrics, loadConfig, openStore } from '@backchannel/server'
 import { CLIENT_ID, startIssuer } from './issuer.js'
-import { cpuSeconds, log, SMOKE, startRedis, storageEnv } from './lib.js'
+import { cpuOf, log, SMOKE, startRedis, storageEnv } from './lib.js'
 
 const OPS = SMOKE ? 300 : Number(process.env.BENCH_OPS ?? 10_000)
 const ROUNDS = SMOKE ? 1 : 3
@@ -30,10 +30,7 @@ const redis = await startRedis().catch(() => log('redis-server not found: the Re
  */
 async function measure(op, pids = []) {
   // This process to the microsecond; another (redis-server) from /proc.
-  const cpu = async () => {
-    const { user, system } = process.cpuUsage()
-    return (user + system) / 1e6 + (await Promise.all(pids.map((pid) => cpuSeconds(pid)))).reduce((a, b) => a + b, 0)
-  }
+  const cpu = () => cpuOf(pids, { self: true })
   const runs = []
   for (let round = 0; round < ROUNDS; round++) {
     const [c0, t0] = [await cpu(), performance.now()]
