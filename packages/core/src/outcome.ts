@@ -52,7 +52,7 @@ export function statusOf(error: unknown): number {
 }
 
 /** Builds the outcome of a failed request. */
-export function failure(app: string, error: BackchannelError, extra: Partial<LogoutOutcome> = {}): LogoutOutcome {
+export function failure(app: string, error: BackchannelError): LogoutOutcome {
   const status = statusOf(error)
   const headers: Record<string, string> = { 'cache-control': 'no-store', 'content-type': 'application/json' }
   if (status === 405) headers.allow = 'POST'
@@ -63,12 +63,21 @@ export function failure(app: string, error: BackchannelError, extra: Partial<Log
       : status >= 500
         ? { error: 'server_error', error_description: 'the logout could not be processed' }
         : { error: 'invalid_request', error_description: error.message }
-  return { ...extra, status, headers, body, app, error }
+  return { status, headers, body, app, error }
 }
 
-/** Builds the outcome of an accepted logout. */
-export function success(app: string, extra: Partial<LogoutOutcome>): LogoutOutcome {
-  return { ...extra, status: 200, headers: { 'cache-control': 'no-store' }, app }
+/**
+ * Builds the outcome of an accepted logout. Written out rather than as `{ ...extra, status, … }`:
+ * on Node 20, V8 gives every object made by a spread followed by more properties a hidden class
+ * of its own, made in the old generation (BENCHMARKS.md, eleventh round).
+ */
+export function success(
+  app: string,
+  { token, revoked, replayed }: Pick<LogoutOutcome, 'token' | 'revoked' | 'replayed'>,
+): LogoutOutcome {
+  const outcome: LogoutOutcome = { status: 200, headers: { 'cache-control': 'no-store' }, app, token, revoked }
+  if (replayed) outcome.replayed = true
+  return outcome
 }
 
 /** Turns an outcome into a web `Response`. */

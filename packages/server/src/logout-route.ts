@@ -35,15 +35,15 @@ export async function handleLogout(request: Request, app: string, address: strin
     const retryAfter = deps.limiter.fail(address, app)
     if (retryAfter !== undefined) {
       throttled = true
-      outcome = {
-        ...outcome,
+      // Object.assign, not a spread followed by properties: see core's `success` (outcome.ts).
+      outcome = Object.assign({}, outcome, {
         status: 429,
-        headers: { ...outcome.headers, 'retry-after': String(retryAfter) },
+        headers: Object.assign({}, outcome.headers, { 'retry-after': String(retryAfter) }),
         body: {
           error: 'invalid_request',
           error_description: `too many failed logout requests; retry after ${retryAfter} s`,
         },
-      }
+      })
     }
   }
   const seconds = (performance.now() - started) / 1000

@@ -188,7 +188,8 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
     const writes: RecordWrite[] = []
     for (const [member, r] of ended) {
       const sessionUntil = r.expiresAt ?? r.createdAt + sessionTtl
-      const value: StoredSession = { record: { ...r, revokedAt: t }, until: sessionUntil }
+      // Object.assign, not `{ ...r, revokedAt: t }`: see `register`.
+      const value: StoredSession = { record: Object.assign({}, r, { revokedAt: t }), until: sessionUntil }
       writes.push({ key: keys.sessionPrefix(app) + member, value, expiresAt: sessionUntil })
     }
     if (sid !== undefined) {
@@ -210,7 +211,9 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
   const store: SessionStore = {
     async register(input: SessionInput) {
       const t = now()
-      const record: SessionRecord = { ...input, authTime: input.authTime ?? t, createdAt: t }
+      // Not `{ ...input, authTime, createdAt }`: on Node 20, V8 gives every object made by a spread
+      // followed by more properties a hidden class of its own (BENCHMARKS.md, eleventh round).
+      const record: SessionRecord = Object.assign({}, input, { authTime: input.authTime ?? t, createdAt: t })
       const { app, iss, sub, sid, sessionId } = record
       const until = input.expiresAt ?? t + sessionTtl
       // Born revoked when a logout already covers it: kept in the record, so it outlives the marker.
