@@ -1,6 +1,9 @@
 // The gateway as `backchannel serve` builds it, with sessions registered in process.
 // PROFILE_FILE: the CPU profiler runs from the moment the sessions are registered (so the profile
 // shows the logout path, not the set-up) and is written there at SIGTERM. Used by profile.js.
+// With PROFILE_KIND=survivors (and node's --expose-gc) it is V8's sampling heap profiler instead,
+// keeping only what outlived the young generation: objects still alive, and those a major
+// collection freed. At SIGTERM two minor collections first drop the young garbage left.
 // STRIP=audit,claim,revoke,metrics,log: those parts of a logout's work do nothing, to measure what
 // each costs (ablate.js). Never a way to run the gateway: each protects something.
 import { writeFileSync } from 'node:fs'
@@ -9,7 +12,7 @@ import { hashToken } from '@backchannel/admin'
 import { createGateway, createLogger, createMetrics, loadConfig, openStore } from '@backchannel/server'
 import { serve } from 'h3'
 
-const { ISSUER, CLIENT_ID, TOKENS, PROFILE_FILE } = process.env
+const { ISSUER, CLIENT_ID, TOKENS, PROFILE_FILE, PROFILE_KIND = 'cpu' } = process.env
 const strip = new Set((process.env.STRIP ?? '').split(',').filter(Boolean))
 const config = loadConfig(process.env)
 const store = await openStore(config)
@@ -58,14 +61,25 @@ const gateway = createGateway({
 const server = serve(gateway.app, { port: 0, hostname: '127.0.0.1', silent: true })
 await server.ready()
 const session = PROFILE_FILE ? new Session() : undefined
+const survivors = PROFILE_KIND === 'survivors'
 if (session) {
   session.connect()
-  await session.post('Profiler.enable')
-  await session.post('Profiler.start')
+  await session.post(survivors ? 'HeapProfiler.enable' : 'Profiler.enable')
+  if (survivors) {
+    await session.post('HeapProfiler.startSampling', {
+      samplingInterval: 8192,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: false,
+    })
+  } else await session.post('Profiler.start')
 }
 console.error(`listening on ${server.url}`.replace(/\/$/, ''))
 process.once('SIGTERM', async () => {
-  if (session) writeFileSync(PROFILE_FILE, JSON.stringify((await session.post('Profiler.stop')).profile))
+  if (session) {
+    if (survivors) for (let i = 0; i < 2; i++) globalThis.gc({ type: 'minor' })
+    const { profile } = await session.post(survivors ? 'HeapProfiler.stopSampling' : 'Profiler.stop')
+    writeFileSync(PROFILE_FILE, JSON.stringify(profile))
+  }
   await server.close()
   process.exit(0)
 })
