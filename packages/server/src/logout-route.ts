@@ -63,9 +63,9 @@ function record(outcome: LogoutOutcome, seconds: number, throttled: boolean, dep
 
   const ms = Math.round(seconds * 10_000) / 10
   const line = { app, status, code: code || undefined, revoked, replayed, ms }
-  if (status >= 500) deps.logger.error({ ...line, err: error?.cause ?? error }, 'logout failed')
-  else if (status === 200) deps.logger.info(line, 'logout')
-  else deps.logger.warn({ ...line, reason: error?.message }, 'logout refused')
+  if (status === 200) deps.logger.info(line, 'logout')
+  else if (status >= 500) deps.logger.error(Object.assign(line, { err: error?.cause ?? error }), 'logout failed')
+  else deps.logger.warn(Object.assign(line, { reason: error?.message }), 'logout refused')
 
   // Audit what reached a known application, except throttled floods.
   const outcomeName: AuditOutcome | undefined =

@@ -24,7 +24,9 @@ export const sessionsRouter = router({
     .input(
       z.object({ sessionId: id, sub: id, sid: id.optional(), authTime: time.optional(), expiresAt: time.optional() }),
     )
-    .mutation(({ ctx, input }) => ctx.sessions.register({ ...input, iss: ctx.iss })),
+    // Object.assign, not `{ ...input, iss }`: on Node 20 that makes a hidden class per call (see
+    // `register` in @backchannel/unstorage's sessions.ts).
+    .mutation(({ ctx, input }) => ctx.sessions.register(Object.assign({}, input, { iss: ctx.iss }))),
 
   status: sessionProcedure
     .input(z.object({ sessionId: id }))
