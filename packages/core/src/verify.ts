@@ -147,10 +147,13 @@ function asCoded(err: unknown, algorithms: readonly string[]): BackchannelError 
   return new LogoutTokenSignature('the signature cannot be checked with this key', { cause: err })
 }
 
+// One decoder for every token: without `stream`, decode() keeps no state between calls.
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
 function parsePayload(payload: Uint8Array): Record<string, unknown> {
   let value: unknown
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload))
+    value = JSON.parse(UTF8.decode(payload))
   } catch (cause) {
     throw new LogoutTokenMalformed('the logout token payload is not JSON', { cause })
   }

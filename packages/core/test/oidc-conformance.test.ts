@@ -3,7 +3,7 @@
  * `logout-token-rules.md`, through the logout flow, with the issuer's discovery document and JWKS
  * served over real HTTP on loopback.
  */
-import { base64url } from 'jose'
+import { base64url, CompactSign } from 'jose'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { BACKCHANNEL_LOGOUT_EVENT } from '../src/index.js'
 import { codeOf, createTestGateway } from './fixtures/gateway.js'
@@ -173,6 +173,16 @@ describe('rejected beyond the suite (derived from the spec)', () => {
 
   it('a header that is not JSON', async () => {
     await expectRejected('bm90IGpzb24.e30.c2ln', 'ERR_LOGOUT_TOKEN_MALFORMED')
+  })
+
+  it('a validly signed payload that is not UTF-8; a valid token after it is accepted', async () => {
+    const utf8 = (text: string) => new TextEncoder().encode(text)
+    const payload = new Uint8Array([...utf8('{"sub":"'), 0xff, ...utf8('"}')])
+    const { kid, alg, privateKey } = idp.key
+    const token = await new CompactSign(payload).setProtectedHeader({ alg, kid }).sign(privateKey)
+    await expectRejected(token, 'ERR_LOGOUT_TOKEN_MALFORMED')
+    // Every token is decoded by one decoder: it keeps nothing from the failure.
+    expect((await gw.post(await idp.sign(idp.claims()))).status).toBe(200)
   })
 })
 
