@@ -56,6 +56,12 @@ const variants = [
   ['ceiling, again', ceiling],
 ]
 
+/** RATE requests/s for DURATION s, open loop, as measuredLoad's load. */
+async function paced(url, from) {
+  const { p99 } = await fixedRate(url, tokens, from, RATE, DURATION, { settle: 0 })
+  return { rps: RATE, requests: Math.round(RATE * DURATION), p99 }
+}
+
 // BENCH_ROUNDS=n runs the whole sequence n times and reports each row's median: this machine's
 // speed drifts, and a median over rounds moves less than any one run.
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1)
@@ -79,12 +85,6 @@ for (let round = 1; round <= ROUNDS; round++) {
 }
 redis?.stop()
 await idp.close()
-
-/** RATE requests/s for DURATION s, open loop, as measuredLoad's load. */
-async function paced(url, from) {
-  const { p99 } = await fixedRate(url, tokens, from, RATE, DURATION, { settle: 0 })
-  return { rps: RATE, requests: Math.round(RATE * DURATION), p99 }
-}
 await rm(dir, { recursive: true, force: true })
 
 const median = (values) => values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]
