@@ -83,7 +83,10 @@ export function checkClaims(claims: Claims, app: AppConfig, policy: ResolvedPoli
     throw new LogoutTokenClaim('sub/sid', 'at least one of sub and sid is required')
   if (claims.nonce !== undefined) throw new LogoutTokenClaim('nonce', 'nonce must not be present in a logout token')
 
-  const acceptedUntil = exp !== undefined ? exp + tolerance : (iat as number) + maxTokenAge + tolerance
+  // How long the jti must be remembered: until the token could no longer be accepted, which the
+  // maximum age bounds too, so a far-off exp never makes a claim outlive what matters.
+  const ageLimit = iat === undefined ? Number.POSITIVE_INFINITY : iat + maxTokenAge
+  const acceptedUntil = Math.min(exp ?? ageLimit, ageLimit) + tolerance
   return strip({ iss: sessionIssuer(app), sub, sid, jti, iat, exp, acceptedUntil })
 }
 
@@ -113,11 +116,14 @@ function checkEvents(events: unknown): void {
   }
 }
 
+/** 9999-12-31T23:59:59Z: a time claim beyond it is no NumericDate an issuer means (`exp: 1e308`). */
+const LATEST_TIME = 253_402_300_799
+
 function optionalTime(claims: Claims, name: string): number | undefined {
   const value = claims[name]
   if (value === undefined) return undefined
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new LogoutTokenClaim(name, `${name} must be a number of seconds since epoch`)
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > LATEST_TIME) {
+    throw new LogoutTokenClaim(name, `${name} must be a number of seconds since epoch, before the year 10000`)
   }
   return value
 }

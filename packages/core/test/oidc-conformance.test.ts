@@ -117,6 +117,13 @@ describe('rejected beyond the suite (derived from the spec)', () => {
     await expectRejected(await idp.sign(idp.claims({ iat: now() + 600, exp: now() + 720 })), 'ERR_LOGOUT_TOKEN_IAT')
   })
 
+  for (const exp of [1e308, 1e15, -1]) {
+    it(`exp ${exp}: no NumericDate an issuer means → 400 naming exp`, async () => {
+      const outcome = await expectRejected(await idp.sign(idp.claims({ exp })), 'ERR_LOGOUT_TOKEN_CLAIM')
+      expect(outcome.error).toMatchObject({ claim: 'exp' })
+    })
+  }
+
   it('iat older than the maximum token age', async () => {
     await expectRejected(await idp.sign(idp.claims({ iat: now() - 3600, exp: now() + 60 })), 'ERR_LOGOUT_TOKEN_EXPIRED')
   })
@@ -219,6 +226,12 @@ describe('accepted beyond the suite', () => {
     await accepted(await idp.sign(idp.claims({ exp: undefined })), 'legacy')
     const old = await idp.sign(idp.claims({ exp: undefined, iat: now() - 700 }))
     expect(codeOf(await gw.post(old, { app: 'legacy' }))).toBe('ERR_LOGOUT_TOKEN_EXPIRED')
+  })
+
+  it('a far-off exp: the jti is remembered until iat + max age + tolerance, not until exp', async () => {
+    const iat = now()
+    const outcome = await accepted(await idp.sign(idp.claims({ iat, exp: iat + 10 * 365 * 86400 })))
+    expect(outcome.token?.acceptedUntil).toBe(iat + 600 + 60)
   })
 
   it('iat slightly in the future, within the clock tolerance', async () => {
