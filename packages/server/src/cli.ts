@@ -3,12 +3,14 @@
  * `audit`) and `token`, which mints (and optionally posts) an HMAC logout token.
  * @module
  */
+import cluster from 'node:cluster'
 import { createAdminClient } from '@backchannel/admin/client'
 import { TRPCClientError } from '@trpc/client'
 import { type ArgsDef, defineCommand, runMain } from 'citty'
 import { ConfigError, type ConfigOverrides, loadConfig } from './config.js'
 import { mintLogoutToken } from './mint.js'
 import { runServer } from './serve.js'
+import { runPrimary } from './workers.js'
 
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
 const fail = (message: string, code = 1): never => {
@@ -54,6 +56,10 @@ const serve = defineCommand({
     'allow-insecure-issuers': { type: 'boolean', description: 'BACKCHANNEL_ALLOW_INSECURE_ISSUERS (development only)' },
     'trusted-issuer-hosts': { type: 'string', description: 'BACKCHANNEL_TRUSTED_ISSUER_HOSTS, comma-separated' },
     'trust-proxy': { type: 'boolean', description: 'BACKCHANNEL_TRUST_PROXY: client address from X-Forwarded-For' },
+    workers: {
+      type: 'string',
+      description: 'BACKCHANNEL_WORKERS: processes on one port (default 1; auto: one per core)',
+    },
   },
   async run({ args }) {
     const flag = (value: boolean | undefined) => (value === undefined ? undefined : String(value))
@@ -65,6 +71,7 @@ const serve = defineCommand({
       BACKCHANNEL_ALLOW_INSECURE_ISSUERS: flag(args['allow-insecure-issuers']),
       BACKCHANNEL_TRUSTED_ISSUER_HOSTS: args['trusted-issuer-hosts'],
       BACKCHANNEL_TRUST_PROXY: flag(args['trust-proxy']),
+      BACKCHANNEL_WORKERS: args.workers,
     }
     let config: ReturnType<typeof loadConfig>
     try {
@@ -73,7 +80,8 @@ const serve = defineCommand({
       if (err instanceof ConfigError) return fail(err.message, 2)
       throw err
     }
-    await runServer(config).catch((err: Error) =>
+    const start = config.workers > 1 && cluster.isPrimary ? runPrimary : runServer
+    await start(config).catch((err: Error) =>
       fail(`cannot start: ${err.message}${err.cause ? ` (${(err.cause as Error).message})` : ''}`),
     )
   },

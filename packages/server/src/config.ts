@@ -3,6 +3,7 @@
  * anything listens. A bad value is a {@link ConfigError} naming the variable.
  * @module
  */
+import { availableParallelism } from 'node:os'
 import { BackchannelError } from '@backchannel/core'
 
 /** A configuration value that cannot be used; `variable` names it. */
@@ -36,6 +37,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   /** Use X-Forwarded-For for the client address (behind a reverse proxy). */
   trustProxy: boolean
+  /** Gateway processes sharing the port (`BACKCHANNEL_WORKERS`; `auto`: one per core). */
+  workers: number
 }
 
 /** Values from the command line, by variable name, taking precedence over the environment. */
@@ -52,6 +55,7 @@ export const VARIABLES = [
   'BACKCHANNEL_TRUSTED_ISSUER_HOSTS',
   'BACKCHANNEL_LOG_LEVEL',
   'BACKCHANNEL_TRUST_PROXY',
+  'BACKCHANNEL_WORKERS',
 ] as const
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -102,6 +106,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     throw new ConfigError('BACKCHANNEL_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`)
   }
 
+  const workersText = get('BACKCHANNEL_WORKERS') ?? '1'
+  const workers = workersText.toLowerCase() === 'auto' ? availableParallelism() : Number(workersText)
+  if (!/^(\d+|auto)$/i.test(workersText) || workers < 1 || workers > 64) {
+    throw new ConfigError('BACKCHANNEL_WORKERS', `${workersText} is not a number of processes (1–64) or auto`)
+  }
+  if (workers > 1 && storage.kind === 'memory') {
+    throw new ConfigError(
+      'BACKCHANNEL_WORKERS',
+      'memory:// keeps sessions inside each process, so workers would not see each other’s logouts: ' +
+        'use fs://, redis://, postgres:// or mongodb:// with several workers',
+    )
+  }
+
   return {
     port,
     host: get('HOST') ?? '0.0.0.0',
@@ -115,6 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       .filter(Boolean),
     logLevel: logLevel as Config['logLevel'],
     trustProxy: parseBoolean('BACKCHANNEL_TRUST_PROXY', get('BACKCHANNEL_TRUST_PROXY')),
+    workers,
   }
 }
 

@@ -127,7 +127,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     .get(
       '/metrics',
       async () =>
-        new Response(await metrics.registry.metrics(), {
+        new Response(await metrics.text(), {
           headers: { 'content-type': metrics.registry.contentType },
         }),
     )

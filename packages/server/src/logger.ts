@@ -18,7 +18,8 @@ const FLUSH_MS = 100
  */
 export function createLogger(level: Config['logLevel'], destination?: number | string): Logger {
   return pino(
-    { level, base: { service: 'backchannel' } },
+    // pid: which worker wrote the line, under --workers.
+    { level, base: { service: 'backchannel', pid: process.pid } },
     pino.destination({ dest: destination, sync: false, minLength: BUFFER_BYTES, periodicFlush: FLUSH_MS }),
   )
 }

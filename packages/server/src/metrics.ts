@@ -1,5 +1,6 @@
 /** Prometheus metrics of the gateway, in a registry of its own. */
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+import { clusterMetrics, isGatewayWorker } from './workers.js'
 
 /** The gateway's Prometheus instruments, in a registry of their own (`metrics.registry.metrics()`). */
 export function createMetrics() {
@@ -7,6 +8,8 @@ export function createMetrics() {
   collectDefaultMetrics({ register: registry, prefix: 'backchannel_process_' })
   return {
     registry,
+    /** The Prometheus text of `/metrics`: of the whole gateway when it runs several workers. */
+    text: isGatewayWorker() ? clusterMetrics(registry) : () => registry.metrics(),
     logouts: new Counter({
       name: 'backchannel_logout_requests_total',
       help: 'Back-channel logout requests by application, HTTP status and error code ("" on success)',

@@ -11,6 +11,7 @@ import type { Config } from './config.js'
 import { createGateway } from './gateway.js'
 import { createLogger } from './logger.js'
 import { describeStorage, openStore } from './storage.js'
+import { isGatewayWorker } from './workers.js'
 
 /** A running gateway. */
 export interface RunningServer {
@@ -40,7 +41,14 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
     trustProxy: config.trustProxy,
     fetchPolicy: { allowInsecure: config.allowInsecureIssuers, trustedHosts: config.trustedIssuerHosts },
   })
-  const server = serve(gateway.app, { port: config.port, hostname: config.host, silent: true, gracefulShutdown: false })
+  const server = serve(gateway.app, {
+    port: config.port,
+    hostname: config.host,
+    silent: true,
+    gracefulShutdown: false,
+    // Not exclusive: under --workers, node:cluster shares the primary's one socket.
+    node: { exclusive: false },
+  })
   await server.ready()
   // A wildcard address is where it listens, not where to point a browser.
   const url = (server.url ?? `http://${config.host}:${config.port}/`)
@@ -58,7 +66,8 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
       '',
     )
   }
-  process.stderr.write(`${lines.join('\n')}\n`)
+  // Under --workers the primary prints the banner, once.
+  if (!isGatewayWorker()) process.stderr.write(`${lines.join('\n')}\n`)
 
   let stopping: Promise<void> | undefined
   const stop = () => {

@@ -1,4 +1,5 @@
 /** Configuration is checked before the gateway listens; a bad value stops it naming the variable. */
+import { availableParallelism } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
 import { runCli } from './fixtures/gateway-process.js'
@@ -15,7 +16,14 @@ describe('loadConfig', () => {
       trustedIssuerHosts: [],
       logLevel: 'info',
       trustProxy: false,
+      workers: 1,
     })
+  })
+
+  it('reads BACKCHANNEL_WORKERS: a count, or auto for one per core', () => {
+    expect(loadConfig({ BACKCHANNEL_WORKERS: '3' }).workers).toBe(3)
+    expect(loadConfig({ BACKCHANNEL_WORKERS: 'auto' }).workers).toBe(availableParallelism())
+    expect(loadConfig({ BACKCHANNEL_STORAGE: 'memory://', BACKCHANNEL_WORKERS: '1' }).workers).toBe(1)
   })
 
   it('reads every storage kind, and flags win over the environment', () => {
@@ -42,6 +50,8 @@ describe('loadConfig', () => {
     [{ BACKCHANNEL_ALLOW_INSECURE_ISSUERS: 'maybe' }, 'BACKCHANNEL_ALLOW_INSECURE_ISSUERS'],
     [{ BACKCHANNEL_LOG_LEVEL: 'loud' }, 'BACKCHANNEL_LOG_LEVEL'],
     [{ BACKCHANNEL_ADMIN_TOKEN: 'short' }, 'BACKCHANNEL_ADMIN_TOKEN'],
+    [{ BACKCHANNEL_WORKERS: '0' }, 'BACKCHANNEL_WORKERS'],
+    [{ BACKCHANNEL_WORKERS: 'many' }, 'BACKCHANNEL_WORKERS'],
   ] as const) {
     it(`refuses ${JSON.stringify(env)}, naming ${variable}`, () => {
       expect(() => loadConfig(env)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG', variable }))
@@ -54,6 +64,8 @@ describe('backchannel serve with a bad value', () => {
     [{ BACKCHANNEL_STORAGE: 'ftp://nowhere' }, 'BACKCHANNEL_STORAGE'],
     [{ BACKCHANNEL_STORAGE: 'memory://', BACKCHANNEL_MASTER_KEY: 'not-base64url-32-bytes' }, 'BACKCHANNEL_MASTER_KEY'],
     [{ BACKCHANNEL_STORAGE: 'redis://127.0.0.1:6379' }, 'BACKCHANNEL_MASTER_KEY'],
+    // Each process would keep its own sessions: a logout through one worker unseen by the other.
+    [{ BACKCHANNEL_STORAGE: 'memory://', BACKCHANNEL_WORKERS: '2' }, 'BACKCHANNEL_WORKERS'],
   ] as const) {
     it(`exits non-zero with one line naming ${variable}, before listening`, async () => {
       const { code, stderr, stdout } = await runCli(['serve'], { ...env, PORT: '0' })
