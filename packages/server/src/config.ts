@@ -3,6 +3,7 @@
  * anything listens. A bad value is a {@link ConfigError} naming the variable.
  * @module
  */
+import cluster from 'node:cluster'
 import { availableParallelism } from 'node:os'
 import { BackchannelError } from '@backchannel/core'
 
@@ -178,3 +179,6 @@ function parseStorage(value: string): StorageConfig {
       throw new ConfigError(variable, `${JSON.stringify(value)} is not memory://, fs://PATH, redis://… or mongodb://…`)
   }
 }
+
+/** Whether this process is one of the workers of `backchannel serve --workers N` (see workers.ts). */
+export const isGatewayWorker = () => cluster.isWorker && process.env.BACKCHANNEL_WORKER === '1'

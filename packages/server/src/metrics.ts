@@ -1,6 +1,9 @@
 /** Prometheus metrics of the gateway, in a registry of its own. */
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client'
-import { clusterMetrics, isGatewayWorker } from './workers.js'
+import { AggregatorRegistry, Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+import { isGatewayWorker } from './config.js'
+
+/** Asked by a worker of the primary for `/metrics`; answered with every worker's metrics added up. */
+export const METRICS_REQUEST = 'backchannel:metrics'
 
 /** The gateway's Prometheus instruments, in a registry of their own (`metrics.registry.metrics()`). */
 export function createMetrics() {
@@ -45,3 +48,27 @@ export function createMetrics() {
 
 /** What {@link createMetrics} returns. */
 export type Metrics = ReturnType<typeof createMetrics>
+
+/**
+ * The Prometheus text of the whole gateway, asked of the primary by a worker. Each worker
+ * answers with its own registry (`registry`), and the primary adds them up.
+ */
+function clusterMetrics(registry: Registry): () => Promise<string> {
+  AggregatorRegistry.setRegistries([registry])
+  new AggregatorRegistry() // listens for the primary's requests for this worker's metrics
+  let next = 0
+  const waiting = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void }>()
+  process.on('message', (message: { type?: string; id?: number; text?: string; error?: string }) => {
+    if (message?.type !== METRICS_REQUEST || message.id === undefined) return
+    const request = waiting.get(message.id)
+    waiting.delete(message.id)
+    if (message.error !== undefined) request?.reject(new Error(message.error))
+    else request?.resolve(message.text ?? '')
+  })
+  return () =>
+    new Promise((resolve, reject) => {
+      const id = next++
+      waiting.set(id, { resolve, reject })
+      process.send?.({ type: METRICS_REQUEST, id })
+    })
+}

@@ -7,11 +7,10 @@
  */
 import { serve } from 'h3'
 import { resolveAdminToken } from './admin-token.js'
-import type { Config } from './config.js'
+import { type Config, isGatewayWorker } from './config.js'
 import { createGateway } from './gateway.js'
 import { createLogger } from './logger.js'
 import { describeStorage, openStore } from './storage.js'
-import { isGatewayWorker } from './workers.js'
 
 /** A running gateway. */
 export interface RunningServer {
@@ -54,20 +53,9 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
   const url = (server.url ?? `http://${config.host}:${config.port}/`)
     .replace(/\/$/, '')
     .replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//localhost')
-  const storage = describeStorage(config)
-
-  logger.info({ url, storage }, 'listening')
-  const lines = [`Backchannel listening on ${url}`, `storage: ${storage}`]
-  if (admin.generated) {
-    lines.push(
-      '',
-      'Generated the admin token. It is shown this once and kept only as a hash; store it now:',
-      `  BACKCHANNEL_ADMIN_TOKEN=${admin.generated}`,
-      '',
-    )
-  }
+  logger.info({ url, storage: describeStorage(config) }, 'listening')
   // Under --workers the primary prints the banner, once.
-  if (!isGatewayWorker()) process.stderr.write(`${lines.join('\n')}\n`)
+  if (!isGatewayWorker()) printBanner(url, config, admin.generated)
 
   let stopping: Promise<void> | undefined
   const stop = () => {
@@ -95,4 +83,21 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
     }
   }
   return { url, stop }
+}
+
+/**
+ * Tells the person who started the gateway where it listens, on stderr; and, when this start
+ * generated the admin token, the token itself, this once (it is kept only as a hash).
+ */
+export function printBanner(url: string, config: Config, generatedToken: string | undefined, extra: string[] = []) {
+  const lines = [`Backchannel listening on ${url}`, `storage: ${describeStorage(config)}`, ...extra]
+  if (generatedToken) {
+    lines.push(
+      '',
+      'Generated the admin token. It is shown this once and kept only as a hash; store it now:',
+      `  BACKCHANNEL_ADMIN_TOKEN=${generatedToken}`,
+      '',
+    )
+  }
+  process.stderr.write(`${lines.join('\n')}\n`)
 }

@@ -8,7 +8,7 @@ import http from 'node:http'
 import { createAdminClient } from '@backchannel/admin/client'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { type GatewayProcess, startGateway } from './fixtures/gateway-process.js'
+import { type GatewayProcess, runCli, startGateway } from './fixtures/gateway-process.js'
 import './setup/provided.js'
 
 const redisUrl = inject('redisUrl')
@@ -130,5 +130,23 @@ describe.skipIf(!redisUrl)('serve --workers 2 on Redis', () => {
         { timeout: 10_000, interval: 200 },
       )
       .toBe(true)
+  })
+})
+
+describe.skipIf(!redisUrl)('serve --workers 2 that cannot start', () => {
+  it('stops with exit 1 when a worker fails to start, instead of starting it again and again', async () => {
+    const taken = http.createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    const { port } = taken.address() as { port: number }
+    const { code, stderr } = await runCli(['serve', '--workers', '2'], {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      BACKCHANNEL_STORAGE: `${redisUrl}/5`,
+      BACKCHANNEL_MASTER_KEY: randomBytes(32).toString('base64url'),
+      BACKCHANNEL_ADMIN_TOKEN: 'bca_workers-test-admin-token-0123456789',
+    })
+    taken.close()
+    expect(code).toBe(1)
+    expect(stderr).toContain('EADDRINUSE')
   })
 })
