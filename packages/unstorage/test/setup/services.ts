@@ -20,24 +20,30 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   const stops: (() => Promise<void>)[] = []
-  if (hasRedisServer()) {
-    const redis = await startRedis()
-    stops.push(redis.stop)
-    project.provide('redisUrl', redis.url)
-  } else if (process.env.CI) {
-    throw new Error('redis-server is not installed: CI must install it (apt-get install -y redis-server)')
-  } else {
-    project.provide('redisUrl', null)
+  /** Starts a server when it is installed; otherwise its tests skip, except in CI. */
+  const optional = async (
+    name: 'redisUrl' | 'postgresUrl',
+    installed: boolean,
+    start: () => Promise<{ url: string; stop(): Promise<void> }>,
+    debianPackage: string,
+  ) => {
+    if (!installed && process.env.CI) {
+      throw new Error(`${debianPackage} is not installed: CI must install it (apt-get install -y ${debianPackage})`)
+    }
+    const server = installed ? await start() : undefined
+    if (server) stops.push(server.stop)
+    project.provide(name, server?.url ?? null)
   }
-  if (postgresBin()) {
-    const postgres = await startPostgres()
-    stops.push(postgres.remove)
-    project.provide('postgresUrl', postgres.url)
-  } else if (process.env.CI) {
-    throw new Error('PostgreSQL is not installed: CI must install it (apt-get install -y postgresql)')
-  } else {
-    project.provide('postgresUrl', null)
-  }
+  await optional('redisUrl', hasRedisServer(), startRedis, 'redis-server')
+  await optional(
+    'postgresUrl',
+    postgresBin() !== undefined,
+    async () => {
+      const postgres = await startPostgres()
+      return { url: postgres.url, stop: postgres.remove }
+    },
+    'postgresql',
+  )
   if (process.env.MONGODB_URL) {
     project.provide('mongoUrl', process.env.MONGODB_URL)
     project.provide('mongoKind', 'mongodb')
