@@ -51,7 +51,10 @@ const serve = defineCommand({
   args: {
     port: { type: 'string', description: 'PORT (default 3000)' },
     host: { type: 'string', description: 'HOST (default 0.0.0.0)' },
-    storage: { type: 'string', description: 'BACKCHANNEL_STORAGE: memory://, fs://PATH, redis://…, mongodb://…' },
+    storage: {
+      type: 'string',
+      description: 'BACKCHANNEL_STORAGE: memory://, fs://PATH, redis://…, mongodb://…, postgres://…',
+    },
     'log-level': { type: 'string', description: 'BACKCHANNEL_LOG_LEVEL (default info)' },
     'allow-insecure-issuers': { type: 'boolean', description: 'BACKCHANNEL_ALLOW_INSECURE_ISSUERS (development only)' },
     'trusted-issuer-hosts': { type: 'string', description: 'BACKCHANNEL_TRUSTED_ISSUER_HOSTS, comma-separated' },

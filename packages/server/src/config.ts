@@ -23,6 +23,7 @@ export type StorageConfig =
   | { kind: 'fs'; path: string }
   | { kind: 'redis'; url: string }
   | { kind: 'mongodb'; url: string; database?: string }
+  | { kind: 'postgres'; url: string }
 
 /** The checked configuration. */
 export interface Config {
@@ -87,7 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
         'must be 32 bytes in base64url (43 characters); make one with: openssl rand -base64 32 | tr "+/" "-_" | tr -d "="',
       )
     }
-  } else if (storage.kind === 'redis' || storage.kind === 'mongodb') {
+  } else if (storage.kind !== 'memory' && storage.kind !== 'fs') {
     throw new ConfigError(
       'BACKCHANNEL_MASTER_KEY',
       `required with ${storage.kind} storage: every instance must encrypt and decrypt application secrets with the same key`,
@@ -158,12 +159,7 @@ function parseStorage(value: string): StorageConfig {
     }
     case 'redis':
     case 'rediss':
-      try {
-        new URL(value)
-      } catch {
-        throw new ConfigError(variable, 'is not a valid redis:// URL')
-      }
-      return { kind: 'redis', url: value }
+      return { kind: 'redis', url: checkedUrl(value, 'redis') }
     case 'mongodb':
     case 'mongodb+srv': {
       let url: URL
@@ -175,9 +171,25 @@ function parseStorage(value: string): StorageConfig {
       const database = url.pathname.replace(/^\//, '') || undefined
       return { kind: 'mongodb', url: value, ...(database ? { database } : {}) }
     }
+    case 'postgres':
+    case 'postgresql':
+      return { kind: 'postgres', url: checkedUrl(value, 'postgres') }
     default:
-      throw new ConfigError(variable, `${JSON.stringify(value)} is not memory://, fs://PATH, redis://… or mongodb://…`)
+      throw new ConfigError(
+        variable,
+        `${JSON.stringify(value)} is not memory://, fs://PATH, redis://…, mongodb://… or postgres://…`,
+      )
   }
+}
+
+/** `value` when it parses as a URL, else a {@link ConfigError} naming the scheme expected. */
+function checkedUrl(value: string, scheme: string): string {
+  try {
+    new URL(value)
+  } catch {
+    throw new ConfigError('BACKCHANNEL_STORAGE', `is not a valid ${scheme}:// URL`)
+  }
+  return value
 }
 
 /** Whether this process is one of the workers of `backchannel serve --workers N` (see workers.ts). */

@@ -22,6 +22,10 @@ export async function openStore(config: Pick<Config, 'storage' | 'masterKey'>): 
       const { mongodbStore } = await import('@backchannel/unstorage/mongodb')
       return mongodbStore({ url: storage.url, database: storage.database, masterKey: masterKey as Uint8Array })
     }
+    case 'postgres': {
+      const { postgresStore } = await import('@backchannel/unstorage/postgres')
+      return postgresStore({ url: storage.url, masterKey: masterKey as Uint8Array })
+    }
   }
 }
 

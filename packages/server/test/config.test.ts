@@ -34,6 +34,12 @@ describe('loadConfig', () => {
     expect(redis.masterKey).toEqual(Buffer.alloc(32, 7))
     const mongo = loadConfig({ BACKCHANNEL_STORAGE: 'mongodb://h/bc', BACKCHANNEL_MASTER_KEY: KEY })
     expect(mongo.storage).toEqual({ kind: 'mongodb', url: 'mongodb://h/bc', database: 'bc' })
+    for (const url of ['postgres://bc@h:5432/bc', 'postgresql://h/bc']) {
+      expect(loadConfig({ BACKCHANNEL_STORAGE: url, BACKCHANNEL_MASTER_KEY: KEY }).storage).toEqual({
+        kind: 'postgres',
+        url,
+      })
+    }
     expect(loadConfig({ PORT: '80' }, { PORT: '8080' }).port).toBe(8080)
     expect(loadConfig({ BACKCHANNEL_TRUSTED_ISSUER_HOSTS: 'ID.corp, sso.corp' }).trustedIssuerHosts).toEqual([
       'id.corp',
@@ -42,7 +48,8 @@ describe('loadConfig', () => {
   })
 
   for (const [env, variable] of [
-    [{ BACKCHANNEL_STORAGE: 'postgres://db' }, 'BACKCHANNEL_STORAGE'],
+    [{ BACKCHANNEL_STORAGE: 'mysql://db' }, 'BACKCHANNEL_STORAGE'],
+    [{ BACKCHANNEL_STORAGE: 'postgres://db' }, 'BACKCHANNEL_MASTER_KEY'],
     [{ BACKCHANNEL_STORAGE: 'fs://' }, 'BACKCHANNEL_STORAGE'],
     [{ BACKCHANNEL_MASTER_KEY: 'too-short' }, 'BACKCHANNEL_MASTER_KEY'],
     [{ BACKCHANNEL_STORAGE: 'redis://localhost:6379' }, 'BACKCHANNEL_MASTER_KEY'],

@@ -232,3 +232,86 @@ export function itClaimsOnceAcrossInstances(open: (shared: string) => Promise<Ba
     }
   })
 }
+
+/**
+ * For presets on a server: no secret, API key or `sub` in clear anywhere the store writes.
+ * `dump` reads every value the server holds for `shared` (keys, rows, set members) as text.
+ */
+export function itKeepsNoSecretInClear(
+  open: (shared: string) => Promise<BackchannelStore> | BackchannelStore,
+  dump: (shared: string) => Promise<string[]>,
+) {
+  it('keeps no secret, API key or sub in clear in anything it writes on the server', async () => {
+    const shared = `raw${Date.now()}`
+    const store = await open(shared)
+    const secret = randomBytes(32)
+    try {
+      await store.apps.create({
+        kind: 'hmac',
+        name: 'billing',
+        secrets: [{ key: secret }],
+        apiKeyHash: 'a'.repeat(64),
+        createdAt: 0,
+        updatedAt: 0,
+      })
+      await store.audit.record({ app: 'billing', source: 'admin', outcome: 'revoked', sub: 'alice' })
+      const all = (await dump(shared)).join('\n')
+      expect(all).toContain('sealed')
+      for (const form of [secret.toString('base64url'), secret.toString('base64'), secret.toString('hex'), 'alice']) {
+        expect(all).not.toContain(form)
+      }
+    } finally {
+      await store.close()
+    }
+  })
+}
+
+/** A server of its own, for {@link itRecoversFromAnOutage}. */
+export interface OwnServer {
+  url: string
+  stop(): Promise<void>
+  /** Starts it again on the same port (empty or not: the test writes afresh). */
+  restart(): Promise<void>
+  remove(): Promise<void>
+}
+
+/**
+ * For presets on a server: while it is down every call answers ERR_STORE_UNAVAILABLE (never
+ * "not found"), and the same store works again once it is back.
+ */
+export function itRecoversFromAnOutage(
+  server: () => Promise<OwnServer>,
+  open: (url: string) => Promise<BackchannelStore> | BackchannelStore,
+) {
+  it('answers ERR_STORE_UNAVAILABLE while the server is down, and works again once it is back', async () => {
+    const own = await server()
+    try {
+      const store = await open(own.url)
+      try {
+        await store.register({ app: 'a', iss: 'i', sessionId: 's', sub: 'u' })
+        await own.stop()
+        const unavailable = { code: 'ERR_STORE_UNAVAILABLE' }
+        await expect(store.status('a', 's')).rejects.toMatchObject(unavailable)
+        await expect(store.claim('j', Date.now() / 1000 + 60)).rejects.toMatchObject(unavailable)
+        await expect(
+          store.revoke({ app: 'a', iss: 'i', sub: 'u', scope: 'session', issuedAt: 1 }),
+        ).rejects.toMatchObject(unavailable)
+        await expect(store.ping()).rejects.toMatchObject(unavailable)
+
+        await own.restart()
+        const up = () =>
+          store.ping().then(
+            () => true,
+            () => false,
+          )
+        await expect.poll(up, { timeout: 10_000 }).toBe(true)
+        await store.register({ app: 'a', iss: 'i', sessionId: 's2', sub: 'u' })
+        expect(await store.status('a', 's2')).toEqual({ state: 'active' })
+      } finally {
+        await store.close()
+      }
+    } finally {
+      await own.remove()
+    }
+  })
+}

@@ -2,6 +2,7 @@
 declare module 'vitest' {
   export interface ProvidedContext {
     redisUrl: string | null
+    postgresUrl: string | null
     mongoUrl: string
     mongoKind: 'congodb' | 'mongodb'
   }
