@@ -89,6 +89,9 @@ for i = 1, #KEYS do redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -tonumber(ARGV[1])
 type Scripted<T, Reply> = T & { [name in keyof typeof SCRIPTS]: (...args: (string | number)[]) => Reply }
 type ScriptedPipeline = Scripted<ChainableCommander, ChainableCommander>
 
+/** The hash tag of a Redis key: what decides its slot on a cluster, when it has one. */
+const slotTag = (name: string) => /\{[^}]+\}/.exec(name)?.[0]
+
 /**
  * A store on Redis (≥ 7) or Valkey: one server, Sentinel or Cluster, as the URL says.
  * @throws {TypeError} when the URL is not one of the forms of {@link RedisStoreOptions.url}.
@@ -119,8 +122,8 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
   /** MGET, or on a cluster one GET each unless every key is in one application's slot. */
   const mget = async (names: string[]): Promise<(string | null)[]> => {
     if (names.length === 0) return []
-    const tag = (name: string) => /\{[^}]+\}/.exec(name)?.[0]
-    if (!cluster || (tag(names[0] as string) && names.every((n) => tag(n) === tag(names[0] as string)))) {
+    const first = slotTag(names[0] as string)
+    if (!cluster || (first && names.every((n) => slotTag(n) === first))) {
       return client.mget(names)
     }
     return Promise.all(names.map((name) => client.get(name)))
@@ -201,9 +204,19 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
     getMany: async (keys) => (await mget(keys.map(k))).map(parse),
 
     async setMany(entries, now) {
-      if (entries.length === 0) return
-      const { keys, args } = records(entries, now)
-      await write((p) => p.bcSetMany(keys.length, ...keys, ...args))
+      // A revocation writes one application's keys, one slot on a cluster: one script. Keys
+      // in several slots (a cluster only) are written slot by slot, each group atomic.
+      const groups = new Map<string, RecordWrite[]>()
+      for (const entry of entries) {
+        const group = cluster ? (slotTag(k(entry.key)) ?? entry.key) : ''
+        groups.set(group, [...(groups.get(group) ?? []), entry])
+      }
+      await Promise.all(
+        [...groups.values()].map((group) => {
+          const { keys, args } = records(group, now)
+          return write((p) => p.bcSetMany(keys.length, ...keys, ...args))
+        }),
+      )
     },
 
     async append(entries, maxEntries) {
