@@ -4,6 +4,7 @@
  * @module
  */
 import { BackchannelError } from '@backchannel/core'
+import { parseRedisUrl } from '@backchannel/unstorage/redis-url'
 
 /** A configuration value that cannot be used; `variable` names it. */
 export class ConfigError extends BackchannelError {
@@ -19,6 +20,7 @@ export class ConfigError extends BackchannelError {
 export type StorageConfig =
   | { kind: 'memory' }
   | { kind: 'fs'; path: string }
+  /** Any of `redis[s]://`, `redis[s]+sentinel://`, `redis[s]+cluster://` (parsed by the preset). */
   | { kind: 'redis'; url: string }
   | { kind: 'mongodb'; url: string; database?: string }
 
@@ -139,10 +141,14 @@ function parseStorage(value: string): StorageConfig {
     }
     case 'redis':
     case 'rediss':
+    case 'redis+sentinel':
+    case 'rediss+sentinel':
+    case 'redis+cluster':
+    case 'rediss+cluster':
       try {
-        new URL(value)
-      } catch {
-        throw new ConfigError(variable, 'is not a valid redis:// URL')
+        parseRedisUrl(value)
+      } catch (err) {
+        throw new ConfigError(variable, `is not a usable Redis URL: ${(err as Error).message}`)
       }
       return { kind: 'redis', url: value }
     case 'mongodb':
@@ -157,6 +163,9 @@ function parseStorage(value: string): StorageConfig {
       return { kind: 'mongodb', url: value, ...(database ? { database } : {}) }
     }
     default:
-      throw new ConfigError(variable, `${JSON.stringify(value)} is not memory://, fs://PATH, redis://… or mongodb://…`)
+      throw new ConfigError(
+        variable,
+        `${JSON.stringify(value)} is not memory://, fs://PATH, redis://…, redis+sentinel://…, redis+cluster://… or mongodb://…`,
+      )
   }
 }
