@@ -6,6 +6,7 @@
 import cluster from 'node:cluster'
 import { availableParallelism } from 'node:os'
 import { BackchannelError } from '@backchannel/core'
+import { parseRedisUrl } from '@backchannel/unstorage/redis-url'
 
 /** A configuration value that cannot be used; `variable` names it. */
 export class ConfigError extends BackchannelError {
@@ -21,6 +22,7 @@ export class ConfigError extends BackchannelError {
 export type StorageConfig =
   | { kind: 'memory' }
   | { kind: 'fs'; path: string }
+  /** Any of `redis[s]://`, `redis[s]+sentinel://`, `redis[s]+cluster://` (parsed by the preset). */
   | { kind: 'redis'; url: string }
   | { kind: 'mongodb'; url: string; database?: string }
   | { kind: 'postgres'; url: string }
@@ -159,7 +161,16 @@ function parseStorage(value: string): StorageConfig {
     }
     case 'redis':
     case 'rediss':
-      return { kind: 'redis', url: checkedUrl(value, 'redis') }
+    case 'redis+sentinel':
+    case 'rediss+sentinel':
+    case 'redis+cluster':
+    case 'rediss+cluster':
+      try {
+        parseRedisUrl(value)
+      } catch (err) {
+        throw new ConfigError(variable, `is not a usable Redis URL: ${(err as Error).message}`)
+      }
+      return { kind: 'redis', url: value }
     case 'mongodb':
     case 'mongodb+srv': {
       let url: URL
@@ -177,7 +188,7 @@ function parseStorage(value: string): StorageConfig {
     default:
       throw new ConfigError(
         variable,
-        `${JSON.stringify(value)} is not memory://, fs://PATH, redis://…, mongodb://… or postgres://…`,
+        `${JSON.stringify(value)} is not memory://, fs://PATH, redis://…, redis+sentinel://…, redis+cluster://…, mongodb://… or postgres://…`,
       )
   }
 }

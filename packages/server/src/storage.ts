@@ -34,6 +34,8 @@ export function describeStorage(config: Pick<Config, 'storage'>): string {
   const { storage } = config
   if (storage.kind === 'memory') return 'memory:// (nothing survives a restart)'
   if (storage.kind === 'fs') return `fs://${storage.path}`
+  // Sentinel and Cluster URLs list several hosts, which URL cannot parse.
+  if (storage.kind === 'redis') return storage.url.replace(/^([^:]+:\/\/[^:@/]*):[^@/]*@/, '$1:***@')
   const url = new URL(storage.url)
   if (url.password) url.password = '***'
   return url.toString()

@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
+import { describeStorage } from '../src/storage.js'
 import { runCli } from './fixtures/gateway-process.js'
 
 const KEY = Buffer.alloc(32, 7).toString('base64url')
@@ -47,9 +48,40 @@ describe('loadConfig', () => {
     ])
   })
 
+  it('reads Redis behind Sentinel, a Redis Cluster and TLS, and hides their passwords in logs', () => {
+    for (const url of [
+      'rediss://:pw@h:6380/1',
+      'redis+sentinel://u:pw@s1:26379,s2:26379/mymaster?replicas=0',
+      'rediss+sentinel://s1,s2/mymaster/2',
+      'redis+cluster://:pw@n1:7000,n2:7001,n3:7002?replicaTimeout=2000',
+    ]) {
+      const config = loadConfig({ BACKCHANNEL_STORAGE: url, BACKCHANNEL_MASTER_KEY: KEY })
+      expect(config.storage).toEqual({ kind: 'redis', url })
+      expect(describeStorage(config)).not.toContain('pw')
+    }
+    expect(describeStorage({ storage: { kind: 'redis', url: 'redis+sentinel://u:pw@s1,s2/m' } })).toBe(
+      'redis+sentinel://u:***@s1,s2/m',
+    )
+  })
+
+  it('refuses a Sentinel URL without the master name, naming BACKCHANNEL_STORAGE and what is missing', () => {
+    expect(() =>
+      loadConfig({ BACKCHANNEL_STORAGE: 'redis+sentinel://s1:26379,s2:26379', BACKCHANNEL_MASTER_KEY: KEY }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'ERR_CONFIG',
+        variable: 'BACKCHANNEL_STORAGE',
+        message: expect.stringMatching(/^BACKCHANNEL_STORAGE: .*must name the master/),
+      }),
+    )
+  })
+
   for (const [env, variable] of [
     [{ BACKCHANNEL_STORAGE: 'mysql://db' }, 'BACKCHANNEL_STORAGE'],
     [{ BACKCHANNEL_STORAGE: 'postgres://db' }, 'BACKCHANNEL_MASTER_KEY'],
+    [{ BACKCHANNEL_STORAGE: 'redis+cluster://n1:7000?replica=0', BACKCHANNEL_MASTER_KEY: KEY }, 'BACKCHANNEL_STORAGE'],
+    [{ BACKCHANNEL_STORAGE: 'redis+sentinel://s1:26379/m' }, 'BACKCHANNEL_MASTER_KEY'],
+    [{ BACKCHANNEL_STORAGE: 'redis+cluster://n1:7000' }, 'BACKCHANNEL_MASTER_KEY'],
     [{ BACKCHANNEL_STORAGE: 'fs://' }, 'BACKCHANNEL_STORAGE'],
     [{ BACKCHANNEL_MASTER_KEY: 'too-short' }, 'BACKCHANNEL_MASTER_KEY'],
     [{ BACKCHANNEL_STORAGE: 'redis://localhost:6379' }, 'BACKCHANNEL_MASTER_KEY'],

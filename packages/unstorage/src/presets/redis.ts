@@ -1,31 +1,41 @@
 /**
- * `@backchannel/unstorage/redis`: shared storage for several gateway instances. Records go
- * through unstorage's redis driver; the preset adds, on the same ioredis connection, what
- * unstorage cannot express, each operation one Lua script: an atomic claim, index sets read
- * together with the records they name, atomic multi-key writes and a capped, ordered audit log
- * (a sorted set read by lexical range).
- * The key layout and its memory cost are described in this package's README.
+ * `@backchannel/unstorage/redis`: shared storage for several gateway instances, on one Redis
+ * server, a Sentinel-managed master or a Redis Cluster (Redis 7+ or Valkey). Records go through
+ * an unstorage driver; the preset adds what unstorage cannot express, each operation one Lua
+ * script: an atomic claim, atomic multi-key writes and a capped, ordered audit log (a sorted set
+ * read by lexical range). With Sentinel and Cluster, every write whose acknowledgement matters
+ * waits for a replica (`WAIT`) before it counts as done.
+ * The key layout, its memory cost and what each URL choice risks are in this package's README.
  *
  * @example
  * ```ts
  * import { redisStore } from '@backchannel/unstorage/redis'
- * const store = redisStore({ url: 'redis://127.0.0.1:6379', masterKey })
+ * const store = redisStore({ url: 'redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster', masterKey })
  * ```
  * @module
  */
-import type { Redis, RedisOptions } from 'ioredis'
-import { createStorage } from 'unstorage'
-import redisDriver from 'unstorage/drivers/redis'
+import type { ChainableCommander, RedisOptions } from 'ioredis'
+import { createStorage, defineDriver } from 'unstorage'
 import { type RecordWrite, type StoreBackend, ttlSeconds } from '../backend.js'
 import { type BackchannelStore, createStore, type StoreOptions } from '../store.js'
+import { connect, keyNamer, type RedisClient, ReplicasBehind, scanAll, writeAndWait } from './redis-client.js'
+import { parseRedisUrl } from './redis-url.js'
+
+export { parseRedisUrl, type RedisNode, type RedisTarget } from './redis-url.js'
 
 /** Options of {@link redisStore}. */
 export interface RedisStoreOptions extends StoreOptions {
-  /** `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS). */
+  /**
+   * `redis[s]://[user:password@]host:port[/db]`,
+   * `redis[s]+sentinel://[user:password@]host:port,host:port/master-name[/db]` or
+   * `redis[s]+cluster://[user:password@]host:port,host:port`, each with an optional
+   * `?replicas=N` (replicas that must acknowledge each write; default 1 with Sentinel and
+   * Cluster, 0 for one server) and `?replicaTimeout=MS` (default 1000). See {@link parseRedisUrl}.
+   */
   url: string
   /** Prefix of every key. Default `bc`. */
   base?: string
-  /** Extra ioredis options. */
+  /** Extra ioredis options, for each data node. */
   redis?: RedisOptions
 }
 
@@ -56,9 +66,9 @@ redis.call('EXPIRE', KEYS[1], ARGV[2], 'GT')`,
     lua: `for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'EX', ARGV[2 * i]) end`,
   },
   // Every member of the set KEYS[1], then the value at ARGV[1] .. member for each, then the
-  // values at KEYS[2..]: one round trip where SMEMBERS and two MGETs take three. (It reads keys
-  // it is not given, which standalone Redis allows and Redis Cluster would not; this preset
-  // connects to one server.)
+  // values at KEYS[2..]: one round trip where SMEMBERS and an MGET take two. It reads keys it
+  // is not given, which one server allows; on a cluster, where every script must declare the
+  // keys it touches, the preset sends SMEMBERS and MGET instead.
   bcReadIndex: {
     lua: `local members = redis.call('SMEMBERS', KEYS[1])
 local values = {}
@@ -75,67 +85,112 @@ for i = 1, #KEYS do redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -tonumber(ARGV[1])
   },
 }
 
-/** The client with {@link SCRIPTS} defined; variadic scripts take the number of keys first. */
-type ScriptedRedis = Redis & {
-  bcClaim(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<number>
-  bcAddMember(set: string, member: string, ttl: number): Promise<unknown>
-  bcReadIndex(
-    numberOfKeys: number,
-    ...keysThenPrefix: string[]
-  ): Promise<[string[], (string | null)[], (string | null)[]]>
-  bcSetMany(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<unknown>
-  bcAppend(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<unknown>
-}
+/** A client or pipeline with {@link SCRIPTS} defined (variadic scripts take the number of keys first). */
+type Scripted<T, Reply> = T & { [name in keyof typeof SCRIPTS]: (...args: (string | number)[]) => Reply }
+type ScriptedPipeline = Scripted<ChainableCommander, ChainableCommander>
 
-/** A store on Redis (≥ 7). */
+/** The hash tag of a Redis key: what decides its slot on a cluster, when it has one. */
+const slotTag = (name: string) => /\{[^}]+\}/.exec(name)?.[0]
+
+/**
+ * A store on Redis (≥ 7) or Valkey: one server, Sentinel or Cluster, as the URL says.
+ * @throws {TypeError} when the URL is not one of the forms of {@link RedisStoreOptions.url}.
+ */
 export function redisStore(options: RedisStoreOptions): BackchannelStore {
-  const base = options.base ?? 'bc'
-  const storage = createStorage({
-    driver: redisDriver({
-      url: options.url,
-      base,
-      // Fail fast while Redis is down (the gateway answers 503) and reconnect by itself.
-      maxRetriesPerRequest: 1,
-      commandTimeout: 5000,
-      ...options.redis,
-    }),
-  })
-  const client = storage.getMount('').driver.getInstance?.() as ScriptedRedis
+  const target = parseRedisUrl(options.url)
+  const cluster = target.mode === 'cluster'
+  const client = connect(target, options.redis) as Scripted<RedisClient, Promise<unknown>>
   for (const [name, script] of Object.entries(SCRIPTS)) client.defineCommand(name, script)
   // Connection errors are retried by ioredis; each command that fails meanwhile rejects and
   // surfaces as ERR_STORE_UNAVAILABLE. Without a listener ioredis would print every retry.
   client.on('error', () => {})
-  const k = (key: string) => `${base}:${key}`
+  client.on('node error', () => {})
+  const { name: k, key: unname } = keyNamer(options.base ?? 'bc', cluster)
   const parse = (value: string | null | undefined): unknown => (value ? JSON.parse(value) : null)
+  /** One write, acknowledged once `target.replicas` replicas have it. */
+  const write = (queue: (pipeline: ScriptedPipeline) => unknown) =>
+    writeAndWait(client, target.replicas, target.replicaTimeout, queue as (p: ChainableCommander) => unknown)
+  /** A claim (reply 1) whose replicas fell behind is given back, so the retry runs the logout. */
+  const claimed = async (queue: (pipeline: ScriptedPipeline) => unknown, claimKey: string) => {
+    try {
+      return (await write(queue)) === 1
+    } catch (err) {
+      if (err instanceof ReplicasBehind && err.reply === 1) await client.del(claimKey).catch(() => {})
+      throw err
+    }
+  }
+  /** MGET, or on a cluster one GET each unless every key is in one application's slot. */
+  const mget = async (names: string[]): Promise<(string | null)[]> => {
+    if (names.length === 0) return []
+    const first = slotTag(names[0] as string)
+    if (!cluster || (first && names.every((n) => slotTag(n) === first))) {
+      return client.mget(names)
+    }
+    return Promise.all(names.map((name) => client.get(name)))
+  }
   /** The keys of records to write, and their values and ttls as bcSetMany's and bcClaim's ARGV. */
   const records = (entries: RecordWrite[], now: number) => ({
     keys: entries.map(({ key }) => k(key)),
     args: entries.flatMap(({ value, expiresAt }) => [JSON.stringify(value), ttlSeconds(expiresAt, now)]),
   })
-  const claimAndSetMany: NonNullable<StoreBackend['claimAndSetMany']> = async (claim, entries, now) => {
-    const { keys, args } = records(entries, now)
-    const ms = ttlSeconds(claim.expiresAt, now) * 1000
-    return (await client.bcClaim(1 + keys.length, k(claim.key), ...keys, claim.expiresAt, now, ms, ...args)) === 1
-  }
+
+  const storage = createStorage({
+    driver: defineDriver(() => ({
+      name: 'backchannel-redis',
+      getInstance: () => client,
+      hasItem: async (key) => (await client.exists(k(key))) > 0,
+      getItem: (key) => client.get(k(key)),
+      getItems: async (items) => {
+        const values = await mget(items.map(({ key }) => k(key)))
+        return items.map(({ key }, i) => ({ key, value: values[i] ?? null }))
+      },
+      async setItem(key, value, { ttl } = {}) {
+        await write((p) => (ttl ? p.set(k(key), value, 'EX', ttl) : p.set(k(key), value)))
+      },
+      async removeItem(key) {
+        await write((p) => p.unlink(k(key)))
+      },
+      getKeys: async (base) => (await scanAll(client, `${k(base ?? '')}*`)).map(unname),
+      async clear(base) {
+        for (const name of await scanAll(client, `${k(base ?? '')}*`)) await client.unlink(name)
+      },
+      dispose: () => client.disconnect(),
+    }))(undefined),
+  })
 
   const backend: StoreBackend = {
     storage,
 
-    claim: (key, expiresAt, now) => claimAndSetMany({ key, expiresAt }, [], now),
-    claimAndSetMany,
+    claim: (key, expiresAt, now) =>
+      claimed((p) => p.bcClaim(1, k(key), expiresAt, now, ttlSeconds(expiresAt, now) * 1000), k(key)),
 
     async release(key) {
       await client.del(k(key))
     },
 
     async addMember(set, member, expiresAt) {
-      await client.bcAddMember(k(set), member, ttlSeconds(expiresAt, Date.now() / 1000))
+      await write((p) => p.bcAddMember(k(set), member, ttlSeconds(expiresAt, Date.now() / 1000)))
     },
 
     members: (set) => client.smembers(k(set)),
 
     async readIndex(set, prefix, also = []) {
-      const [members, values, alsoValues] = await client.bcReadIndex(1 + also.length, k(set), ...also.map(k), k(prefix))
+      let members: string[]
+      let values: (string | null)[]
+      let alsoValues: (string | null)[]
+      if (cluster) {
+        members = await client.smembers(k(set))
+        const read = await mget([...members.map((m) => k(prefix + m)), ...also.map(k)])
+        values = read.slice(0, members.length)
+        alsoValues = read.slice(members.length)
+      } else {
+        ;[members, values, alsoValues] = (await client.bcReadIndex(
+          1 + also.length,
+          k(set),
+          ...also.map(k),
+          k(prefix),
+        )) as [string[], (string | null)[], (string | null)[]]
+      }
       return {
         members: members.map((member, i) => ({ member, value: parse(values[i]) })),
         also: also.map((_, i) => parse(alsoValues[i])),
@@ -146,21 +201,34 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
       if (members.length > 0) await client.srem(k(set), ...members)
     },
 
-    async getMany(keys) {
-      if (keys.length === 0) return []
-      return (await client.mget(keys.map(k))).map(parse)
-    },
+    getMany: async (keys) => (await mget(keys.map(k))).map(parse),
 
     async setMany(entries, now) {
-      if (entries.length === 0) return
-      const { keys, args } = records(entries, now)
-      await client.bcSetMany(keys.length, ...keys, ...args)
+      // A revocation writes one application's keys, one slot on a cluster: one script. Keys
+      // in several slots (a cluster only) are written slot by slot, each group atomic.
+      const groups = new Map<string, RecordWrite[]>()
+      for (const entry of entries) {
+        const group = cluster ? (slotTag(k(entry.key)) ?? entry.key) : ''
+        groups.set(group, [...(groups.get(group) ?? []), entry])
+      }
+      await Promise.all(
+        [...groups.values()].map((group) => {
+          const { keys, args } = records(group, now)
+          return write((p) => p.bcSetMany(keys.length, ...keys, ...args))
+        }),
+      )
     },
 
     async append(entries, maxEntries) {
       const logs = [...new Set(entries.map(({ log }) => log))]
-      const args = entries.flatMap(({ log, id, entry }) => [logs.indexOf(log) + 1, `${id}\n${entry}`])
-      await client.bcAppend(logs.length, ...logs.map(k), maxEntries, ...args)
+      const args = (only?: string) =>
+        entries.flatMap(({ log, id, entry }) =>
+          only === undefined || log === only ? [only === undefined ? logs.indexOf(log) + 1 : 1, `${id}\n${entry}`] : [],
+        )
+      // A cluster keeps each log in its own slot: one script per log there. Audit entries are
+      // written after the answer and do not wait for replicas.
+      if (!cluster) await client.bcAppend(logs.length, ...logs.map(k), maxEntries, ...args())
+      else await Promise.all(logs.map((log) => client.bcAppend(1, k(log), maxEntries, ...args(log))))
     },
 
     async read(log, limit, before) {
@@ -176,12 +244,11 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
     },
 
     async removePrefix(prefix) {
-      let cursor = '0'
-      do {
-        const [next, found] = await client.scan(cursor, 'MATCH', `${k(prefix)}:*`, 'COUNT', 1000)
-        if (found.length > 0) await client.unlink(...found)
-        cursor = next
-      } while (cursor !== '0')
+      const found = await scanAll(client, `${k(prefix)}:*`)
+      // On a cluster the keys of one application share a slot: one UNLINK may take many.
+      for (let i = 0; i < found.length; i += 1000) {
+        await write((p) => p.unlink(...found.slice(i, i + 1000)))
+      }
     },
 
     async ping() {
@@ -191,6 +258,16 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
     async dispose() {
       await storage.dispose()
     },
+  }
+  // A cluster keeps claims in slots of their own, away from the application's keys the
+  // revocation writes: no single script can do both there, so the flow claims, then revokes.
+  if (!cluster) {
+    backend.claimAndSetMany = (claim, entries, now) => {
+      const { keys, args } = records(entries, now)
+      const ms = ttlSeconds(claim.expiresAt, now) * 1000
+      const name = k(claim.key)
+      return claimed((p) => p.bcClaim(1 + keys.length, name, ...keys, claim.expiresAt, now, ms, ...args), name)
+    }
   }
   return createStore(backend, options)
 }
