@@ -82,6 +82,6 @@ export type {
   SessionState,
   SessionStore,
 } from './session.js'
-export { defineRevoker, isSubjectWide } from './session.js'
+export { DEFAULT_RETENTION, DEFAULT_SESSION_TTL, defineRevoker, isSubjectWide } from './session.js'
 export type { LogoutVerifier, LogoutVerifierOptions, VerifyOptions } from './verify.js'
 export { createLogoutVerifier } from './verify.js'
