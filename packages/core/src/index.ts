@@ -56,6 +56,7 @@ export {
 } from './errors.js'
 export type { LogoutFlowDependencies, LogoutHandlerOptions, LogoutRequest } from './flow.js'
 export { createLogoutHandler, MAX_BODY_BYTES, processLogout, processLogoutRequest, readBody } from './flow.js'
+export { guardStore } from './guard-store.js'
 export type { KeyResolver, KeyResolverOptions } from './keys.js'
 export { createKeyResolver } from './keys.js'
 export type { LogoutErrorBody, LogoutOutcome } from './outcome.js'

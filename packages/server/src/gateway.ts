@@ -83,7 +83,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       apps,
       verifier: createLogoutVerifier({ keys }),
       revoker: sessions,
-      replay: store,
+      // Your own sessions keep jtis in the gateway's store; the gateway's own claims and revokes in one write.
+      ...(options.sessions ? { replay: store } : {}),
       now,
       onError: (err: unknown) => logger.error({ err }, 'a replay claim could not be given back'),
     },

@@ -46,7 +46,7 @@ interface Entry {
  * ```ts
  * import { createMemoryStore } from '@backchannel/core/testing'
  * const store = createMemoryStore()
- * processLogout(request, { apps, verifier, revoker: store, replay: store })
+ * processLogout(request, { apps, verifier, revoker: store })
  * ```
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStore & ReplayStore {
