@@ -5,7 +5,14 @@
  * @module
  */
 import { type AppRegistry, resolvePolicy } from './app.js'
-import { AppUnknown, BackchannelError, InternalError, InvalidRequest, MethodNotAllowed, RequestTooLarge } from './errors.js'
+import {
+  AppUnknown,
+  BackchannelError,
+  InternalError,
+  InvalidRequest,
+  MethodNotAllowed,
+  RequestTooLarge,
+} from './errors.js'
 import { guardStore } from './guard-store.js'
 import { failure, type LogoutOutcome, success, toResponse } from './outcome.js'
 import { type ReplayStore, replayKey } from './replay.js'
@@ -88,22 +95,23 @@ export async function processLogout(request: LogoutRequest, deps: LogoutFlowDepe
     // in between.
     const revoker = guardStore(deps.revoker)
     const key = token.jti === undefined ? undefined : replayKey(name, token.iss, token.jti)
-    let claimed = false
+    let claimedIn: ReplayStore | undefined // where this attempt's claim is, to give it back
     if (key !== undefined) {
       if (deps.replay === undefined && revoker.claimAndRevoke) {
         // The claim goes with the revocation's write, and is not kept if that fails.
         const result = await revoker.claimAndRevoke(key, token.acceptedUntil, target)
         if (result.claimed) return success(name, { token, revoked: result.revoked })
       } else {
-        claimed = await replayStore(deps).claim(key, token.acceptedUntil)
+        const replay = replayStore(deps)
+        if (await replay.claim(key, token.acceptedUntil)) claimedIn = replay
       }
-      if (!claimed && (await isRecorded(target, revoker))) return success(name, { token, replayed: true, revoked: 0 })
+      if (!claimedIn && (await isRecorded(target, revoker))) return success(name, { token, replayed: true, revoked: 0 })
     }
     try {
       const { revoked } = await revoker.revoke(target)
       return success(name, { token, revoked })
     } catch (err) {
-      if (claimed && key) await replayStore(deps).release(key).catch((releaseError) => deps.onError?.(releaseError))
+      if (claimedIn && key) await claimedIn.release(key).catch((releaseError) => deps.onError?.(releaseError))
       throw err
     }
   } catch (err) {

@@ -4,6 +4,7 @@ import { replayKey, StoreUnavailable } from '@backchannel/core'
 import { type BackchannelStore, createStore, type StoreBackend } from '@backchannel/unstorage'
 import { memoryStore } from '@backchannel/unstorage/memory'
 import { SignJWT } from 'jose'
+import pino from 'pino'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { createGateway } from '../src/index.js'
 
@@ -132,5 +133,28 @@ describe("the logout's writes", () => {
     const res = await logout()
     expect(res.status).toBe(503)
     expect(await res.json()).toMatchObject({ error: 'temporarily_unavailable' })
+  })
+})
+
+describe("the logouts' audit records", () => {
+  it('are stamped with the time of the logout, and written by close()', async () => {
+    const at = Math.floor(Date.now() / 1000)
+    gateway = createGateway({ store, adminTokenHash: hashToken('bca_x'.repeat(8)), now: () => at })
+    expect((await logout()).status).toBe(200)
+    await gateway.close()
+    expect((await store.audit.list({ app: 'billing' })).map((r) => [r.outcome, r.at])).toEqual([['revoked', at]])
+  })
+
+  it('logs a record the store could not write as lost', async () => {
+    const lines: { msg: string; app?: string; err?: { message: string } }[] = []
+    const logger = pino({}, { write: (line: string) => lines.push(JSON.parse(line)) })
+    gateway = createGateway({ store, adminTokenHash: hashToken('bca_x'.repeat(8)), logger })
+    store.backend.append = () => Promise.reject(new Error('ECONNREFUSED'))
+    expect((await logout()).status).toBe(200)
+    await gateway.close()
+    expect(lines.find((l) => l.msg === 'audit record lost')).toMatchObject({
+      app: 'billing',
+      err: { message: expect.stringContaining('ECONNREFUSED') },
+    })
   })
 })

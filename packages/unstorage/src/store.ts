@@ -48,7 +48,10 @@ export function createStore(backend: StoreBackend, options: StoreOptions): Backc
     claim: (key: string, expiresAt: number) => backend.claim(keys.claim(key), expiresAt, now()),
     release: (key: string) => backend.release(keys.claim(key)),
     ping: () => backend.ping(),
-    close: () => backend.dispose(),
+    async close() {
+      await audit.close()
+      await backend.dispose()
+    },
     backend,
     apps: guardStore(createAppStore(backend, options.masterKey, now)),
     audit: { ...guardStore(audit), hashSub: audit.hashSub },
