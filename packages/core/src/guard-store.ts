@@ -20,8 +20,10 @@ const guards = new WeakMap<object, object>()
  *
  * @example
  * ```ts
+ * import { defineRevoker, guardStore } from '@backchannel/core'
  * const revoker = guardStore(defineRevoker({ revoke: () => Promise.reject(new Error('ECONNREFUSED')) }))
- * await revoker.revoke(target) // rejects with StoreUnavailable, code ERR_STORE_UNAVAILABLE
+ * await revoker.revoke({ app: 'wiki', iss: 'https://id.example.com', sid: 's', scope: 'session', issuedAt: 0 })
+ * // rejects with StoreUnavailable: code 'ERR_STORE_UNAVAILABLE', the Error as its cause
  * ```
  */
 export function guardStore<T extends object>(store: T): T {

@@ -96,6 +96,8 @@ export type ClaimedRevocation = { claimed: true; revoked: number } | { claimed: 
  *
  * @example
  * ```ts
+ * import { DEFAULT_SESSION_TTL } from '@backchannel/core'
+ * import { createMemoryStore } from '@backchannel/core/testing'
  * const store = createMemoryStore({ sessionTtl: DEFAULT_SESSION_TTL / 30 }) // one day
  * ```
  */
@@ -109,6 +111,8 @@ export const DEFAULT_SESSION_TTL = 30 * 86400
  *
  * @example
  * ```ts
+ * import { DEFAULT_RETENTION } from '@backchannel/core'
+ * import { createMemoryStore } from '@backchannel/core/testing'
  * const store = createMemoryStore({ retention: 2 * DEFAULT_RETENTION })
  * ```
  */
