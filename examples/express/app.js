@@ -22,8 +22,7 @@ export async function createApp({ issuer, clientId, development = false }) {
   const logoutDeps = {
     apps: { get: async (name) => (name === oidcApp.name ? oidcApp : undefined) },
     verifier: createLogoutVerifier({ keys: createKeyResolver({ fetchPolicy }) }),
-    revoker: store,
-    replay: store,
+    revoker: store, // also where jtis are claimed, in the same write as the revocation
   }
 
   const app = express()

@@ -17,8 +17,7 @@ export async function createApp({ issuer, clientId, development = false }) {
     app: oidcApp.name,
     apps: { get: async (name) => (name === oidcApp.name ? oidcApp : undefined) },
     verifier: createLogoutVerifier({ keys: createKeyResolver({ fetchPolicy }) }),
-    revoker: store,
-    replay: store,
+    revoker: store, // also where jtis are claimed, in the same write as the revocation
   })
   const app = new Hono()
   app.post('/backchannel-logout', (c) => logout(c.req.raw))

@@ -12,23 +12,32 @@ import {
   InvalidRequest,
   MethodNotAllowed,
   RequestTooLarge,
-  StoreUnavailable,
 } from './errors.js'
+import { guardStore } from './guard-store.js'
 import { failure, type LogoutOutcome, success, toResponse } from './outcome.js'
 import { type ReplayStore, replayKey } from './replay.js'
 import type { RevocationTarget, SessionRevoker } from './session.js'
 import type { LogoutVerifier } from './verify.js'
 
-/** What the flow needs. */
+/**
+ * What the flow needs. Errors of `apps`, `revoker` and `replay` that are not coded become
+ * `ERR_STORE_UNAVAILABLE` (503): see {@link guardStore}.
+ */
 export interface LogoutFlowDependencies {
   apps: AppRegistry
   verifier: LogoutVerifier
+  /**
+   * Ends sessions. When no `replay` is given, the revoker is also the replay store (it must then
+   * be a {@link ReplayStore}), and if it has `claimAndRevoke` each logout claims its `jti` and
+   * revokes in that one write; without it, `claim` then `revoke`.
+   */
   revoker: SessionRevoker
   /**
-   * Where `jti`s are claimed. When it is the revoker itself and that has `claimAndRevoke`, each
-   * logout claims and revokes in one write.
+   * Where `jti`s are claimed, when not in the revoker: a separate store (e.g. Redis beside your
+   * own sessions table). Each logout then calls `replay.claim`, then `revoker.revoke`, and gives
+   * the claim back with `replay.release` if the revocation fails.
    */
-  replay: ReplayStore
+  replay?: ReplayStore
   /** The clock, seconds since epoch. Default `Date.now() / 1000`. */
   now?: () => number
   /** Told about failures that do not change the answer (a replay claim that could not be given back). */
@@ -56,7 +65,7 @@ export const MAX_BODY_BYTES = 16 * 1024
  * ```ts
  * const outcome = await processLogout(
  *   { app: 'wiki', body: await req.text(), contentType: req.headers.get('content-type') },
- *   { apps, verifier, revoker: store, replay: store },
+ *   { apps, verifier, revoker: store },
  * )
  * res.status(outcome.status).set(outcome.headers).json(outcome.body)
  * ```
@@ -65,7 +74,7 @@ export async function processLogout(request: LogoutRequest, deps: LogoutFlowDepe
   const { app: name } = request
   try {
     const logoutToken = readLogoutToken(request)
-    const app = await store('the application registry', () => deps.apps.get(name))
+    const app = await guardStore(deps.apps).get(name)
     if (!app) throw new AppUnknown(`no application is registered as ${JSON.stringify(name)}`)
 
     const now = deps.now?.() ?? Date.now() / 1000
@@ -84,27 +93,25 @@ export async function processLogout(request: LogoutRequest, deps: LogoutFlowDepe
     // sessions created after the first logout (BCL §2.5); give the claim back if the revocation
     // fails. A claimed token whose logout is not recorded is no replay: its first attempt stopped
     // in between.
-    const { revoker, replay } = deps
+    const revoker = guardStore(deps.revoker)
     const key = token.jti === undefined ? undefined : replayKey(name, token.iss, token.jti)
-    let claimed = false
+    let claimedIn: ReplayStore | undefined // where this attempt's claim is, to give it back
     if (key !== undefined) {
-      const { claimAndRevoke } = revoker
-      if (claimAndRevoke && (revoker as unknown) === replay) {
-        // One store: the claim goes with the revocation's write, and is not kept if that fails.
-        const result = await store('the session store', () =>
-          claimAndRevoke.call(revoker, key, token.acceptedUntil, target),
-        )
+      if (deps.replay === undefined && revoker.claimAndRevoke) {
+        // The claim goes with the revocation's write, and is not kept if that fails.
+        const result = await revoker.claimAndRevoke(key, token.acceptedUntil, target)
         if (result.claimed) return success(name, { token, revoked: result.revoked })
       } else {
-        claimed = await store('the replay store', () => replay.claim(key, token.acceptedUntil))
+        const replay = replayStore(deps)
+        if (await replay.claim(key, token.acceptedUntil)) claimedIn = replay
       }
-      if (!claimed && (await isRecorded(target, revoker))) return success(name, { token, replayed: true, revoked: 0 })
+      if (!claimedIn && (await isRecorded(target, revoker))) return success(name, { token, replayed: true, revoked: 0 })
     }
     try {
-      const { revoked } = await store('the session store', () => revoker.revoke(target))
+      const { revoked } = await revoker.revoke(target)
       return success(name, { token, revoked })
     } catch (err) {
-      if (claimed && key) await replay.release(key).catch((releaseError) => deps.onError?.(releaseError))
+      if (claimedIn && key) await claimedIn.release(key).catch((releaseError) => deps.onError?.(releaseError))
       throw err
     }
   } catch (err) {
@@ -129,7 +136,7 @@ export interface LogoutHandlerOptions extends LogoutFlowDependencies {
  *
  * @example
  * ```ts
- * const logout = createLogoutHandler({ apps, verifier, revoker: store, replay: store })
+ * const logout = createLogoutHandler({ apps, verifier, revoker: store })
  * app.post('/auth/logout/:app', (c) => logout(c.req.raw))  // Hono
  * ```
  */
@@ -211,19 +218,19 @@ async function isRecorded(target: RevocationTarget, revoker: SessionRevoker): Pr
   const { recorded } = revoker
   if (!recorded) return true
   for (let waited = 0, delay = 10; ; waited += delay, delay = Math.min(2 * delay, 500)) {
-    if (await store('the session store', () => recorded.call(revoker, target))) return true
+    if (await recorded(target)) return true
     if (waited >= CLAIMANT_WAIT_MS) return false
     await new Promise((resolve) => setTimeout(resolve, delay))
   }
 }
 
-async function store<T>(what: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call()
-  } catch (err) {
-    if (err instanceof BackchannelError) throw err
-    throw new StoreUnavailable(`${what} did not answer`, { cause: err })
+/** The store `jti`s are claimed in: `replay`, or else the revoker, which must then be one. */
+function replayStore({ replay, revoker }: LogoutFlowDependencies): ReplayStore {
+  const store = replay ?? (revoker as Partial<ReplayStore>)
+  if (typeof store.claim !== 'function' || typeof store.release !== 'function') {
+    throw new InternalError('no replay store: pass `replay`, or a revoker that is also a ReplayStore')
   }
+  return guardStore(store as ReplayStore)
 }
 
 function lastPathSegment(url: string): string {

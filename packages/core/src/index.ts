@@ -56,6 +56,7 @@ export {
 } from './errors.js'
 export type { LogoutFlowDependencies, LogoutHandlerOptions, LogoutRequest } from './flow.js'
 export { createLogoutHandler, MAX_BODY_BYTES, processLogout, processLogoutRequest, readBody } from './flow.js'
+export { guardStore } from './guard-store.js'
 export type { KeyResolver, KeyResolverOptions } from './keys.js'
 export { createKeyResolver } from './keys.js'
 export type { LogoutErrorBody, LogoutOutcome } from './outcome.js'
@@ -82,6 +83,6 @@ export type {
   SessionState,
   SessionStore,
 } from './session.js'
-export { defineRevoker, isSubjectWide } from './session.js'
+export { DEFAULT_RETENTION, DEFAULT_SESSION_TTL, defineRevoker, isSubjectWide } from './session.js'
 export type { LogoutVerifier, LogoutVerifierOptions, VerifyOptions } from './verify.js'
 export { createLogoutVerifier } from './verify.js'

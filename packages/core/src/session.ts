@@ -91,6 +91,33 @@ export interface SessionRevoker {
 /** What {@link SessionRevoker.claimAndRevoke} answers. */
 export type ClaimedRevocation = { claimed: true; revoked: number } | { claimed: false }
 
+/**
+ * Seconds a session registered without `expiresAt` lives, in every store: 30 days.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_SESSION_TTL } from '@backchannel/core'
+ * import { createMemoryStore } from '@backchannel/core/testing'
+ * const store = createMemoryStore({ sessionTtl: DEFAULT_SESSION_TTL / 30 }) // one day
+ * ```
+ */
+export const DEFAULT_SESSION_TTL = 30 * 86400
+
+/**
+ * Least seconds a logout is remembered, in every store, so that a session registered after it
+ * (a late `sid`, or an `authTime` at or before a subject-wide logout's `issuedAt`) is born
+ * revoked: 30 days. It matches {@link DEFAULT_SESSION_TTL} because a logout must outlive the
+ * sessions it could affect; a store also keeps a logout until the sessions it ended expire.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_RETENTION } from '@backchannel/core'
+ * import { createMemoryStore } from '@backchannel/core/testing'
+ * const store = createMemoryStore({ retention: 2 * DEFAULT_RETENTION })
+ * ```
+ */
+export const DEFAULT_RETENTION = DEFAULT_SESSION_TTL
+
 /** A login as an application registers it. */
 export interface SessionInput {
   app: string

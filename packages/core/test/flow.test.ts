@@ -144,9 +144,9 @@ describe('one store that is both revoker and replay store', () => {
     return { counted, calls }
   }
 
-  it('claims and revokes in one call (claimAndRevoke), and answers its resend as a replay', async () => {
+  it('claims and revokes in one call (claimAndRevoke) when given no replay store, and answers its resend as a replay', async () => {
     const { counted, calls } = counting()
-    Object.assign(gw.deps, { revoker: counted, replay: counted })
+    Object.assign(gw.deps, { revoker: counted, replay: undefined })
     const token = await idp.sign(idp.claims({ sid: 'sid-1', sub: 'user-1' }))
     const outcomes = await Promise.all([gw.post(token), gw.post(token)])
     expect(outcomes.find((o) => !o.replayed)).toMatchObject({ status: 200, revoked: 1 })
@@ -155,15 +155,29 @@ describe('one store that is both revoker and replay store', () => {
     expect(await state('s1')).toBe('revoked')
   })
 
-  it('claims, then revokes, when the revoker is another object than the replay store', async () => {
+  it('claims, then revokes, when given a replay store, even the revoker itself', async () => {
     const { counted, calls } = counting()
-    Object.assign(gw.deps, { revoker: { ...counted }, replay: counted })
+    Object.assign(gw.deps, { revoker: counted, replay: counted })
     expect(await gw.post(await idp.sign())).toMatchObject({ status: 200, revoked: 1 })
     expect(calls).toEqual(['claim', 'revoke'])
   })
 
+  it('claims, then revokes, on a revoker without claimAndRevoke when given no replay store', async () => {
+    const { counted, calls } = counting()
+    Object.assign(gw.deps, { revoker: { ...counted, claimAndRevoke: undefined }, replay: undefined })
+    expect(await gw.post(await idp.sign())).toMatchObject({ status: 200, revoked: 1 })
+    expect(calls).toEqual(['claim', 'revoke'])
+  })
+
+  it('500 when given no replay store and the revoker is none', async () => {
+    Object.assign(gw.deps, { revoker: { revoke: gw.store.revoke }, replay: undefined })
+    expect(codeOf(await gw.post(await idp.sign()))).toBe('ERR_INTERNAL')
+    expect(await state('s1')).toBe('active')
+  })
+
   it('503 when claimAndRevoke fails; no claim is kept, so the retry is processed', async () => {
     const { store } = gw
+    gw.deps.replay = undefined
     const { claimAndRevoke } = store
     store.claimAndRevoke = () => Promise.reject(new Error('ECONNRESET'))
     const token = await idp.sign()

@@ -15,7 +15,7 @@ import { discoverIssuer } from '@backchannel/core/discovery'
 import { getRequestIP, getRouterParam, H3 } from 'h3'
 import pino, { type Logger } from 'pino'
 import { createAppCache } from './app-cache.js'
-import { createAuditQueue } from './audit-queue.js'
+import { createAuditRecorder } from './audit.js'
 import { handleLogout } from './logout-route.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { createFailureLimiter, type FailureLimits } from './rate-limit.js'
@@ -49,7 +49,7 @@ export interface Gateway {
   app: H3
   fetch: (request: Request) => Promise<Response>
   metrics: Metrics
-  /** Writes the audit records still waiting and waits for them. Does not close the store. */
+  /** Waits for the audit records of answered logouts to be written. Does not close the store. */
   close(): Promise<void>
 }
 
@@ -77,13 +77,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     onFetch: ({ ok }) => metrics.jwksFetches.inc({ result: ok ? 'ok' : 'error' }),
   })
   const apps = createAppCache(store.apps, options.appCacheSeconds ?? 2, now)
-  const audit = createAuditQueue(store.audit, logger, now)
+  const audit = createAuditRecorder(store.audit, logger, now)
   const logout = {
     flow: {
       apps,
       verifier: createLogoutVerifier({ keys }),
       revoker: sessions,
-      replay: store,
+      // Your own sessions keep jtis in the gateway's store; the gateway's own claims and revokes in one write.
+      ...(options.sessions ? { replay: store } : {}),
       now,
       onError: (err: unknown) => logger.error({ err }, 'a replay claim could not be given back'),
     },

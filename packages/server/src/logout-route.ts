@@ -10,14 +10,14 @@ import {
   toResponse,
 } from '@backchannel/core'
 import type { Logger } from 'pino'
-import type { AuditQueue } from './audit-queue.js'
+import type { AuditRecorder } from './audit.js'
 import type { Metrics } from './metrics.js'
 import type { FailureLimiter } from './rate-limit.js'
 
 /** What the logout route needs. */
 export interface LogoutRouteDependencies {
   flow: LogoutFlowDependencies
-  audit: AuditQueue
+  audit: AuditRecorder
   limiter: FailureLimiter
   metrics: Metrics
   logger: Logger
@@ -79,7 +79,7 @@ function record(outcome: LogoutOutcome, seconds: number, throttled: boolean, dep
           ? 'failed'
           : undefined
   if (outcomeName && !throttled) {
-    deps.audit.add({
+    deps.audit.record({
       app,
       source: 'backchannel',
       outcome: outcomeName,

@@ -1,8 +1,10 @@
 /** createGateway in process, through app.request: what the HTTP layer answers when storage fails. */
 import { hashToken } from '@backchannel/admin'
 import { replayKey, StoreUnavailable } from '@backchannel/core'
+import { type BackchannelStore, createStore, type StoreBackend } from '@backchannel/unstorage'
 import { memoryStore } from '@backchannel/unstorage/memory'
 import { SignJWT } from 'jose'
+import pino from 'pino'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { createGateway } from '../src/index.js'
 
@@ -10,8 +12,10 @@ const SECRET = 'bcs_an-hmac-secret-for-this-test-0123456789'
 let store: ReturnType<typeof memoryStore>
 let gateway: ReturnType<typeof createGateway>
 
-beforeEach(async () => {
-  store = memoryStore()
+beforeEach(() => useStore(memoryStore()))
+
+async function useStore(s: BackchannelStore) {
+  store = s
   gateway = createGateway({ store, adminTokenHash: hashToken('bca_x'.repeat(8)) })
   await store.apps.create({
     kind: 'hmac',
@@ -22,7 +26,7 @@ beforeEach(async () => {
     updatedAt: 0,
   })
   await store.register({ app: 'billing', iss: '', sessionId: 's1', sub: 'u' })
-})
+}
 
 const mint = () =>
   new SignJWT({ sub: 'u', jti: crypto.randomUUID() })
@@ -86,5 +90,71 @@ describe('when storage is unreachable', () => {
     expect(await res.json()).toEqual({ status: 'unavailable' })
     store.ping = ping
     expect((await gateway.app.request('/readyz')).status).toBe(200)
+  })
+})
+
+describe("the logout's writes", () => {
+  /** Uses a memory store whose backend records which of its write methods are called. */
+  const countWrites = async () => {
+    const calls: string[] = []
+    const base = memoryStore().backend
+    const backend: StoreBackend = Object.create(base)
+    for (const name of ['claim', 'setMany', 'claimAndSetMany'] as const) {
+      const write = base[name] as (...args: unknown[]) => Promise<unknown>
+      backend[name] = ((...args: unknown[]) => {
+        calls.push(name)
+        return write.apply(base, args)
+      }) as never
+    }
+    await useStore(createStore(backend, { masterKey: new Uint8Array(32) }))
+    calls.length = 0 // registering the application claimed its name
+    return calls
+  }
+
+  it('claims and revokes in one backend write when the store is also the session store', async () => {
+    const calls = await countWrites()
+    expect((await logout()).status).toBe(200)
+    expect(calls).toEqual(['claimAndSetMany'])
+  })
+
+  it('claims, then revokes, when the sessions live in another store', async () => {
+    const calls = await countWrites()
+    const sessions = memoryStore()
+    await sessions.register({ app: 'billing', iss: '', sessionId: 's1', sub: 'u' })
+    gateway = createGateway({ store, sessions, adminTokenHash: hashToken('bca_x'.repeat(8)) })
+    expect((await logout()).status).toBe(200)
+    expect(calls).toEqual(['claim'])
+    expect(await sessions.status('billing', 's1')).toMatchObject({ state: 'revoked' })
+  })
+
+  it('answers 503 ERR_STORE_UNAVAILABLE when a custom session store throws a plain Error', async () => {
+    const sessions = { ...memoryStore(), revoke: () => Promise.reject(new Error('ECONNRESET')) }
+    gateway = createGateway({ store, sessions, adminTokenHash: hashToken('bca_x'.repeat(8)) })
+    const res = await logout()
+    expect(res.status).toBe(503)
+    expect(await res.json()).toMatchObject({ error: 'temporarily_unavailable' })
+  })
+})
+
+describe("the logouts' audit records", () => {
+  it('are stamped with the time of the logout, and written by close()', async () => {
+    const at = Math.floor(Date.now() / 1000)
+    gateway = createGateway({ store, adminTokenHash: hashToken('bca_x'.repeat(8)), now: () => at })
+    expect((await logout()).status).toBe(200)
+    await gateway.close()
+    expect((await store.audit.list({ app: 'billing' })).map((r) => [r.outcome, r.at])).toEqual([['revoked', at]])
+  })
+
+  it('logs a record the store could not write as lost', async () => {
+    const lines: { msg: string; app?: string; err?: { message: string } }[] = []
+    const logger = pino({}, { write: (line: string) => lines.push(JSON.parse(line)) })
+    gateway = createGateway({ store, adminTokenHash: hashToken('bca_x'.repeat(8)), logger })
+    store.backend.append = () => Promise.reject(new Error('ECONNREFUSED'))
+    expect((await logout()).status).toBe(200)
+    await gateway.close()
+    expect(lines.find((l) => l.msg === 'audit record lost')).toMatchObject({
+      app: 'billing',
+      err: { message: expect.stringContaining('ECONNREFUSED') },
+    })
   })
 })

@@ -9,31 +9,54 @@ import type { AuditLog, AuditRecord } from '@backchannel/core'
 import { keys } from './_internal/keys.js'
 import type { LogEntry, StoreBackend } from './backend.js'
 
-/** The audit log over a backend, capped at `maxEntries` per application and overall. */
+type Settle = (write: Promise<void>) => void
+const noop = () => {}
+
+/** How long a record waits for others to share its backend write, in milliseconds. */
+export const AUDIT_BATCH_MS = 10
+
+/** The audit log, and `close()`: writes the records still waiting, and waits for every write. */
+export type BatchedAuditLog = AuditLog & { close(): Promise<void> }
+
+/**
+ * The audit log over a backend, capped at `maxEntries` per application and overall. Records
+ * made within {@link AUDIT_BATCH_MS} of each other go to the backend in one append (one journal
+ * line, Lua script or insertMany); each record's promise resolves once its batch is written.
+ */
 export function createAuditLog(
   backend: StoreBackend,
   masterKey: Uint8Array,
   now: () => number,
   maxEntries = 10_000,
-): AuditLog {
+): BatchedAuditLog {
   // A KeyObject, made once: createHmac with raw bytes would import the key on every record.
   const hashKey = createSecretKey(Buffer.from(hkdfSync('sha256', masterKey, '', 'backchannel audit sub', 32)))
   const hashSub = (sub: string) => createHmac('sha256', hashKey).update(sub).digest('base64url')
   const instance = randomBytes(4).toString('hex')
   let sequence = 0
 
-  // The records of one turn of the event loop go to the backend together, in one write (one Lua
-  // script on Redis, one insertMany on MongoDB) instead of one each. Each record's promise still
-  // resolves once it is stored. The gateway records a logout after answering it: no answer waits.
-  let batch: { entries: LogEntry[]; written: Promise<void> } | undefined
+  // One backend write per batch, not per record: a logout's own write cost more than the rest of its record.
+  let batch: { entries: LogEntry[]; timer: NodeJS.Timeout; written: Promise<void>; settle: Settle } | undefined
+  const writing = new Set<Promise<void>>()
+  const flush = () => {
+    if (!batch) return
+    const { entries, timer, settle } = batch
+    batch = undefined
+    clearTimeout(timer)
+    const write = backend.append(entries, maxEntries)
+    settle(write)
+    const settled: Promise<void> = write.then(noop, noop).then(() => {
+      writing.delete(settled)
+    })
+    writing.add(settled)
+  }
   const append = (entries: LogEntry[]) => {
     if (!batch) {
-      const next: LogEntry[] = []
-      const written = new Promise((resolve) => setImmediate(resolve)).then(() => {
-        batch = undefined
-        return backend.append(next, maxEntries)
+      let settle: Settle = noop
+      const written = new Promise<void>((resolve) => {
+        settle = resolve
       })
-      batch = { entries: next, written }
+      batch = { entries: [], timer: setTimeout(flush, AUDIT_BATCH_MS), written, settle }
     }
     batch.entries.push(...entries)
     return batch.written
@@ -59,6 +82,10 @@ export function createAuditLog(
     async list({ app, limit = 50, before } = {}) {
       const lines = await backend.read(keys.log(app), Math.min(Math.max(1, limit), 500), before)
       return lines.map((line) => JSON.parse(line) as AuditRecord)
+    },
+    async close() {
+      flush()
+      await Promise.all([...writing])
     },
   }
 }

@@ -4,7 +4,7 @@
  * never as "not found".
  * @module
  */
-import { BackchannelError, type GatewayStore, type SettingsStore, StoreUnavailable } from '@backchannel/core'
+import { type GatewayStore, guardStore, type SettingsStore } from '@backchannel/core'
 import { FOREVER, keys } from './_internal/keys.js'
 import { createAppStore } from './apps.js'
 import { createAuditLog } from './audit.js'
@@ -42,19 +42,21 @@ export function createStore(backend: StoreBackend, options: StoreOptions): Backc
   const now = options.now ?? (() => Date.now() / 1000)
   const sessions = createSessionStore(backend, options)
   const audit = createAuditLog(backend, options.masterKey, now, options.auditMaxEntries)
-  return {
-    ...guard(sessions),
-    ...guard({
-      claim: (key: string, expiresAt: number) => backend.claim(keys.claim(key), expiresAt, now()),
-      release: (key: string) => backend.release(keys.claim(key)),
-      ping: () => backend.ping(),
-    }),
+  // Guarded here, once: the logout flow and the admin API both get coded errors from it.
+  return guardStore({
+    ...sessions,
+    claim: (key: string, expiresAt: number) => backend.claim(keys.claim(key), expiresAt, now()),
+    release: (key: string) => backend.release(keys.claim(key)),
+    ping: () => backend.ping(),
+    async close() {
+      await audit.close()
+      await backend.dispose()
+    },
     backend,
-    apps: guard(createAppStore(backend, options.masterKey, now)),
-    audit: { ...guard(audit), hashSub: audit.hashSub },
-    settings: guard(createSettings(backend, now)),
-    close: () => backend.dispose(),
-  }
+    apps: guardStore(createAppStore(backend, options.masterKey, now)),
+    audit: { ...guardStore(audit), hashSub: audit.hashSub },
+    settings: guardStore(createSettings(backend, now)),
+  })
 }
 
 function createSettings(backend: StoreBackend, now: () => number): SettingsStore {
@@ -66,21 +68,4 @@ function createSettings(backend: StoreBackend, now: () => number): SettingsStore
       return true
     },
   }
-}
-
-/** Wraps every method so that a backend's own error becomes `StoreUnavailable` with it as `cause`. */
-function guard<T extends object>(target: T): T {
-  const wrapped = { ...target } as Record<string, unknown>
-  for (const [name, value] of Object.entries(target)) {
-    if (typeof value !== 'function') continue
-    wrapped[name] = async (...args: unknown[]) => {
-      try {
-        return await value.apply(target, args)
-      } catch (err) {
-        if (err instanceof BackchannelError) throw err
-        throw new StoreUnavailable(`the store failed in ${name}()`, { cause: err })
-      }
-    }
-  }
-  return wrapped as T
 }

@@ -154,25 +154,61 @@ export function describeStoreExtras(
       expect((await store.audit.list({ app: 'a' })).map((r) => r.revoked)).toEqual([3, 1])
     })
 
-    it("writes one turn of the event loop's audit records in one append, and caps each log", async () => {
+    /** The store's backend, counting its appends. */
+    const countAppends = () => {
       const { backend } = store
       const append = backend.append
-      let appends = 0
+      const counted = { appends: 0, restore: () => Object.assign(backend, { append }) }
       backend.append = (...args) => {
-        appends++
+        counted.appends++
         return append.apply(backend, args)
       }
-      const audit = createAuditLog(backend, randomBytes(32), clock.now, 5)
-      const records = await Promise.all(
-        Array.from({ length: 120 }, (_, i) =>
-          audit.record({ app: i % 2 ? 'a' : 'b', source: 'backchannel', outcome: 'revoked', revoked: i }),
-        ),
-      )
-      backend.append = append
-      expect(appends).toBe(1)
-      expect(new Set(records.map((r) => r.id)).size).toBe(120)
+      return counted
+    }
+
+    it('writes the audit records made within its batch window in one append, and caps each log', async () => {
+      const counted = countAppends()
+      const audit = createAuditLog(store.backend, randomBytes(32), clock.now, 5)
+      const records: ReturnType<typeof audit.record>[] = []
+      for (let i = 0; i < 120; i++) {
+        records.push(audit.record({ app: i % 2 ? 'a' : 'b', source: 'backchannel', outcome: 'revoked', revoked: i }))
+        if (i === 60) await new Promise((resolve) => setImmediate(resolve)) // another turn of the event loop
+      }
+      const written = await Promise.all(records)
+      counted.restore()
+      expect(counted.appends).toBe(1)
+      expect(new Set(written.map((r) => r.id)).size).toBe(120)
       expect((await audit.list()).map((r) => r.revoked)).toEqual([119, 118, 117, 116, 115])
       expect((await audit.list({ app: 'a' })).map((r) => r.revoked)).toEqual([119, 117, 115, 113, 111])
+    })
+
+    it('stamps a record when it is made, and writes what is waiting on close()', async () => {
+      const counted = countAppends()
+      const audit = createAuditLog(store.backend, randomBytes(32), clock.now)
+      const at = clock.now()
+      const record = audit.record({ app: 'a', source: 'backchannel', outcome: 'revoked', revoked: 1 })
+      clock.advance(5)
+      await audit.close()
+      counted.restore()
+      expect(counted.appends).toBe(1)
+      expect(await record).toMatchObject({ at, revoked: 1 })
+      expect((await audit.list()).map((r) => [r.at, r.revoked])).toEqual([[at, 1]])
+    })
+
+    it("rejects every record of a batch the backend could not write, with the backend's error", async () => {
+      const audit = createAuditLog(store.backend, randomBytes(32), clock.now)
+      const { backend } = store
+      const append = backend.append
+      backend.append = () => Promise.reject(new Error('ECONNRESET'))
+      const records = [1, 2].map((revoked) =>
+        audit.record({ app: 'a', source: 'backchannel', outcome: 'revoked', revoked }),
+      )
+      const results = await Promise.allSettled(records)
+      backend.append = append
+      expect(results.map((r) => r.status === 'rejected' && (r.reason as Error).message)).toEqual([
+        'ECONNRESET',
+        'ECONNRESET',
+      ])
     })
 
     it('keeps only a keyed hash of the sub in audit records', async () => {

@@ -6,6 +6,8 @@
  */
 import type { ReplayStore } from '../replay.js'
 import {
+  DEFAULT_RETENTION,
+  DEFAULT_SESSION_TTL,
   isSubjectWide,
   type RevocationTarget,
   type SessionInput,
@@ -18,9 +20,9 @@ import {
 export interface MemoryStoreOptions {
   /** The clock, seconds since epoch. Default `Date.now() / 1000`. */
   now?: () => number
-  /** Seconds a session without `expiresAt` is kept. Default 30 days. */
+  /** Seconds a session without `expiresAt` is kept. Default {@link DEFAULT_SESSION_TTL} (30 days). */
   sessionTtl?: number
-  /** Seconds a logout is remembered for sessions registered after it. Default 7 days. */
+  /** Seconds a logout is remembered for sessions registered after it. Default {@link DEFAULT_RETENTION} (30 days). */
   retention?: number
 }
 
@@ -44,13 +46,13 @@ interface Entry {
  * ```ts
  * import { createMemoryStore } from '@backchannel/core/testing'
  * const store = createMemoryStore()
- * processLogout(request, { apps, verifier, revoker: store, replay: store })
+ * processLogout(request, { apps, verifier, revoker: store })
  * ```
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStore & ReplayStore {
   const now = options.now ?? (() => Date.now() / 1000)
-  const sessionTtl = options.sessionTtl ?? 30 * 86400
-  const retention = options.retention ?? 7 * 86400
+  const sessionTtl = options.sessionTtl ?? DEFAULT_SESSION_TTL
+  const retention = options.retention ?? DEFAULT_RETENTION
   const sessions = new Map<string, Entry>()
   const bySid = new Map<string, Set<string>>()
   const bySub = new Map<string, Set<string>>()

@@ -1,12 +1,20 @@
 /**
  * The conformance suite every {@link SessionStore} and {@link ReplayStore} runs: the semantics of
  * "Sessions and what a logout ends" as vitest tests. Call it from your own test file with a
- * factory; it takes a manual clock, so nothing sleeps.
+ * factory; it takes a manual clock, so nothing sleeps. Build the session store with its default
+ * session TTL and retention: the suite proves them ({@link DEFAULT_SESSION_TTL},
+ * {@link DEFAULT_RETENTION}).
  * @module
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ReplayStore } from '../replay.js'
-import type { RevocationTarget, SessionInput, SessionStore } from '../session.js'
+import {
+  DEFAULT_RETENTION,
+  DEFAULT_SESSION_TTL,
+  type RevocationTarget,
+  type SessionInput,
+  type SessionStore,
+} from '../session.js'
 
 /** A clock the suite moves by hand. Hand `now` to your store. */
 export interface ManualClock {
@@ -180,6 +188,28 @@ export function describeSessionStore(name: string, factory: Factory<SessionStore
         'active',
         'active',
       ])
+    })
+
+    it('keeps a session without expiresAt for DEFAULT_SESSION_TTL seconds', async () => {
+      await register('s1')
+      ctx.clock.advance(DEFAULT_SESSION_TTL - 1)
+      expect(await state('s1')).toBe('active')
+      ctx.clock.advance(2)
+      expect(await state('s1')).toBe('unknown')
+    })
+
+    it('remembers a logout for DEFAULT_RETENTION seconds: a session registered just before is born revoked, after not', async () => {
+      const logoutAt = ctx.clock.now()
+      await revoke({ sid: 'sid-9' })
+      await revoke({ sub: 'alice', issuedAt: logoutAt })
+      ctx.clock.advance(DEFAULT_RETENTION - 1)
+      await register('late-sid', { sid: 'sid-9', sub: 'bob' })
+      await register('late-sub', { authTime: logoutAt })
+      expect([await state('late-sid'), await state('late-sub')]).toEqual(['revoked', 'revoked'])
+      ctx.clock.advance(2)
+      await register('later-sid', { sid: 'sid-9', sub: 'bob' })
+      await register('later-sub', { authTime: logoutAt })
+      expect([await state('later-sid'), await state('later-sub')]).toEqual(['active', 'active'])
     })
 
     it('recorded(): a logout is recorded once revoke() has run for it, or for a later one', async ({ skip }) => {

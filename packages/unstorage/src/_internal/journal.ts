@@ -47,14 +47,11 @@ export interface Journal {
   close(): Promise<void>
 }
 
-// Snapshot lines are built and written this many characters at a time. Each chunk is built
-// synchronously between writes: at 1 MiB it held the event loop for long enough to put the fs
-// store's p99 under load at 147-153 ms; at 64 KiB, 39-41 ms.
+// Snapshot lines are built and written this many characters at a time: each chunk is built
+// synchronously, holding the event loop (and every request) while it is.
 const CHUNK = 1 << 16
-// A rewrite goes to the disk, and frees the replaced file, this many bytes at a time. On ext4 an
-// `fdatasync` waits for whatever the filesystem has pending: a rewrite's megabytes flushed, or a
-// large file's blocks freed, in one go stalled appends for up to 156-266 ms (bench/journal.js:
-// 300,000 records, a 72 MiB file); a mebibyte at a time, 8-12 ms at most.
+// A rewrite goes to the disk, and frees the replaced file, this many bytes at a time: an
+// `fdatasync` also waits for whatever the filesystem has pending, so megabytes at once stall appends.
 const DISK_STEP = 1 << 20
 
 /** Replays the journal at `path` into `state` (creating the file if needed) and opens it for appends. */
@@ -65,8 +62,7 @@ export async function openJournal(path: string, state: JournalState, options: Jo
   await rm(nextPath, { force: true })
   let lines = await replay(path, state)
   // 0600: it holds who has sessions where.
-  // With fsync, O_DSYNC: a batch is one system call (one trip to libuv's thread pool, which
-  // WebCrypto's verifications share) where write then fdatasync are two.
+  // With fsync, O_DSYNC: a batch is one system call where write then fdatasync are two.
   const flags = fsync ? constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC : 'a+'
   let file = await open(path, flags, 0o600)
   let size = (await file.stat()).size

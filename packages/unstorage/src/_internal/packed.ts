@@ -1,19 +1,15 @@
 /**
  * How the local state (local-state.ts, map-sets.ts) keeps a value with its expiry: as one string,
- * `<until> <value>`, rather than an object holding a string and a number. Every major garbage
- * collection marks the whole state, object by object: a string is one object, where an object
- * holding a string and a fractional number (which V8 boxes) is three. What this saves, measured
- * by bench/heap.js: BENCHMARKS.md, seventh round.
+ * `<until> <value>`, rather than an object holding a string and a number, so that the garbage
+ * collector has one object to mark per entry instead of several.
  */
 
 /** Where {@link flatten} puts each conversion, so that no compiler drops it as unused. */
 let _converted = 0
 
 /**
- * `s`, flattened into one piece of memory. V8 keeps the result of a concatenation (`a + b`, a
- * template literal, the parts of a long `JSON.stringify`) as a tree of its pieces, each one more
- * object to mark. Converting the string to a number flattens it in place, and the collector then
- * drops the tree.
+ * `s`, flattened into one piece of memory: a concatenation is kept as a tree of its pieces (more
+ * objects to mark) until something reads it whole, as a conversion to a number does.
  */
 export function flatten(s: string): string {
   _converted = +s
