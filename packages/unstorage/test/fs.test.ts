@@ -1,12 +1,12 @@
-import { spawn } from 'node:child_process'
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { spawn, spawnSync } from 'node:child_process'
+import { appendFile, copyFile, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { fsStore } from '../src/presets/fs.js'
-import { describeStoreExtras } from './store-suite.js'
+import { describeStoreExtras, itClaimsOnceAcrossInstances } from './store-suite.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -25,6 +25,12 @@ describeSessionStore('fs preset', factory)
 describeReplayStore('fs preset', factory)
 describeStoreExtras('fs preset', factory)
 
+// The PID 1 test needs a PID namespace (`unshare`, as root); CI must run it.
+const canUnshare = spawnSync('unshare', ['-pf', '--mount-proc', 'true']).status === 0
+if (!canUnshare && !process.env.CI) {
+  console.warn('SKIPPED fs.test.ts "restarts as PID 1": `unshare -pf --mount-proc` is unavailable (it needs root)')
+}
+
 describe('fs preset: the data folder', () => {
   let base: string
   beforeEach(async () => {
@@ -32,14 +38,17 @@ describe('fs preset: the data folder', () => {
   })
   afterEach(() => rm(base, { recursive: true, force: true }))
 
-  it('generates a master key once, keeps it and the journal mode 0600, and keeps sessions and claims across a restart', async () => {
+  itClaimsOnceAcrossInstances(() => fsStore({ base }))
+
+  it('generates a master key once, keeps it and the database mode 0600, and keeps sessions and claims across a restart', async () => {
     const first = await fsStore({ base })
     await first.register({ app: 'a', iss: 'i', sessionId: 's', sub: 'u', sid: 'x' })
     expect(await first.claim('jti-1', Date.now() / 1000 + 60)).toBe(true)
     await first.close()
     const key = await readFile(join(base, 'master.key'), 'utf8')
-    expect((await stat(join(base, 'master.key'))).mode & 0o777).toBe(0o600)
-    expect((await stat(join(base, 'journal'))).mode & 0o777).toBe(0o600)
+    for (const file of ['master.key', 'data.mdb', 'lock.mdb']) {
+      expect((await stat(join(base, file))).mode & 0o777).toBe(0o600)
+    }
 
     const second = await fsStore({ base })
     expect(await readFile(join(base, 'master.key'), 'utf8')).toBe(key)
@@ -66,34 +75,132 @@ describe('fs preset: the data folder', () => {
     await second.close()
   })
 
-  it('serves one process at a time, and takes over a lock whose process is gone', async () => {
-    const first = await fsStore({ base })
-    await expect(fsStore({ base })).rejects.toThrow(/in use by process \d+ \(this one\).*Redis or MongoDB/)
-    await first.close()
+  describe('a folder written by the journal of earlier versions (fixtures/old-journal)', () => {
+    // fixtures/old-journal/journal was written by the journal-based fs store at this time with
+    // this master key: an app "billing" (API key "bc_key"), sessions "kept" and "other" of alice,
+    // "gone" of bob logged out (sid "sid-gone", jti "jti-1"), three audit records, a setting.
+    const t = 1_800_000_000
+    const masterKey = Buffer.alloc(32, 7)
+    const open = () => fsStore({ base, now: () => t, masterKey })
+    const journal = () => join(base, 'journal')
+    beforeEach(async () => {
+      await copyFile(join(here, 'fixtures/old-journal/journal'), journal())
+      // A last line torn by a crash mid-write, never acknowledged.
+      await appendFile(journal(), '["s","a:torn","{\\"rec')
+    })
 
-    // A pid that cannot be alive (beyond Linux's pid_max), as a crashed process leaves behind.
-    await writeFile(join(base, 'lock'), '4194305\n')
-    const second = await fsStore({ base })
-    expect(await readFile(join(base, 'lock'), 'utf8')).toBe(`${process.pid}\n`)
-    await second.close()
-    expect(await readdir(base)).not.toContain('lock')
+    it('converts it at the first start, losing nothing, and keeps the journal aside', async () => {
+      const store = await open()
+      const app = await store.apps.get('billing')
+      expect(app?.kind === 'hmac' && Buffer.from(app.secrets[0]?.key ?? []).equals(Buffer.alloc(32, 9))).toBe(true)
+      expect(await store.apps.findByApiKeyHash(app?.apiKeyHash ?? '')).toBe('billing')
+      expect(await store.apps.create({ ...(app as NonNullable<typeof app>) })).toBe(false)
+      expect((await store.list('billing', 'https://id', 'alice')).map((r) => r.sessionId).sort()).toEqual([
+        'kept',
+        'other',
+      ])
+      expect(await store.status('billing', 'gone')).toMatchObject({ state: 'revoked', revokedAt: t })
+      expect(await store.claim('jti-1', t + 600)).toBe(false)
+      expect((await store.audit.list({ app: 'billing' })).map((r) => r.revoked)).toEqual([2, 1, 0])
+      expect((await store.audit.list()).map((r) => r.revoked)).toEqual([2, 1, 0])
+      expect(await store.settings.get('admin-token-hash')).toBe('h1')
+      await store.close()
+      expect((await readdir(base)).sort()).toEqual(['data.mdb', 'journal.converted', 'lock.mdb'])
+
+      const again = await open()
+      expect(await again.status('billing', 'kept')).toEqual({ state: 'active' })
+      await again.close()
+    })
+
+    it('does not import the journal twice when a crash left it in place after the conversion', async () => {
+      const first = await open()
+      await first.revoke({ app: 'billing', iss: 'https://id', sid: 'sid-kept', scope: 'session', issuedAt: t })
+      await first.close()
+      // As if the process died between the conversion's commit and the rename.
+      await rename(`${journal()}.converted`, journal())
+
+      const second = await open()
+      expect(await second.status('billing', 'kept')).toMatchObject({ state: 'revoked' })
+      expect(await second.audit.list({ app: 'billing' })).toHaveLength(3)
+      await second.close()
+      expect(await readdir(base)).not.toContain('journal')
+    })
   })
 
-  /** Runs fixtures/fs-writer.js on `base`; it kills itself after acknowledging `count` writes. */
-  async function killedAfter(count: number, mode = 'registrations') {
-    const child = spawn(process.execPath, [join(here, 'fixtures/fs-writer.js'), base, String(count), mode], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
+  /**
+   * Runs `command` (fixtures/fs-writer.js and its arguments, maybe behind a wrapper) until it
+   * exits, or until the test kills it after `killAfter` acknowledgements. Returns how it ended,
+   * the pid the writer saw itself as, and the ids it acknowledged.
+   */
+  async function runWriter(command: string[], killAfter?: number) {
+    const [file = '', ...args] = command
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'inherit'] })
     let output = ''
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString()
+      if (killAfter !== undefined && output.split('\n').length - 2 >= killAfter) child.kill('SIGKILL')
     })
     const signal = await new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)))
+    const [first = '', ...rest] = output.split('\n')
+    return { signal, pid: first.replace('# pid ', ''), acknowledged: rest.filter(Boolean) }
+  }
+
+  /** Runs fixtures/fs-writer.js on `base`; it kills itself after acknowledging `count` writes. */
+  async function killedAfter(count: number, mode = 'registrations') {
+    const writer = [process.execPath, join(here, 'fixtures/fs-writer.js'), base, String(count), mode]
+    const { signal, acknowledged } = await runWriter(writer)
     expect(signal).toBe('SIGKILL')
-    const acknowledged = output.split('\n').filter(Boolean)
     expect(acknowledged).toHaveLength(count)
     return acknowledged
   }
+
+  it.skipIf(!canUnshare && !process.env.CI)(
+    'restarts as PID 1 (as in a container) on a folder whose PID 1 was killed mid-stream',
+    async () => {
+      // --kill-child: killing unshare kills the writer, PID 1 of its namespace, with SIGKILL.
+      const writer = join(here, 'fixtures/fs-writer.js')
+      const asPid1 = (prefix: string) => [
+        ...['unshare', '-pf', '--kill-child', '--mount-proc'],
+        ...[process.execPath, writer, base, '0', 'registrations', prefix],
+      ]
+      const first = await runWriter(asPid1('p'), 300)
+      const second = await runWriter(asPid1('q'), 300)
+      for (const run of [first, second]) {
+        expect(run.signal).toBe('SIGKILL')
+        expect(run.pid).toBe('1')
+        expect(run.acknowledged.length).toBeGreaterThanOrEqual(300)
+      }
+      const store = await fsStore({ base })
+      const ids = [...first.acknowledged, ...second.acknowledged]
+      const states = await Promise.all(ids.map((id) => store.status('a', id)))
+      expect(states.filter((s) => s.state !== 'active')).toEqual([])
+      await store.close()
+    },
+  )
+
+  it('lets each claim win once when two processes claim the same jtis at once', async () => {
+    const claimers = [0, 1].map(() => {
+      const child = spawn(process.execPath, [join(here, 'fixtures/fs-claimer.js'), base, '2000'], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      })
+      let output = ''
+      const ready = new Promise<void>((resolve) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString()
+          if (output.startsWith('ready\n')) resolve()
+        })
+      })
+      const exited = new Promise<string[]>((resolve) => child.once('exit', () => resolve(output.split('\n'))))
+      return { child, ready, exited }
+    })
+    await Promise.all(claimers.map((c) => c.ready))
+    for (const { child } of claimers) child.stdin.end('go\n')
+    const outputs = await Promise.all(claimers.map((c) => c.exited))
+    for (const lines of outputs) expect(lines.at(-2)).toBe('done')
+    const won = outputs.flat().filter((line) => line.startsWith('k'))
+    expect(won).toHaveLength(2000)
+    expect(new Set(won).size).toBe(2000)
+  })
 
   it('loses no acknowledged write when the process is killed mid-stream', async () => {
     // A child registers sessions as fast as it can and prints each id once acknowledged.

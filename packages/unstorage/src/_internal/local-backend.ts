@@ -1,32 +1,24 @@
 /**
- * The backend of the single-process presets (memory, fs) over the maps of local-state.ts. Every
- * change is one {@link Op}, applied at once — so a read-modify-write such as a claim is atomic on
- * JavaScript's one thread — and then, for the fs preset, appended to the journal; its promise
- * resolves once the journal has it. A change whose journal write fails stays applied here (its
- * caller gets the error, and the gateway answers 503 so the logout is sent again); only a claim
- * is given back. Correct for one process only, which is why these presets must not be shared
- * by several gateway instances (use Redis or MongoDB for that).
+ * The backend of the memory preset over the maps of local-state.ts. Every change is one
+ * {@link Op}, applied at once, so a read-modify-write such as a claim is atomic on JavaScript's
+ * one thread. Correct for one process only, which is why the memory preset must not be shared by
+ * several gateway instances (use fs, Redis or MongoDB for that).
  */
 import { createStorage, type Driver } from 'unstorage'
 import { type RecordWrite, type StoreBackend, ttlSeconds } from '../backend.js'
-import type { Journal } from './journal.js'
 import type { LocalState, Op } from './local-state.js'
 
 export interface LocalBackendOptions {
   now: () => number
-  /** Where each change is persisted (the fs preset); without it nothing outlives the process. */
-  journal?: Journal
   /** Seconds between sweeps that forget expired records, members and claims. Default 600. */
   sweepInterval?: number
-  /** Called last when the backend is disposed (the fs preset releases its folder). */
-  onDispose?: () => Promise<void>
 }
 
 export function createLocalBackend(state: LocalState, options: LocalBackendOptions): StoreBackend {
-  const { now, journal, sweepInterval = 600, onDispose } = options
+  const { now, sweepInterval = 600 } = options
   const write = (op: Op): Promise<void> => {
     state.apply(op)
-    return journal ? journal.append(op) : Promise.resolve()
+    return Promise.resolve()
   }
 
   /** A record, parsed; `null` where there is none. */
@@ -35,7 +27,6 @@ export function createLocalBackend(state: LocalState, options: LocalBackendOptio
     return value === undefined ? null : JSON.parse(value)
   }
 
-  // Applied together in this tick, so journalled in one batch.
   const setAll = (entries: RecordWrite[], t: number) =>
     entries.map(({ key, value, expiresAt }) => write(['s', key, JSON.stringify(value), t + ttlSeconds(expiresAt, t)]))
 
@@ -43,17 +34,7 @@ export function createLocalBackend(state: LocalState, options: LocalBackendOptio
     const { key, expiresAt } = claim
     const held = state.claimedUntil(key)
     if (held !== undefined && held > t) return false
-    // The claim's line first, in the same journal batch as the records: a crash mid-write keeps
-    // a prefix of it, at worst a claim whose logout is not all there, which the flow tells apart
-    // from a replay (recorded()).
-    const written = [write(['c', key, expiresAt]), ...setAll(entries, t)]
-    try {
-      await Promise.all(written)
-    } catch (err) {
-      // Not persisted: give the claim back, or a retry would be taken for a replay.
-      if (state.claimedUntil(key) === expiresAt) state.apply(held === undefined ? ['r', key] : ['c', key, held])
-      throw err
-    }
+    await Promise.all([write(['c', key, expiresAt]), ...setAll(entries, t)])
     return true
   }
 
@@ -110,18 +91,11 @@ export function createLocalBackend(state: LocalState, options: LocalBackendOptio
     read: async (log, limit, before) => state.index.read(log, limit, before),
     removePrefix: (prefix) => write(['x', prefix]),
 
-    async ping() {
-      await journal?.ping()
-    },
+    async ping() {},
 
     async dispose() {
       clearInterval(timer)
       await sweeping
-      try {
-        await journal?.close()
-      } finally {
-        await onDispose?.()
-      }
     },
   }
 }

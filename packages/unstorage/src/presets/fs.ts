@@ -1,8 +1,9 @@
 /**
- * `@backchannel/unstorage/fs`: the embedded default. The state lives in this process's memory
- * and every change is appended to a journal file before it is acknowledged (see
- * `_internal/journal.ts`), so it survives a restart; the journal is rewritten from a snapshot as
- * it grows. One gateway process per folder: a lock file refuses a second one.
+ * `@backchannel/unstorage/fs`: the embedded default, an LMDB database in a folder (see
+ * `_internal/lmdb-backend.ts`). The data stays on disk and in the operating system's page cache,
+ * not on the JavaScript heap; every write is committed atomically and, by default, on the disk
+ * before it is acknowledged; opening reads nothing back. Several processes of one host may share
+ * the folder: claims are atomic across them.
  *
  * @example
  * ```ts
@@ -12,11 +13,10 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { openJournal } from '../_internal/journal.js'
-import { createLocalBackend } from '../_internal/local-backend.js'
-import { createLocalState } from '../_internal/local-state.js'
+import { convertJournal } from '../_internal/journal.js'
+import { createLmdbBackend, openLmdb } from '../_internal/lmdb-backend.js'
 import { type BackchannelStore, createStore, type StoreOptions } from '../store.js'
 
 /** Options of {@link fsStore}. */
@@ -24,67 +24,41 @@ export interface FsStoreOptions extends Partial<StoreOptions> {
   /** The data folder. Default `./.backchannel`. */
   base?: string
   /**
-   * Wait for the disk (`O_DSYNC`, one write per batch of concurrent changes) before acknowledging a
-   * write. Default `true`. With `false` a write is acknowledged once the operating system has it:
-   * it survives the process crashing but not the machine losing power.
+   * Wait for the disk (fsync) before acknowledging a write. Default `true`. With `false` a write
+   * is acknowledged once it is committed: it survives the process crashing but not the machine
+   * losing power.
    */
   fsync?: boolean
-  /** Seconds between sweeps that forget expired sessions, markers and claims. Default 600. */
+  /** Seconds between sweeps that delete expired sessions, markers and claims. Default 600. */
   sweepInterval?: number
 }
 
 /**
- * A store in a folder: `journal` (the data), `master.key` and `lock`. Without `masterKey`, one
- * is generated into `<base>/master.key` (mode 0600) on first use and read from there afterwards.
+ * A store in a folder: `data.mdb` and `lock.mdb` (the database) and `master.key`. Without
+ * `masterKey`, one is generated into `<base>/master.key` (mode 0600) on first use and read from
+ * there afterwards. A `journal` left by an earlier version is converted at the first start and
+ * kept as `journal.converted`.
  */
 export async function fsStore(options: FsStoreOptions = {}): Promise<BackchannelStore> {
   const base = resolve(options.base ?? '.backchannel')
   const now = options.now ?? (() => Date.now() / 1000)
-  await mkdir(base, { recursive: true })
-  const unlock = await lockFolder(base)
+  await mkdir(base, { recursive: true, mode: 0o700 })
+  const masterKey = options.masterKey ?? (await loadOrCreateKey(join(base, 'master.key')))
+  const db = openLmdb(base)
   try {
-    const masterKey = options.masterKey ?? (await loadOrCreateKey(join(base, 'master.key')))
-    const state = createLocalState(now)
-    const journal = await openJournal(join(base, 'journal'), state, { fsync: options.fsync ?? true })
-    const backend = createLocalBackend(state, { now, journal, sweepInterval: options.sweepInterval, onDispose: unlock })
-    return createStore(backend, { ...options, now, masterKey })
+    // 0600, as the key: the data tells who has sessions where.
+    for (const file of ['data.mdb', 'lock.mdb']) await chmod(join(base, file), 0o600)
+    await convertJournal(base, db, now)
   } catch (err) {
-    await unlock()
+    await db.env.close()
     throw err
   }
-}
-
-/** Takes `<base>/lock` for this process, unless a live process holds it. Returns the release. */
-async function lockFolder(base: string): Promise<() => Promise<void>> {
-  const path = join(base, 'lock')
-  for (;;) {
-    try {
-      await writeFile(path, `${process.pid}\n`, { flag: 'wx' })
-      return () => rm(path, { force: true })
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    }
-    const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10)
-    if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
-      throw new Error(
-        `${base} is in use by process ${holder}${holder === process.pid ? ' (this one)' : ''}: the fs store ` +
-          'serves one process at a time; stop it first, or use Redis or MongoDB to share storage',
-      )
-    }
-    // Left behind by a process that is gone. (Two processes starting at the same instant over
-    // such a lock could both take it; the lock guards against the usual mistake, a second
-    // gateway started on a folder in use, not against that race.)
-    await rm(path, { force: true })
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
+  const backend = createLmdbBackend(db, {
+    now,
+    fsync: options.fsync ?? true,
+    sweepInterval: options.sweepInterval ?? 600,
+  })
+  return createStore(backend, { ...options, now, masterKey })
 }
 
 async function loadOrCreateKey(path: string): Promise<Uint8Array> {
