@@ -4,7 +4,10 @@
  * replaced, `/metrics` counts the whole gateway, and the admin token is generated once.
  */
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync } from 'node:fs'
 import http from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createAdminClient } from '@backchannel/admin/client'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
@@ -28,11 +31,25 @@ function request(
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
     })
     req.on('error', reject)
+    // A request handed to a worker at the moment it is killed gets no answer: fail it, not the test.
+    req.setTimeout(5000, () => req.destroy(new Error('no answer within 5 s')))
     req.end(body)
   })
 }
 
-describe.skipIf(!redisUrl)('serve --workers 2 on Redis', () => {
+const engines: [string, () => Record<string, string>][] = [
+  ['fs', () => ({ BACKCHANNEL_STORAGE: `fs://${mkdtempSync(join(tmpdir(), 'bc-workers-'))}` })],
+  [
+    'Redis',
+    () => ({
+      BACKCHANNEL_STORAGE: `${redisUrl}/5`,
+      BACKCHANNEL_MASTER_KEY: randomBytes(32).toString('base64url'),
+    }),
+  ],
+]
+
+describe.each(engines)('serve --workers 2 on %s', (engine, storageEnv) => {
+  if (engine === 'Redis' && !redisUrl) return
   let gw: GatewayProcess
   let admin: ReturnType<typeof createAdminClient>
   let adminToken: string
@@ -41,8 +58,7 @@ describe.skipIf(!redisUrl)('serve --workers 2 on Redis', () => {
 
   beforeAll(async () => {
     gw = await startGateway({
-      BACKCHANNEL_STORAGE: `${redisUrl}/5`,
-      BACKCHANNEL_MASTER_KEY: randomBytes(32).toString('base64url'),
+      ...storageEnv(),
       BACKCHANNEL_ADMIN_TOKEN: '', // generated at first start: by the primary, once
       BACKCHANNEL_WORKERS: '2',
     })
