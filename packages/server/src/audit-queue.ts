@@ -6,7 +6,7 @@
  * the rest of the record (BENCHMARKS.md, tenth round). A revocation over the admin API records
  * its own, before it is answered.
  */
-import type { AuditInput, AuditLog } from '@backchannel/core'
+import type { AuditInput, AuditLog } from '@backchannel/unstorage'
 import type { Logger } from 'pino'
 
 /** How long a logout's audit record waits for others to share its write, in milliseconds. */

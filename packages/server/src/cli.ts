@@ -4,10 +4,10 @@
  * @module
  */
 import { createAdminClient } from '@backchannel/admin/client'
+import { mintLogoutToken } from '@backchannel/core/mint'
 import { TRPCClientError } from '@trpc/client'
 import { type ArgsDef, defineCommand, runMain } from 'citty'
 import { ConfigError, type ConfigOverrides, loadConfig } from './config.js'
-import { mintLogoutToken } from './mint.js'
 import { runServer } from './serve.js'
 
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)

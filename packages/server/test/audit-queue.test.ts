@@ -1,4 +1,4 @@
-import type { AuditLog } from '@backchannel/core'
+import type { AuditLog } from '@backchannel/unstorage'
 import { memoryStore } from '@backchannel/unstorage/memory'
 import type { Logger } from 'pino'
 import { describe, expect, it, vi } from 'vitest'

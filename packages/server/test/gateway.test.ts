@@ -1,6 +1,7 @@
 /** createGateway in process, through app.request: what the HTTP layer answers when storage fails. */
 import { hashToken } from '@backchannel/admin'
-import { replayKey, StoreUnavailable } from '@backchannel/core'
+import { errorStatus, errors, replayKey } from '@backchannel/core'
+import { mintLogoutToken } from '@backchannel/core/mint'
 import { memoryStore } from '@backchannel/unstorage/memory'
 import { SignJWT } from 'jose'
 import { beforeEach, describe, expect, it } from 'vitest'
@@ -24,18 +25,15 @@ beforeEach(async () => {
   await store.register({ app: 'billing', iss: '', sessionId: 's1', sub: 'u' })
 })
 
-const mint = () =>
-  new SignJWT({ sub: 'u', jti: crypto.randomUUID() })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setIssuedAt()
-    .sign(new TextEncoder().encode(SECRET))
+// What an HMAC integrator's backend sends: a token from @backchannel/core/mint.
+const mint = () => mintLogoutToken({ secret: SECRET, sub: 'u' })
 const logout = async (token?: string) =>
   gateway.app.request('/auth/logout/billing', {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: `logout_token=${token ?? (await mint())}`,
   })
-const down = () => Promise.reject(new StoreUnavailable('the store failed'))
+const down = () => Promise.reject(new errors.StoreUnavailable('the store failed'))
 /** Makes every way of revoking fail, as a store that went away would; returns how to undo it. */
 const revocationsFail = () => {
   const { revoke, claimAndRevoke } = store
@@ -86,5 +84,27 @@ describe('when storage is unreachable', () => {
     expect(await res.json()).toEqual({ status: 'unavailable' })
     store.ping = ping
     expect((await gateway.app.request('/readyz')).status).toBe(200)
+  })
+})
+
+describe('throttling failed logouts', () => {
+  it('answers ERR_RATE_LIMITED with its status from the table and the limiter’s Retry-After', async () => {
+    gateway = createGateway({ store, adminTokenHash: 'a'.repeat(64), failureLimits: { perAddress: 2, window: 60 } })
+    const forged = () => logout('forged.token.value')
+    expect((await forged()).status).toBe(400)
+    expect((await forged()).status).toBe(400)
+    const throttled = await forged()
+    const limited = errorStatus(new errors.RateLimited(60))
+    expect(limited.status).toBe(429)
+    expect(throttled.status).toBe(limited.status)
+    expect(throttled.headers.get('retry-after')).toBe('60')
+    expect(await throttled.json()).toEqual({
+      error: 'invalid_request',
+      error_description: 'too many failed logout requests; retry after 60 s',
+    })
+    const counted = await gateway.metrics.registry.getSingleMetricAsString('backchannel_logout_requests_total')
+    expect(counted).toMatch(/status="429",code="ERR_RATE_LIMITED"\} 1/)
+    // A valid logout from the same address is still answered.
+    expect((await logout()).status).toBe(200)
   })
 })

@@ -4,11 +4,12 @@
  * never as "not found".
  * @module
  */
-import { BackchannelError, type GatewayStore, type SettingsStore, StoreUnavailable } from '@backchannel/core'
+import { BackchannelError, errors } from '@backchannel/core'
 import { FOREVER, keys } from './_internal/keys.js'
 import { createAppStore } from './apps.js'
 import { createAuditLog } from './audit.js'
 import type { StoreBackend } from './backend.js'
+import type { GatewayStore, SettingsStore } from './gateway-store.js'
 import { createSessionStore, type SessionOptions } from './sessions.js'
 
 /** Options of {@link createStore}. */
@@ -78,7 +79,7 @@ function guard<T extends object>(target: T): T {
         return await value.apply(target, args)
       } catch (err) {
         if (err instanceof BackchannelError) throw err
-        throw new StoreUnavailable(`the store failed in ${name}()`, { cause: err })
+        throw new errors.StoreUnavailable(`the store failed in ${name}()`, { cause: err })
       }
     }
   }
