@@ -102,7 +102,9 @@ describe('throttling failed verifications', () => {
       error_description: `too many failed logout requests; retry after ${retryAfter} s`,
     })
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text()
-    expect(metrics).toMatch(/backchannel_logout_requests_total\{app="\(other\)",status="429",code="ERR_RATE_LIMITED"\} \d+/)
+    expect(metrics).toMatch(
+      /backchannel_logout_requests_total\{app="\(other\)",status="429",code="ERR_RATE_LIMITED"\} \d+/,
+    )
 
     // A genuine logout from the throttled address still goes through.
     const valid = await Promise.all(Array.from({ length: 20 }, (_, i) => validToken(`burst-${i}`)))
