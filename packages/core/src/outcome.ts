@@ -36,7 +36,7 @@ export interface LogoutErrorBody {
 /**
  * Error code → HTTP status: the one place a status is chosen. The token's rules
  * (`ERR_LOGOUT_TOKEN_*`) all answer 400 and are not listed; typing the table by code makes a new
- * code without a status a compile error.
+ * code without a status a compile error. Not exported by the package: read it with {@link errorStatus}.
  */
 export const STATUS_BY_CODE: Readonly<Record<Exclude<BackchannelErrorCode, LogoutTokenErrorCode>, number>> = {
   ERR_REQUEST_INVALID: 400,
@@ -59,7 +59,7 @@ export const STATUS_BY_CODE: Readonly<Record<Exclude<BackchannelErrorCode, Logou
   ERR_ISSUER_METADATA_INVALID: 400,
 }
 
-/** Seconds a client is asked to wait after a 503. */
+/** Seconds a client is asked to wait after a 503 (read it with {@link errorStatus}). */
 export const RETRY_AFTER_SECONDS = 5
 
 /** The HTTP answer to an error: its status and, for 429 and 503, seconds to wait. */
