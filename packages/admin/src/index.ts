@@ -3,12 +3,12 @@
  * HTTP server inside. `@backchannel/server` mounts it at `/trpc`; `./client` is its typed client.
  * @module
  */
-export { hashToken, newAdminToken } from './_internal/credentials.js'
-export type { PublicApp } from './_internal/views.js'
 export type { AdminClient, AdminClientOptions } from './client.js'
 export { createAdminClient } from './client.js'
 export { handleAdminRequest } from './handler.js'
+export type { PublicApp } from './public-app.js'
 export type { AppRouter } from './routers/_app.js'
 export { appRouter } from './routers/_app.js'
+export { hashToken, newAdminToken } from './tokens.js'
 export type { AdminContext, AdminDependencies, Caller } from './trpc.js'
 export { createAdminContext, createCallerFactory } from './trpc.js'

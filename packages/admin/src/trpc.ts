@@ -3,11 +3,12 @@
  * on: who is calling is settled once in the context; what they may reach, in named middlewares.
  * @module
  */
-import type { AppRecord, GatewayStore, SessionStore } from '@backchannel/core'
-import { BackchannelError } from '@backchannel/core'
+import { BackchannelError, errorStatus, type SessionStore } from '@backchannel/core'
 import type { DiscoveredIssuer } from '@backchannel/core/discovery'
+import type { AppRecord, GatewayStore } from '@backchannel/unstorage'
 import { initTRPC, TRPCError } from '@trpc/server'
-import { hashToken, sameHash } from './_internal/credentials.js'
+import { sameHash } from './_internal/credentials.js'
+import { hashToken } from './tokens.js'
 
 /** What the admin API needs from the gateway. */
 export interface AdminDependencies {
@@ -48,11 +49,17 @@ export async function createAdminContext(deps: AdminDependencies, request: Reque
   return { deps, now, caller: app ? { role: 'app', app } : { role: 'unknown' } }
 }
 
-/** Backchannel error code → tRPC code. Every other error is INTERNAL_SERVER_ERROR. */
-const TRPC_CODE_BY_CODE: Record<string, TRPCError['code']> = {
-  ERR_STORE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
-  ERR_KEYS_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
-  ERR_APP_UNKNOWN: 'NOT_FOUND',
+/**
+ * HTTP status → tRPC code, so that a coded error gets the status core's one table gives it (the
+ * codes tRPC answers with those statuses). A 500 stays INTERNAL_SERVER_ERROR, message hidden.
+ */
+const TRPC_CODE_BY_STATUS: Readonly<Record<number, TRPCError['code']>> = {
+  400: 'BAD_REQUEST',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_SUPPORTED',
+  413: 'PAYLOAD_TOO_LARGE',
+  429: 'TOO_MANY_REQUESTS',
+  503: 'SERVICE_UNAVAILABLE',
 }
 
 const t = initTRPC.context<AdminContext>().create({
@@ -79,7 +86,7 @@ const mapBackchannelErrors = t.middleware(async function mapBackchannelErrors({ 
   const result = await next()
   const cause = result.ok ? undefined : result.error.cause
   if (cause instanceof BackchannelError) {
-    const code = TRPC_CODE_BY_CODE[cause.code] ?? (cause.code.startsWith('ERR_ISSUER_') ? 'BAD_REQUEST' : undefined)
+    const code = TRPC_CODE_BY_STATUS[errorStatus(cause).status]
     if (code) throw new TRPCError({ code, message: cause.message, cause })
   }
   return result

@@ -1,5 +1,5 @@
 /** The admin and session API through createCaller: every procedure, every permission. */
-import { IssuerMismatch, StoreUnavailable } from '@backchannel/core'
+import { errors } from '@backchannel/core'
 import { memoryStore } from '@backchannel/unstorage/memory'
 import { TRPCError } from '@trpc/server'
 import { beforeEach, describe, expect, it } from 'vitest'
@@ -19,7 +19,7 @@ beforeEach(() => {
     adminTokenHash: hashToken(ADMIN),
     now: () => t,
     discover: async (issuer, clientId) => {
-      if (issuer !== ISSUER) throw new IssuerMismatch(`the provider states another issuer (client ${clientId})`)
+      if (issuer !== ISSUER) throw new errors.IssuerMismatch(`the provider states another issuer (client ${clientId})`)
       return {
         issuer,
         jwksUri: `${issuer}/certs`,
@@ -200,7 +200,7 @@ describe('sessions.*', () => {
   it('answers SERVICE_UNAVAILABLE when the store is down', async () => {
     const api = await admin()
     await api.apps.create({ name: 'billing' })
-    deps.store.status = () => Promise.reject(new StoreUnavailable('the store failed in status()'))
+    deps.store.status = () => Promise.reject(new errors.StoreUnavailable('the store failed in status()'))
     const error = await rejects(api.sessions.status({ app: 'billing', sessionId: 's' }), 'SERVICE_UNAVAILABLE')
     expect(error.cause).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' })
   })

@@ -7,12 +7,12 @@
  *
  * @example
  * ```ts
- * import { BackchannelError } from '@backchannel/core'
+ * import { errors } from '@backchannel/core'
  * try {
  *   await verifier.verify(token, app)
  * } catch (err) {
- *   if (err instanceof BackchannelError && err.code === 'ERR_LOGOUT_TOKEN_EXPIRED') {
- *     // the IdP's clock or queue is late
+ *   if (err instanceof errors.LogoutTokenExpired) {
+ *     // the IdP's clock or queue is late (err.code === 'ERR_LOGOUT_TOKEN_EXPIRED')
  *   }
  *   throw err
  * }
@@ -23,7 +23,7 @@
 /** Base class of every error Backchannel throws on purpose. */
 export class BackchannelError extends Error {
   /** Stable machine-readable code, e.g. `ERR_LOGOUT_TOKEN_EXPIRED`. */
-  static code = 'ERR_BACKCHANNEL'
+  static readonly code: string = 'ERR_BACKCHANNEL'
   /** Stable machine-readable code, e.g. `ERR_LOGOUT_TOKEN_EXPIRED`. */
   readonly code: string = (this.constructor as typeof BackchannelError).code
 
@@ -37,84 +37,96 @@ export class BackchannelError extends Error {
 
 /** The HTTP request is not a form post with exactly one `logout_token` (BCL §2.5). */
 export class InvalidRequest extends BackchannelError {
-  static override code = 'ERR_REQUEST_INVALID'
+  static override readonly code = 'ERR_REQUEST_INVALID'
 }
 
 /** The request body is larger than the accepted maximum. */
 export class RequestTooLarge extends BackchannelError {
-  static override code = 'ERR_REQUEST_TOO_LARGE'
+  static override readonly code = 'ERR_REQUEST_TOO_LARGE'
 }
 
 /** The request used a method other than `POST`. */
 export class MethodNotAllowed extends BackchannelError {
-  static override code = 'ERR_METHOD_NOT_ALLOWED'
+  static override readonly code = 'ERR_METHOD_NOT_ALLOWED'
 }
 
 /** No application is registered under the name in the logout URL. */
 export class AppUnknown extends BackchannelError {
-  static override code = 'ERR_APP_UNKNOWN'
+  static override readonly code = 'ERR_APP_UNKNOWN'
+}
+
+/** Too many failed logout requests from one address or for one application; answers 429. */
+export class RateLimited extends BackchannelError {
+  static override readonly code = 'ERR_RATE_LIMITED'
+  /** Seconds the client should wait before trying again (the `Retry-After` header). */
+  readonly retryAfter: number
+
+  constructor(retryAfter: number, options?: { cause?: unknown }) {
+    super(`too many failed logout requests; retry after ${retryAfter} s`, options)
+    this.retryAfter = retryAfter
+  }
 }
 
 /** Something failed that no rule explains (a bug, or a revoker that broke its contract); answers 500. */
 export class InternalError extends BackchannelError {
-  static override code = 'ERR_INTERNAL'
+  static override readonly code = 'ERR_INTERNAL'
 }
 
 // ── The logout token (BCL §2.4, §2.6) ─────────────────────────────────────────────────────────
 
-/** Base class of every reason a logout token is refused; all of them answer `400`. */
+/** Base class of every reason a logout token is refused; all of them answer `400`. Never thrown itself. */
 export class LogoutTokenInvalid extends BackchannelError {
-  static override code = 'ERR_LOGOUT_TOKEN_INVALID'
+  static override readonly code: string = 'ERR_LOGOUT_TOKEN_INVALID'
 }
 
 /** Not a compact JWS, or its header or payload is not a JSON object. */
 export class LogoutTokenMalformed extends LogoutTokenInvalid {
-  static override code = 'ERR_LOGOUT_TOKEN_MALFORMED'
+  static override readonly code = 'ERR_LOGOUT_TOKEN_MALFORMED'
 }
 
 /** The signature does not verify with any key the application trusts. */
 export class LogoutTokenSignature extends LogoutTokenInvalid {
-  static override code = 'ERR_LOGOUT_TOKEN_SIGNATURE'
+  static override readonly code = 'ERR_LOGOUT_TOKEN_SIGNATURE'
 }
 
 /** The `alg` header is not one the application pins. */
 export class LogoutTokenAlg extends LogoutTokenInvalid {
-  static override code = 'ERR_LOGOUT_TOKEN_ALG'
+  static override readonly code = 'ERR_LOGOUT_TOKEN_ALG'
 }
 
 /** The `typ` header names another kind of token. */
 export class LogoutTokenTyp extends LogoutTokenInvalid {
-  static override code = 'ERR_LOGOUT_TOKEN_TYP'
+  static override readonly code = 'ERR_LOGOUT_TOKEN_TYP'
 }
 
 /** A header that would make the receiver fetch or trust a key (`jku`, `x5u`, `jwk`, `x5c`) or `crit`. */
 export class LogoutTokenHeader extends LogoutTokenInvalid {
-  static override code = 'ERR_LOGOUT_TOKEN_HEADER'
+  static override readonly code = 'ERR_LOGOUT_TOKEN_HEADER'
 }
 
 /** `iss` is not the application's issuer. */
 export class LogoutTokenIssuer extends LogoutTokenInvalid {
-  static override code = 'ERR_LOGOUT_TOKEN_ISSUER'
+  static override readonly code = 'ERR_LOGOUT_TOKEN_ISSUER'
 }
 
 /** `aud` does not name the application, or names audiences it does not trust. */
 export class LogoutTokenAudience extends LogoutTokenInvalid {
-  static override code = 'ERR_LOGOUT_TOKEN_AUDIENCE'
+  static override readonly code = 'ERR_LOGOUT_TOKEN_AUDIENCE'
 }
 
 /** `exp` has passed (beyond the clock tolerance), or the token outlived the maximum age. */
 export class LogoutTokenExpired extends LogoutTokenInvalid {
-  static override code = 'ERR_LOGOUT_TOKEN_EXPIRED'
+  static override readonly code = 'ERR_LOGOUT_TOKEN_EXPIRED'
 }
 
 /** `iat` is in the future beyond the clock tolerance. */
 export class LogoutTokenIat extends LogoutTokenInvalid {
-  static override code = 'ERR_LOGOUT_TOKEN_IAT'
+  static override readonly code = 'ERR_LOGOUT_TOKEN_IAT'
 }
 
 /** A claim is missing, has the wrong type, or must not be present; `claim` names it. */
 export class LogoutTokenClaim extends LogoutTokenInvalid {
-  static override code = 'ERR_LOGOUT_TOKEN_CLAIM'
+  static override readonly code = 'ERR_LOGOUT_TOKEN_CLAIM'
   /** The claim that broke the rule, e.g. `events`, `nonce` or `sub/sid`. */
   readonly claim: string
 
@@ -128,62 +140,62 @@ export class LogoutTokenClaim extends LogoutTokenInvalid {
 
 /** The issuer's keys could not be fetched, and none are cached. Retryable. */
 export class KeysUnavailable extends BackchannelError {
-  static override code = 'ERR_KEYS_UNAVAILABLE'
+  static override readonly code = 'ERR_KEYS_UNAVAILABLE'
 }
 
 /** The session or replay store did not answer. Nothing was acknowledged. Retryable. */
 export class StoreUnavailable extends BackchannelError {
-  static override code = 'ERR_STORE_UNAVAILABLE'
+  static override readonly code = 'ERR_STORE_UNAVAILABLE'
 }
 
 // ── Talking to an issuer (discovery and JWKS fetches) ─────────────────────────────────────────
 
-/** Base class of every reason an issuer (or its `jwks_uri`) was refused or could not be read. */
+/** Base class of every reason an issuer (or its `jwks_uri`) was refused or could not be read. Never thrown itself. */
 export class IssuerRefused extends BackchannelError {
-  static override code = 'ERR_ISSUER_REFUSED'
+  static override readonly code: string = 'ERR_ISSUER_REFUSED'
 }
 
 /** The issuer is not an absolute URL without query or fragment (OpenID Discovery §2). */
 export class IssuerUrlInvalid extends IssuerRefused {
-  static override code = 'ERR_ISSUER_URL_INVALID'
+  static override readonly code = 'ERR_ISSUER_URL_INVALID'
 }
 
 /** The URL is not `https:` and insecure issuers are not allowed. */
 export class IssuerInsecure extends IssuerRefused {
-  static override code = 'ERR_ISSUER_INSECURE'
+  static override readonly code = 'ERR_ISSUER_INSECURE'
 }
 
 /** The host resolves to a loopback, private, link-local or otherwise non-public address. */
 export class IssuerAddressForbidden extends IssuerRefused {
-  static override code = 'ERR_ISSUER_ADDRESS_FORBIDDEN'
+  static override readonly code = 'ERR_ISSUER_ADDRESS_FORBIDDEN'
 }
 
 /** The issuer answered with a redirect; redirects are never followed. */
 export class IssuerRedirect extends IssuerRefused {
-  static override code = 'ERR_ISSUER_REDIRECT'
+  static override readonly code = 'ERR_ISSUER_REDIRECT'
 }
 
 /** The response was larger than the size cap. */
 export class IssuerResponseTooLarge extends IssuerRefused {
-  static override code = 'ERR_ISSUER_RESPONSE_TOO_LARGE'
+  static override readonly code = 'ERR_ISSUER_RESPONSE_TOO_LARGE'
 }
 
 /** The issuer did not answer within the timeout. */
 export class IssuerTimeout extends IssuerRefused {
-  static override code = 'ERR_ISSUER_TIMEOUT'
+  static override readonly code = 'ERR_ISSUER_TIMEOUT'
 }
 
 /** The issuer could not be reached, or answered with an error status. */
 export class IssuerUnreachable extends IssuerRefused {
-  static override code = 'ERR_ISSUER_UNREACHABLE'
+  static override readonly code = 'ERR_ISSUER_UNREACHABLE'
 }
 
 /** The discovered `issuer` is not exactly the registered issuer URL. */
 export class IssuerMismatch extends IssuerRefused {
-  static override code = 'ERR_ISSUER_MISMATCH'
+  static override readonly code = 'ERR_ISSUER_MISMATCH'
 }
 
 /** The discovery document is not valid OpenID Provider metadata (e.g. no `jwks_uri`). */
 export class IssuerMetadataInvalid extends IssuerRefused {
-  static override code = 'ERR_ISSUER_METADATA_INVALID'
+  static override readonly code = 'ERR_ISSUER_METADATA_INVALID'
 }

@@ -58,8 +58,11 @@ export interface LogoutRequest {
 export const MAX_BODY_BYTES = 16 * 1024
 
 /**
- * Runs one back-channel logout and says what to answer. It never throws: every failure is an
- * outcome with its status, and `outcome.error` keeps the coded error for logs.
+ * Runs one back-channel logout from an already-read body and says what to answer. The entry
+ * point for frameworks with their own request type (Express, Fastify, Koa): you read the body
+ * and send the outcome. It never throws: every failure is an outcome with its status, and
+ * `outcome.error` keeps the coded error for logs. With a web `Request`, use
+ * {@link processLogoutRequest} or {@link createLogoutHandler}.
  *
  * @example
  * ```ts
@@ -130,9 +133,9 @@ export interface LogoutHandlerOptions extends LogoutFlowDependencies {
 }
 
 /**
- * A `(request: Request) => Promise<Response>` handler for fetch-style frameworks (Hono, Next.js
- * route handlers, Bun, Deno, h3). It also answers 405 to other methods and 413 to bodies over
- * {@link MAX_BODY_BYTES}.
+ * A ready `(request: Request) => Promise<Response>` handler: the entry point for fetch-style
+ * frameworks (Hono, Next.js route handlers, Bun, Deno, h3) when the answer needs no change. It
+ * also answers 405 to other methods and 413 to bodies over {@link MAX_BODY_BYTES}.
  *
  * @example
  * ```ts
@@ -152,8 +155,17 @@ export function createLogoutHandler(options: LogoutHandlerOptions): (request: Re
 }
 
 /**
- * {@link processLogout} for a web `Request`: also answers 405 to other methods and 413 to
- * bodies over {@link MAX_BODY_BYTES} (read without buffering more than that).
+ * {@link processLogout} for a web `Request`, returning the outcome rather than a `Response`: the
+ * entry point for a fetch-style route that acts on the outcome before answering (throttles,
+ * records, or rewrites it, as `@backchannel/server` does). It also answers 405 to other methods
+ * and 413 to bodies over {@link MAX_BODY_BYTES} (read without buffering more than that).
+ *
+ * @example
+ * ```ts
+ * const outcome = await processLogoutRequest(request, 'wiki', { apps, verifier, revoker: store, replay: store })
+ * if (outcome.status >= 500) console.error(outcome.error)
+ * return toResponse(outcome)
+ * ```
  */
 export async function processLogoutRequest(
   request: Request,
@@ -169,7 +181,7 @@ export async function processLogoutRequest(
 }
 
 /** Reads a body as text, or `undefined` once it exceeds `maxBytes` (without buffering the rest). */
-export async function readBody(request: Request, maxBytes: number): Promise<string | undefined> {
+async function readBody(request: Request, maxBytes: number): Promise<string | undefined> {
   const declared = request.headers.get('content-length')
   if (declared !== null) {
     // HTTP framing delivers exactly Content-Length bytes, so the header is the size: read it

@@ -51,7 +51,9 @@ function wrap(store: object): object {
         return await (target[name] as (...a: unknown[]) => unknown).apply(store, args)
       } catch (err) {
         if (err instanceof BackchannelError) throw err
-        throw new StoreUnavailable(`the store failed in ${name}()`, { cause: err })
+        // Said to identity providers and API callers: what failed, not which internal method.
+        // The driver's error stays as `cause`, for the gateway's log.
+        throw new StoreUnavailable('the store did not answer; retry later', { cause: err })
       }
     }
   }

@@ -3,7 +3,9 @@
  * revoker, with no HTTP framework and no storage inside.
  *
  * Follow one logout: `flow.ts` (form body → outcome) → `verify.ts` (header, signature) →
- * `claims.ts` (claim rules) → your {@link SessionRevoker}; `outcome.ts` picks the HTTP status.
+ * `claims.ts` (claim rules) → your {@link SessionRevoker}; `outcome.ts` picks the HTTP status from
+ * one table, for every route of the gateway. Errors are classes in the {@link errors} namespace;
+ * `./mint` signs HMAC logout tokens, `./discovery` reads an issuer, `./testing` proves a store.
  * @module
  */
 
@@ -23,54 +25,22 @@ export type {
 export { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, resolvePolicy, sessionIssuer } from './app.js'
 export type { LogoutToken } from './claims.js'
 export { BACKCHANNEL_LOGOUT_EVENT } from './claims.js'
-export {
-  AppUnknown,
-  BackchannelError,
-  InternalError,
-  InvalidRequest,
-  IssuerAddressForbidden,
-  IssuerInsecure,
-  IssuerMetadataInvalid,
-  IssuerMismatch,
-  IssuerRedirect,
-  IssuerRefused,
-  IssuerResponseTooLarge,
-  IssuerTimeout,
-  IssuerUnreachable,
-  IssuerUrlInvalid,
-  KeysUnavailable,
-  LogoutTokenAlg,
-  LogoutTokenAudience,
-  LogoutTokenClaim,
-  LogoutTokenExpired,
-  LogoutTokenHeader,
-  LogoutTokenIat,
-  LogoutTokenInvalid,
-  LogoutTokenIssuer,
-  LogoutTokenMalformed,
-  LogoutTokenSignature,
-  LogoutTokenTyp,
-  MethodNotAllowed,
-  RequestTooLarge,
-  StoreUnavailable,
-} from './errors.js'
+export type { BackchannelErrorCode } from './error-code.js'
+/**
+ * Every error class, one per code: `errors.LogoutTokenExpired`, `errors.StoreUnavailable`, …
+ * Also holds `errors.BackchannelError`, the base class.
+ */
+export * as errors from './errors.js'
+// The base class is also top-level: it is what `catch` blocks test and what other packages
+// extend (e.g. the server's `ConfigError`), so it should not need the namespace.
+export { BackchannelError } from './errors.js'
 export type { LogoutFlowDependencies, LogoutHandlerOptions, LogoutRequest } from './flow.js'
-export { createLogoutHandler, MAX_BODY_BYTES, processLogout, processLogoutRequest, readBody } from './flow.js'
+export { createLogoutHandler, MAX_BODY_BYTES, processLogout, processLogoutRequest } from './flow.js'
 export { guardStore } from './guard-store.js'
 export type { KeyResolver, KeyResolverOptions } from './keys.js'
 export { createKeyResolver } from './keys.js'
-export type { LogoutErrorBody, LogoutOutcome } from './outcome.js'
-export { RETRY_AFTER_SECONDS, STATUS_BY_CODE, statusOf, toResponse } from './outcome.js'
-export type {
-  AppRecord,
-  AppStore,
-  AuditInput,
-  AuditLog,
-  AuditOutcome,
-  AuditRecord,
-  GatewayStore,
-  SettingsStore,
-} from './registry.js'
+export type { ErrorStatus, LogoutErrorBody, LogoutOutcome } from './outcome.js'
+export { errorStatus, failure, toResponse } from './outcome.js'
 export type { ReplayStore } from './replay.js'
 export { replayKey } from './replay.js'
 export type {

@@ -4,13 +4,14 @@
  * @module
  */
 import type { LogoutToken } from './claims.js'
-import { BackchannelError, LogoutTokenInvalid } from './errors.js'
+import type { BackchannelErrorCode, LogoutTokenErrorCode } from './error-code.js'
+import { BackchannelError, LogoutTokenInvalid, RateLimited } from './errors.js'
 
 /** The answer to a back-channel logout request, ready for any HTTP framework to send. */
 export interface LogoutOutcome {
-  /** 200, 400, 404, 405, 413, 500 or 503. */
+  /** 200, or the error's status from {@link errorStatus} (400, 404, 405, 413, 429, 500, 503). */
   status: number
-  /** Always `Cache-Control: no-store`; `Allow` on 405, `Retry-After` on 503. */
+  /** Always `Cache-Control: no-store`; `Allow` on 405, `Retry-After` (seconds) on 429 and 503. */
   headers: Record<string, string>
   /** The JSON error body; `undefined` on success (an empty 200). */
   body?: LogoutErrorBody
@@ -32,31 +33,80 @@ export interface LogoutErrorBody {
   error_description: string
 }
 
-/** Error code → HTTP status. Codes not listed: `LogoutTokenInvalid` subclasses 400, anything else 500. */
-export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
+/**
+ * Error code → HTTP status: the one place a status is chosen. The token's rules
+ * (`ERR_LOGOUT_TOKEN_*`) all answer 400 and are not listed; typing the table by code makes a new
+ * code without a status a compile error. Not exported by the package: read it with {@link errorStatus}.
+ */
+export const STATUS_BY_CODE: Readonly<Record<Exclude<BackchannelErrorCode, LogoutTokenErrorCode>, number>> = {
   ERR_REQUEST_INVALID: 400,
   ERR_APP_UNKNOWN: 404,
   ERR_METHOD_NOT_ALLOWED: 405,
   ERR_REQUEST_TOO_LARGE: 413,
+  ERR_RATE_LIMITED: 429,
+  ERR_INTERNAL: 500,
   ERR_KEYS_UNAVAILABLE: 503,
   ERR_STORE_UNAVAILABLE: 503,
+  // An issuer named by an admin call was refused: the caller's input (they never reach a logout).
+  ERR_ISSUER_URL_INVALID: 400,
+  ERR_ISSUER_INSECURE: 400,
+  ERR_ISSUER_ADDRESS_FORBIDDEN: 400,
+  ERR_ISSUER_REDIRECT: 400,
+  ERR_ISSUER_RESPONSE_TOO_LARGE: 400,
+  ERR_ISSUER_TIMEOUT: 400,
+  ERR_ISSUER_UNREACHABLE: 400,
+  ERR_ISSUER_MISMATCH: 400,
+  ERR_ISSUER_METADATA_INVALID: 400,
 }
 
-/** Seconds a client is asked to wait after a 503. */
+/** Seconds a client is asked to wait after a 503 (read it with {@link errorStatus}). */
 export const RETRY_AFTER_SECONDS = 5
 
-/** The HTTP status for an error. */
-export function statusOf(error: unknown): number {
-  if (!(error instanceof BackchannelError)) return 500
-  return STATUS_BY_CODE[error.code] ?? (error instanceof LogoutTokenInvalid ? 400 : 500)
+/** The HTTP answer to an error: its status and, for 429 and 503, seconds to wait. */
+export interface ErrorStatus {
+  /** The HTTP status code. */
+  status: number
+  /** Seconds for the `Retry-After` header; set on 429 and 503 only. */
+  retryAfter?: number
 }
 
-/** Builds the outcome of a failed request. */
+/**
+ * The HTTP status of an error, read from the one table every route uses: codes not listed are
+ * 400 for the logout token's rules and 500 for anything else (a bug, an uncoded error).
+ * {@link failure} answers a logout request with it; use it directly for answers that are not a
+ * logout (a readiness probe, an API's own error vocabulary).
+ *
+ * @example
+ * ```ts
+ * import { errors, errorStatus } from '@backchannel/core'
+ * errorStatus(new errors.StoreUnavailable('down')) // { status: 503, retryAfter: 5 }
+ * ```
+ */
+export function errorStatus(error: unknown): ErrorStatus {
+  if (!(error instanceof BackchannelError)) return { status: 500 }
+  const status =
+    (STATUS_BY_CODE as Readonly<Record<string, number>>)[error.code] ??
+    (error instanceof LogoutTokenInvalid ? 400 : 500)
+  if (error instanceof RateLimited) return { status, retryAfter: error.retryAfter }
+  return status === 503 ? { status, retryAfter: RETRY_AFTER_SECONDS } : { status }
+}
+
+/**
+ * The outcome of a logout request that failed with `error`: its status from {@link errorStatus},
+ * the BCL §2.8 JSON body, and `Allow` / `Retry-After` where the status calls for them. For a
+ * route that answers some requests itself, e.g. a throttle in front of the flow.
+ *
+ * @example
+ * ```ts
+ * import { errors, failure, toResponse } from '@backchannel/core'
+ * const res = toResponse(failure('wiki', new errors.RateLimited(30))) // 429, Retry-After: 30
+ * ```
+ */
 export function failure(app: string, error: BackchannelError): LogoutOutcome {
-  const status = statusOf(error)
+  const { status, retryAfter } = errorStatus(error)
   const headers: Record<string, string> = { 'cache-control': 'no-store', 'content-type': 'application/json' }
   if (status === 405) headers.allow = 'POST'
-  if (status === 503) headers['retry-after'] = String(RETRY_AFTER_SECONDS)
+  if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter)
   const body: LogoutErrorBody =
     status === 503
       ? { error: 'temporarily_unavailable', error_description: error.message }
@@ -66,11 +116,7 @@ export function failure(app: string, error: BackchannelError): LogoutOutcome {
   return { status, headers, body, app, error }
 }
 
-/**
- * Builds the outcome of an accepted logout. Written out rather than as `{ ...extra, status, … }`:
- * on Node 20, V8 gives every object made by a spread followed by more properties a hidden class
- * of its own, made in the old generation (BENCHMARKS.md, eleventh round).
- */
+/** Builds the outcome of an accepted logout (written out, not spread: it is on every request's path). */
 export function success(
   app: string,
   { token, revoked, replayed }: Pick<LogoutOutcome, 'token' | 'revoked' | 'replayed'>,
@@ -80,7 +126,16 @@ export function success(
   return outcome
 }
 
-/** Turns an outcome into a web `Response`. */
+/**
+ * Turns an outcome into a web `Response`.
+ *
+ * @example
+ * ```ts
+ * import { processLogoutRequest, toResponse } from '@backchannel/core'
+ * const outcome = await processLogoutRequest(request, 'wiki', deps)
+ * return toResponse(outcome)
+ * ```
+ */
 export function toResponse(outcome: LogoutOutcome): Response {
   return new Response(outcome.body ? JSON.stringify(outcome.body) : null, {
     status: outcome.status,

@@ -4,7 +4,7 @@
  */
 
 import { hashToken, newAdminToken } from '@backchannel/admin'
-import type { GatewayStore } from '@backchannel/core'
+import type { GatewayStore } from '@backchannel/unstorage'
 
 const SETTING = 'admin-token-sha256'
 

@@ -3,7 +3,8 @@
  * a change made through another instance is seen within that time; a change made here is seen
  * at once.
  */
-import type { AppRecord, AppRegistry, AppStore } from '@backchannel/core'
+import type { AppRegistry } from '@backchannel/core'
+import type { AppRecord, AppStore } from '@backchannel/unstorage'
 
 /** An application registry with a short-lived in-memory cache in front. */
 export interface AppCache extends AppRegistry {

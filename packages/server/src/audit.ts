@@ -2,7 +2,7 @@
  * The audit records of logouts. The gateway answers a logout before recording it and does not
  * wait for the write (the store batches records); a record the store could not write is logged.
  */
-import type { AuditInput, AuditLog } from '@backchannel/core'
+import type { AuditInput, AuditLog } from '@backchannel/unstorage'
 import type { Logger } from 'pino'
 
 export interface AuditRecorder {

@@ -5,10 +5,10 @@
  */
 import cluster from 'node:cluster'
 import { createAdminClient } from '@backchannel/admin/client'
+import { mintLogoutToken } from '@backchannel/core/mint'
 import { TRPCClientError } from '@trpc/client'
 import { type ArgsDef, defineCommand, runMain } from 'citty'
 import { ConfigError, type ConfigOverrides, loadConfig } from './config.js'
-import { mintLogoutToken } from './mint.js'
 import { runServer } from './serve.js'
 import { runPrimary } from './workers.js'
 

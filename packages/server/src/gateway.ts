@@ -7,11 +7,13 @@ import { type AdminDependencies, handleAdminRequest } from '@backchannel/admin'
 import {
   createKeyResolver,
   createLogoutVerifier,
-  type GatewayStore,
+  errorStatus,
+  errors,
   type IssuerFetchPolicy,
   type SessionStore,
 } from '@backchannel/core'
 import { discoverIssuer } from '@backchannel/core/discovery'
+import type { GatewayStore } from '@backchannel/unstorage'
 import { getRequestIP, getRouterParam, H3 } from 'h3'
 import pino, { type Logger } from 'pino'
 import { createAppCache } from './app-cache.js'
@@ -122,7 +124,9 @@ export function createGateway(options: GatewayOptions): Gateway {
         return Response.json({ status: 'ready' })
       } catch (err) {
         logger.warn({ err }, 'not ready: the store does not answer')
-        return Response.json({ status: 'unavailable' }, { status: 503, headers: { 'retry-after': '5' } })
+        // Not ready means the store is unavailable, whatever it threw: the table says how to answer.
+        const { status, retryAfter } = errorStatus(new errors.StoreUnavailable('the store does not answer'))
+        return Response.json({ status: 'unavailable' }, { status, headers: { 'retry-after': String(retryAfter) } })
       }
     })
     .get(

@@ -1,6 +1,7 @@
 /**
- * `@backchannel/server`: the runnable gateway — `createGateway` (an h3 app), `runServer`, the
- * configuration, and `mintLogoutToken` for HMAC integrators. The CLI is `backchannel`.
+ * `@backchannel/server`: the runnable gateway — `createGateway` (an h3 app), `runServer` and the
+ * configuration. The CLI is `backchannel`. HMAC integrators sign logout tokens with
+ * `@backchannel/core/mint`, without installing this package.
  * @module
  */
 export type { Config, ConfigOverrides, StorageConfig } from './config.js'
@@ -10,8 +11,6 @@ export { createGateway } from './gateway.js'
 export { createLogger } from './logger.js'
 export type { Metrics } from './metrics.js'
 export { createMetrics } from './metrics.js'
-export type { MintOptions } from './mint.js'
-export { mintLogoutToken } from './mint.js'
 export type { FailureLimits } from './rate-limit.js'
 export type { RunningServer } from './serve.js'
 export { runServer } from './serve.js'

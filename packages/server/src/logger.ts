@@ -11,10 +11,10 @@ const FLUSH_MS = 100
  * A pino logger writing to `destination` (a file descriptor or a file path; default stdout)
  * asynchronously, in batches: lines wait until {@link BUFFER_BYTES} of them are ready or
  * {@link FLUSH_MS} have passed, so that a steady trickle of requests costs one write per batch
- * instead of one per line (a write per line cost the gateway about 10 % of its CPU at 1,400
- * logouts a second: BENCHMARKS.md, tenth round). What is buffered is written when the process
- * exits, even on an uncaught exception; a process killed outright (SIGKILL, out of memory) loses
- * at most the last {@link FLUSH_MS} of lines. Call `logger.flush()` to write them now.
+ * instead of one per line (a write per line is a visible share of the gateway's CPU under load).
+ * What is buffered is written when the process exits, even on an uncaught exception; a process
+ * killed outright (SIGKILL, out of memory) loses at most the last {@link FLUSH_MS} of lines. Call
+ * `logger.flush()` to write them now.
  */
 export function createLogger(level: Config['logLevel'], destination?: number | string): Logger {
   return pino(

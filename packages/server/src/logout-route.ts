@@ -1,14 +1,17 @@
 /**
  * `/auth/logout/:app`: reads the request, runs the core flow, throttles failures, and records
- * the outcome (metrics, one log line, one audit record). Statuses come from core's `outcome.ts`.
+ * the outcome (metrics, one log line, one audit record). Every status, the throttle's 429
+ * included, comes from core's one table (`failure`, `toResponse`).
  */
 import {
-  type AuditOutcome,
+  errors,
+  failure,
   type LogoutFlowDependencies,
   type LogoutOutcome,
   processLogoutRequest,
   toResponse,
 } from '@backchannel/core'
+import type { AuditOutcome } from '@backchannel/unstorage'
 import type { Logger } from 'pino'
 import type { AuditRecorder } from './audit.js'
 import type { Metrics } from './metrics.js'
@@ -35,15 +38,7 @@ export async function handleLogout(request: Request, app: string, address: strin
     const retryAfter = deps.limiter.fail(address, app)
     if (retryAfter !== undefined) {
       throttled = true
-      // Object.assign, not a spread followed by properties: see core's `success` (outcome.ts).
-      outcome = Object.assign({}, outcome, {
-        status: 429,
-        headers: Object.assign({}, outcome.headers, { 'retry-after': String(retryAfter) }),
-        body: {
-          error: 'invalid_request',
-          error_description: `too many failed logout requests; retry after ${retryAfter} s`,
-        },
-      })
+      outcome = failure(app, new errors.RateLimited(retryAfter, { cause: outcome.error }))
     }
   }
   const seconds = (performance.now() - started) / 1000

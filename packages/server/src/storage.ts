@@ -1,5 +1,5 @@
 /** Opens the configured store; each backend loads only when chosen. */
-import type { GatewayStore } from '@backchannel/core'
+import type { GatewayStore } from '@backchannel/unstorage'
 import type { Config } from './config.js'
 
 /** Opens the store `config.storage` names. */

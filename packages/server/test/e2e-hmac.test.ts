@@ -1,7 +1,9 @@
 /**
  * End to end for applications without OIDC: the curl example of logout-token-rules.md, with a
- * token minted by jose (only sub and iat) and with `backchannel token --send`.
+ * token minted by jose (only sub and iat), with `@backchannel/core/mint`, and with
+ * `backchannel token --send`.
  */
+import { mintLogoutToken } from '@backchannel/core/mint'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type GatewayProcess, postLogout, runCli, startGateway } from './fixtures/gateway-process.js'
@@ -47,6 +49,15 @@ describe('a non-OIDC application logs its user out', () => {
     expect(res.status).toBe(400)
     expect(await res.json()).toEqual({ error: 'invalid_request', error_description: 'the signature does not verify' })
     expect(await state('u7')).toBe('active')
+  })
+
+  it("a token from @backchannel/core/mint ends that user's sessions", async () => {
+    await register('mint-a', 'user-mint')
+    await register('mint-b', 'user-other')
+    const token = await mintLogoutToken({ secret, sub: 'user-mint' })
+    const res = await postLogout(gateway.url, 'billing', `logout_token=${token}`)
+    expect(res.status).toBe(200)
+    expect([await state('mint-a'), await state('mint-b')]).toEqual(['revoked', 'active'])
   })
 
   it('backchannel token --send mints and posts a logout in one line', async () => {

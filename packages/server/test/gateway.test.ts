@@ -1,6 +1,7 @@
 /** createGateway in process, through app.request: what the HTTP layer answers when storage fails. */
 import { hashToken } from '@backchannel/admin'
-import { replayKey, StoreUnavailable } from '@backchannel/core'
+import { errorStatus, errors, replayKey } from '@backchannel/core'
+import { mintLogoutToken } from '@backchannel/core/mint'
 import { type BackchannelStore, createStore, type StoreBackend } from '@backchannel/unstorage'
 import { memoryStore } from '@backchannel/unstorage/memory'
 import { SignJWT } from 'jose'
@@ -28,18 +29,15 @@ async function useStore(s: BackchannelStore) {
   await store.register({ app: 'billing', iss: '', sessionId: 's1', sub: 'u' })
 }
 
-const mint = () =>
-  new SignJWT({ sub: 'u', jti: crypto.randomUUID() })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setIssuedAt()
-    .sign(new TextEncoder().encode(SECRET))
+// What an HMAC integrator's backend sends: a token from @backchannel/core/mint.
+const mint = () => mintLogoutToken({ secret: SECRET, sub: 'u' })
 const logout = async (token?: string) =>
   gateway.app.request('/auth/logout/billing', {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: `logout_token=${token ?? (await mint())}`,
   })
-const down = () => Promise.reject(new StoreUnavailable('the store failed'))
+const down = () => Promise.reject(new errors.StoreUnavailable('the store failed'))
 /** Makes every way of revoking fail, as a store that went away would; returns how to undo it. */
 const revocationsFail = () => {
   const { revoke, claimAndRevoke } = store
@@ -156,5 +154,27 @@ describe("the logouts' audit records", () => {
       app: 'billing',
       err: { message: expect.stringContaining('ECONNREFUSED') },
     })
+  })
+})
+
+describe('throttling failed logouts', () => {
+  it('answers ERR_RATE_LIMITED with its status from the table and the limiter’s Retry-After', async () => {
+    gateway = createGateway({ store, adminTokenHash: 'a'.repeat(64), failureLimits: { perAddress: 2, window: 60 } })
+    const forged = () => logout('forged.token.value')
+    expect((await forged()).status).toBe(400)
+    expect((await forged()).status).toBe(400)
+    const throttled = await forged()
+    const limited = errorStatus(new errors.RateLimited(60))
+    expect(limited.status).toBe(429)
+    expect(throttled.status).toBe(limited.status)
+    expect(throttled.headers.get('retry-after')).toBe('60')
+    expect(await throttled.json()).toEqual({
+      error: 'invalid_request',
+      error_description: 'too many failed logout requests; retry after 60 s',
+    })
+    const counted = await gateway.metrics.registry.getSingleMetricAsString('backchannel_logout_requests_total')
+    expect(counted).toMatch(/status="429",code="ERR_RATE_LIMITED"\} 1/)
+    // A valid logout from the same address is still answered.
+    expect((await logout()).status).toBe(200)
   })
 })

@@ -2,6 +2,7 @@
  * Bad input at the HTTP edge of a real gateway process, over a socket: each gets its designed
  * status and a JSON error, and the server keeps serving. Then throttling, health and metrics.
  */
+import { errorStatus, errors } from '@backchannel/core'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type GatewayProcess, postLogout, startGateway } from './fixtures/gateway-process.js'
@@ -84,16 +85,26 @@ describe('bad input at the edge', () => {
 describe('throttling failed verifications', () => {
   it('answers 429 with Retry-After once an address fails too often, but never to a valid logout', async () => {
     // The same loopback address has failed a few times above; 30 failures per minute are allowed.
+    const limited = errorStatus(new errors.RateLimited(1)).status
+    expect(limited).toBe(429)
     let throttled: Response | undefined
     for (let i = 0; i < 40 && !throttled; i++) {
       const res = await postLogout(gateway.url, 'edge', 'logout_token=forged.token.value')
-      if (res.status === 429) throttled = res
+      if (res.status === limited) throttled = res
       else expect(res.status).toBe(400)
     }
     expect(throttled).toBeDefined()
-    expect(Number(throttled?.headers.get('retry-after'))).toBeGreaterThan(0)
+    const retryAfter = Number(throttled?.headers.get('retry-after'))
+    expect(retryAfter).toBeGreaterThan(0)
     expect(throttled?.headers.get('cache-control')).toBe('no-store')
-    expect(await throttled?.json()).toMatchObject({ error: 'invalid_request' })
+    expect(await throttled?.json()).toEqual({
+      error: 'invalid_request',
+      error_description: `too many failed logout requests; retry after ${retryAfter} s`,
+    })
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text()
+    expect(metrics).toMatch(
+      /backchannel_logout_requests_total\{app="\(other\)",status="429",code="ERR_RATE_LIMITED"\} \d+/,
+    )
 
     // A genuine logout from the throttled address still goes through.
     const valid = await Promise.all(Array.from({ length: 20 }, (_, i) => validToken(`burst-${i}`)))

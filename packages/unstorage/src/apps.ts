@@ -3,10 +3,11 @@
  * its secrets sealed (AES-256-GCM under the master key) and its API key only as a hash.
  * @module
  */
-import type { AppRecord, AppStore, HmacSecret } from '@backchannel/core'
+import type { HmacSecret } from '@backchannel/core'
 import { FOREVER, keys } from './_internal/keys.js'
 import { open, seal } from './_internal/seal.js'
 import type { StoreBackend } from './backend.js'
+import type { AppRecord, AppStore } from './gateway-store.js'
 
 type SealedSecret = { sealed: string; notAfter?: number }
 type StoredApp = Omit<AppRecord, 'secrets'> & { secrets?: SealedSecret[] }

@@ -5,9 +5,9 @@
  * @module
  */
 import { createHmac, createSecretKey, hkdfSync, randomBytes } from 'node:crypto'
-import type { AuditLog, AuditRecord } from '@backchannel/core'
 import { keys } from './_internal/keys.js'
 import type { LogEntry, StoreBackend } from './backend.js'
+import type { AuditLog, AuditRecord } from './gateway-store.js'
 
 type Settle = (write: Promise<void>) => void
 const noop = () => {}

@@ -1,9 +1,12 @@
 /**
  * `@backchannel/unstorage`: everything the Backchannel gateway keeps — sessions and revocations,
  * replay claims, applications and the audit log — over unstorage. Pick a preset:
- * `@backchannel/unstorage/memory`, `/fs` (embedded default), `/redis`, `/mongodb`.
+ * `@backchannel/unstorage/memory`, `/fs` (embedded default), `/redis`, `/mongodb`. Also the
+ * contracts of that store ({@link GatewayStore} and its parts), which admin and server program against.
  * @module
  */
+export type { IndexRead, StoreBackend } from './backend.js'
+export { ttlSeconds } from './backend.js'
 export type {
   AppRecord,
   AppStore,
@@ -13,9 +16,7 @@ export type {
   AuditRecord,
   GatewayStore,
   SettingsStore,
-} from '@backchannel/core'
-export type { IndexRead, StoreBackend } from './backend.js'
-export { ttlSeconds } from './backend.js'
+} from './gateway-store.js'
 export type { SessionOptions } from './sessions.js'
 export type { BackchannelStore, StoreOptions } from './store.js'
 export { createStore } from './store.js'

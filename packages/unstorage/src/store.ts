@@ -4,11 +4,12 @@
  * never as "not found".
  * @module
  */
-import { type GatewayStore, guardStore, type SettingsStore } from '@backchannel/core'
+import { guardStore } from '@backchannel/core'
 import { FOREVER, keys } from './_internal/keys.js'
 import { createAppStore } from './apps.js'
 import { createAuditLog } from './audit.js'
 import type { StoreBackend } from './backend.js'
+import type { GatewayStore, SettingsStore } from './gateway-store.js'
 import { createSessionStore, type SessionOptions } from './sessions.js'
 
 /** Options of {@link createStore}. */

@@ -1,16 +1,13 @@
 /**
  * Secrets the gateway issues. Each is a prefixed string carrying 256 random bits; an HMAC
  * application's key is the UTF-8 bytes of its whole secret string, so every JWT library's
- * "secret" parameter takes it as it is (jose, PyJWT, firebase/php-jwt, jjwt).
+ * "secret" parameter takes it as it is (jose, PyJWT, firebase/php-jwt, jjwt). The admin token
+ * and the hashing of bearer tokens are public, in `tokens.ts`.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
 
 export const newSecret = () => `bcs_${randomBytes(32).toString('base64url')}`
 export const newApiKey = () => `bck_${randomBytes(32).toString('base64url')}`
-export const newAdminToken = () => `bca_${randomBytes(32).toString('base64url')}`
-
-/** SHA-256 of a token, hex: what is stored in place of API keys and the admin token. */
-export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex')
 
 /** The HMAC key of a secret string. */
 export const secretKey = (secret: string) => new TextEncoder().encode(secret)

@@ -1,10 +1,12 @@
 /** `apps.*`: registering, changing and removing applications (admin token only). */
-import { type AppRecord, ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS } from '@backchannel/core'
+import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS } from '@backchannel/core'
+import type { AppRecord } from '@backchannel/unstorage'
 import { TRPCError } from '@trpc/server'
 import { z } from 'zod'
-import { hashToken, newApiKey, newSecret, secretKey } from '../_internal/credentials.js'
+import { newApiKey, newSecret, secretKey } from '../_internal/credentials.js'
 import { algorithms, appName, policy } from '../_internal/schemas.js'
-import { publicApp } from '../_internal/views.js'
+import { publicApp } from '../public-app.js'
+import { hashToken } from '../tokens.js'
 import { type AdminContext, adminProcedure, router } from '../trpc.js'
 
 const bad = (message: string) => new TRPCError({ code: 'BAD_REQUEST', message })

@@ -3,7 +3,7 @@
  * value, the record's name as additional data (a sealed secret cannot be moved to another app).
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
-import { StoreUnavailable } from '@backchannel/core'
+import { errors } from '@backchannel/core'
 
 const VERSION = 'v1'
 
@@ -20,14 +20,14 @@ export function seal(masterKey: Uint8Array, plaintext: Uint8Array, context: stri
 export function open(masterKey: Uint8Array, sealed: string, context: string): Uint8Array {
   const [version, iv, body, tag] = sealed.split('.')
   if (version !== VERSION || !iv || !body || !tag)
-    throw new StoreUnavailable('a stored secret is not in a known format')
+    throw new errors.StoreUnavailable('a stored secret is not in a known format')
   try {
     const decipher = createDecipheriv('aes-256-gcm', masterKey, Buffer.from(iv, 'base64url'))
     decipher.setAAD(Buffer.from(context))
     decipher.setAuthTag(Buffer.from(tag, 'base64url'))
     return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()])
   } catch (cause) {
-    throw new StoreUnavailable(
+    throw new errors.StoreUnavailable(
       'a stored secret cannot be decrypted: is BACKCHANNEL_MASTER_KEY the key it was sealed with?',
       {
         cause,

@@ -23,7 +23,7 @@
  * ```
  * @module
  */
-import { StoreUnavailable } from '@backchannel/core'
+import { errors } from '@backchannel/core'
 import postgres, { type Options, type Sql, type TransactionSql } from 'postgres'
 import { createStorage, defineDriver } from 'unstorage'
 import { type RecordWrite, type StoreBackend, ttlSeconds } from '../backend.js'
@@ -83,7 +83,9 @@ async function migrate(sql: Sql, schema: string, t: Tables): Promise<void> {
     const [row] = await tx<{ version: number }[]>`SELECT version FROM ${t.version}`
     const from = row?.version ?? 0
     if (from > VERSION) {
-      throw new StoreUnavailable(`the PostgreSQL schema ${schema} is at version ${from}: this gateway knows ${VERSION}`)
+      throw new errors.StoreUnavailable(
+        `the PostgreSQL schema ${schema} is at version ${from}: this gateway knows ${VERSION}`,
+      )
     }
     for (const step of MIGRATIONS.slice(from)) await step(tx, t)
     if (row) await tx`UPDATE ${t.version} SET version = ${VERSION}`
@@ -129,8 +131,8 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Back
     await migrate(sql, schema, t)
   } catch (err) {
     await sql.end({ timeout: 1 })
-    if (err instanceof StoreUnavailable) throw err
-    throw new StoreUnavailable(`could not prepare the PostgreSQL schema ${schema}`, { cause: err })
+    if (err instanceof errors.StoreUnavailable) throw err
+    throw new errors.StoreUnavailable(`could not prepare the PostgreSQL schema ${schema}`, { cause: err })
   }
 
   const driver = defineDriver(() => ({

@@ -1,19 +1,16 @@
 /**
  * The contracts of what a gateway keeps besides sessions: the application registry, the audit
- * log and a few settings. `@backchannel/unstorage` implements them; `@backchannel/admin` and
- * `@backchannel/server` depend only on these types.
+ * log and a few settings. They live beside their implementation (`apps.ts`, `audit.ts`,
+ * `store.ts`); `@backchannel/admin` and `@backchannel/server` import them as types. Core knows
+ * none of them: it needs only an `AppRegistry`, a `SessionRevoker` and a `ReplayStore`.
  * @module
  */
-import type { AppConfig, AppRegistry } from './app.js'
-import type { ReplayStore } from './replay.js'
-import type { SessionStore } from './session.js'
+import type { AppConfig, AppRegistry, ReplayStore, SessionStore } from '@backchannel/core'
 
 /** An application as the gateway keeps it: its verification config plus bookkeeping. */
 export type AppRecord = AppConfig & {
   /** SHA-256 of the application's API key (hex); the key itself is never stored. */
   apiKeyHash: string
-  /** Downstream back-channel logout URLs to relay to. */
-  relays?: string[]
   /** Seconds since epoch. */
   createdAt: number
   /** Seconds since epoch. */

@@ -1,6 +1,11 @@
-/** What the API shows of an application: never a secret, never the API key hash. */
-import type { AppRecord, LogoutPolicy } from '@backchannel/core'
+/**
+ * What the admin API shows of an application: never a secret, never the API key hash.
+ * @module
+ */
+import type { LogoutPolicy } from '@backchannel/core'
+import type { AppRecord } from '@backchannel/unstorage'
 
+/** An application as `apps.list` and `apps.get` return it. */
 export interface PublicApp {
   name: string
   kind: 'oidc' | 'hmac'
@@ -15,6 +20,7 @@ export interface PublicApp {
   updatedAt: number
 }
 
+/** The public view of a stored application (used by the routers; not exported by the package). */
 export function publicApp(app: AppRecord): PublicApp {
   const common = {
     name: app.name,
