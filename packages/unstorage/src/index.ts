@@ -18,5 +18,5 @@ export type {
   SettingsStore,
 } from './gateway-store.js'
 export type { SessionOptions } from './sessions.js'
-export type { BackchannelStore, StoreOptions } from './store.js'
+export type { BackchannelStore, StorageStoreOptions, StoreOptions } from './store.js'
 export { createStore } from './store.js'

@@ -5,7 +5,9 @@
  * @module
  */
 import { guardStore } from '@backchannel/core'
+import type { Storage } from 'unstorage'
 import { FOREVER, keys } from './_internal/keys.js'
+import { createStorageBackend } from './_internal/storage-backend.js'
 import { createAppStore } from './apps.js'
 import { createAuditLog } from './audit.js'
 import type { StoreBackend } from './backend.js'
@@ -20,6 +22,16 @@ export interface StoreOptions extends SessionOptions {
   auditMaxEntries?: number
 }
 
+/** Options of {@link createStore} over any unstorage `Storage`. */
+export interface StorageStoreOptions extends StoreOptions {
+  /**
+   * Where everything is kept: a `Storage` over any unstorage driver. Its claims are atomic within
+   * this process only (among the stores built over this `Storage` object); to share a store
+   * between processes, use a preset. Closing the store leaves this `Storage` open.
+   */
+  storage: Storage
+}
+
 /** Everything the gateway keeps, over unstorage. */
 export interface BackchannelStore extends GatewayStore {
   /** The backend underneath (raw records, for diagnostics and tests). */
@@ -27,20 +39,31 @@ export interface BackchannelStore extends GatewayStore {
 }
 
 /**
- * Builds the store over a backend. Presets (`@backchannel/unstorage/redis`, …) call this for you.
+ * Builds the store over any unstorage `Storage` (claims atomic within this process only), or over
+ * a {@link StoreBackend}: presets (`@backchannel/unstorage/redis`, …) call that form for you.
  *
  * @example
  * ```ts
- * import { redisStore } from '@backchannel/unstorage/redis'
- * const store = redisStore({ url: 'redis://127.0.0.1:6379', masterKey })
- * await store.register({ app: 'wiki', iss, sessionId, sub, sid })
+ * import { randomBytes } from 'node:crypto'
+ * import { createStorage } from 'unstorage'
+ * import fsLiteDriver from 'unstorage/drivers/fs-lite'
+ * import { createStore } from '@backchannel/unstorage'
+ * const storage = createStorage({ driver: fsLiteDriver({ base: './.sessions' }) })
+ * const store = createStore({ storage, masterKey: randomBytes(32) })
+ * await store.register({ app: 'wiki', iss: 'https://id.example.com', sessionId: 's1', sub: 'alice', sid: 'x' })
  * ```
  */
-export function createStore(backend: StoreBackend, options: StoreOptions): BackchannelStore {
+export function createStore(options: StorageStoreOptions): BackchannelStore
+export function createStore(backend: StoreBackend, options: StoreOptions): BackchannelStore
+export function createStore(first: StoreBackend | StorageStoreOptions, second?: StoreOptions): BackchannelStore {
+  const options = second ?? (first as StorageStoreOptions)
   if (!(options.masterKey instanceof Uint8Array) || options.masterKey.byteLength !== 32) {
     throw new TypeError('masterKey must be 32 bytes')
   }
   const now = options.now ?? (() => Date.now() / 1000)
+  const backend = second
+    ? (first as StoreBackend)
+    : createStorageBackend((first as StorageStoreOptions).storage, { now })
   const sessions = createSessionStore(backend, options)
   const audit = createAuditLog(backend, options.masterKey, now, options.auditMaxEntries)
   // Guarded here, once: the logout flow and the admin API both get coded errors from it.
