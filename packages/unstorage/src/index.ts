@@ -1,7 +1,8 @@
 /**
  * `@backchannel/unstorage`: everything the Backchannel gateway keeps — sessions and revocations,
  * replay claims, applications and the audit log — over unstorage. Pick a preset:
- * `@backchannel/unstorage/memory`, `/fs` (embedded default), `/redis`, `/mongodb`. Also the
+ * `@backchannel/unstorage/memory`, `/fs` (embedded default), `/redis`, `/mongodb`, `/postgres`;
+ * or pass any unstorage `Storage` to {@link createStore} (one process). Also the
  * contracts of that store ({@link GatewayStore} and its parts), which admin and server program against.
  * @module
  */

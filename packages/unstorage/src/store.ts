@@ -1,6 +1,6 @@
 /**
- * One store over any {@link StoreBackend}: sessions and revocations, replay claims, the app
- * registry and the audit log. Every failure of the backend surfaces as `ERR_STORE_UNAVAILABLE`,
+ * One store over any {@link StoreBackend}, or any unstorage `Storage`: sessions and revocations,
+ * replay claims, the app registry and the audit log. Every failure of the backend surfaces as `ERR_STORE_UNAVAILABLE`,
  * never as "not found".
  * @module
  */
@@ -60,10 +60,10 @@ export function createStore(first: StoreBackend | StorageStoreOptions, second?: 
   if (!(options.masterKey instanceof Uint8Array) || options.masterKey.byteLength !== 32) {
     throw new TypeError('masterKey must be 32 bytes')
   }
+  const { storage } = first as StorageStoreOptions
+  if (!second && typeof storage?.getItem !== 'function') throw new TypeError('storage must be an unstorage Storage')
   const now = options.now ?? (() => Date.now() / 1000)
-  const backend = second
-    ? (first as StoreBackend)
-    : createStorageBackend((first as StorageStoreOptions).storage, { now })
+  const backend = second ? (first as StoreBackend) : createStorageBackend(storage, { now })
   const sessions = createSessionStore(backend, options)
   const audit = createAuditLog(backend, options.masterKey, now, options.auditMaxEntries)
   // Guarded here, once: the logout flow and the admin API both get coded errors from it.

@@ -146,3 +146,9 @@ describe('createStore({ storage }) over fs-lite: keys as file names', () => {
     await second.close()
   })
 })
+
+it('refuses options without a Storage, or without a 32-byte master key', () => {
+  expect(() => createStore({ masterKey } as never)).toThrow('storage must be an unstorage Storage')
+  const storage = createStorage({ driver: memoryDriver() })
+  expect(() => createStore({ storage, masterKey: randomBytes(16) })).toThrow('masterKey must be 32 bytes')
+})
