@@ -16,7 +16,7 @@ let server: https.Server
 let issuer: string
 let jwksUri: string
 const connectedTo: string[] = []
-const agent = https.globalAgent as https.Agent & { createConnection: (...args: unknown[]) => unknown }
+const agent = https.globalAgent
 const createConnection = agent.createConnection
 const defaultCa = agent.options.ca
 
@@ -30,9 +30,9 @@ beforeAll(async () => {
   const key = readFileSync(join(dir, 'key.pem'))
   rmSync(dir, { recursive: true, force: true })
   agent.options.ca = cert
-  agent.createConnection = function (this: unknown, ...args: unknown[]) {
-    connectedTo.push(String((args[0] as { host?: string }).host))
-    return createConnection.apply(this, args)
+  agent.createConnection = function (this: https.Agent, options, callback) {
+    connectedTo.push(String(options.host))
+    return createConnection.call(this, options, callback)
   }
   server = https.createServer({ cert, key }, (_req, res) =>
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer, jwks_uri: jwksUri })),
