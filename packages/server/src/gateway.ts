@@ -137,7 +137,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     .use((event) => {
       const requestId = requestIdOf(event.req.headers.get('x-request-id'))
       event.context.requestId = requestId
+      // h3 adds `headers` to successful answers and `errHeaders` to errors: every answer has the id.
       event.res.headers.set('x-request-id', requestId)
+      event.res.errHeaders.set('x-request-id', requestId)
     })
     .all('/auth/logout/:app', (event) =>
       handleLogout(event.req, getRouterParam(event, 'app') ?? '', caller(event), logout),
