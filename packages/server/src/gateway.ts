@@ -145,8 +145,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       handleLogout(event.req, getRouterParam(event, 'app') ?? '', caller(event), logout),
     )
     // Paths near the route (`/auth/logout/`, `/auth/logout/a/b`) are unknown applications, not h3's 404.
-    .all('/auth/logout', (event) => handleLogoutPath(event.req, caller(event), logout))
-    .all('/auth/logout/**', (event) => handleLogoutPath(event.req, caller(event), logout))
+    .all('/auth/logout', (event) => handleLogoutPath(caller(event), logout))
+    .all('/auth/logout/**', (event) => handleLogoutPath(caller(event), logout))
     .get('/healthz', () => Response.json({ status: 'ok' }))
     .get('/readyz', async () => {
       try {

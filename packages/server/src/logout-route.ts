@@ -47,7 +47,7 @@ export async function handleLogout(request: Request, rawApp: string, caller: Cal
 }
 
 /** Answers a request to a path near the route (`/auth/logout/`, `/auth/logout/a/b`): no such application. */
-export async function handleLogoutPath(_request: Request, caller: Caller, deps: LogoutRouteDependencies) {
+export function handleLogoutPath(caller: Caller, deps: LogoutRouteDependencies) {
   const unknown = new errors.AppUnknown('no application is registered at this path: logouts go to /auth/logout/APP')
   return answer(failure('', unknown), performance.now(), caller, deps)
 }

@@ -55,7 +55,7 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
     if (err?.code !== 'EADDRINUSE') throw err
     throw new ConfigError(
       'PORT',
-      `port ${config.port} on ${config.host} is already in use: stop what listens there, or choose another port with PORT=`,
+      `port ${config.port} on ${config.host} is already in use (EADDRINUSE): stop what listens there, or choose another port with PORT=`,
     )
   })
   if (config.allowInsecureIssuers) {

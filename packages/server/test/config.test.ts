@@ -163,7 +163,7 @@ describe('backchannel serve on a port in use', () => {
         PORT: String(port),
       })
       expect(code).not.toBe(0)
-      expect(stderr).toContain(`PORT: port ${port} on 127.0.0.1 is already in use`)
+      expect(stderr).toContain(`PORT: port ${port} on 127.0.0.1 is already in use (EADDRINUSE)`)
       expect(stderr).toContain('choose another port with PORT=')
     } finally {
       taken.close()
