@@ -203,7 +203,7 @@ async function majorCollections(url) {
     .then((r) => (r.ok ? r.text() : undefined))
     .catch(() => undefined)
   // No line for major collections until the first one.
-  const m = /^backchannel_process_nodejs_gc_duration_seconds_count\{kind="major"\} (\S+)$/m.exec(text ?? '')
+  const m = /^nodejs_gc_duration_seconds_count\{kind="major"\} (\S+)$/m.exec(text ?? '')
   return text === undefined ? undefined : Number(m?.[1] ?? 0)
 }
 

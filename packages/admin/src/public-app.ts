@@ -4,6 +4,7 @@
  */
 import type { LogoutPolicy } from '@backchannel/core'
 import type { AppRecord } from '@backchannel/unstorage'
+import { wholeSeconds } from './_internal/public-records.js'
 
 /** An application as `apps.list` and `apps.get` return it. */
 export interface PublicApp {
@@ -16,7 +17,9 @@ export interface PublicApp {
   policy: LogoutPolicy
   /** HMAC apps: seconds since epoch until which the previous secret still verifies. */
   previousSecretValidUntil?: number
+  /** Seconds since epoch, whole. */
   createdAt: number
+  /** Seconds since epoch, whole. */
   updatedAt: number
 }
 
@@ -26,8 +29,8 @@ export function publicApp(app: AppRecord): PublicApp {
     name: app.name,
     kind: app.kind,
     policy: app.policy ?? {},
-    createdAt: app.createdAt,
-    updatedAt: app.updatedAt,
+    createdAt: wholeSeconds(app.createdAt),
+    updatedAt: wholeSeconds(app.updatedAt),
   }
   if (app.kind === 'oidc') {
     const { issuer, clientId, jwksUri } = app
@@ -37,6 +40,6 @@ export function publicApp(app: AppRecord): PublicApp {
   return {
     ...common,
     algorithms: app.algorithms ?? ['HS256', 'HS384', 'HS512'],
-    ...(previous === undefined ? {} : { previousSecretValidUntil: previous }),
+    ...(previous === undefined ? {} : { previousSecretValidUntil: wholeSeconds(previous) }),
   }
 }

@@ -197,6 +197,29 @@ describe('sessions.*', () => {
     expect(JSON.stringify(record)).not.toContain('alice')
   })
 
+  it('shows times as whole seconds, and no empty iss on the sessions of an HMAC app', async () => {
+    t = 1_800_000_000.789 // the gateway's clock has fractions
+    const api = await admin()
+    await api.apps.create({ name: 'billing' })
+    const record = await api.sessions.register({ app: 'billing', sessionId: 's1', sub: 'alice' })
+    expect(record).toEqual({
+      app: 'billing',
+      sessionId: 's1',
+      sub: 'alice',
+      authTime: 1_800_000_000,
+      createdAt: 1_800_000_000,
+    })
+    expect(await api.sessions.list({ app: 'billing', sub: 'alice' })).toEqual([record])
+    await api.sessions.revoke({ app: 'billing', sub: 'alice' })
+    expect(await api.sessions.status({ app: 'billing', sessionId: 's1' })).toEqual({
+      state: 'revoked',
+      revokedAt: 1_800_000_000,
+    })
+    const app = await api.apps.get({ name: 'billing' })
+    expect([app.createdAt, app.updatedAt]).toEqual([1_800_000_000, 1_800_000_000])
+    expect((await api.audit.list({ app: 'billing' })).map((r) => r.at)).toEqual([1_800_000_000])
+  })
+
   it('answers SERVICE_UNAVAILABLE when the store is down', async () => {
     const api = await admin()
     await api.apps.create({ name: 'billing' })

@@ -97,24 +97,24 @@ export async function processLogout(request: LogoutRequest, deps: LogoutFlowDepe
     // fails. A claimed token whose logout is not recorded is no replay: its first attempt stopped
     // in between.
     const revoker = guardStore(deps.revoker)
-    const key = token.jti === undefined ? undefined : replayKey(name, token.iss, token.jti)
+    // A token without `jti` (allowed for HMAC apps) is claimed by its hash: resent within its
+    // life, it must not end the sessions that began after its first use.
+    const key = replayKey(name, token.iss, token.jti ?? `sha256:${await sha256(logoutToken)}`)
     let claimedIn: ReplayStore | undefined // where this attempt's claim is, to give it back
-    if (key !== undefined) {
-      if (deps.replay === undefined && revoker.claimAndRevoke) {
-        // The claim goes with the revocation's write, and is not kept if that fails.
-        const result = await revoker.claimAndRevoke(key, token.acceptedUntil, target)
-        if (result.claimed) return success(name, { token, revoked: result.revoked })
-      } else {
-        const replay = replayStore(deps)
-        if (await replay.claim(key, token.acceptedUntil)) claimedIn = replay
-      }
-      if (!claimedIn && (await isRecorded(target, revoker))) return success(name, { token, replayed: true, revoked: 0 })
+    if (deps.replay === undefined && revoker.claimAndRevoke) {
+      // The claim goes with the revocation's write, and is not kept if that fails.
+      const result = await revoker.claimAndRevoke(key, token.acceptedUntil, target)
+      if (result.claimed) return success(name, { token, revoked: result.revoked })
+    } else {
+      const replay = replayStore(deps)
+      if (await replay.claim(key, token.acceptedUntil)) claimedIn = replay
     }
+    if (!claimedIn && (await isRecorded(target, revoker))) return success(name, { token, replayed: true, revoked: 0 })
     try {
       const { revoked } = await revoker.revoke(target)
       return success(name, { token, revoked })
     } catch (err) {
-      if (claimedIn && key) await claimedIn.release(key).catch((releaseError) => deps.onError?.(releaseError))
+      if (claimedIn) await claimedIn.release(key).catch((releaseError) => deps.onError?.(releaseError))
       throw err
     }
   } catch (err) {
@@ -243,6 +243,12 @@ function replayStore({ replay, revoker }: LogoutFlowDependencies): ReplayStore {
     throw new InternalError('no replay store: pass `replay`, or a revoker that is also a ReplayStore')
   }
   return guardStore(store as ReplayStore)
+}
+
+/** The SHA-256 of `text`, base64url (Web Crypto, so that core runs wherever `fetch` does). */
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))
+  return Buffer.from(digest).toString('base64url')
 }
 
 function lastPathSegment(url: string): string {

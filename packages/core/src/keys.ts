@@ -144,14 +144,15 @@ class RemoteKeySet {
         headers: { accept: 'application/jwk-set+json, application/json' },
       })
       if (response.status !== 200) {
-        throw new IssuerUnreachable(`the key set answered HTTP ${response.status}`)
+        throw new IssuerUnreachable(`${this.uri} answered HTTP ${response.status}`)
       }
       const jwks = (await response.json()) as JSONWebKeySet
       this.#local = createLocalJWKSet(jwks)
       this.#fetchedAt = this.now()
       ok = true
     } catch (err) {
-      throw new KeysUnavailable(`the issuer's key set (${this.uri}) could not be loaded`, { cause: err })
+      // The message is the 503's description, seen by whoever posted the token: the URL stays in the cause, for the logs.
+      throw new KeysUnavailable("the issuer's key set could not be loaded", { cause: err })
     } finally {
       this.onFetch?.({ jwksUri: this.uri, ok })
     }

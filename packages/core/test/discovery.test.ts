@@ -134,6 +134,37 @@ describe('discoverIssuer', () => {
     })
   })
 
+  it('names the URL and the cause in what it reports', async () => {
+    const where = `${idp.url}/realms/missing/.well-known/openid-configuration`
+    await expect(discoverIssuer(`${idp.url}/realms/missing`, insecure)).rejects.toThrow(
+      `${where} did not answer 200 (it answered 404)`,
+    )
+    idp.route('/.well-known/openid-configuration', (_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(metadata({ issuer: 'https://evil.example' })),
+    )
+    await expect(discoverIssuer(idp.url, insecure)).rejects.toThrow(
+      `${idp.url}/.well-known/openid-configuration states its issuer as "https://evil.example"`,
+    )
+    const closed = idp.url
+    await idp.close()
+    await expect(discoverIssuer(closed, insecure)).rejects.toThrow(
+      // Refused, or reset when a kept-alive socket to it is reused.
+      new RegExp(`^${closed}/.well-known/openid-configuration could not be reached \\(ECONN(REFUSED|RESET)\\)$`),
+    )
+    idp = await startIssuer() // for afterEach
+  })
+
+  it('says an issuer without a scheme lacks one, rather than suggesting the insecure flag', async () => {
+    for (const issuer of ['id.example.com', 'id.example.com:8443/realms/main']) {
+      const refused = discoverIssuer(issuer, { clientId: CLIENT_ID })
+      await expect(refused).rejects.toMatchObject({
+        code: 'ERR_ISSUER_URL_INVALID',
+        message: expect.stringContaining('is not an absolute URL with a scheme'),
+      })
+      await expect(refused).rejects.not.toThrow(/INSECURE/)
+    }
+  })
+
   it('refuses an issuer URL with a query, or that is not a URL', async () => {
     await expect(discoverIssuer(`${idp.url}?tenant=1`, insecure)).rejects.toMatchObject({
       code: 'ERR_ISSUER_URL_INVALID',

@@ -125,6 +125,17 @@ describe('HMAC applications', () => {
     expect(outcome).toMatchObject({ status: 200, revoked: 1, token: { iss: '' } })
   })
 
+  it('guards replay of a token without jti: resent, it does not end sessions begun since', async () => {
+    const token = await mint({ sub: 'user-42', iat: now() })
+    await register('a')
+    expect(await gw.post(token)).toMatchObject({ status: 200, revoked: 1 })
+    await register('b') // a login after the logout
+    expect(await gw.post(token)).toMatchObject({ status: 200, replayed: true, revoked: 0 })
+    expect(await state('b')).toBe('active')
+    // Another token of the same user is no replay.
+    expect(await gw.post(await mint({ sub: 'user-42', iat: now(), nbf: now() - 1 }))).toMatchObject({ revoked: 1 })
+  })
+
   it('guards replay when the token has a jti', async () => {
     const token = await mint({ sub: 'user-42', iat: now(), jti: 'once' })
     await register('a')

@@ -86,6 +86,9 @@ describe('key resolution', () => {
     expect(outcome.status).toBe(503)
     expect(outcome.headers['retry-after']).toBe('5')
     expect(outcome.body?.error).toBe('temporarily_unavailable')
+    // Where the keys live is for the logs (the cause), not for whoever posted the token.
+    expect(JSON.stringify(outcome.body)).not.toContain(idp.jwksUri)
+    expect(outcome.error?.cause).toMatchObject({ message: `${idp.jwksUri} answered HTTP 502` })
   })
 
   it('answers 503 when the key set is not valid JSON, and reports every fetch', async () => {

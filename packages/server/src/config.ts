@@ -7,6 +7,8 @@ import cluster from 'node:cluster'
 import { availableParallelism } from 'node:os'
 import { BackchannelError } from '@backchannel/core'
 import { parseRedisUrl } from '@backchannel/unstorage/redis-url'
+import { parseCidr } from './client-address.js'
+import type { FailureLimits } from './rate-limit.js'
 
 /** A configuration value that cannot be used; `variable` names it. */
 export class ConfigError extends BackchannelError {
@@ -39,8 +41,15 @@ export interface Config {
   allowInsecureIssuers: boolean
   trustedIssuerHosts: string[]
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
-  /** Use X-Forwarded-For for the client address (behind a reverse proxy). */
+  /**
+   * `BACKCHANNEL_TRUST_PROXY`: the peer is a reverse proxy, whatever its address, so the client is
+   * the rightmost `X-Forwarded-For` entry (the one that proxy added). Prefer {@link trustedProxies}.
+   */
   trustProxy: boolean
+  /** `BACKCHANNEL_TRUSTED_PROXIES`: CIDRs of reverse proxies, skipped from the right of `X-Forwarded-For`. */
+  trustedProxies: string[]
+  /** `BACKCHANNEL_FAILURE_LIMITS`: failed logouts allowed per address, per app, per window (seconds). */
+  failureLimits: Required<FailureLimits>
   /** Gateway processes sharing the port (`BACKCHANNEL_WORKERS`; `auto`: one per core). */
   workers: number
 }
@@ -59,6 +68,8 @@ export const VARIABLES = [
   'BACKCHANNEL_TRUSTED_ISSUER_HOSTS',
   'BACKCHANNEL_LOG_LEVEL',
   'BACKCHANNEL_TRUST_PROXY',
+  'BACKCHANNEL_TRUSTED_PROXIES',
+  'BACKCHANNEL_FAILURE_LIMITS',
   'BACKCHANNEL_WORKERS',
 ] as const
 
@@ -136,15 +147,54 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       .filter(Boolean),
     logLevel: logLevel as Config['logLevel'],
     trustProxy: parseBoolean('BACKCHANNEL_TRUST_PROXY', get('BACKCHANNEL_TRUST_PROXY')),
+    trustedProxies: parseProxies(get('BACKCHANNEL_TRUSTED_PROXIES')),
+    failureLimits: parseFailureLimits(get('BACKCHANNEL_FAILURE_LIMITS')),
     workers,
   }
 }
 
+// Only true/false: `yes`, `1` or `on` silently enabling insecure issuers was a trap.
 function parseBoolean(variable: string, value: string | undefined): boolean {
   if (value === undefined) return false
-  if (/^(1|true|yes|on)$/i.test(value)) return true
-  if (/^(0|false|no|off)$/i.test(value)) return false
+  if (/^true$/i.test(value)) return true
+  if (/^false$/i.test(value)) return false
   throw new ConfigError(variable, `${JSON.stringify(value)} is not true or false`)
+}
+
+function parseProxies(value: string | undefined): string[] {
+  const cidrs = (value ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean)
+  for (const cidr of cidrs) {
+    if (!parseCidr(cidr)) {
+      throw new ConfigError(
+        'BACKCHANNEL_TRUSTED_PROXIES',
+        `${JSON.stringify(cidr)} is not an address or CIDR (e.g. 10.0.0.0/8, 192.0.2.7, fd00::/8)`,
+      )
+    }
+  }
+  return cidrs
+}
+
+function parseFailureLimits(value: string | undefined): Required<FailureLimits> {
+  const parts = (value ?? '30,300,60').split(',').map((p) => p.trim())
+  const numbers = parts.map(Number)
+  const [perAddress, perApp, window] = numbers
+  if (
+    parts.length !== 3 ||
+    !parts.every((p) => /^\d+$/.test(p)) ||
+    perAddress === undefined ||
+    perApp === undefined ||
+    window === undefined ||
+    window < 1
+  ) {
+    throw new ConfigError(
+      'BACKCHANNEL_FAILURE_LIMITS',
+      `${JSON.stringify(value)} is not three whole numbers: failures per address, per app, per window of seconds (default 30,300,60)`,
+    )
+  }
+  return { perAddress, perApp, window }
 }
 
 function parseStorage(value: string): StorageConfig {

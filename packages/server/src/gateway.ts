@@ -3,6 +3,7 @@
  * the admin API — over a store. It listens nowhere; `serve.ts` does.
  * @module
  */
+import { randomUUID } from 'node:crypto'
 import { type AdminDependencies, handleAdminRequest } from '@backchannel/admin'
 import {
   createKeyResolver,
@@ -14,11 +15,12 @@ import {
 } from '@backchannel/core'
 import { discoverIssuer } from '@backchannel/core/discovery'
 import type { GatewayStore } from '@backchannel/unstorage'
-import { getRequestIP, getRouterParam, H3 } from 'h3'
+import { getRequestIP, getRouterParam, H3, type H3Event } from 'h3'
 import pino, { type Logger } from 'pino'
 import { createAppCache } from './app-cache.js'
 import { createAuditRecorder } from './audit.js'
-import { handleLogout } from './logout-route.js'
+import { createClientAddress } from './client-address.js'
+import { handleLogout, handleLogoutPath } from './logout-route.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { createFailureLimiter, type FailureLimits } from './rate-limit.js'
 
@@ -40,8 +42,13 @@ export interface GatewayOptions {
   appCacheSeconds?: number
   /** Limits on failed logout requests. */
   failureLimits?: FailureLimits
-  /** Read the client address from X-Forwarded-For (behind a reverse proxy). Default false. */
+  /**
+   * The direct peer is a reverse proxy whatever its address: the client is the rightmost
+   * `X-Forwarded-For` entry. Default false. Prefer {@link GatewayOptions.trustedProxies}.
+   */
   trustProxy?: boolean
+  /** Addresses and CIDRs of reverse proxies: the client is the rightmost `X-Forwarded-For` entry not among them. */
+  trustedProxies?: readonly string[]
   /** The clock, seconds since epoch. */
   now?: () => number
 }
@@ -53,6 +60,14 @@ export interface Gateway {
   metrics: Metrics
   /** Waits for the audit records of answered logouts to be written. Does not close the store. */
   close(): Promise<void>
+}
+
+/**
+ * The request id of a request: its `X-Request-Id` when that is a short token (so that a proxy's
+ * id follows the request into the logs), else a new one; nothing else is echoed into logs.
+ */
+function requestIdOf(incoming: string | null): string {
+  return incoming !== null && /^[A-Za-z0-9._:-]{1,64}$/.test(incoming) ? incoming : randomUUID()
 }
 
 /**
@@ -108,15 +123,30 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
   }
 
-  const app = new H3()
+  const clientAddress = createClientAddress({
+    trustPeer: options.trustProxy ?? false,
+    trustedProxies: options.trustedProxies ?? [],
+  })
+  const caller = (event: H3Event) => ({
+    address: clientAddress(getRequestIP(event), event.req.headers.get('x-forwarded-for')),
+    requestId: event.context.requestId as string,
+  })
+
+  // Malformed percent-encoding reaches the logout route, which answers it in its own shape.
+  const app = new H3({ allowMalformedURL: true })
+    .use((event) => {
+      const requestId = requestIdOf(event.req.headers.get('x-request-id'))
+      event.context.requestId = requestId
+      // h3 adds `headers` to successful answers and `errHeaders` to errors: every answer has the id.
+      event.res.headers.set('x-request-id', requestId)
+      event.res.errHeaders.set('x-request-id', requestId)
+    })
     .all('/auth/logout/:app', (event) =>
-      handleLogout(
-        event.req,
-        getRouterParam(event, 'app', { decode: true }) ?? '',
-        getRequestIP(event, { xForwardedFor: options.trustProxy ?? false }) ?? 'unknown',
-        logout,
-      ),
+      handleLogout(event.req, getRouterParam(event, 'app') ?? '', caller(event), logout),
     )
+    // Paths near the route (`/auth/logout/`, `/auth/logout/a/b`) are unknown applications, not h3's 404.
+    .all('/auth/logout', (event) => handleLogoutPath(caller(event), logout))
+    .all('/auth/logout/**', (event) => handleLogoutPath(caller(event), logout))
     .get('/healthz', () => Response.json({ status: 'ok' }))
     .get('/readyz', async () => {
       try {

@@ -1,4 +1,4 @@
-/** The gateway's logger: JSON lines on stdout. */
+/** The gateway's logger: JSON lines on stdout, with string levels and ISO timestamps. */
 import pino, { type Logger } from 'pino'
 import type { Config } from './config.js'
 
@@ -18,8 +18,14 @@ const FLUSH_MS = 100
  */
 export function createLogger(level: Config['logLevel'], destination?: number | string): Logger {
   return pino(
-    // pid: which worker wrote the line, under --workers.
-    { level, base: { service: 'backchannel', pid: process.pid } },
+    {
+      level,
+      // pid: which worker wrote the line, under --workers.
+      base: { service: 'backchannel', pid: process.pid },
+      // "level":"info" and an ISO time: what log stacks read without a pino-specific mapping.
+      formatters: { level: (label) => ({ level: label }) },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
     pino.destination({ dest: destination, sync: false, minLength: BUFFER_BYTES, periodicFlush: FLUSH_MS }),
   )
 }

@@ -29,35 +29,69 @@ export interface LogoutRouteDependencies {
 // Failures a client caused: these count towards the limits.
 const THROTTLED = new Set([400, 404, 405, 413])
 
-/** Answers one request to `/auth/logout/:app` from `address`. */
-export async function handleLogout(request: Request, app: string, address: string, deps: LogoutRouteDependencies) {
+/** Who sent a request: its client address (for the throttle) and its request id (for the log). */
+export interface Caller {
+  address: string
+  requestId: string
+}
+
+/** Answers one request to `/auth/logout/:app`; `rawApp` is the path segment, still percent-encoded. */
+export async function handleLogout(request: Request, rawApp: string, caller: Caller, deps: LogoutRouteDependencies) {
   const started = performance.now()
-  let outcome = await processLogoutRequest(request, app, deps.flow)
+  const app = decodeSegment(rawApp)
+  const outcome =
+    app === undefined
+      ? failure('', new errors.InvalidRequest('the application name in the path is not valid percent-encoding'))
+      : await processLogoutRequest(request, app, deps.flow)
+  return answer(outcome, started, caller, deps)
+}
+
+/** Answers a request to a path near the route (`/auth/logout/`, `/auth/logout/a/b`): no such application. */
+export function handleLogoutPath(caller: Caller, deps: LogoutRouteDependencies) {
+  const unknown = new errors.AppUnknown('no application is registered at this path: logouts go to /auth/logout/APP')
+  return answer(failure('', unknown), performance.now(), caller, deps)
+}
+
+function answer(outcome: LogoutOutcome, started: number, caller: Caller, deps: LogoutRouteDependencies) {
   let throttled = false
   if (THROTTLED.has(outcome.status)) {
-    const retryAfter = deps.limiter.fail(address, app)
+    const retryAfter = deps.limiter.fail(caller.address, outcome.app)
     if (retryAfter !== undefined) {
       throttled = true
-      outcome = failure(app, new errors.RateLimited(retryAfter, { cause: outcome.error }))
+      outcome = failure(outcome.app, new errors.RateLimited(retryAfter, { cause: outcome.error }))
     }
   }
   const seconds = (performance.now() - started) / 1000
-  record(outcome, seconds, throttled, deps)
+  record(outcome, seconds, throttled, caller.requestId, deps)
   return toResponse(outcome)
 }
 
-function record(outcome: LogoutOutcome, seconds: number, throttled: boolean, deps: LogoutRouteDependencies) {
+function decodeSegment(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    return undefined
+  }
+}
+
+function record(
+  outcome: LogoutOutcome,
+  seconds: number,
+  throttled: boolean,
+  requestId: string,
+  deps: LogoutRouteDependencies,
+) {
   const { status, app, error, token, revoked, replayed } = outcome
   const code = error?.code ?? ''
   // Unknown names would make the label set grow without bound.
-  const known = status !== 404 && status !== 429
+  const known = status !== 404 && status !== 429 && app !== ''
   deps.metrics.logouts.inc({ app: known ? app : '(other)', status: String(status), code })
   deps.metrics.latency.observe({ status: String(status) }, seconds)
   if (revoked) deps.metrics.revoked.inc({ app }, revoked)
   if (code === 'ERR_STORE_UNAVAILABLE') deps.metrics.storeErrors.inc()
 
   const ms = Math.round(seconds * 10_000) / 10
-  const line = { app, status, code: code || undefined, revoked, replayed, ms }
+  const line = { requestId, app, status, code: code || undefined, revoked, replayed, ms }
   if (status === 200) deps.logger.info(line, 'logout')
   else if (status >= 500) deps.logger.error(Object.assign(line, { err: error?.cause ?? error }), 'logout failed')
   else deps.logger.warn(Object.assign(line, { reason: error?.message }), 'logout refused')
@@ -73,7 +107,7 @@ function record(outcome: LogoutOutcome, seconds: number, throttled: boolean, dep
         : status >= 500
           ? 'failed'
           : undefined
-  if (outcomeName && !throttled) {
+  if (outcomeName && !throttled && app !== '') {
     deps.audit.record({
       app,
       source: 'backchannel',

@@ -1,6 +1,11 @@
 /** Prometheus metrics of the gateway, in a registry of its own. */
-import { AggregatorRegistry, Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+import { readFileSync } from 'node:fs'
+import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { isGatewayWorker } from './config.js'
+
+/** This package's version (src/ and dist/ both sit one folder below package.json). */
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version
 
 /** Asked by a worker of the primary for `/metrics`; answered with every worker's metrics added up. */
 export const METRICS_REQUEST = 'backchannel:metrics'
@@ -8,7 +13,17 @@ export const METRICS_REQUEST = 'backchannel:metrics'
 /** The gateway's Prometheus instruments, in a registry of their own (`metrics.registry.metrics()`). */
 export function createMetrics() {
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'backchannel_process_' })
+  // Node's own metrics under their standard names (process_cpu_seconds_total, nodejs_*): stock dashboards read those.
+  collectDefaultMetrics({ register: registry })
+  const buildInfo = new Gauge({
+    name: 'backchannel_build_info',
+    help: 'Always 1; the version of the gateway is its label',
+    labelNames: ['version'] as const,
+    // Under --workers each worker reports it: the primary keeps one value rather than their sum.
+    aggregator: 'first',
+    registers: [registry],
+  })
+  buildInfo.set({ version: VERSION }, 1)
   return {
     registry,
     /** The Prometheus text of `/metrics`: of the whole gateway when it runs several workers. */

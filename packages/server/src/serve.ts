@@ -7,7 +7,7 @@
  */
 import { serve } from 'h3'
 import { resolveAdminToken } from './admin-token.js'
-import { type Config, isGatewayWorker } from './config.js'
+import { type Config, ConfigError, isGatewayWorker } from './config.js'
 import { createGateway } from './gateway.js'
 import { createLogger } from './logger.js'
 import { describeStorage, openStore } from './storage.js'
@@ -38,6 +38,8 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
     adminTokenHash: admin.hash,
     logger,
     trustProxy: config.trustProxy,
+    trustedProxies: config.trustedProxies,
+    failureLimits: config.failureLimits,
     fetchPolicy: { allowInsecure: config.allowInsecureIssuers, trustedHosts: config.trustedIssuerHosts },
   })
   const server = serve(gateway.app, {
@@ -48,7 +50,19 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
     // Not exclusive: under --workers, node:cluster shares the primary's one socket.
     node: { exclusive: false },
   })
-  await server.ready()
+  await server.ready().catch(async (err: NodeJS.ErrnoException) => {
+    await store.close()
+    if (err?.code !== 'EADDRINUSE') throw err
+    throw new ConfigError(
+      'PORT',
+      `port ${config.port} on ${config.host} is already in use (EADDRINUSE): stop what listens there, or choose another port with PORT=`,
+    )
+  })
+  if (config.allowInsecureIssuers) {
+    logger.warn(
+      'BACKCHANNEL_ALLOW_INSECURE_ISSUERS is on: http: and private addresses are allowed for issuers (development only)',
+    )
+  }
   // A wildcard address is where it listens, not where to point a browser.
   const url = (server.url ?? `http://${config.host}:${config.port}/`)
     .replace(/\/$/, '')

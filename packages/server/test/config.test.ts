@@ -1,4 +1,5 @@
 /** Configuration is checked before the gateway listens; a bad value stops it naming the variable. */
+import { type AddressInfo, createServer } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
@@ -17,8 +18,42 @@ describe('loadConfig', () => {
       trustedIssuerHosts: [],
       logLevel: 'info',
       trustProxy: false,
+      trustedProxies: [],
+      failureLimits: { perAddress: 30, perApp: 300, window: 60 },
       workers: 1,
     })
+  })
+
+  it('takes only true or false for a switch, in any case', () => {
+    expect(loadConfig({ BACKCHANNEL_ALLOW_INSECURE_ISSUERS: 'TRUE' }).allowInsecureIssuers).toBe(true)
+    expect(loadConfig({ BACKCHANNEL_ALLOW_INSECURE_ISSUERS: 'false' }).allowInsecureIssuers).toBe(false)
+    for (const value of ['yes', '1', 'on', 'no', '0']) {
+      expect(() => loadConfig({ BACKCHANNEL_ALLOW_INSECURE_ISSUERS: value })).toThrow(
+        `BACKCHANNEL_ALLOW_INSECURE_ISSUERS: "${value}" is not true or false`,
+      )
+    }
+  })
+
+  it('reads BACKCHANNEL_TRUSTED_PROXIES as addresses and CIDRs, refusing anything else', () => {
+    expect(loadConfig({ BACKCHANNEL_TRUSTED_PROXIES: '10.0.0.0/8, 192.0.2.7,fd00::/8' }).trustedProxies).toEqual([
+      '10.0.0.0/8',
+      '192.0.2.7',
+      'fd00::/8',
+    ])
+    for (const value of ['10.0.0.0/33', 'proxy.local', '10.0.0.0/8/1', '::1/129']) {
+      expect(() => loadConfig({ BACKCHANNEL_TRUSTED_PROXIES: value })).toThrow(/^BACKCHANNEL_TRUSTED_PROXIES: /)
+    }
+  })
+
+  it('reads BACKCHANNEL_FAILURE_LIMITS as failures per address, per app, per window', () => {
+    expect(loadConfig({ BACKCHANNEL_FAILURE_LIMITS: '5, 50, 10' }).failureLimits).toEqual({
+      perAddress: 5,
+      perApp: 50,
+      window: 10,
+    })
+    for (const value of ['5,50', '5,50,0', '5,-1,10', '5,50,1.5', 'many']) {
+      expect(() => loadConfig({ BACKCHANNEL_FAILURE_LIMITS: value })).toThrow(/^BACKCHANNEL_FAILURE_LIMITS: /)
+    }
   })
 
   it('reads BACKCHANNEL_WORKERS: a count, or auto for one per core', () => {
@@ -114,4 +149,24 @@ describe('backchannel serve with a bad value', () => {
       expect(stdout).not.toContain('listening')
     })
   }
+})
+
+describe('backchannel serve on a port in use', () => {
+  it('says which port, and how to choose another', async () => {
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    const port = (taken.address() as AddressInfo).port
+    try {
+      const { code, stderr } = await runCli(['serve'], {
+        BACKCHANNEL_STORAGE: 'memory://',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+      })
+      expect(code).not.toBe(0)
+      expect(stderr).toContain(`PORT: port ${port} on 127.0.0.1 is already in use (EADDRINUSE)`)
+      expect(stderr).toContain('choose another port with PORT=')
+    } finally {
+      taken.close()
+    }
+  })
 })

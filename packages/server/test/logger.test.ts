@@ -21,7 +21,9 @@ it('writes JSON lines at or above its level to the destination given, in order',
   await vi.waitFor(async () => expect(await read()).toHaveLength(100))
   const lines = (await read()).map((line) => JSON.parse(line))
   expect(lines.map((l) => l.n)).toEqual([...Array(100).keys()])
-  expect(lines[0]).toMatchObject({ level: 30, service: 'backchannel', app: 'wiki', msg: 'logout' })
+  expect(lines[0]).toMatchObject({ level: 'info', service: 'backchannel', app: 'wiki', msg: 'logout' })
+  // An ISO 8601 time, in UTC.
+  expect(lines[0].time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
 })
 
 it('writes a lone line without waiting for more to fill its buffer', async () => {

@@ -123,6 +123,8 @@ describe.each(engines)('serve --workers 2 on %s', (engine, storageEnv) => {
       .filter((line) => line.startsWith('backchannel_logout_requests_total{') && line.includes(`app="${app}"`))
       .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0)
     expect(answered).toBe(6)
+    // Each worker reports its build; the primary keeps one, not their sum.
+    expect(text).toMatch(/^backchannel_build_info\{version="\d+\.\d+\.\d+[^"]*"\} 1$/m)
   })
 
   it('a killed worker loses no acknowledged logout, and is replaced', async () => {

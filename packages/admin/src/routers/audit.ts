@@ -1,5 +1,6 @@
 /** `audit.list`: the audit log, newest first (admin token only). */
 import { z } from 'zod'
+import { publicAudit } from '../_internal/public-records.js'
 import { appName } from '../_internal/schemas.js'
 import { adminProcedure, router } from '../trpc.js'
 
@@ -15,5 +16,5 @@ export const auditRouter = router({
         .strict()
         .optional(),
     )
-    .query(({ ctx, input }) => ctx.deps.store.audit.list(input ?? {})),
+    .query(async ({ ctx, input }) => (await ctx.deps.store.audit.list(input ?? {})).map(publicAudit)),
 })

@@ -2,6 +2,7 @@
 import { resolvePolicy, sessionIssuer } from '@backchannel/core'
 import { TRPCError } from '@trpc/server'
 import { z } from 'zod'
+import { publicSession, publicState } from '../_internal/public-records.js'
 import { appName, id, time } from '../_internal/schemas.js'
 import { authenticatedProcedure, router } from '../trpc.js'
 
@@ -25,15 +26,17 @@ export const sessionsRouter = router({
       z.object({ sessionId: id, sub: id, sid: id.optional(), authTime: time.optional(), expiresAt: time.optional() }),
     )
     // Registration is the busiest admin call: built like the store's own records, not by a spread.
-    .mutation(({ ctx, input }) => ctx.sessions.register(Object.assign({}, input, { iss: ctx.iss }))),
+    .mutation(async ({ ctx, input }) =>
+      publicSession(await ctx.sessions.register(Object.assign({}, input, { iss: ctx.iss }))),
+    ),
 
   status: sessionProcedure
     .input(z.object({ sessionId: id }))
-    .query(({ ctx, input }) => ctx.sessions.status(input.app, input.sessionId)),
+    .query(async ({ ctx, input }) => publicState(await ctx.sessions.status(input.app, input.sessionId))),
 
   list: sessionProcedure
     .input(z.object({ sub: id }))
-    .query(({ ctx, input }) => ctx.sessions.list(input.app, ctx.iss, input.sub)),
+    .query(async ({ ctx, input }) => (await ctx.sessions.list(input.app, ctx.iss, input.sub)).map(publicSession)),
 
   end: sessionProcedure
     .input(z.object({ sessionId: id }))

@@ -3,7 +3,7 @@
  * non-`https:` URLs, non-public addresses (checked at connect time, in the socket's own DNS
  * lookup, so a rebinding DNS answer cannot slip past), redirects, slow answers and large bodies.
  */
-import { lookup as dnsLookup } from 'node:dns'
+import { lookup as dnsLookup, promises as dnsPromises } from 'node:dns'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { BlockList, isIP, type LookupFunction } from 'node:net'
@@ -74,6 +74,37 @@ export function isForbiddenAddress(address: string): boolean {
   return forbidden.check(address, family === 4 ? 'ipv4' : 'ipv6')
 }
 
+/**
+ * Refuses, before anything connects, a URL the policy would refuse to fetch: not `https:`, or
+ * naming a non-public address (an IP literal, or a host name resolving to one) that is neither
+ * allowed nor trusted. For URLs kept now and fetched later (a `jwks_uri`), so that registration
+ * fails rather than every logout after it.
+ * @throws {IssuerInsecure | IssuerAddressForbidden}
+ */
+export async function checkFetchTarget(url: URL, what: string, policy: IssuerFetchPolicy): Promise<void> {
+  if (url.protocol !== 'https:' && !(policy.allowInsecure && url.protocol === 'http:')) {
+    throw new IssuerInsecure(
+      `${what} ${url.href} must be https: (set BACKCHANNEL_ALLOW_INSECURE_ISSUERS for development)`,
+    )
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase()
+  const trusted = (policy.trustedHosts ?? []).some((h) => h.toLowerCase() === host)
+  if (policy.allowInsecure || trusted) return
+  const addresses = isIP(host)
+    ? [host]
+    : await dnsPromises.lookup(host, { all: true }).then(
+        (found) => found.map((a) => a.address),
+        (err) => {
+          throw new IssuerUnreachable(`${what} ${url.href} could not be reached: ${url.hostname} does not resolve`, {
+            cause: err,
+          })
+        },
+      )
+  if (addresses.some(isForbiddenAddress)) {
+    throw new IssuerAddressForbidden(`${what} ${url.href} is not at a public address (trust the host to allow it)`)
+  }
+}
+
 class ForbiddenAddressLookupError extends Error {}
 
 const guardedLookup: LookupFunction = (hostname, options, callback) => {
@@ -123,7 +154,8 @@ export function createGuardedFetch(policy: IssuerFetchPolicy = {}): GuardedFetch
         } else if (err instanceof Error && 'code' in err && String(err.code).startsWith('ERR_ISSUER_')) {
           reject(err)
         } else {
-          reject(new IssuerUnreachable(`${url.origin} could not be reached`, { cause: err }))
+          const why = (err as { code?: string; message?: string } | null)?.code ?? (err as Error)?.message
+          reject(new IssuerUnreachable(`${url.href} could not be reached${why ? ` (${why})` : ''}`, { cause: err }))
         }
       }
       const req = send(url, {

@@ -14,7 +14,7 @@
  * @module
  */
 import * as client from 'openid-client'
-import { createGuardedFetch, type IssuerFetchPolicy } from '../_internal/guarded-fetch.js'
+import { checkFetchTarget, createGuardedFetch, type IssuerFetchPolicy } from '../_internal/guarded-fetch.js'
 import {
   BackchannelError,
   IssuerInsecure,
@@ -67,17 +67,18 @@ export async function discoverIssuer(issuer: string, options: DiscoverOptions): 
     })
     metadata = config.serverMetadata()
   } catch (err) {
-    throw explain(err)
+    throw explain(err, discoveryUrl(url))
   }
   if (metadata.issuer !== issuer) {
     throw new IssuerMismatch(
-      `the provider states its issuer as ${JSON.stringify(metadata.issuer)}, not ${JSON.stringify(issuer)}: register it exactly as the provider states it`,
+      `${discoveryUrl(url)} states its issuer as ${JSON.stringify(metadata.issuer)}, not ${JSON.stringify(issuer)}: register it exactly as the provider states it`,
     )
   }
   if (typeof metadata.jwks_uri !== 'string') {
-    throw new IssuerMetadataInvalid('the provider metadata has no jwks_uri')
+    throw new IssuerMetadataInvalid(`the provider metadata at ${discoveryUrl(url)} has no jwks_uri`)
   }
-  parseUrl(metadata.jwks_uri, 'jwks_uri', policy)
+  // The keys are fetched at logout time: a jwks_uri the policy refuses must fail registration now.
+  await checkFetchTarget(parseUrl(metadata.jwks_uri, 'jwks_uri'), 'jwks_uri', policy)
   return {
     issuer,
     jwksUri: metadata.jwks_uri,
@@ -88,44 +89,63 @@ export async function discoverIssuer(issuer: string, options: DiscoverOptions): 
 }
 
 function parseIssuer(issuer: string, policy: IssuerFetchPolicy): URL {
-  const url = parseUrl(issuer, 'the issuer', policy)
+  const url = parseUrl(issuer, 'the issuer')
+  if (url.protocol !== 'https:' && !(policy.allowInsecure && url.protocol === 'http:')) {
+    throw new IssuerInsecure(
+      `the issuer must be an https: URL (set BACKCHANNEL_ALLOW_INSECURE_ISSUERS for development)`,
+    )
+  }
   if (url.search || url.hash || issuer.includes('#')) {
     throw new IssuerUrlInvalid('the issuer must not have a query or fragment')
   }
   return url
 }
 
-function parseUrl(value: string, what: string, policy: IssuerFetchPolicy): URL {
-  let url: URL
+/** An absolute `http(s):` URL; anything else says what is missing rather than suggesting the insecure flag. */
+function parseUrl(value: string, what: string): URL {
+  let url: URL | undefined
   try {
     url = new URL(value)
-  } catch {
-    throw new IssuerUrlInvalid(`${what} is not an absolute URL`)
-  }
-  if (url.protocol !== 'https:' && !(policy.allowInsecure && url.protocol === 'http:')) {
-    throw new IssuerInsecure(`${what} must be an https: URL (set BACKCHANNEL_ALLOW_INSECURE_ISSUERS for development)`)
+  } catch {}
+  // `id.example.com:8443` parses, with the scheme `id.example.com:`.
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || !url.host) {
+    throw new IssuerUrlInvalid(
+      `${what} ${JSON.stringify(value)} is not an absolute URL with a scheme: write it as https://host/path`,
+    )
   }
   return url
 }
 
-function explain(err: unknown): BackchannelError {
+/** Where openid-client fetches an issuer's metadata (OIDC Discovery §4). */
+function discoveryUrl(issuer: URL): string {
+  return `${issuer.href.replace(/\/$/, '')}/.well-known/openid-configuration`
+}
+
+function explain(err: unknown, where: string): BackchannelError {
   if (err instanceof BackchannelError) return err
   // openid-client keeps the original failure as the cause; our guarded fetch's errors are coded.
   const cause = (err as { cause?: unknown } | null)?.cause
   if (cause instanceof BackchannelError) return cause
-  const code = (err as { code?: unknown } | null)?.code
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown }
+  const detail = (value: unknown) => (typeof value === 'string' && value ? `: ${value}` : '')
   switch (code) {
-    case 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED':
-      return new IssuerMismatch('the provider states another issuer than the one registered', { cause: err })
-    case 'OAUTH_RESPONSE_IS_NOT_CONFORM':
-      return new IssuerUnreachable('the discovery document did not answer 200', { cause: err })
+    case 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED': {
+      const stated = (cause as { body?: { issuer?: unknown } } | null)?.body?.issuer
+      const which = stated === undefined ? 'another issuer' : `its issuer as ${JSON.stringify(stated)}`
+      return new IssuerMismatch(`${where} states ${which}, not the one registered`, { cause: err })
+    }
+    case 'OAUTH_RESPONSE_IS_NOT_CONFORM': {
+      const status = (cause as { status?: unknown } | null)?.status ?? (err as { status?: unknown }).status
+      const answered = typeof status === 'number' ? ` (it answered ${status})` : ''
+      return new IssuerUnreachable(`${where} did not answer 200${answered}`, { cause: err })
+    }
     case 'OAUTH_TIMEOUT':
-      return new IssuerTimeout('the discovery document did not arrive in time', { cause: err })
+      return new IssuerTimeout(`${where} did not answer in time`, { cause: err })
     case 'OAUTH_RESPONSE_IS_NOT_JSON':
     case 'OAUTH_PARSE_ERROR':
     case 'OAUTH_INVALID_RESPONSE':
-      return new IssuerMetadataInvalid('the discovery document is not valid provider metadata', { cause: err })
+      return new IssuerMetadataInvalid(`${where} is not valid provider metadata${detail(message)}`, { cause: err })
     default:
-      return new IssuerUnreachable('the discovery document could not be fetched', { cause: err })
+      return new IssuerUnreachable(`${where} could not be fetched${detail(message)}`, { cause: err })
   }
 }
