@@ -67,11 +67,16 @@ export async function runPrimary(config: Config): Promise<void> {
     logger.error({ worker: worker.process.pid, code, signal }, 'a worker died; starting another')
     setTimeout(fork, lived < QUICK_DEATH_MS ? 1000 : 0)
   })
-  cluster.once('listening', (_worker, address) => {
+  // The gateway is up once every first worker listens (a replacement later changes nothing here).
+  let listening = 0
+  const onListening = (_worker: Worker, address: { address: string; port: number }) => {
+    if (++listening < config.workers) return
+    cluster.off('listening', onListening)
     const host = address.address === '0.0.0.0' || !address.address ? 'localhost' : address.address
     url = `http://${host}:${address.port}`
     printBanner(url, config, admin.generated, [`workers: ${config.workers}`])
     logger.info({ url, workers: config.workers }, 'primary running')
-  })
+  }
+  cluster.on('listening', onListening)
   for (let i = 0; i < config.workers; i++) fork()
 }
