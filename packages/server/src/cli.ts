@@ -1,6 +1,7 @@
 /**
  * The `backchannel` command: `serve`, admin commands over the typed client (`apps`, `sessions`,
- * `audit`) and `token`, which mints (and optionally posts) an HMAC logout token.
+ * `audit`), `token`, which mints (and optionally posts) an HMAC logout token, and `export` /
+ * `import`, which move the whole state between storage engines (see dump-cli.ts).
  * @module
  */
 import cluster from 'node:cluster'
@@ -9,7 +10,9 @@ import { mintLogoutToken } from '@backchannel/core/mint'
 import { TRPCClientError } from '@trpc/client'
 import { type ArgsDef, defineCommand, runMain } from 'citty'
 import { ConfigError, type ConfigOverrides, loadConfig } from './config.js'
+import { exportTo, importFrom } from './dump-cli.js'
 import { runServer } from './serve.js'
+import { describeStorage, openStore } from './storage.js'
 import { runPrimary } from './workers.js'
 
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
@@ -217,9 +220,71 @@ const token = defineCommand({
   },
 })
 
+/** The store `serve` would open, from the same environment and `--storage`; exits 2 when misconfigured. */
+async function openConfiguredStore(storage: string | undefined) {
+  let config: ReturnType<typeof loadConfig>
+  try {
+    config = loadConfig(process.env, { BACKCHANNEL_STORAGE: storage })
+  } catch (err) {
+    if (err instanceof ConfigError) return fail(err.message, 2)
+    throw err
+  }
+  if (config.storage.kind === 'memory') {
+    return fail('memory:// holds nothing outside a running gateway: name the storage with --storage', 2)
+  }
+  const where = describeStorage(config)
+  const store = await openStore(config).catch((err: Error) => fail(`cannot open ${where}: ${reason(err)}`))
+  return { store, where }
+}
+const reason = (err: Error) => `${err.message}${err.cause ? ` (${(err.cause as Error).message})` : ''}`
+
+const storage = {
+  storage: { type: 'string', description: 'BACKCHANNEL_STORAGE: fs://PATH, redis://…, mongodb://…, postgres://…' },
+} as const satisfies ArgsDef
+
+const exportState = defineCommand({
+  meta: {
+    name: 'export',
+    description: 'write the whole state (apps, sessions, revocations, replay claims, audit log) to stdout as NDJSON',
+  },
+  args: storage,
+  async run({ args }) {
+    const { store, where } = await openConfiguredStore(args.storage)
+    try {
+      const { entries } = await exportTo(store, process.stdout)
+      process.stderr.write(`backchannel: exported ${entries} entries from ${where}\n`)
+    } catch (err) {
+      fail(`export failed: ${reason(err as Error)}`)
+    }
+    await store.close()
+  },
+})
+
+const importState = defineCommand({
+  meta: {
+    name: 'import',
+    description: 'load a dump from stdin (same master key); the whole dump is checked before anything is written',
+  },
+  args: {
+    ...storage,
+    merge: { type: 'boolean', description: 'import into a store that already holds applications, over what is there' },
+  },
+  async run({ args }) {
+    if (process.stdin.isTTY) return fail('pipe a dump into it: backchannel import < dump.ndjson', 2)
+    const { store, where } = await openConfiguredStore(args.storage)
+    try {
+      const { entries } = await importFrom(store, process.stdin, { merge: args.merge === true })
+      process.stderr.write(`backchannel: imported ${entries} entries into ${where}\n`)
+    } catch (err) {
+      fail(`import refused: ${reason(err as Error)}`)
+    }
+    await store.close()
+  },
+})
+
 const command = defineCommand({
   meta: { name: 'backchannel', description: 'OpenID Connect Back-Channel Logout gateway' },
-  subCommands: { serve, apps, sessions, audit, token },
+  subCommands: { serve, apps, sessions, audit, token, export: exportState, import: importState },
 })
 
 /** Runs the CLI with these arguments. */

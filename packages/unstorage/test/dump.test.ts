@@ -7,6 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, inject, it } from 'vitest'
+import { keyKind } from '../src/_internal/keys.js'
+import type { DumpEntry } from '../src/backend.js'
 import { keyFingerprint } from '../src/dump.js'
 import type { BackchannelStore } from '../src/index.js'
 import { fsStore } from '../src/presets/fs.js'
@@ -130,4 +132,16 @@ it('fingerprints a master key without revealing it: one key, one fingerprint', (
   expect(keyFingerprint(key)).not.toBe(keyFingerprint(randomBytes(32)))
   expect(keyFingerprint(key)).toMatch(/^[\w-]{22}$/)
   expect(keyFingerprint(key)).not.toContain(key.toString('base64url').slice(0, 8))
+})
+
+it('tells every key the store writes by its form (Redis keeps all kinds in one key space)', async () => {
+  const store = memoryStore({ masterKey })
+  await fillState(store)
+  const kinds = { record: 'record', claim: 'claim', member: 'set', log: 'log' } as const
+  for (const line of entriesOf(await exportLines(store))) {
+    const entry = JSON.parse(line) as DumpEntry
+    const key = entry.kind === 'member' ? entry.set : entry.kind === 'log' ? entry.log : entry.key
+    expect([key, keyKind(key)]).toEqual([key, kinds[entry.kind]])
+  }
+  await store.close()
 })

@@ -13,6 +13,7 @@
  *   a:<app>:r:<iss,jti>          replay claim
  *   app:<name>                   application record (secrets encrypted)
  *   apps                         index set: every application's name (apps.ts)
+ *   app-name\n<name>             claim: the name is taken (apps.ts)
  *   k:<apiKeyHash>               application name by API key hash
  *   set:<name>                   a gateway setting (e.g. the admin token's hash)
  *   log:<app or all>             audit log
@@ -83,7 +84,7 @@ export const keys = {
  * key space (Redis): a claim, an index set, a log, or else a record.
  */
 export function keyKind(key: string): 'claim' | 'set' | 'log' | 'record' {
-  if (key.startsWith('r:')) return 'claim'
+  if (key.startsWith('r:') || key.startsWith('app-name\n')) return 'claim'
   if (key.startsWith('log:')) return 'log'
   return key === 'apps' || /^a:[^:]+:i[su]:/.test(key) ? 'set' : 'record'
 }
