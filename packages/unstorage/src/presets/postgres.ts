@@ -304,8 +304,10 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Back
     },
 
     async *dump(now) {
-      // Expiries as epoch seconds (`infinity` reads as null); cursors, a thousand rows at a time.
-      const epoch = sql`extract(epoch from expires_at)::float8`
+      // Expiries as epoch seconds to the millisecond (`infinity` reads as null): a float8 holds
+      // no exact microsecond a century ahead, so the same dump would not load back the same.
+      // Cursors, a thousand rows at a time.
+      const epoch = sql`round(extract(epoch from expires_at) * 1000)::float8 / 1000`
       const live = sql`expires_at > to_timestamp(${now})`
       const rows = <T>(query: ReturnType<typeof sql>) => query.cursor(1000) as unknown as AsyncIterable<T[]>
       for await (const batch of rows<{
