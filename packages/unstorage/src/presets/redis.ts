@@ -19,7 +19,15 @@ import { createStorage, defineDriver } from 'unstorage'
 import { FOREVER, keyKind } from '../_internal/keys.js'
 import { type DumpEntry, type RecordWrite, type StoreBackend, ttlSeconds } from '../backend.js'
 import { type BackchannelStore, createStore, type StoreOptions } from '../store.js'
-import { connect, keyNamer, type RedisClient, ReplicasBehind, scanAll, writeAndWait } from './redis-client.js'
+import {
+  connect,
+  keyNamer,
+  type RedisClient,
+  ReplicasBehind,
+  scanAll,
+  scanPages,
+  writeAndWait,
+} from './redis-client.js'
 import { parseRedisUrl } from './redis-url.js'
 
 export { parseRedisUrl, type RedisNode, type RedisTarget } from './redis-url.js'
@@ -314,12 +322,10 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
     },
 
     async *dump(now) {
-      // Every master of a cluster; a key gone between the scan and its read is left out.
-      const names = await scanAll(client, `${k('')}*`)
-      for (let i = 0; i < names.length; i += 500) {
-        const slice = names.slice(i, i + 500)
-        const replies = await each(slice, (c, name) => c.bcDump(name, keyKind(unname(name))))
-        for (const [j, name] of slice.entries()) yield* dumped(name, replies[j] as Dumped, now)
+      // Every master of a cluster, a SCAN reply at a time; a key gone before its read is left out.
+      for await (const names of scanPages(client, `${k('')}*`)) {
+        const replies = await each(names, (c, name) => c.bcDump(name, keyKind(unname(name))))
+        for (const [i, name] of names.entries()) yield* dumped(name, replies[i] as Dumped, now)
       }
     },
 
