@@ -7,6 +7,7 @@
 import cluster from 'node:cluster'
 import { createAdminClient } from '@backchannel/admin/client'
 import { mintLogoutToken } from '@backchannel/core/mint'
+import { DumpInvalid, DumpKeyMismatch, ImportTargetNotEmpty } from '@backchannel/unstorage'
 import { TRPCClientError } from '@trpc/client'
 import { type ArgsDef, defineCommand, runMain } from 'citty'
 import { ConfigError, type ConfigOverrides, loadConfig } from './config.js'
@@ -276,7 +277,10 @@ const importState = defineCommand({
       const { entries } = await importFrom(store, process.stdin, { merge: args.merge === true })
       process.stderr.write(`backchannel: imported ${entries} entries into ${where}\n`)
     } catch (err) {
-      fail(`import refused: ${reason(err as Error)}`)
+      // The dump's own faults are found before anything is written; the store's may come midway.
+      const refused =
+        err instanceof DumpInvalid || err instanceof DumpKeyMismatch || err instanceof ImportTargetNotEmpty
+      fail(`${refused ? 'import refused, nothing written' : 'import failed'}: ${reason(err as Error)}`)
     }
     await store.close()
   },

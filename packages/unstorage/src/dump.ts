@@ -38,13 +38,13 @@ export class ImportTargetNotEmpty extends BackchannelError {
   static override readonly code = 'ERR_IMPORT_TARGET_NOT_EMPTY'
 }
 
-/** Options of {@link BackchannelStore.exportState}. */
+/** Options of `BackchannelStore.exportState`. */
 export interface ExportOptions {
   /** The version of the program that exports, written in the header (e.g. the gateway's). */
   gateway?: string
 }
 
-/** Options of {@link BackchannelStore.importState}. */
+/** Options of `BackchannelStore.importState`. */
 export interface ImportOptions {
   /**
    * Import into a store that already holds applications, over what is there: nothing is deleted,
@@ -69,7 +69,14 @@ interface Header {
 
 /**
  * A fingerprint of the master key: HMAC-SHA-256 of a fixed label under a key derived from it
- * (HKDF), cut to 128 bits. It tells two keys apart and reveals nothing of either.
+ * (HKDF), cut to 128 bits (22 base64url characters). It tells two keys apart and reveals nothing
+ * of either.
+ *
+ * @example
+ * ```ts
+ * import { keyFingerprint } from '@backchannel/unstorage'
+ * keyFingerprint(Buffer.from(process.env.BACKCHANNEL_MASTER_KEY ?? '', 'base64url')) // e.g. 'pX3…'
+ * ```
  */
 export function keyFingerprint(masterKey: Uint8Array): string {
   const derived = Buffer.from(hkdfSync('sha256', masterKey, '', 'backchannel dump fingerprint', 32))
@@ -122,7 +129,9 @@ export async function importState(
   const { load } = dumpOf(backend)
   await validate(read(), masterKey)
   if (!options.merge && (await backend.storage.getKeys('app:')).length > 0) {
-    throw new ImportTargetNotEmpty('the target store already holds applications: import into an empty one, or merge')
+    throw new ImportTargetNotEmpty(
+      'the target store already holds applications: import into an empty one, or merge into it (--merge)',
+    )
   }
   let batch: DumpEntry[] = []
   let entries = 0
