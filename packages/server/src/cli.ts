@@ -5,6 +5,8 @@
  * @module
  */
 import cluster from 'node:cluster'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { createAdminClient } from '@backchannel/admin/client'
 import { mintLogoutToken } from '@backchannel/core/mint'
 import { DumpInvalid, DumpKeyMismatch, ImportTargetNotEmpty } from '@backchannel/unstorage'
@@ -221,8 +223,12 @@ const token = defineCommand({
   },
 })
 
-/** The store `serve` would open, from the same environment and `--storage`; exits 2 when misconfigured. */
-async function openConfiguredStore(storage: string | undefined) {
+/**
+ * The store `serve` would open, from the same environment and `--storage`; exits 2 when
+ * misconfigured. An import into an fs folder that has no key yet needs BACKCHANNEL_MASTER_KEY:
+ * the folder would otherwise generate a key of its own, which no dump was made with.
+ */
+async function openConfiguredStore(storage: string | undefined, importing = false) {
   let config: ReturnType<typeof loadConfig>
   try {
     config = loadConfig(process.env, { BACKCHANNEL_STORAGE: storage })
@@ -232,6 +238,14 @@ async function openConfiguredStore(storage: string | undefined) {
   }
   if (config.storage.kind === 'memory') {
     return fail('memory:// holds nothing outside a running gateway: name the storage with --storage', 2)
+  }
+  if (
+    importing &&
+    config.storage.kind === 'fs' &&
+    !config.masterKey &&
+    !existsSync(join(config.storage.path, 'master.key'))
+  ) {
+    return fail(`${describeStorage(config)} has no master.key yet: set BACKCHANNEL_MASTER_KEY to the dump's key`, 2)
   }
   const where = describeStorage(config)
   const store = await openStore(config).catch((err: Error) => fail(`cannot open ${where}: ${reason(err)}`))
@@ -272,7 +286,7 @@ const importState = defineCommand({
   },
   async run({ args }) {
     if (process.stdin.isTTY) return fail('pipe a dump into it: backchannel import < dump.ndjson', 2)
-    const { store, where } = await openConfiguredStore(args.storage)
+    const { store, where } = await openConfiguredStore(args.storage, true)
     try {
       const { entries } = await importFrom(store, process.stdin, { merge: args.merge === true })
       process.stderr.write(`backchannel: imported ${entries} entries into ${where}\n`)

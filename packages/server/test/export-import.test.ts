@@ -146,6 +146,13 @@ describe.skipIf(!redisUrl || !postgresUrl)('moving a gateway fs → Redis → Po
     expect(entriesOf(after.stdout)).toEqual([])
   })
 
+  it('asks for the key rather than import into a new fs folder under a key of its own', async () => {
+    const fresh = await folder()
+    const refused = await runCli(['import'], { BACKCHANNEL_STORAGE: `fs://${fresh}` }, first)
+    expect(refused).toMatchObject({ code: 2, stderr: expect.stringContaining('set BACKCHANNEL_MASTER_KEY') })
+    await expect(readFile(join(fresh, 'master.key'))).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
   it('refuses a damaged or cut-short dump, naming the line, writing nothing', async () => {
     const env = { BACKCHANNEL_STORAGE: `fs://${await folder()}`, BACKCHANNEL_MASTER_KEY: masterKey }
     const lines = first.trim().split('\n')
