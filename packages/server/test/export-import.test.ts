@@ -36,9 +36,10 @@ const entriesOf = (dump: string) => dump.trim().split('\n').slice(1, -1).sort()
 const comparable = (dump: string) =>
   entriesOf(dump)
     .map((line) => {
-      const entry = JSON.parse(line) as { kind: string; until?: number | null }
-      if (entry.kind === 'member') entry.until = undefined
-      else if (typeof entry.until === 'number' && entry.kind === 'record') entry.until = Math.round(entry.until * 1000)
+      const entry = JSON.parse(line) as { kind: string; expiresAt?: number | null }
+      if (entry.kind === 'member') entry.expiresAt = undefined
+      else if (typeof entry.expiresAt === 'number' && entry.kind === 'record')
+        entry.expiresAt = Math.round(entry.expiresAt * 1000)
       return JSON.stringify(entry)
     })
     .sort()

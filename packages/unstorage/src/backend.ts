@@ -34,9 +34,9 @@ export interface LogEntry {
  */
 export type DumpEntry =
   /** A record; `value` is its raw JSON text, byte for byte. */
-  | { kind: 'record'; key: string; value: string; until: number | null }
-  | { kind: 'member'; set: string; member: string; until: number }
-  | { kind: 'claim'; key: string; until: number }
+  | { kind: 'record'; key: string; value: string; expiresAt: number | null }
+  | { kind: 'member'; set: string; member: string; expiresAt: number }
+  | { kind: 'claim'; key: string; expiresAt: number }
   /** One audit entry; a log's entries sort by `id`. */
   | { kind: 'log'; log: string; id: string; entry: string }
 

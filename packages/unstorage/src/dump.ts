@@ -5,8 +5,8 @@
  * then an end line that counts them, so that a dump cut short is told from a complete one.
  *
  *   {"backchannel":"dump","format":1,"gateway":"0.1.0","key":"…","exportedAt":1764748800.5}
- *   {"kind":"record","key":"app:…","value":"{…}","until":null}
- *   {"kind":"member","set":"a:…:iu:…","member":"…","until":1764835200}
+ *   {"kind":"record","key":"app:…","value":"{…}","expiresAt":null}
+ *   {"kind":"member","set":"a:…:iu:…","member":"…","expiresAt":1764835200}
  *   {"kind":"end","entries":2}
  *
  * Secrets stay sealed: records are copied byte for byte, so the target needs the same master key.
@@ -140,7 +140,7 @@ export async function importState(
     if (++line === 1) continue
     const entry = JSON.parse(text) as DumpEntry | { kind: 'end' }
     if (entry.kind === 'end') break
-    if (entry.kind !== 'log' && entry.until !== null && entry.until <= now()) continue
+    if (entry.kind !== 'log' && entry.expiresAt !== null && entry.expiresAt <= now()) continue
     batch.push(entry)
     if (batch.length === BATCH) {
       await load(batch)
@@ -217,18 +217,23 @@ function entryProblem(value: unknown): string | undefined {
   const fields = (names: string[]) => Object.keys(entry).length === names.length + 1 && names.every((n) => n in entry)
   switch (entry.kind) {
     case 'record':
-      return fields(['key', 'value', 'until']) &&
+      return fields(['key', 'value', 'expiresAt']) &&
         isString(entry.key) &&
         isJson(entry.value) &&
-        (entry.until === null || isTime(entry.until))
+        (entry.expiresAt === null || isTime(entry.expiresAt))
         ? undefined
         : 'is not a valid record'
     case 'member':
-      return fields(['set', 'member', 'until']) && isString(entry.set) && isString(entry.member) && isTime(entry.until)
+      return fields(['set', 'member', 'expiresAt']) &&
+        isString(entry.set) &&
+        isString(entry.member) &&
+        isTime(entry.expiresAt)
         ? undefined
         : 'is not a valid index member'
     case 'claim':
-      return fields(['key', 'until']) && isString(entry.key) && isTime(entry.until) ? undefined : 'is not a valid claim'
+      return fields(['key', 'expiresAt']) && isString(entry.key) && isTime(entry.expiresAt)
+        ? undefined
+        : 'is not a valid claim'
     case 'log':
       return fields(['log', 'id', 'entry']) && isString(entry.log) && isString(entry.id) && isJson(entry.entry)
         ? undefined

@@ -79,7 +79,7 @@ describe('an import refuses, writing nothing', () => {
       message: 'line 6 of the dump is not JSON: the dump is damaged or cut short',
     })
     const wrongShape = [...lines]
-    wrongShape[3] = JSON.stringify({ kind: 'record', key: 'k', value: 'not json', until: null })
+    wrongShape[3] = JSON.stringify({ kind: 'record', key: 'k', value: 'not json', expiresAt: null })
     await expect(target.importState(reading(wrongShape))).rejects.toThrow('line 4 of the dump is not a valid record')
     await expectEmpty(target)
   })

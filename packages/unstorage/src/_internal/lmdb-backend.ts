@@ -345,12 +345,12 @@ export function createLmdbBackend(db: Lmdb, options: LmdbBackendOptions): StoreB
 export async function* dumpLmdb(db: Lmdb, now: number): AsyncGenerator<DumpEntry> {
   for (const { key, value } of db.records.getRange()) {
     const [until, raw] = value
-    if (until === null || until > now) yield { kind: 'record', key, value: raw, until }
+    if (until === null || until > now) yield { kind: 'record', key, value: raw, expiresAt: until }
   }
-  for (const { key, value } of db.claims.getRange()) if (value > now) yield { kind: 'claim', key, until: value }
+  for (const { key, value } of db.claims.getRange()) if (value > now) yield { kind: 'claim', key, expiresAt: value }
   for (const { key, value } of db.sets.getRange()) {
     const cut = key.lastIndexOf('\x1f')
-    if (value > now) yield { kind: 'member', set: key.slice(0, cut), member: key.slice(cut + 1), until: value }
+    if (value > now) yield { kind: 'member', set: key.slice(0, cut), member: key.slice(cut + 1), expiresAt: value }
   }
   for (const { key, value } of db.logs.getRange()) {
     const cut = key.lastIndexOf('\x1f')
@@ -368,9 +368,10 @@ export async function loadLmdb(db: Lmdb, entries: DumpEntry[]): Promise<void> {
   const write = writers(db)
   await db.env.transaction(() => {
     for (const entry of entries) {
-      if (entry.kind === 'record') db.records.put(entry.key, [entry.until, entry.value])
-      else if (entry.kind === 'claim') db.claims.put(entry.key, Math.max(entry.until, db.claims.get(entry.key) ?? 0))
-      else if (entry.kind === 'member') write.addMember(entry.set, entry.member, entry.until)
+      if (entry.kind === 'record') db.records.put(entry.key, [entry.expiresAt, entry.value])
+      else if (entry.kind === 'claim')
+        db.claims.put(entry.key, Math.max(entry.expiresAt, db.claims.get(entry.key) ?? 0))
+      else if (entry.kind === 'member') write.addMember(entry.set, entry.member, entry.expiresAt)
       else write.append(entry.log, entry.id, entry.entry, Number.POSITIVE_INFINITY)
     }
   })

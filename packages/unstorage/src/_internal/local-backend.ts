@@ -94,9 +94,9 @@ export function createLocalBackend(state: LocalState, options: LocalBackendOptio
     // The snapshot leaves out what expired by the state's clock, the same as `now`.
     async *dump() {
       for (const op of state.snapshot()) {
-        if (op[0] === 's') yield { kind: 'record', key: op[1], value: op[2], until: op[3] }
-        else if (op[0] === 'c') yield { kind: 'claim', key: op[1], until: op[2] }
-        else if (op[0] === 'a') yield { kind: 'member', set: op[1], member: op[2], until: op[3] }
+        if (op[0] === 's') yield { kind: 'record', key: op[1], value: op[2], expiresAt: op[3] }
+        else if (op[0] === 'c') yield { kind: 'claim', key: op[1], expiresAt: op[2] }
+        else if (op[0] === 'a') yield { kind: 'member', set: op[1], member: op[2], expiresAt: op[3] }
         else if (op[0] === 'l') {
           yield { kind: 'log', log: op[1], id: (JSON.parse(op[2]) as { id: string }).id, entry: op[2] }
         }
@@ -125,10 +125,10 @@ function loadInto(state: LocalState, entries: DumpEntry[]): void {
     return ids
   }
   for (const entry of entries) {
-    if (entry.kind === 'record') state.apply(['s', entry.key, entry.value, entry.until])
-    else if (entry.kind === 'member') state.apply(['a', entry.set, entry.member, entry.until])
+    if (entry.kind === 'record') state.apply(['s', entry.key, entry.value, entry.expiresAt])
+    else if (entry.kind === 'member') state.apply(['a', entry.set, entry.member, entry.expiresAt])
     else if (entry.kind === 'claim')
-      state.apply(['c', entry.key, Math.max(entry.until, state.claimedUntil(entry.key) ?? 0)])
+      state.apply(['c', entry.key, Math.max(entry.expiresAt, state.claimedUntil(entry.key) ?? 0)])
     else if (!idsOf(entry.log).has(entry.id)) {
       // Appended in the dump's order, which is the log's; never trimmed here (the dump was capped).
       state.apply(['l', entry.log, entry.entry, Number.POSITIVE_INFINITY])

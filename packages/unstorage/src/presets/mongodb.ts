@@ -223,11 +223,12 @@ export async function mongodbStore(options: MongodbStoreOptions): Promise<Backch
     async *dump(now) {
       const live = { $gt: at(now) }
       for await (const d of records.find({ $or: [{ expiresAt: null }, { expiresAt: live }] })) {
-        yield { kind: 'record', key: d.key, value: d.value, until: d.expiresAt && d.expiresAt.getTime() / 1000 }
+        yield { kind: 'record', key: d.key, value: d.value, expiresAt: d.expiresAt && d.expiresAt.getTime() / 1000 }
       }
-      for await (const d of claims.find({ until: { $gt: now } })) yield { kind: 'claim', key: d.key, until: d.until }
+      for await (const d of claims.find({ until: { $gt: now } }))
+        yield { kind: 'claim', key: d.key, expiresAt: d.until }
       for await (const d of members.find({ expiresAt: live })) {
-        yield { kind: 'member', set: d.set, member: d.member, until: d.expiresAt.getTime() / 1000 }
+        yield { kind: 'member', set: d.set, member: d.member, expiresAt: d.expiresAt.getTime() / 1000 }
       }
       for await (const d of logs.find().sort({ log: 1, id: 1 }))
         yield { kind: 'log', log: d.log, id: d.id, entry: d.entry }
@@ -243,7 +244,7 @@ export async function mongodbStore(options: MongodbStoreOptions): Promise<Backch
       }
       put(
         records,
-        of('record').map(({ key, value, until }) => ({
+        of('record').map(({ key, value, expiresAt: until }) => ({
           updateOne: {
             filter: { key },
             update: { $set: { key, value, expiresAt: until === null ? null : date(until) } },
@@ -254,7 +255,7 @@ export async function mongodbStore(options: MongodbStoreOptions): Promise<Backch
       // A loaded claim is held (n: 1): a later claim of its key is refused until it passes.
       put(
         claims,
-        of('claim').map(({ key, until }) => ({
+        of('claim').map(({ key, expiresAt: until }) => ({
           updateOne: {
             filter: { key },
             update: { $max: { until, expiresAt: date(until) }, $setOnInsert: { key, n: 1, gen: 0 } },
@@ -264,7 +265,7 @@ export async function mongodbStore(options: MongodbStoreOptions): Promise<Backch
       )
       put(
         members,
-        of('member').map(({ set, member, until }) => ({
+        of('member').map(({ set, member, expiresAt: until }) => ({
           updateOne: { filter: { set, member }, update: { $max: { expiresAt: date(until) } }, upsert: true },
         })),
       )

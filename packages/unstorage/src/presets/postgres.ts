@@ -316,17 +316,17 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Back
         until: number | null
       }>(sql`SELECT key, value, CASE WHEN expires_at = 'infinity' THEN NULL ELSE ${epoch} END
           AS until FROM ${t.records} WHERE ${live}`)) {
-        for (const r of batch) yield { kind: 'record', key: r.key, value: r.value, until: r.until }
+        for (const r of batch) yield { kind: 'record', key: r.key, value: r.value, expiresAt: r.until }
       }
       for await (const batch of rows<{ key: string; until: number }>(
         sql`SELECT key, until FROM ${t.claims} WHERE until > ${now}::float8 AND ${live}`,
       )) {
-        for (const r of batch) yield { kind: 'claim', key: r.key, until: r.until }
+        for (const r of batch) yield { kind: 'claim', key: r.key, expiresAt: r.until }
       }
       for await (const batch of rows<{ set_key: string; member: string; until: number }>(
         sql`SELECT set_key, member, ${epoch} AS until FROM ${t.members} WHERE ${live}`,
       )) {
-        for (const r of batch) yield { kind: 'member', set: r.set_key, member: r.member, until: r.until }
+        for (const r of batch) yield { kind: 'member', set: r.set_key, member: r.member, expiresAt: r.until }
       }
       for await (const batch of rows<{ log: string; id: string; entry: string }>(
         sql`SELECT log, id, entry FROM ${t.audit} ORDER BY log, id`,
@@ -348,20 +348,20 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Back
           await tx`INSERT INTO ${t.records} (key, value, expires_at)
             SELECT k, v, coalesce(to_timestamp(u), 'infinity')
             FROM unnest(${records.map((e) => e.key)}::text[], ${records.map((e) => e.value)}::text[],
-              ${records.map((e) => e.until)}::float8[]) AS w(k, v, u)
+              ${records.map((e) => e.expiresAt)}::float8[]) AS w(k, v, u)
             ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`
         }
         if (claims.length > 0) {
           await tx`INSERT INTO ${t.claims} AS c (key, until, expires_at)
             SELECT k, u, to_timestamp(u) FROM unnest(${claims.map((e) => e.key)}::text[],
-              ${claims.map((e) => e.until)}::float8[]) AS w(k, u)
+              ${claims.map((e) => e.expiresAt)}::float8[]) AS w(k, u)
             ON CONFLICT (key) DO UPDATE SET until = greatest(c.until, excluded.until),
               expires_at = greatest(c.expires_at, excluded.expires_at)`
         }
         if (members.length > 0) {
           await tx`INSERT INTO ${t.members} AS m (set_key, member, expires_at)
             SELECT s, n, to_timestamp(u) FROM unnest(${members.map((e) => e.set)}::text[],
-              ${members.map((e) => e.member)}::text[], ${members.map((e) => e.until)}::float8[]) AS w(s, n, u)
+              ${members.map((e) => e.member)}::text[], ${members.map((e) => e.expiresAt)}::float8[]) AS w(s, n, u)
             ON CONFLICT (set_key, member) DO UPDATE SET expires_at = greatest(m.expires_at, excluded.expires_at)`
         }
         if (audit.length > 0) {

@@ -192,7 +192,7 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
     const kind = keyKind(key)
     if (at === -2 || value === undefined || value === null) return []
     const until = at < 0 ? null : at / 1000
-    if (kind === 'claim') return Number(value) > now ? [{ kind: 'claim', key, until: Number(value) }] : []
+    if (kind === 'claim') return Number(value) > now ? [{ kind: 'claim', key, expiresAt: Number(value) }] : []
     if (kind === 'log') {
       return (value as string[]).map((m) => {
         const cut = m.indexOf('\n')
@@ -200,8 +200,13 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
       })
     }
     if (until !== null && until <= now) return []
-    if (kind === 'record') return [{ kind: 'record', key, value: value as string, until }]
-    return (value as string[]).map((member) => ({ kind: 'member', set: key, member, until: until ?? now + FOREVER }))
+    if (kind === 'record') return [{ kind: 'record', key, value: value as string, expiresAt: until }]
+    return (value as string[]).map((member) => ({
+      kind: 'member',
+      set: key,
+      member,
+      expiresAt: until ?? now + FOREVER,
+    }))
   }
 
   const storage = createStorage({
@@ -332,9 +337,9 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
     async load(entries) {
       const ms = (until: number | null) => (until === null ? '' : Math.round(until * 1000))
       const args = (e: DumpEntry): [string, string, string | number, string | number] => {
-        if (e.kind === 'record') return [k(e.key), e.kind, e.value, ms(e.until)]
-        if (e.kind === 'claim') return [k(e.key), e.kind, e.until, Math.ceil(e.until * 1000)]
-        if (e.kind === 'member') return [k(e.set), e.kind, e.member, ms(e.until)]
+        if (e.kind === 'record') return [k(e.key), e.kind, e.value, ms(e.expiresAt)]
+        if (e.kind === 'claim') return [k(e.key), e.kind, e.expiresAt, Math.ceil(e.expiresAt * 1000)]
+        if (e.kind === 'member') return [k(e.set), e.kind, e.member, ms(e.expiresAt)]
         return [k(e.log), e.kind, `${e.id}\n${e.entry}`, '']
       }
       await each(entries, (c, e) => c.bcLoad(...args(e)))
