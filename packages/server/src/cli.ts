@@ -1,15 +1,21 @@
 /**
  * The `backchannel` command: `serve`, admin commands over the typed client (`apps`, `sessions`,
- * `audit`) and `token`, which mints (and optionally posts) an HMAC logout token.
+ * `audit`), `token`, which mints (and optionally posts) an HMAC logout token, and `export` /
+ * `import`, which move the whole state between storage engines (see dump-cli.ts).
  * @module
  */
 import cluster from 'node:cluster'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { createAdminClient } from '@backchannel/admin/client'
 import { mintLogoutToken } from '@backchannel/core/mint'
+import { DumpInvalid, DumpKeyMismatch, ImportTargetNotEmpty } from '@backchannel/unstorage'
 import { TRPCClientError } from '@trpc/client'
 import { type ArgsDef, defineCommand, runMain } from 'citty'
 import { ConfigError, type ConfigOverrides, loadConfig } from './config.js'
+import { exportTo, importFrom } from './dump-cli.js'
 import { runServer } from './serve.js'
+import { describeStorage, openStore } from './storage.js'
 import { runPrimary } from './workers.js'
 
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
@@ -217,9 +223,86 @@ const token = defineCommand({
   },
 })
 
+/**
+ * The store `serve` would open, from the same environment and `--storage`; exits 2 when
+ * misconfigured. An import into an fs folder that has no key yet needs BACKCHANNEL_MASTER_KEY:
+ * the folder would otherwise generate a key of its own, which no dump was made with.
+ */
+async function openConfiguredStore(storage: string | undefined, importing = false) {
+  let config: ReturnType<typeof loadConfig>
+  try {
+    config = loadConfig(process.env, { BACKCHANNEL_STORAGE: storage })
+  } catch (err) {
+    if (err instanceof ConfigError) return fail(err.message, 2)
+    throw err
+  }
+  if (config.storage.kind === 'memory') {
+    return fail('memory:// holds nothing outside a running gateway: name the storage with --storage', 2)
+  }
+  if (
+    importing &&
+    config.storage.kind === 'fs' &&
+    !config.masterKey &&
+    !existsSync(join(config.storage.path, 'master.key'))
+  ) {
+    return fail(`${describeStorage(config)} has no master.key yet: set BACKCHANNEL_MASTER_KEY to the dump's key`, 2)
+  }
+  const where = describeStorage(config)
+  const store = await openStore(config).catch((err: Error) => fail(`cannot open ${where}: ${reason(err)}`))
+  return { store, where }
+}
+const reason = (err: Error) => `${err.message}${err.cause ? ` (${(err.cause as Error).message})` : ''}`
+
+const storage = {
+  storage: { type: 'string', description: 'BACKCHANNEL_STORAGE: fs://PATH, redis://…, mongodb://…, postgres://…' },
+} as const satisfies ArgsDef
+
+const exportState = defineCommand({
+  meta: {
+    name: 'export',
+    description: 'write the whole state (apps, sessions, revocations, replay claims, audit log) to stdout as NDJSON',
+  },
+  args: storage,
+  async run({ args }) {
+    const { store, where } = await openConfiguredStore(args.storage)
+    try {
+      const { entries } = await exportTo(store, process.stdout)
+      process.stderr.write(`backchannel: exported ${entries} entries from ${where}\n`)
+    } catch (err) {
+      fail(`export failed: ${reason(err as Error)}`)
+    }
+    await store.close()
+  },
+})
+
+const importState = defineCommand({
+  meta: {
+    name: 'import',
+    description: 'load a dump from stdin (same master key); the whole dump is checked before anything is written',
+  },
+  args: {
+    ...storage,
+    merge: { type: 'boolean', description: 'import into a store that already holds applications, over what is there' },
+  },
+  async run({ args }) {
+    if (process.stdin.isTTY) return fail('pipe a dump into it: backchannel import < dump.ndjson', 2)
+    const { store, where } = await openConfiguredStore(args.storage, true)
+    try {
+      const { entries } = await importFrom(store, process.stdin, { merge: args.merge === true })
+      process.stderr.write(`backchannel: imported ${entries} entries into ${where}\n`)
+    } catch (err) {
+      // The dump's own faults are found before anything is written; the store's may come midway.
+      const refused =
+        err instanceof DumpInvalid || err instanceof DumpKeyMismatch || err instanceof ImportTargetNotEmpty
+      fail(`${refused ? 'import refused, nothing written' : 'import failed'}: ${reason(err as Error)}`)
+    }
+    await store.close()
+  },
+})
+
 const command = defineCommand({
   meta: { name: 'backchannel', description: 'OpenID Connect Back-Channel Logout gateway' },
-  subCommands: { serve, apps, sessions, audit, token },
+  subCommands: { serve, apps, sessions, audit, token, export: exportState, import: importState },
 })
 
 /** Runs the CLI with these arguments. */

@@ -1,9 +1,9 @@
 /** Opens the configured store; each backend loads only when chosen. */
-import type { GatewayStore } from '@backchannel/unstorage'
+import type { BackchannelStore } from '@backchannel/unstorage'
 import type { Config } from './config.js'
 
 /** Opens the store `config.storage` names. */
-export async function openStore(config: Pick<Config, 'storage' | 'masterKey'>): Promise<GatewayStore> {
+export async function openStore(config: Pick<Config, 'storage' | 'masterKey'>): Promise<BackchannelStore> {
   const { storage, masterKey } = config
   switch (storage.kind) {
     case 'memory': {

@@ -27,6 +27,19 @@ export interface LogEntry {
   entry: string
 }
 
+/**
+ * One entry of a store's state, as {@link StoreBackend.dump} yields it and {@link StoreBackend.load}
+ * takes it. Keys are the logical keys (`_internal/keys.ts`), the same on every backend; expiries
+ * are seconds since epoch (`null`: none).
+ */
+export type DumpEntry =
+  /** A record; `value` is its raw JSON text, byte for byte. */
+  | { kind: 'record'; key: string; value: string; expiresAt: number | null }
+  | { kind: 'member'; set: string; member: string; expiresAt: number }
+  | { kind: 'claim'; key: string; expiresAt: number }
+  /** One audit entry; a log's entries sort by `id`. */
+  | { kind: 'log'; log: string; id: string; entry: string }
+
 /** The backend primitives of one preset. All times are seconds since epoch. */
 export interface StoreBackend {
   /** Records (sessions, markers, apps). Values are JSON; each carries its own expiry. */
@@ -74,6 +87,17 @@ export interface StoreBackend {
   read(log: string, limit: number, before?: string): Promise<string[]>
   /** Removes every record, set and claim whose key starts with `prefix` (an application's data). */
   removePrefix(prefix: string): Promise<void>
+  /**
+   * Optional: every live entry (whose expiry is after `now`), in no particular order, read as it
+   * goes (a few thousand at a time), for `backchannel export`.
+   */
+  dump?(now: number): AsyncIterable<DumpEntry>
+  /**
+   * Optional: writes entries a {@link dump} yielded, over what is there: a record replaces the one
+   * at its key, a member or claim keeps the later expiry, a log entry with an id already there is
+   * kept once. Loading the same entries twice leaves what loading them once does.
+   */
+  load?(entries: DumpEntry[]): Promise<void>
   /** Throws when the backend cannot be reached (for readiness checks). */
   ping(): Promise<void>
   /** Closes connections and timers. */

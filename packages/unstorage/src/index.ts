@@ -6,8 +6,10 @@
  * contracts of that store ({@link GatewayStore} and its parts), which admin and server program against.
  * @module
  */
-export type { IndexRead, StoreBackend } from './backend.js'
+export type { DumpEntry, IndexRead, StoreBackend } from './backend.js'
 export { ttlSeconds } from './backend.js'
+export type { DumpSummary, ExportOptions, ImportOptions } from './dump.js'
+export { DUMP_FORMAT, DumpInvalid, DumpKeyMismatch, ImportTargetNotEmpty, keyFingerprint } from './dump.js'
 export type {
   AppRecord,
   AppStore,

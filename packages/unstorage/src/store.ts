@@ -11,6 +11,7 @@ import { createStorageBackend } from './_internal/storage-backend.js'
 import { createAppStore } from './apps.js'
 import { createAuditLog } from './audit.js'
 import type { StoreBackend } from './backend.js'
+import { type DumpSummary, type ExportOptions, exportState, type ImportOptions, importState } from './dump.js'
 import type { GatewayStore, SettingsStore } from './gateway-store.js'
 import { createSessionStore, type SessionOptions } from './sessions.js'
 
@@ -36,6 +37,29 @@ export interface StorageStoreOptions extends StoreOptions {
 export interface BackchannelStore extends GatewayStore {
   /** The backend underneath (raw records, for diagnostics and tests). */
   readonly backend: StoreBackend
+  /**
+   * Writes the whole live state as a dump (dump.ts), one NDJSON line at a time (without its
+   * newline) to `write`, which may return a promise to wait for (a full stdout).
+   *
+   * @example
+   * ```ts
+   * const lines: string[] = []
+   * await store.exportState((line) => lines.push(line), { gateway: '0.1.0' })
+   * ```
+   */
+  exportState(write: (line: string) => unknown, options?: ExportOptions): Promise<DumpSummary>
+  /**
+   * Imports a dump. `read` is called twice: the first pass checks every line, the second writes,
+   * so a bad dump leaves the store untouched. Refuses a dump made under another master key
+   * (`ERR_DUMP_KEY_MISMATCH`), a bad line (`ERR_DUMP_INVALID`, naming it) and, unless `merge`, a
+   * store that already holds applications (`ERR_IMPORT_TARGET_NOT_EMPTY`).
+   *
+   * @example
+   * ```ts
+   * await target.importState(async function* () { yield* lines })
+   * ```
+   */
+  importState(read: () => AsyncIterable<string>, options?: ImportOptions): Promise<DumpSummary>
 }
 
 /**
@@ -77,6 +101,10 @@ export function createStore(first: StoreBackend | StorageStoreOptions, second?: 
       await backend.dispose()
     },
     backend,
+    exportState: (write: (line: string) => unknown, opts?: ExportOptions) =>
+      exportState(backend, options.masterKey, now(), write, opts),
+    importState: (read: () => AsyncIterable<string>, opts?: ImportOptions) =>
+      importState(backend, options.masterKey, now, read, opts),
     apps: guardStore(createAppStore(backend, options.masterKey, now)),
     audit: { ...guardStore(audit), hashSub: audit.hashSub },
     settings: guardStore(createSettings(backend, now)),

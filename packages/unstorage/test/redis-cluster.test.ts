@@ -7,6 +7,7 @@ import { describeReplayStore, describeSessionStore } from '@backchannel/core/tes
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { keys } from '../src/_internal/keys.js'
 import { type RedisStoreOptions, redisStore } from '../src/presets/redis.js'
+import { itRoundTrips } from './dump-suite.js'
 import { hasRedisServer } from './setup/redis-server.js'
 import { type RedisGroup, startRedisCluster } from './setup/redis-topologies.js'
 import { describeStoreExtras, itClaimsOnceAcrossInstances } from './store-suite.js'
@@ -35,6 +36,8 @@ describe.skipIf(!available)('Redis preset on a cluster', () => {
   describeReplayStore('redis cluster', factory)
   describeStoreExtras('redis cluster', factory, { bigUser: 2_000 })
   itClaimsOnceAcrossInstances((base) => redisStore({ url: url(), masterKey, base }))
+  // The dump SCANs every master; each application's keys keep their hash tag on the way in.
+  itRoundTrips(() => redisStore({ url: url(), masterKey, base: `cdump${++db}` }))
 
   it("keeps every key of one application in one slot, and the applications' keys apart", async () => {
     const base = `slots${++db}`

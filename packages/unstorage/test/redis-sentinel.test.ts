@@ -8,6 +8,7 @@ import { describeReplayStore, describeSessionStore } from '@backchannel/core/tes
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RedisStoreOptions, redisStore } from '../src/presets/redis.js'
 import type { BackchannelStore } from '../src/store.js'
+import { itRoundTrips } from './dump-suite.js'
 import { hasRedisServer } from './setup/redis-server.js'
 import { type RedisGroup, startRedisSentinel } from './setup/redis-topologies.js'
 import { describeStoreExtras, itClaimsOnceAcrossInstances } from './store-suite.js'
@@ -49,6 +50,8 @@ describe.skipIf(!available)('Redis preset behind Sentinel', () => {
   describeReplayStore('redis sentinel', factory)
   describeStoreExtras('redis sentinel', factory, { bigUser: 2_000 })
   itClaimsOnceAcrossInstances((base) => redisStore({ url: url(), masterKey, base }))
+  // Replicas acknowledge each batch (WAIT) behind Sentinel; on a cluster the dump SCANs every master.
+  itRoundTrips(() => redisStore({ url: url(), masterKey, base: `sdump${++db}` }))
 
   it('keeps every acknowledged logout through a failover; the others fail with ERR_STORE_UNAVAILABLE, then succeed', async () => {
     const group = sentinel as RedisGroup

@@ -12,6 +12,8 @@
  *   a:<app>:iu:<iss,sub>         index set: hashed session ids of a subject
  *   a:<app>:r:<iss,jti>          replay claim
  *   app:<name>                   application record (secrets encrypted)
+ *   apps                         index set: every application's name (apps.ts)
+ *   app-name\n<name>             claim: the name is taken (apps.ts)
  *   k:<apiKeyHash>               application name by API key hash
  *   set:<name>                   a gateway setting (e.g. the admin token's hash)
  *   log:<app or all>             audit log
@@ -75,4 +77,14 @@ export const keys = {
   apiKey: (hash: string) => `k:${hash}`,
   setting: (name: string) => `set:${h(name)}`,
   log: (app?: string) => (app === undefined ? 'log:all' : `log:${ha(app)}`),
+}
+
+/**
+ * What a logical key holds, told from its form above, for backends that keep every kind in one
+ * key space (Redis): a claim, an index set, a log, or else a record.
+ */
+export function keyKind(key: string): 'claim' | 'set' | 'log' | 'record' {
+  if (key.startsWith('r:') || key.startsWith('app-name\n')) return 'claim'
+  if (key.startsWith('log:')) return 'log'
+  return key === 'apps' || /^a:[^:]+:i[su]:/.test(key) ? 'set' : 'record'
 }

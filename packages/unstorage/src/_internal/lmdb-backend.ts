@@ -21,7 +21,7 @@
  */
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { createStorage, type Driver } from 'unstorage'
-import { type LogEntry, type RecordWrite, type StoreBackend, ttlSeconds } from '../backend.js'
+import { type DumpEntry, type LogEntry, type RecordWrite, type StoreBackend, ttlSeconds } from '../backend.js'
 import type { Op } from './local-state.js'
 
 type Record = [until: number | null, value: string]
@@ -339,4 +339,41 @@ export function createLmdbBackend(db: Lmdb, options: LmdbBackendOptions): StoreB
       await env.close()
     },
   }
+}
+
+/** Every live entry of the environment, table by table, for {@link StoreBackend.dump}. */
+export async function* dumpLmdb(db: Lmdb, now: number): AsyncGenerator<DumpEntry> {
+  for (const { key, value } of db.records.getRange()) {
+    const [until, raw] = value
+    if (until === null || until > now) yield { kind: 'record', key, value: raw, expiresAt: until }
+  }
+  for (const { key, value } of db.claims.getRange()) if (value > now) yield { kind: 'claim', key, expiresAt: value }
+  for (const { key, value } of db.sets.getRange()) {
+    const cut = key.lastIndexOf('\x1f')
+    if (value > now) yield { kind: 'member', set: key.slice(0, cut), member: key.slice(cut + 1), expiresAt: value }
+  }
+  for (const { key, value } of db.logs.getRange()) {
+    const cut = key.lastIndexOf('\x1f')
+    yield { kind: 'log', log: key.slice(0, cut), id: key.slice(cut + 1), entry: value }
+  }
+}
+
+/** Writes dumped entries in one transaction (see {@link StoreBackend.load}); logs are not trimmed. */
+export async function loadLmdb(db: Lmdb, entries: DumpEntry[]): Promise<void> {
+  checkKeys(
+    entries.map((e) =>
+      e.kind === 'member' ? member(e.set, e.member) : e.kind === 'log' ? logKey(e.log, e.id) : e.key,
+    ),
+  )
+  const write = writers(db)
+  await db.env.transaction(() => {
+    for (const entry of entries) {
+      if (entry.kind === 'record') db.records.put(entry.key, [entry.expiresAt, entry.value])
+      else if (entry.kind === 'claim')
+        db.claims.put(entry.key, Math.max(entry.expiresAt, db.claims.get(entry.key) ?? 0))
+      else if (entry.kind === 'member') write.addMember(entry.set, entry.member, entry.expiresAt)
+      else write.append(entry.log, entry.id, entry.entry, Number.POSITIVE_INFINITY)
+    }
+  })
+  await db.env.flushed
 }

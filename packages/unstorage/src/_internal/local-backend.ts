@@ -5,7 +5,7 @@
  * several gateway instances (use fs, Redis or MongoDB for that).
  */
 import { createStorage, type Driver } from 'unstorage'
-import { type RecordWrite, type StoreBackend, ttlSeconds } from '../backend.js'
+import { type DumpEntry, type RecordWrite, type StoreBackend, ttlSeconds } from '../backend.js'
 import type { LocalState, Op } from './local-state.js'
 
 export interface LocalBackendOptions {
@@ -91,11 +91,48 @@ export function createLocalBackend(state: LocalState, options: LocalBackendOptio
     read: async (log, limit, before) => state.index.read(log, limit, before),
     removePrefix: (prefix) => write(['x', prefix]),
 
+    // The snapshot leaves out what expired by the state's clock, the same as `now`.
+    async *dump() {
+      for (const op of state.snapshot()) {
+        if (op[0] === 's') yield { kind: 'record', key: op[1], value: op[2], expiresAt: op[3] }
+        else if (op[0] === 'c') yield { kind: 'claim', key: op[1], expiresAt: op[2] }
+        else if (op[0] === 'a') yield { kind: 'member', set: op[1], member: op[2], expiresAt: op[3] }
+        else if (op[0] === 'l') {
+          yield { kind: 'log', log: op[1], id: (JSON.parse(op[2]) as { id: string }).id, entry: op[2] }
+        }
+      }
+    },
+    load: async (entries) => loadInto(state, entries),
+
     async ping() {},
 
     async dispose() {
       clearInterval(timer)
       await sweeping
     },
+  }
+}
+
+/** Writes dumped entries into the local state (see {@link StoreBackend.load}). */
+function loadInto(state: LocalState, entries: DumpEntry[]): void {
+  const logged = new Map<string, Set<string>>()
+  const idsOf = (log: string) => {
+    let ids = logged.get(log)
+    if (!ids) {
+      ids = new Set(state.index.read(log, Number.MAX_SAFE_INTEGER).map((e) => (JSON.parse(e) as { id: string }).id))
+      logged.set(log, ids)
+    }
+    return ids
+  }
+  for (const entry of entries) {
+    if (entry.kind === 'record') state.apply(['s', entry.key, entry.value, entry.expiresAt])
+    else if (entry.kind === 'member') state.apply(['a', entry.set, entry.member, entry.expiresAt])
+    else if (entry.kind === 'claim')
+      state.apply(['c', entry.key, Math.max(entry.expiresAt, state.claimedUntil(entry.key) ?? 0)])
+    else if (!idsOf(entry.log).has(entry.id)) {
+      // Appended in the dump's order, which is the log's; never trimmed here (the dump was capped).
+      state.apply(['l', entry.log, entry.entry, Number.POSITIVE_INFINITY])
+      idsOf(entry.log).add(entry.id)
+    }
   }
 }

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { convertJournal } from '../_internal/journal.js'
-import { createLmdbBackend, openLmdb } from '../_internal/lmdb-backend.js'
+import { createLmdbBackend, dumpLmdb, loadLmdb, openLmdb } from '../_internal/lmdb-backend.js'
 import { type BackchannelStore, createStore, type StoreOptions } from '../store.js'
 
 /** Options of {@link fsStore}. */
@@ -58,6 +58,8 @@ export async function fsStore(options: FsStoreOptions = {}): Promise<Backchannel
     fsync: options.fsync ?? true,
     sweepInterval: options.sweepInterval ?? 600,
   })
+  backend.dump = (t) => dumpLmdb(db, t)
+  backend.load = (entries) => loadLmdb(db, entries)
   return createStore(backend, { ...options, now, masterKey })
 }
 

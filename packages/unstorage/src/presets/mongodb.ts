@@ -17,7 +17,7 @@
  */
 import { type Collection, type Db, MongoClient, type MongoClientOptions, MongoServerError } from 'mongodb'
 import { createStorage, defineDriver } from 'unstorage'
-import { type StoreBackend, ttlSeconds } from '../backend.js'
+import { type DumpEntry, type StoreBackend, ttlSeconds } from '../backend.js'
 import { type BackchannelStore, createStore, type StoreOptions } from '../store.js'
 
 /** Options of {@link mongodbStore}. */
@@ -218,6 +218,64 @@ export async function mongodbStore(options: MongodbStoreOptions): Promise<Backch
     async removePrefix(prefix) {
       await records.deleteMany({ key: prefixOf(prefix) })
       await members.deleteMany({ set: prefixOf(prefix) })
+    },
+
+    async *dump(now) {
+      const live = { $gt: at(now) }
+      for await (const d of records.find({ $or: [{ expiresAt: null }, { expiresAt: live }] })) {
+        yield { kind: 'record', key: d.key, value: d.value, expiresAt: d.expiresAt && d.expiresAt.getTime() / 1000 }
+      }
+      for await (const d of claims.find({ until: { $gt: now } }))
+        yield { kind: 'claim', key: d.key, expiresAt: d.until }
+      for await (const d of members.find({ expiresAt: live })) {
+        yield { kind: 'member', set: d.set, member: d.member, expiresAt: d.expiresAt.getTime() / 1000 }
+      }
+      for await (const d of logs.find().sort({ log: 1, id: 1 }))
+        yield { kind: 'log', log: d.log, id: d.id, entry: d.entry }
+    },
+
+    async load(entries) {
+      const date = (until: number) => new Date(Math.round(until * 1000))
+      const of = <K extends DumpEntry['kind']>(kind: K) =>
+        entries.filter((e): e is Extract<DumpEntry, { kind: K }> => e.kind === kind)
+      const writes: Promise<unknown>[] = []
+      const put = <T extends object>(collection: Collection<T>, ops: Parameters<Collection<T>['bulkWrite']>[0]) => {
+        if (ops.length > 0) writes.push(collection.bulkWrite(ops, { ordered: false }))
+      }
+      put(
+        records,
+        of('record').map(({ key, value, expiresAt: until }) => ({
+          updateOne: {
+            filter: { key },
+            update: { $set: { key, value, expiresAt: until === null ? null : date(until) } },
+            upsert: true,
+          },
+        })),
+      )
+      // A loaded claim is held (n: 1): a later claim of its key is refused until it passes.
+      put(
+        claims,
+        of('claim').map(({ key, expiresAt: until }) => ({
+          updateOne: {
+            filter: { key },
+            update: { $max: { until, expiresAt: date(until) }, $setOnInsert: { key, n: 1, gen: 0 } },
+            upsert: true,
+          },
+        })),
+      )
+      put(
+        members,
+        of('member').map(({ set, member, expiresAt: until }) => ({
+          updateOne: { filter: { set, member }, update: { $max: { expiresAt: date(until) } }, upsert: true },
+        })),
+      )
+      put(
+        logs,
+        of('log').map(({ log, id, entry }) => ({
+          updateOne: { filter: { log, id }, update: { $set: { entry } }, upsert: true },
+        })),
+      )
+      await Promise.all(writes)
     },
 
     async ping() {

@@ -26,7 +26,7 @@
 import { errors } from '@backchannel/core'
 import postgres, { type Options, type Sql, type TransactionSql } from 'postgres'
 import { createStorage, defineDriver } from 'unstorage'
-import { type RecordWrite, type StoreBackend, ttlSeconds } from '../backend.js'
+import { type DumpEntry, type RecordWrite, type StoreBackend, ttlSeconds } from '../backend.js'
 import { type BackchannelStore, createStore, type StoreOptions } from '../store.js'
 
 /** Options of {@link postgresStore}. */
@@ -301,6 +301,76 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Back
       await sql`WITH r AS (DELETE FROM ${t.records} WHERE key >= ${from} AND key < ${to}),
         c AS (DELETE FROM ${t.claims} WHERE key >= ${from} AND key < ${to})
         DELETE FROM ${t.members} WHERE set_key >= ${from} AND set_key < ${to}`
+    },
+
+    async *dump(now) {
+      // Expiries as epoch seconds to the millisecond (`infinity` reads as null): a float8 holds
+      // no exact microsecond a century ahead, so the same dump would not load back the same.
+      // Cursors, a thousand rows at a time.
+      const epoch = sql`round(extract(epoch from expires_at) * 1000)::float8 / 1000`
+      const live = sql`expires_at > to_timestamp(${now})`
+      const rows = <T>(query: ReturnType<typeof sql>) => query.cursor(1000) as unknown as AsyncIterable<T[]>
+      for await (const batch of rows<{
+        key: string
+        value: string
+        until: number | null
+      }>(sql`SELECT key, value, CASE WHEN expires_at = 'infinity' THEN NULL ELSE ${epoch} END
+          AS until FROM ${t.records} WHERE ${live}`)) {
+        for (const r of batch) yield { kind: 'record', key: r.key, value: r.value, expiresAt: r.until }
+      }
+      for await (const batch of rows<{ key: string; until: number }>(
+        sql`SELECT key, until FROM ${t.claims} WHERE until > ${now}::float8 AND ${live}`,
+      )) {
+        for (const r of batch) yield { kind: 'claim', key: r.key, expiresAt: r.until }
+      }
+      for await (const batch of rows<{ set_key: string; member: string; until: number }>(
+        sql`SELECT set_key, member, ${epoch} AS until FROM ${t.members} WHERE ${live}`,
+      )) {
+        for (const r of batch) yield { kind: 'member', set: r.set_key, member: r.member, expiresAt: r.until }
+      }
+      for await (const batch of rows<{ log: string; id: string; entry: string }>(
+        sql`SELECT log, id, entry FROM ${t.audit} ORDER BY log, id`,
+      )) {
+        for (const r of batch) yield { kind: 'log', log: r.log, id: r.id, entry: r.entry }
+      }
+    },
+
+    async load(entries) {
+      const of = <K extends DumpEntry['kind']>(kind: K) =>
+        entries.filter((e): e is Extract<DumpEntry, { kind: K }> => e.kind === kind)
+      const records = of('record')
+      const claims = of('claim')
+      const members = of('member')
+      const audit = of('log')
+      // One transaction per batch; expiries go in as given, `infinity` where there is none.
+      await sql.begin(async (tx) => {
+        if (records.length > 0) {
+          await tx`INSERT INTO ${t.records} (key, value, expires_at)
+            SELECT k, v, coalesce(to_timestamp(u), 'infinity')
+            FROM unnest(${records.map((e) => e.key)}::text[], ${records.map((e) => e.value)}::text[],
+              ${records.map((e) => e.expiresAt)}::float8[]) AS w(k, v, u)
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`
+        }
+        if (claims.length > 0) {
+          await tx`INSERT INTO ${t.claims} AS c (key, until, expires_at)
+            SELECT k, u, to_timestamp(u) FROM unnest(${claims.map((e) => e.key)}::text[],
+              ${claims.map((e) => e.expiresAt)}::float8[]) AS w(k, u)
+            ON CONFLICT (key) DO UPDATE SET until = greatest(c.until, excluded.until),
+              expires_at = greatest(c.expires_at, excluded.expires_at)`
+        }
+        if (members.length > 0) {
+          await tx`INSERT INTO ${t.members} AS m (set_key, member, expires_at)
+            SELECT s, n, to_timestamp(u) FROM unnest(${members.map((e) => e.set)}::text[],
+              ${members.map((e) => e.member)}::text[], ${members.map((e) => e.expiresAt)}::float8[]) AS w(s, n, u)
+            ON CONFLICT (set_key, member) DO UPDATE SET expires_at = greatest(m.expires_at, excluded.expires_at)`
+        }
+        if (audit.length > 0) {
+          await tx`INSERT INTO ${t.audit} (log, id, entry)
+            SELECT * FROM unnest(${audit.map((e) => e.log)}::text[], ${audit.map((e) => e.id)}::text[],
+              ${audit.map((e) => e.entry)}::text[])
+            ON CONFLICT DO NOTHING`
+        }
+      })
     },
 
     async ping() {

@@ -62,15 +62,23 @@ export function keyNamer(base: string, cluster: boolean) {
 /** Every key matching a `SCAN` pattern, on every master of a cluster. */
 export async function scanAll(client: RedisClient, pattern: string): Promise<string[]> {
   const found: string[] = []
+  for await (const keys of scanPages(client, pattern)) found.push(...keys)
+  return found
+}
+
+/**
+ * The keys matching a `SCAN` pattern, one reply at a time (up to about 1,000), on every master of
+ * a cluster: an export of millions of keys never holds all their names. A key may come twice.
+ */
+export async function* scanPages(client: RedisClient, pattern: string): AsyncGenerator<string[]> {
   for (const node of client instanceof Cluster ? client.nodes('master') : [client]) {
     let cursor = '0'
     do {
       const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
-      found.push(...keys)
+      if (keys.length > 0) yield keys
       cursor = next
     } while (cursor !== '0')
   }
-  return found
 }
 
 /**

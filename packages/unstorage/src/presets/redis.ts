@@ -14,11 +14,20 @@
  * ```
  * @module
  */
-import type { ChainableCommander, RedisOptions } from 'ioredis'
+import type { ChainableCommander, Redis, RedisOptions } from 'ioredis'
 import { createStorage, defineDriver } from 'unstorage'
-import { type RecordWrite, type StoreBackend, ttlSeconds } from '../backend.js'
+import { FOREVER, keyKind } from '../_internal/keys.js'
+import { type DumpEntry, type RecordWrite, type StoreBackend, ttlSeconds } from '../backend.js'
 import { type BackchannelStore, createStore, type StoreOptions } from '../store.js'
-import { connect, keyNamer, type RedisClient, ReplicasBehind, scanAll, writeAndWait } from './redis-client.js'
+import {
+  connect,
+  keyNamer,
+  type RedisClient,
+  ReplicasBehind,
+  scanAll,
+  scanPages,
+  writeAndWait,
+} from './redis-client.js'
 import { parseRedisUrl } from './redis-url.js'
 
 export { parseRedisUrl, type RedisNode, type RedisTarget } from './redis-url.js'
@@ -83,7 +92,35 @@ return {members, values, also}`,
     lua: `for i = 2, #ARGV, 2 do redis.call('ZADD', KEYS[tonumber(ARGV[i])], 0, ARGV[i + 1]) end
 for i = 1, #KEYS do redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -tonumber(ARGV[1]) - 1) end`,
   },
+  // For an export: the expiry of KEYS[1] (Unix ms; -1 none, -2 gone), then what it holds, read
+  // as ARGV[1] says its kind is (keyKind). Absolute expiries survive the move unchanged.
+  bcDump: {
+    numberOfKeys: 1,
+    lua: `local at = redis.call('PEXPIRETIME', KEYS[1])
+if ARGV[1] == 'set' then return {at, redis.call('SMEMBERS', KEYS[1])} end
+if ARGV[1] == 'log' then return {at, redis.call('ZRANGE', KEYS[1], 0, -1)} end
+return {at, redis.call('GET', KEYS[1])}`,
+  },
+  // For an import: writes one dumped entry of kind ARGV[1] at KEYS[1]; expiries (ARGV[3]) are
+  // Unix ms, '' for none. A claim or a set keeps the later expiry of the two.
+  bcLoad: {
+    numberOfKeys: 1,
+    lua: `local kind, at = ARGV[1], ARGV[3]
+if kind == 'record' and at == '' then redis.call('SET', KEYS[1], ARGV[2])
+elseif kind == 'record' then redis.call('SET', KEYS[1], ARGV[2], 'PXAT', at)
+elseif kind == 'claim' then
+  local held = redis.call('GET', KEYS[1])
+  if not held or tonumber(held) < tonumber(ARGV[2]) then redis.call('SET', KEYS[1], ARGV[2], 'PXAT', at) end
+elseif kind == 'member' then
+  redis.call('SADD', KEYS[1], ARGV[2])
+  redis.call('PEXPIREAT', KEYS[1], at, 'NX')
+  redis.call('PEXPIREAT', KEYS[1], at, 'GT')
+else redis.call('ZADD', KEYS[1], 0, ARGV[2]) end`,
+  },
 }
+
+/** What a dumped Redis key holds: its expiry (Unix ms, negative for none), then its value or members. */
+type Dumped = [at: number, value?: string | string[] | null]
 
 /** A client or pipeline with {@link SCRIPTS} defined (variadic scripts take the number of keys first). */
 type Scripted<T, Reply> = T & { [name in keyof typeof SCRIPTS]: (...args: (string | number)[]) => Reply }
@@ -133,6 +170,44 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
     keys: entries.map(({ key }) => k(key)),
     args: entries.flatMap(({ value, expiresAt }) => [JSON.stringify(value), ttlSeconds(expiresAt, now)]),
   })
+
+  /**
+   * Runs one script call per item: pipelined on one server (one round trip), routed key by key
+   * on a cluster, where one pipeline may touch one slot only.
+   */
+  const each = async <T>(items: T[], call: (target: ScriptedPipeline | typeof client, item: T) => unknown) => {
+    if (cluster) return Promise.all(items.map((item) => call(client, item)))
+    const pipeline = client.pipeline() as ScriptedPipeline
+    for (const item of items) call(pipeline, item)
+    const results = (await pipeline.exec()) ?? []
+    return results.map(([err, reply]) => {
+      if (err) throw err
+      return reply
+    })
+  }
+
+  /** The dump entries of one Redis key, as its store key's kind says. */
+  const dumped = (name: string, [at, value]: Dumped, now: number): DumpEntry[] => {
+    const key = unname(name)
+    const kind = keyKind(key)
+    if (at === -2 || value === undefined || value === null) return []
+    const until = at < 0 ? null : at / 1000
+    if (kind === 'claim') return Number(value) > now ? [{ kind: 'claim', key, expiresAt: Number(value) }] : []
+    if (kind === 'log') {
+      return (value as string[]).map((m) => {
+        const cut = m.indexOf('\n')
+        return { kind: 'log', log: key, id: m.slice(0, cut), entry: m.slice(cut + 1) }
+      })
+    }
+    if (until !== null && until <= now) return []
+    if (kind === 'record') return [{ kind: 'record', key, value: value as string, expiresAt: until }]
+    return (value as string[]).map((member) => ({
+      kind: 'member',
+      set: key,
+      member,
+      expiresAt: until ?? now + FOREVER,
+    }))
+  }
 
   const storage = createStorage({
     driver: defineDriver(() => ({
@@ -248,6 +323,31 @@ export function redisStore(options: RedisStoreOptions): BackchannelStore {
       // On a cluster the keys of one application share a slot: one UNLINK may take many.
       for (let i = 0; i < found.length; i += 1000) {
         await write((p) => p.unlink(...found.slice(i, i + 1000)))
+      }
+    },
+
+    async *dump(now) {
+      // Every master of a cluster, a SCAN reply at a time; a key gone before its read is left out.
+      for await (const names of scanPages(client, `${k('')}*`)) {
+        const replies = await each(names, (c, name) => c.bcDump(name, keyKind(unname(name))))
+        for (const [i, name] of names.entries()) yield* dumped(name, replies[i] as Dumped, now)
+      }
+    },
+
+    async load(entries) {
+      const ms = (until: number | null) => (until === null ? '' : Math.round(until * 1000))
+      const args = (e: DumpEntry): [string, string, string | number, string | number] => {
+        if (e.kind === 'record') return [k(e.key), e.kind, e.value, ms(e.expiresAt)]
+        if (e.kind === 'claim') return [k(e.key), e.kind, e.expiresAt, Math.ceil(e.expiresAt * 1000)]
+        if (e.kind === 'member') return [k(e.set), e.kind, e.member, ms(e.expiresAt)]
+        return [k(e.log), e.kind, `${e.id}\n${e.entry}`, '']
+      }
+      await each(entries, (c, e) => c.bcLoad(...args(e)))
+      // One server or Sentinel: one connection, so one WAIT covers the batch. A cluster spreads
+      // the batch over its masters' connections: no WAIT there (docs/operations.md says so).
+      if (!cluster && target.replicas > 0) {
+        const got = Number(await (client as Redis).wait(target.replicas, target.replicaTimeout))
+        if (got < target.replicas) throw new ReplicasBehind(target.replicas, got, target.replicaTimeout, undefined)
       }
     },
 

@@ -1,0 +1,147 @@
+/**
+ * Export and import (dump.ts) on every preset against its real server, and what an import refuses:
+ * another master key, a damaged or cut-short dump, an unknown format, a target holding applications.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, inject, it } from 'vitest'
+import { keyKind } from '../src/_internal/keys.js'
+import type { DumpEntry } from '../src/backend.js'
+import { keyFingerprint } from '../src/dump.js'
+import type { BackchannelStore } from '../src/index.js'
+import { fsStore } from '../src/presets/fs.js'
+import { memoryStore } from '../src/presets/memory.js'
+import { mongodbStore } from '../src/presets/mongodb.js'
+import { postgresStore } from '../src/presets/postgres.js'
+import { redisStore } from '../src/presets/redis.js'
+import { entriesOf, exportLines, fillState, itRoundTrips, reading } from './dump-suite.js'
+
+const masterKey = randomBytes(32)
+let n = 0
+const folders: string[] = []
+afterAll(async () => {
+  for (const folder of folders) await rm(folder, { recursive: true, force: true })
+})
+const openFs = async (key = masterKey) => {
+  const base = await mkdtemp(join(tmpdir(), 'backchannel-dump-'))
+  folders.push(base)
+  return fsStore({ base, masterKey: key })
+}
+
+describe('memory preset', () => itRoundTrips(() => memoryStore({ masterKey })))
+describe('fs preset', () => itRoundTrips(() => openFs()))
+
+const redisUrl = inject('redisUrl')
+describe.skipIf(!redisUrl)('Redis preset', () =>
+  itRoundTrips(() => redisStore({ url: redisUrl as string, masterKey, base: `dump${Date.now()}_${++n}` })),
+)
+const postgresUrl = inject('postgresUrl')
+describe.skipIf(!postgresUrl)('PostgreSQL preset', () =>
+  itRoundTrips(() => postgresStore({ url: postgresUrl as string, masterKey, schema: `dump${++n}` })),
+)
+describe(`MongoDB preset (${inject('mongoKind')})`, () => {
+  const client = inject('mongoKind') === 'mongodb' ? {} : { serverMonitoringMode: 'poll' as const }
+  itRoundTrips(() => mongodbStore({ url: inject('mongoUrl'), masterKey, client, database: `dump${Date.now()}_${++n}` }))
+})
+
+describe('an import refuses, writing nothing', () => {
+  /** A dump of a filled fs store, and an empty fs store to import it into. */
+  const setUp = async () => {
+    const source = await openFs()
+    await fillState(source)
+    const lines = await exportLines(source)
+    await source.close()
+    return { lines, target: await openFs() }
+  }
+  const expectEmpty = async (target: BackchannelStore) => {
+    expect(entriesOf(await exportLines(target))).toEqual([])
+    await target.close()
+  }
+
+  it('a dump made under another master key, with a message that says so', async () => {
+    const { lines } = await setUp()
+    const other = await openFs(randomBytes(32))
+    await expect(other.importState(reading(lines))).rejects.toMatchObject({
+      code: 'ERR_DUMP_KEY_MISMATCH',
+      message: expect.stringMatching(/^this dump was made with another BACKCHANNEL_MASTER_KEY: /),
+    })
+    await expectEmpty(other)
+  })
+
+  it('a garbled line, naming it, though every line before it is good', async () => {
+    const { lines, target } = await setUp()
+    const garbled = [...lines]
+    garbled[5] = (garbled[5] as string).slice(0, 20)
+    await expect(target.importState(reading(garbled))).rejects.toMatchObject({
+      code: 'ERR_DUMP_INVALID',
+      message: 'line 6 of the dump is not JSON: the dump is damaged or cut short',
+    })
+    const wrongShape = [...lines]
+    wrongShape[3] = JSON.stringify({ kind: 'record', key: 'k', value: 'not json', expiresAt: null })
+    await expect(target.importState(reading(wrongShape))).rejects.toThrow('line 4 of the dump is not a valid record')
+    await expectEmpty(target)
+  })
+
+  it('a dump cut short at a line boundary, or whose count is off', async () => {
+    const { lines, target } = await setUp()
+    await expect(target.importState(reading(lines.slice(0, -3)))).rejects.toThrow(
+      `the dump stops after line ${lines.length - 3}, without its end line: it is cut short`,
+    )
+    const dropped = [...lines.slice(0, 3), ...lines.slice(4)]
+    await expect(target.importState(reading(dropped))).rejects.toThrow(/^line \d+ of the dump says \d+ entries/)
+    await expectEmpty(target)
+  })
+
+  it('an unknown format, or something that is not a dump', async () => {
+    const { lines, target } = await setUp()
+    const header = JSON.parse(lines[0] as string) as Record<string, unknown>
+    const future = [JSON.stringify({ ...header, format: 2 }), ...lines.slice(1)]
+    await expect(target.importState(reading(future))).rejects.toThrow(
+      'line 1 of the dump is a dump of format 2: this version reads format 1',
+    )
+    await expect(target.importState(reading(lines.slice(1)))).rejects.toThrow(
+      'line 1 of the dump is not the header of a backchannel dump',
+    )
+    await expect(target.importState(reading([]))).rejects.toThrow('the dump is empty')
+    await expectEmpty(target)
+  })
+
+  it('a target that already holds applications, unless merging', async () => {
+    const { lines, target } = await setUp()
+    await target.apps.create({
+      kind: 'hmac',
+      name: 'local',
+      secrets: [{ key: randomBytes(32) }],
+      apiKeyHash: 'ab'.repeat(32),
+      createdAt: 1,
+      updatedAt: 1,
+    })
+    await expect(target.importState(reading(lines))).rejects.toMatchObject({ code: 'ERR_IMPORT_TARGET_NOT_EMPTY' })
+    expect(await target.apps.get('billing')).toBeUndefined()
+    await target.importState(reading(lines), { merge: true })
+    expect((await target.apps.list()).map((a) => a.name).sort()).toEqual(['billing', 'local', 'wiki'])
+    await target.close()
+  })
+})
+
+it('fingerprints a master key without revealing it: one key, one fingerprint', () => {
+  const key = randomBytes(32)
+  expect(keyFingerprint(key)).toBe(keyFingerprint(Buffer.from(key)))
+  expect(keyFingerprint(key)).not.toBe(keyFingerprint(randomBytes(32)))
+  expect(keyFingerprint(key)).toMatch(/^[\w-]{22}$/)
+  expect(keyFingerprint(key)).not.toContain(key.toString('base64url').slice(0, 8))
+})
+
+it('tells every key the store writes by its form (Redis keeps all kinds in one key space)', async () => {
+  const store = memoryStore({ masterKey })
+  await fillState(store)
+  const kinds = { record: 'record', claim: 'claim', member: 'set', log: 'log' } as const
+  for (const line of entriesOf(await exportLines(store))) {
+    const entry = JSON.parse(line) as DumpEntry
+    const key = entry.kind === 'member' ? entry.set : entry.kind === 'log' ? entry.log : entry.key
+    expect([key, keyKind(key)]).toEqual([key, kinds[entry.kind]])
+  }
+  await store.close()
+})
