@@ -6,11 +6,13 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createStorage } from 'unstorage'
+import memoryDriver from 'unstorage/drivers/memory'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { keyKind } from '../src/_internal/keys.js'
 import type { DumpEntry } from '../src/backend.js'
 import { keyFingerprint } from '../src/dump.js'
-import type { BackchannelStore } from '../src/index.js'
+import { type BackchannelStore, createStore } from '../src/index.js'
 import { fsStore } from '../src/presets/fs.js'
 import { memoryStore } from '../src/presets/memory.js'
 import { mongodbStore } from '../src/presets/mongodb.js'
@@ -32,6 +34,8 @@ const openFs = async (key = masterKey) => {
 
 describe('memory preset', () => itRoundTrips(() => memoryStore({ masterKey })))
 describe('fs preset', () => itRoundTrips(() => openFs()))
+describe('any unstorage driver (memory)', () =>
+  itRoundTrips(() => createStore({ storage: createStorage({ driver: memoryDriver() }), masterKey })))
 
 const redisUrl = inject('redisUrl')
 describe.skipIf(!redisUrl)('Redis preset', () =>

@@ -7,7 +7,7 @@
  * Every key is changed through keyed-updates.ts, so claims are atomic within one process only.
  */
 import { createStorage, type Driver, type Storage } from 'unstorage'
-import { type LogEntry, type StoreBackend, ttlSeconds } from '../backend.js'
+import { type DumpEntry, type LogEntry, type StoreBackend, ttlSeconds } from '../backend.js'
 import { type Envelope, keyedUpdates } from './keyed-updates.js'
 
 export interface StorageBackendOptions {
@@ -171,6 +171,32 @@ export function createStorageBackend(inner: Storage, options: StorageBackendOpti
       await Promise.all(keys.flat().map(remove))
     },
 
+    async *dump(t) {
+      for (const key of await inner.getKeys()) {
+        const current = live(await update(key, (envelope) => [envelope, envelope]), t)
+        if (current) yield* entriesOf(key, current, t)
+      }
+    },
+    async load(entries) {
+      const t = now()
+      for (const entry of entries) {
+        if (entry.kind === 'record') await put(entry.key, JSON.parse(entry.value), entry.expiresAt ?? undefined, t)
+        else if (entry.kind === 'member') await backend.addMember(entry.set, entry.member, entry.expiresAt)
+        else if (entry.kind === 'claim')
+          await update(CLAIM + entry.key, (current) => {
+            const expiresAt = Math.max(entry.expiresAt, live(current, t)?.expiresAt ?? 0)
+            return [{ value: true, expiresAt }, undefined, ttlSeconds(expiresAt, t)]
+          })
+        else
+          await update(LOG + entry.log, (current) => {
+            const kept = (current?.value ?? []) as Entries
+            // Kept once: loading the same dump twice leaves what loading it once does.
+            if (kept.some(([id]) => id === entry.id)) return [current, undefined]
+            return [{ value: kept.concat([[entry.id, entry.entry]]) }, undefined]
+          })
+      }
+    },
+
     async ping() {
       await inner.hasItem(`${CLAIM}ping`)
     },
@@ -181,4 +207,16 @@ export function createStorageBackend(inner: Storage, options: StorageBackendOpti
     },
   }
   return backend
+}
+
+/** What one stored key holds, as dump entries. */
+function* entriesOf(key: string, { value, expiresAt }: Envelope, t: number): Generator<DumpEntry> {
+  if (key.startsWith(CLAIM)) yield { kind: 'claim', key: key.slice(CLAIM.length), expiresAt: expiresAt as number }
+  else if (key.startsWith(SET)) {
+    const set = key.slice(SET.length)
+    const members = value instanceof MemberSet ? [...value] : (value as Members)
+    for (const [member, until] of members) if (until > t) yield { kind: 'member', set, member, expiresAt: until }
+  } else if (key.startsWith(LOG)) {
+    for (const [id, entry] of value as Entries) yield { kind: 'log', log: key.slice(LOG.length), id, entry }
+  } else yield { kind: 'record', key, value: JSON.stringify(value), expiresAt: expiresAt ?? null }
 }
