@@ -1,21 +1,31 @@
 // pnpm bench (pnpm build && node bench/run.js): the benchmark suite, everything once, on loopback.
 // - The load run: each contender in its own process, driven by autocannon from this one with
 //   unique, valid RS256 logout tokens (each matching a registered session), the ceiling (h3 + jose
-//   verify, nothing else) first and last. Requests/s, p50/p99, the server's CPU per request over
-//   every thread of its processes (redis-server's too for the Redis store, from /proc) and both as
-//   ratios to the ceiling; then each store's p99 at half its maximum, open loop; JWKS and discovery
+//   verify, nothing else) first and last. The gateway on memory, fs, fs with 2 workers, Redis and
+//   PostgreSQL (a redis-server and a PostgreSQL cluster of the run's own). Requests/s, p50/p99, the
+//   server's CPU per request over every thread of its processes and their children (the workers;
+//   redis-server's and PostgreSQL's processes too for those stores, from /proc) and both as ratios
+//   to the ceiling; then each store's p99 at half its maximum, open loop; JWKS and discovery
 //   requests after warm-up.
-// - Time from `backchannel serve` on a fresh fs folder to /readyz = 200.
-// - The stores alone (stores.js): revoking 10,000 sessions with 1,000 vs 200,000 others, heap and
-//   Redis bytes per session.
+// - Time from `backchannel serve` on a fresh fs folder to /readyz = 200; and with 1,000,000
+//   sessions registered (filled.js): disk per session, time to the store's first answer and heap
+//   growth in a fresh process, and the gateway's time to /readyz.
+// - The stores alone (stores.js): revoking 10,000 sessions with 1,000 vs 200,000 others, heap,
+//   Redis and PostgreSQL bytes per session.
 // Knobs:
 //   BENCH_SMOKE=1     about a second per part, small sizes: checks that everything runs (CI), not speed
 //   BENCH_DURATION=s  seconds of each measured load run (default 10)
 //   BENCH_ONLY=regex  only the load contenders whose name matches (the ceilings always run)
+//   BENCH_BASELINE=/path/to/checkout  another checkout, built (e.g. the code before a change): each
+//                     single-process store row also runs from its packages/server/bin/backchannel.js,
+//                     named "…, baseline", right after the row of this checkout (same tokens, same
+//                     issuer), and so does the fs store with 1,000,000 sessions. A store that checkout
+//                     cannot open is listed as not run.
 import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { CLIENT_ID, startIssuer } from './issuer.js'
 import {
+  CHECKOUT,
   CONNECTIONS,
   DURATION,
   fixedRate,
@@ -27,6 +37,7 @@ import {
   output,
   SMOKE,
   start,
+  startPostgres,
   startRedis,
   storageEnv,
   tempDir,
@@ -40,15 +51,38 @@ const idp = await startIssuer()
 log(`minting ${fmt(TOKENS)} RS256 tokens…`)
 const tokens = await idp.mint(TOKENS)
 const redis = await startRedis()
+const postgres = await startPostgres()
+const baseline = process.env.BENCH_BASELINE && resolve(process.env.BENCH_BASELINE)
 const dirs = []
 
 const script = (file) => () => start([join(here, 'contenders', file)], { ISSUER: idp.issuer, CLIENT_ID, PORT: '0' })
-const backchannel = (kind) => async () => {
-  const folder = kind === 'fs' ? await tempDir('bench-fs-') : undefined
-  if (folder) dirs.push(folder)
-  return gateway(storageEnv(kind, { folder, redisUrl: redis.url }), idp.issuer, tokens)
-}
+/** `backchannel serve` of `checkout` on a fresh store of `kind`, with `workers` processes. */
+const backchannel =
+  (kind, { workers, checkout } = {}) =>
+  async () => {
+    const folder = kind === 'fs' ? await tempDir('bench-fs-') : undefined
+    if (folder) dirs.push(folder)
+    if (kind === 'redis') await redis.flush()
+    const url = kind === 'redis' ? redis.url : kind === 'postgres' ? await postgres.database() : undefined
+    const env = { ...storageEnv(kind, { folder, url }), ...(workers && { BACKCHANNEL_WORKERS: String(workers) }) }
+    return gateway(env, idp.issuer, tokens, { checkout })
+  }
 const halfRate = (result) => Math.round(result.rps / 2)
+/** A store row, then the same from the baseline checkout (if any) when `baselined`. */
+const store = (name, kind, { also, workers, baselined = !workers } = {}) => [
+  { name, launch: backchannel(kind, { workers }), also, pace: halfRate },
+  ...(baseline && baselined
+    ? [
+        {
+          name: `${name}, baseline`,
+          launch: backchannel(kind, { checkout: baseline }),
+          also,
+          pace: halfRate,
+          optional: true,
+        },
+      ]
+    : []),
+]
 
 /**
  * The load contenders, in order. `also`: other processes whose CPU its requests cost. `pace`: the
@@ -56,9 +90,12 @@ const halfRate = (result) => Math.round(result.rps / 2)
  */
 const contenders = [
   { name: 'ceiling (h3 + jose verify)', launch: script('ceiling.js') },
-  { name: 'Backchannel, memory store', launch: backchannel('memory'), pace: halfRate },
-  { name: 'Backchannel, fs store', launch: backchannel('fs'), pace: halfRate },
-  { name: 'Backchannel, Redis store', launch: backchannel('redis'), also: [redis.pid], pace: halfRate },
+  ...store('Backchannel, memory store', 'memory'),
+  ...store('Backchannel, fs store', 'fs'),
+  // No baseline row: a checkout without workers would ignore the setting and run one process.
+  ...store('Backchannel, fs store, 2 workers', 'fs', { workers: 2 }),
+  ...store('Backchannel, Redis store', 'redis', { also: [redis.pid] }),
+  ...store('Backchannel, PostgreSQL store', 'postgres', { also: [postgres.pid] }),
   { name: 'peer: express-openid-connect', launch: script('peer.js') },
   {
     name: 'ceiling (h3 + jose verify), again',
@@ -72,10 +109,16 @@ const contenders = [
 const only = process.env.BENCH_ONLY && new RegExp(process.env.BENCH_ONLY, 'i')
 const rows = []
 const paced = []
+const notRun = []
 for (const c of contenders) {
   if (only && !only.test(c.name) && !c.name.startsWith('ceiling')) continue
   log(`${c.name}: starting`)
-  const server = await c.launch()
+  const server = await c.launch().catch((err) => {
+    if (!c.optional) throw err
+    // The gateway's own explanation is the last line it printed.
+    notRun.push(`${c.name} (${err.message.trim().split('\n').at(-1).slice(0, 200)})`)
+  })
+  if (!server) continue
   const from = await warmUp(server.url, tokens)
   const hits = idp.hits.discovery + idp.hits.jwks
   log(`${c.name}: ${DURATION} s under load`)
@@ -93,10 +136,26 @@ log('time to ready, three times…')
 const ready = []
 for (let i = 0; i < 3; i++) ready.push(await timeToReady())
 ready.sort((a, b) => a - b)
+// Registering 1,000,000 sessions takes about two minutes; opening them is what is measured.
+const FILLED = SMOKE ? 20_000 : 1_000_000
+const filled = []
+for (const [name, checkout] of [['fs', CHECKOUT], ...(baseline ? [['fs, baseline', baseline]] : [])]) {
+  const folder = await tempDir('bench-filled-')
+  const step = async (...args) =>
+    JSON.parse(await output([join(here, 'filled.js'), ...args], { BENCH_CHECKOUT: checkout }))
+  log(`${name}: registering ${fmt(FILLED)} sessions…`)
+  const fill = await step('fill', folder, String(FILLED))
+  log(`${name}: opening them, in a fresh process then in the gateway…`)
+  const open = await step('open', folder)
+  filled.push({ name, fill, open, ready: await timeToReady({ folder, checkout }) })
+  await rm(folder, { recursive: true, force: true })
+}
 log('the stores alone (stores.js)…')
-const stores = JSON.parse(await output([join(here, 'stores.js')], { REDIS_URL: redis.url }))
+const POSTGRES_URL = await postgres.database()
+const stores = JSON.parse(await output([join(here, 'stores.js')], { REDIS_URL: redis.url, POSTGRES_URL }))
 
 await redis.stop()
+await postgres.stop()
 await idp.close()
 for (const dir of dirs) await rm(dir, { recursive: true, force: true })
 
@@ -108,7 +167,7 @@ const pct = (x) => (x === undefined ? '-' : `${(x * 100).toFixed(1)} %`)
 const reused = (r) => (r.wrapped ? ' (tokens reused)' : '')
 const table = (head, lines) => [`| ${head.join(' | ')} |`, `| --- |${' ---: |'.repeat(head.length - 1)}`, ...lines]
 const lines = [
-  `${DURATION} s per run, ${CONNECTIONS} connections, ${fmt(TOKENS)} unique RS256 tokens, node ${process.version}`,
+  `${DURATION} s per run, ${CONNECTIONS} connections, ${fmt(TOKENS)} unique RS256 tokens, node ${process.version}, PostgreSQL ${postgres.version} (synchronous_commit=off)${baseline ? `, baseline: ${baseline}` : ''}`,
   '',
   ...table(
     [
@@ -142,15 +201,35 @@ const lines = [
   `Time from \`backchannel serve\` to /readyz = 200 (fs, fresh folder): median ${fmt(ready[1])} ms (${ready.map(fmt).join(', ')}).`,
   `Heap per session (${fmt(stores.sessions)} sessions, after full collections): ${Object.entries(stores.heapPerSession)
     .map(([name, bytes]) => `${name} ${fmt(bytes)} bytes`)
-    .join(', ')}; Redis used_memory per session: ${fmt(stores.redisPerSession)} bytes.`,
+    .join(', ')}; on the server, per session: ${Object.entries(stores.serverPerSession)
+    .map(([name, bytes]) => `${name} ${fmt(bytes)} bytes`)
+    .join(', ')} (Redis: used_memory; PostgreSQL: tables, indexes and TOAST).`,
   '',
-  `Revoking a user with 10,000 sessions (mean ms of ${SMOKE ? 2 : 10}, after one):`,
+  `The fs store with ${fmt(FILLED)} sessions registered (two per user), then opened by a fresh process:`,
+  '',
+  ...table(
+    [
+      'store',
+      'registering (s)',
+      'disk per session (bytes)',
+      'open to first status() (ms)',
+      'heap growth (MB)',
+      'gateway to /readyz (ms)',
+    ],
+    filled.map(
+      (r) =>
+        `| ${r.name} | ${fmt(r.fill.ms / 1000)} | ${fmt(r.fill.bytes / FILLED)} | ${fmt(r.open.ms)} | ${(r.open.heap / 1e6).toFixed(1)} | ${fmt(r.ready)} |`,
+    ),
+  ),
+  '',
+  `Revoking a user with ${fmt(stores.userSessions)} sessions (mean ms of ${SMOKE ? 2 : 10}, after one):`,
   '',
   ...table(
     ['store', `${fmt(stores.others[0])} others (ms)`, `${fmt(stores.others[1])} others (ms)`, 'ratio'],
     stores.revoke.map((r) => `| ${r.store} | ${fmt(r.few)} | ${fmt(r.many)} | ${(r.many / r.few).toFixed(2)} |`),
   ),
 ]
+if (notRun.length) lines.push('', `Not run from the baseline: ${notRun.join('; ')}.`)
 // The ceiling runs first and last: if it moved, the machine's speed changed during the run.
 const [first, last] = [ceilings[0], ceilings.at(-1)]
 if (Math.abs(first.rps - last.rps) / Math.max(first.rps, last.rps) > 0.25)
