@@ -1,8 +1,8 @@
-// node bench/filled.js fill|open FOLDER [COUNT]: a checkout's fs store with many sessions, through
+// node bench/filled.js fill|open FOLDER [FROM TO]: a checkout's fs store with many sessions, through
 // its public API (`@backchannel/unstorage/fs` as that checkout's bench folder resolves it). run.js
 // runs each step in a process of its own, so that opening starts from nothing.
-// - fill: registers COUNT sessions (two per user) without waiting for the disk: how fast the disk
-//   syncs is not what is measured here. Prints { ms, bytes }: bytes the folder takes on disk.
+// - fill: registers sessions FROM to TO - 1 (two per user) without waiting for the disk: how fast
+//   the disk syncs is not what is measured here. Prints { ms, bytes }: bytes the folder takes on disk.
 // - open: opens the folder. Prints { ms, heap }: ms until the first status() answers, and the
 //   heap's growth (bytes, after full collections) from before opening to after that answer.
 // BENCH_CHECKOUT: the checkout whose store is used (default: this one).
@@ -16,7 +16,7 @@ import { runInNewContext } from 'node:vm'
 // V8's gc() without asking for --expose-gc on the command line.
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc')
-const [step, folder, count] = process.argv.slice(2)
+const [step, folder, from, to] = process.argv.slice(2)
 const checkout = process.env.BENCH_CHECKOUT ?? join(import.meta.dirname, '..')
 const preset = createRequire(join(checkout, 'bench/package.json')).resolve('@backchannel/unstorage/fs')
 const { fsStore } = await import(pathToFileURL(preset).href)
@@ -24,10 +24,10 @@ const [app, iss] = ['bench', 'https://id.example.com']
 
 if (step === 'fill') {
   const store = await fsStore({ base: folder, fsync: false })
-  const total = Number(count)
+  const [first, end] = [Number(from), Number(to)]
   const t0 = performance.now()
-  for (let from = 0; from < total; from += 2000) {
-    const ids = Array.from({ length: Math.min(2000, total - from) }, (_, j) => from + j)
+  for (let i = first; i < end; i += 2000) {
+    const ids = Array.from({ length: Math.min(2000, end - i) }, (_, j) => i + j)
     await Promise.all(
       ids.map((i) => store.register({ app, iss, sessionId: `s-${i}`, sub: `user-${i >> 1}`, sid: `${i}` })),
     )
@@ -51,5 +51,5 @@ if (step === 'fill') {
   console.log(JSON.stringify({ ms, heap: process.memoryUsage().heapUsed - heapBefore }))
   await store.close()
 } else {
-  throw new Error(`usage: node bench/filled.js fill|open FOLDER [COUNT] (not ${step})`)
+  throw new Error(`usage: node bench/filled.js fill|open FOLDER [FROM TO] (not ${step})`)
 }

@@ -26,7 +26,8 @@ export const CHECKOUT = join(here, '..')
 export const binOf = (checkout) => join(checkout, 'packages/server/bin/backchannel.js')
 const ADMIN = `bca_${randomBytes(24).toString('base64url')}`
 
-export const log = (...args) => console.error(...args)
+/** Progress on stderr, with the seconds since the start (where a run's time goes). */
+export const log = (...args) => console.error(`[${Math.round(performance.now() / 1000)} s]`, ...args)
 /** A whole number with thousands separators, for the tables. */
 export const fmt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en') : '-')
 export const tempDir = (prefix) => mkdtemp(join(tmpdir(), prefix))
