@@ -33,9 +33,11 @@ export const fmt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en
 export const tempDir = (prefix) => mkdtemp(join(tmpdir(), prefix))
 
 /** The gateway's environment for a store: `memory`, `fs` in `folder`, or `redis`/`postgres` at `url`. */
-export const storageEnv = (kind, { folder, url } = {}) => {
-  const shared = { BACKCHANNEL_STORAGE: url, BACKCHANNEL_MASTER_KEY: randomBytes(32).toString('base64url') }
-  return { memory: { BACKCHANNEL_STORAGE: 'memory://' }, fs: { BACKCHANNEL_STORAGE: `fs://${folder}` } }[kind] ?? shared
+export function storageEnv(kind, { folder, url } = {}) {
+  if (kind === 'memory') return { BACKCHANNEL_STORAGE: 'memory://' }
+  if (kind === 'fs') return { BACKCHANNEL_STORAGE: `fs://${folder}` }
+  // Shared storage: the gateway requires a master key.
+  return { BACKCHANNEL_STORAGE: url, BACKCHANNEL_MASTER_KEY: randomBytes(32).toString('base64url') }
 }
 
 // Killed when this process exits, also half-way through: an orphaned server skews later runs.
@@ -114,7 +116,10 @@ export async function startRedis() {
 async function postgresBin() {
   const root = '/usr/lib/postgresql'
   const versions = await readdir(root).catch(() => [])
-  const newest = versions.map(Number).sort((a, b) => b - a)[0]
+  const newest = versions
+    .map(Number)
+    .filter(Number.isInteger)
+    .sort((a, b) => b - a)[0]
   if (newest === undefined) throw new Error('PostgreSQL is not installed (apt-get install -y postgresql)')
   return { bin: join(root, String(newest), 'bin'), version: newest }
 }

@@ -18,7 +18,7 @@
 //   BENCH_ONLY=regex  only the load contenders whose name matches (the ceilings always run)
 //   BENCH_SESSIONS=n  sessions of the fs store opened (default 200,000, filled in two halves: the
 //                     figures at 1,000,000 are extrapolated from both; 1000000 measures them, but
-//                     registering them takes about 10 minutes on 2 cores)
+//                     registering them took 6.6 minutes on this shared 2-core machine)
 //   BENCH_BASELINE=/path/to/checkout  another checkout, built (e.g. the code before a change): each
 //                     single-process store row also runs from its packages/server/bin/backchannel.js,
 //                     named "…, baseline", right after the row of this checkout (same tokens, same
@@ -145,9 +145,10 @@ for (const [name, checkout] of [['fs', CHECKOUT], ...(baseline ? [['fs, baseline
   const folder = await tempDir('bench-filled-')
   const step = async (...args) =>
     JSON.parse(await output([join(here, 'filled.js'), ...args], { BENCH_CHECKOUT: checkout }))
+  const half = Math.round(FILLED / 2)
   for (const [from, to] of [
-    [0, FILLED / 2],
-    [FILLED / 2, FILLED],
+    [0, half],
+    [half, FILLED],
   ]) {
     log(`${name}: registering ${fmt(to - from)} sessions, up to ${fmt(to)}…`)
     const fill = await step('fill', folder, String(from), String(to))
