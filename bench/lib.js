@@ -1,12 +1,14 @@
-// What run.js and profile.js share: processes on loopback, the gateway with its sessions, load
-// (full speed and at a fixed rate) and CPU read from /proc.
-import { spawn } from 'node:child_process'
+// What run.js and profile.js share: processes on loopback (the gateway with its sessions,
+// redis-server, PostgreSQL), load (full speed and at a fixed rate) and CPU read from /proc.
+import { execFile, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { chown, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import http from 'node:http'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import autocannon from 'autocannon'
 import { CLIENT_ID } from './issuer.js'
 
@@ -18,21 +20,25 @@ const WARMUP = 200
 /** Seconds under load before measuring: V8 is still optimising the hot path until then. */
 const WARMUP_SECONDS = SMOKE ? 0.5 : 3
 export const here = fileURLToPath(new URL('.', import.meta.url))
-const BIN = join(here, '../packages/server/bin/backchannel.js')
+/** The checkout this suite belongs to (its root folder). */
+export const CHECKOUT = join(here, '..')
+/** A checkout's gateway command (built). */
+export const binOf = (checkout) => join(checkout, 'packages/server/bin/backchannel.js')
 const ADMIN = `bca_${randomBytes(24).toString('base64url')}`
 
-export const log = (...args) => console.error(...args)
+/** Progress on stderr, with the seconds since the start (where a run's time goes). */
+export const log = (...args) => console.error(`[${Math.round(performance.now() / 1000)} s]`, ...args)
 /** A whole number with thousands separators, for the tables. */
 export const fmt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en') : '-')
 export const tempDir = (prefix) => mkdtemp(join(tmpdir(), prefix))
 
-/** The gateway's environment for a store: `memory`, `fs` in `folder`, or `redis` at `redisUrl`. */
-export const storageEnv = (kind, { folder, redisUrl } = {}) =>
-  ({
-    memory: { BACKCHANNEL_STORAGE: 'memory://' },
-    fs: { BACKCHANNEL_STORAGE: `fs://${folder}` },
-    redis: { BACKCHANNEL_STORAGE: redisUrl, BACKCHANNEL_MASTER_KEY: randomBytes(32).toString('base64url') },
-  })[kind]
+/** The gateway's environment for a store: `memory`, `fs` in `folder`, or `redis`/`postgres` at `url`. */
+export function storageEnv(kind, { folder, url } = {}) {
+  if (kind === 'memory') return { BACKCHANNEL_STORAGE: 'memory://' }
+  if (kind === 'fs') return { BACKCHANNEL_STORAGE: `fs://${folder}` }
+  // Shared storage: the gateway requires a master key.
+  return { BACKCHANNEL_STORAGE: url, BACKCHANNEL_MASTER_KEY: randomBytes(32).toString('base64url') }
+}
 
 // Killed when this process exits, also half-way through: an orphaned server skews later runs.
 const children = new Set()
@@ -84,16 +90,94 @@ const stop = (child) =>
     child.kill('SIGTERM')
   })
 
-/** A redis-server on a loopback port, without persistence. */
+const freePort = () =>
+  new Promise((resolve, reject) => {
+    const server = createServer().once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+
+/** A redis-server on a loopback port, without persistence. `flush()` empties it. */
 export async function startRedis() {
-  const port = 20_000 + Math.floor(Math.random() * 20_000)
+  const port = await freePort()
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
   const child = track(spawn('redis-server', args))
   await new Promise((resolve, reject) => {
     child.stdout.on('data', (c) => String(c).includes('Ready to accept') && resolve())
     child.once('error', reject)
   })
-  return { url: `redis://127.0.0.1:${port}`, pid: child.pid, stop: () => stop(child) }
+  const flush = () => promisify(execFile)('redis-cli', ['-p', String(port), 'flushall'])
+  return { url: `redis://127.0.0.1:${port}`, pid: child.pid, flush, stop: () => stop(child) }
+}
+
+/** The newest PostgreSQL server binaries installed (Debian: /usr/lib/postgresql/N/bin). */
+async function postgresBin() {
+  const root = '/usr/lib/postgresql'
+  const versions = await readdir(root).catch(() => [])
+  const newest = versions
+    .map(Number)
+    .filter(Number.isInteger)
+    .sort((a, b) => b - a)[0]
+  if (newest === undefined) throw new Error('PostgreSQL is not installed (apt-get install -y postgresql)')
+  return { bin: join(root, String(newest), 'bin'), version: newest }
+}
+
+/**
+ * A PostgreSQL cluster of its own in a fresh folder, on a loopback port. `synchronous_commit=off`:
+ * a commit does all its work (WAL written, fsync kept on) but does not wait for the disk, as
+ * redis-server here does not. As root, initdb and postgres run as the `postgres` user (it refuses
+ * root). `database()` creates an empty database and resolves with its URL.
+ */
+export async function startPostgres() {
+  const { bin, version } = await postgresBin()
+  const dir = await tempDir('bench-pg-')
+  const id = (flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }))
+  const user = process.getuid?.() === 0 ? { uid: id('-u'), gid: id('-g') } : {}
+  if (user.uid !== undefined) await chown(dir, user.uid, user.gid)
+  const data = join(dir, 'data')
+  const as = { ...user, env: { ...process.env, HOME: dir, LC_ALL: 'C.UTF-8' } }
+  execFileSync(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync'], {
+    ...as,
+    stdio: 'ignore',
+  })
+  const port = await freePort()
+  const settings = ['listen_addresses=127.0.0.1', 'synchronous_commit=off'].flatMap((s) => ['-c', s])
+  const args = ['-D', data, '-p', String(port), '-k', dir, ...settings]
+  const child = track(spawn(join(bin, 'postgres'), args, { ...as, stdio: 'ignore' }))
+  const psql = (sql) =>
+    promisify(execFile)('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-Atqc', sql]).then((r) =>
+      r.stdout.trim(),
+    )
+  for (let tries = 0; ; tries++) {
+    if (child.exitCode !== null) throw new Error(`postgres exited with ${child.exitCode}`)
+    if (
+      await psql('SELECT 1').then(
+        () => true,
+        () => false,
+      )
+    )
+      break
+    if (tries > 150) throw new Error(`postgres did not start on port ${port}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  let databases = 0
+  return {
+    version,
+    pid: child.pid,
+    psql,
+    async database() {
+      const name = `bench_${++databases}`
+      await psql(`CREATE DATABASE ${name}`)
+      return `postgres://postgres@127.0.0.1:${port}/${name}`
+    },
+    async stop() {
+      // SIGINT: PostgreSQL's fast shutdown, connections cut.
+      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve).kill('SIGINT'))
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
 }
 
 const tcall = (url, path, input) =>
@@ -103,9 +187,12 @@ const tcall = (url, path, input) =>
     body: JSON.stringify(input),
   }).then(async (r) => (r.ok ? r.json() : Promise.reject(new Error(`${path}: ${r.status} ${await r.text()}`))))
 
-/** `backchannel serve` (node flags `nodeArgs`) with the app `bench` and one session per token. */
-export async function gateway(env, issuer, tokens, nodeArgs = []) {
-  const server = await start([...nodeArgs, BIN, 'serve'], {
+/**
+ * `backchannel serve` of `checkout` (default: this one; node flags `nodeArgs`) with the app
+ * `bench` and one session per token.
+ */
+export async function gateway(env, issuer, tokens, { nodeArgs = [], checkout = CHECKOUT } = {}) {
+  const server = await start([...nodeArgs, binOf(checkout), 'serve'], {
     PORT: '0',
     HOST: '127.0.0.1',
     BACKCHANNEL_ADMIN_TOKEN: ADMIN,
@@ -129,15 +216,42 @@ export async function gateway(env, issuer, tokens, nodeArgs = []) {
   return server
 }
 
-/** CPU seconds used so far by every thread of the processes `pids`, from /proc (Linux; else NaN). */
-export async function cpuOf(pids) {
-  const stats = await Promise.all(pids.map((pid) => readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')))
-  return stats.reduce((sum, stat) => {
-    // utime and stime, in 10 ms clock ticks, after the command name (in parentheses).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return sum + (Number(fields[11]) + Number(fields[12])) / 100
-  }, 0)
+/** The fields of /proc/PID/stat after the command name (in parentheses): [0] is the state. */
+const statOf = async (pid) => {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
+  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ')
 }
+
+/** `roots` and all their descendants, from the parent pid of every process in /proc. */
+async function processTree(roots) {
+  const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name))
+  const children = new Map()
+  for (const [pid, fields] of await Promise.all(pids.map(async (pid) => [Number(pid), await statOf(pid)]))) {
+    if (fields) children.set(Number(fields[1]), [...(children.get(Number(fields[1])) ?? []), pid])
+  }
+  const tree = [...roots]
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []))
+  return tree
+}
+
+/**
+ * CPU seconds used so far by every thread of each process under `roots` (workers of a cluster,
+ * PostgreSQL's server processes), by pid, from /proc (Linux). With the CPU of children they have
+ * reaped: processes that came and went count in their parent.
+ */
+async function cpuByPid(roots) {
+  const tree = await processTree(roots)
+  const seconds = new Map()
+  for (const [pid, fields] of await Promise.all(tree.map(async (pid) => [pid, await statOf(pid)]))) {
+    // utime, stime, cutime, cstime: 10 ms clock ticks.
+    if (fields) seconds.set(pid, fields.slice(11, 15).reduce((sum, ticks) => sum + Number(ticks), 0) / 100)
+  }
+  return seconds
+}
+
+/** CPU seconds under `roots` since `before` ({@link cpuByPid}); a process born since counts whole. */
+const cpuSince = async (before, roots) =>
+  [...(await cpuByPid(roots))].reduce((sum, [pid, seconds]) => sum + seconds - (before.get(pid) ?? 0), 0)
 
 /** The machine's CPU ticks so far and those the hypervisor gave to other guests (steal). */
 async function machineTicks() {
@@ -190,11 +304,11 @@ export async function load(url, tokens, from, duration = DURATION) {
   }
 }
 
-/** {@link load}, with the CPU per request (µs) of every thread of `pids` and the steal. */
-export async function measuredLoad(url, tokens, from, pids) {
-  const before = await cpuOf(pids)
+/** {@link load}, with the CPU per request (µs) of the processes under `roots` and the steal. */
+export async function measuredLoad(url, tokens, from, roots) {
+  const before = await cpuByPid(roots)
   const result = await withSteal(() => load(url, tokens, from))
-  return { ...result, serverUs: (((await cpuOf(pids)) - before) * 1e6) / result.requests }
+  return { ...result, serverUs: ((await cpuSince(before, roots)) * 1e6) / result.requests }
 }
 
 /** The gateway's major collections so far, from its /metrics (undefined for other contenders). */
@@ -202,8 +316,8 @@ async function majorCollections(url) {
   const text = await fetch(`${url}/metrics`)
     .then((r) => (r.ok ? r.text() : undefined))
     .catch(() => undefined)
-  // No line for major collections until the first one.
-  const m = /^nodejs_gc_duration_seconds_count\{kind="major"\} (\S+)$/m.exec(text ?? '')
+  // No line for major collections until the first one. Older builds (BENCH_BASELINE) name it with a prefix.
+  const m = /^(?:backchannel_process_)?nodejs_gc_duration_seconds_count\{kind="major"\} (\S+)$/m.exec(text ?? '')
   return text === undefined ? undefined : Number(m?.[1] ?? 0)
 }
 
@@ -290,16 +404,19 @@ export async function warmUp(url, tokens) {
   return used
 }
 
-/** ms from `backchannel serve` on a fresh fs folder until /readyz answers 200. */
-export async function timeToReady() {
-  const dir = await tempDir('bench-ready-')
+/**
+ * ms from `backchannel serve` of `checkout` on the fs folder `folder` until /readyz answers 200;
+ * without `folder`, on a fresh one (removed afterwards).
+ */
+export async function timeToReady({ folder, checkout = CHECKOUT } = {}) {
+  const dir = folder ?? (await tempDir('bench-ready-'))
   const t0 = performance.now()
   const env = { PORT: '0', HOST: '127.0.0.1', BACKCHANNEL_STORAGE: `fs://${dir}`, BACKCHANNEL_LOG_LEVEL: 'warn' }
-  const server = await start([BIN, 'serve'], env)
+  const server = await start([binOf(checkout), 'serve'], env)
   while ((await fetch(`${server.url}/readyz`).catch(() => ({ status: 0 }))).status !== 200)
     await new Promise((r) => setTimeout(r, 5))
   const ms = performance.now() - t0
   await server.stop()
-  await rm(dir, { recursive: true, force: true })
+  if (!folder) await rm(dir, { recursive: true, force: true })
   return ms
 }

@@ -52,9 +52,9 @@ async function main() {
   const dir = await tempDir('bench-profile-')
   const redis = kind === 'redis' ? await startRedis() : undefined
   const file = join(dir, 'profile.json')
-  const env = { ...storageEnv(kind, { folder: join(dir, 'data'), redisUrl: redis?.url }), BENCH_PROFILE_FILE: file }
+  const env = { ...storageEnv(kind, { folder: join(dir, 'data'), url: redis?.url }), BENCH_PROFILE_FILE: file }
   const nodeArgs = ['--expose-gc', '--import', pathToFileURL(self).href]
-  const server = await gateway({ ...env, BENCH_PROFILE_KIND: mode }, idp.issuer, tokens, nodeArgs)
+  const server = await gateway({ ...env, BENCH_PROFILE_KIND: mode }, idp.issuer, tokens, { nodeArgs })
   const from = await warmUp(server.url, tokens)
   process.kill(server.pid, 'SIGUSR2')
   const result = await load(server.url, tokens, from)

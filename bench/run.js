@@ -1,21 +1,34 @@
 // pnpm bench (pnpm build && node bench/run.js): the benchmark suite, everything once, on loopback.
 // - The load run: each contender in its own process, driven by autocannon from this one with
 //   unique, valid RS256 logout tokens (each matching a registered session), the ceiling (h3 + jose
-//   verify, nothing else) first and last. Requests/s, p50/p99, the server's CPU per request over
-//   every thread of its processes (redis-server's too for the Redis store, from /proc) and both as
-//   ratios to the ceiling; then each store's p99 at half its maximum, open loop; JWKS and discovery
+//   verify, nothing else) first and last. The gateway on memory, fs, fs with 2 workers, Redis and
+//   PostgreSQL (a redis-server and a PostgreSQL cluster of the run's own). Requests/s, p50/p99, the
+//   server's CPU per request over every thread of its processes and their children (the workers;
+//   redis-server's and PostgreSQL's processes too for those stores, from /proc) and both as ratios
+//   to the ceiling; then each store's p99 at half its maximum, open loop; JWKS and discovery
 //   requests after warm-up.
-// - Time from `backchannel serve` on a fresh fs folder to /readyz = 200.
-// - The stores alone (stores.js): revoking 10,000 sessions with 1,000 vs 200,000 others, heap and
-//   Redis bytes per session.
+// - Time from `backchannel serve` on a fresh fs folder to /readyz = 200; and with 100,000 and
+//   200,000 sessions registered (filled.js), extrapolated to 1,000,000: disk per session, time to
+//   the store's first answer and heap growth in a fresh process, and the gateway's time to /readyz.
+// - The stores alone (stores.js): revoking 10,000 sessions with 1,000 vs 200,000 others, heap,
+//   Redis and PostgreSQL bytes per session.
 // Knobs:
 //   BENCH_SMOKE=1     about a second per part, small sizes: checks that everything runs (CI), not speed
 //   BENCH_DURATION=s  seconds of each measured load run (default 10)
 //   BENCH_ONLY=regex  only the load contenders whose name matches (the ceilings always run)
+//   BENCH_SESSIONS=n  sessions of the fs store opened (default 200,000, filled in two halves: the
+//                     figures at 1,000,000 are extrapolated from both; 1000000 measures them, but
+//                     registering them took 6.6 minutes on this shared 2-core machine)
+//   BENCH_BASELINE=/path/to/checkout  another checkout, built (e.g. the code before a change): each
+//                     single-process store row also runs from its packages/server/bin/backchannel.js,
+//                     named "…, baseline", right after the row of this checkout (same tokens, same
+//                     issuer), and so does the fs store with many sessions. A store that checkout
+//                     cannot open is listed as not run.
 import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { CLIENT_ID, startIssuer } from './issuer.js'
 import {
+  CHECKOUT,
   CONNECTIONS,
   DURATION,
   fixedRate,
@@ -27,6 +40,7 @@ import {
   output,
   SMOKE,
   start,
+  startPostgres,
   startRedis,
   storageEnv,
   tempDir,
@@ -40,15 +54,31 @@ const idp = await startIssuer()
 log(`minting ${fmt(TOKENS)} RS256 tokens…`)
 const tokens = await idp.mint(TOKENS)
 const redis = await startRedis()
+const postgres = await startPostgres()
+const baseline = process.env.BENCH_BASELINE && resolve(process.env.BENCH_BASELINE)
 const dirs = []
 
 const script = (file) => () => start([join(here, 'contenders', file)], { ISSUER: idp.issuer, CLIENT_ID, PORT: '0' })
-const backchannel = (kind) => async () => {
-  const folder = kind === 'fs' ? await tempDir('bench-fs-') : undefined
-  if (folder) dirs.push(folder)
-  return gateway(storageEnv(kind, { folder, redisUrl: redis.url }), idp.issuer, tokens)
-}
+/** `backchannel serve` of `checkout` on a fresh store of `kind`, with `workers` processes. */
+const backchannel =
+  (kind, { workers, checkout } = {}) =>
+  async () => {
+    const folder = kind === 'fs' ? await tempDir('bench-fs-') : undefined
+    if (folder) dirs.push(folder)
+    if (kind === 'redis') await redis.flush()
+    const url = kind === 'redis' ? redis.url : kind === 'postgres' ? await postgres.database() : undefined
+    const env = { ...storageEnv(kind, { folder, url }), ...(workers && { BACKCHANNEL_WORKERS: String(workers) }) }
+    return gateway(env, idp.issuer, tokens, { checkout })
+  }
 const halfRate = (result) => Math.round(result.rps / 2)
+/** A store's row, then (BENCH_BASELINE) the same from the baseline checkout. */
+const store = (name, kind, { also, workers } = {}) => [
+  { name, launch: backchannel(kind, { workers }), also, pace: halfRate },
+  // Not with workers: a checkout without them would ignore the setting and run one process.
+  ...(baseline && !workers
+    ? [{ name: `${name}, baseline`, launch: backchannel(kind, { checkout: baseline }), also, pace: halfRate }]
+    : []),
+]
 
 /**
  * The load contenders, in order. `also`: other processes whose CPU its requests cost. `pace`: the
@@ -56,9 +86,11 @@ const halfRate = (result) => Math.round(result.rps / 2)
  */
 const contenders = [
   { name: 'ceiling (h3 + jose verify)', launch: script('ceiling.js') },
-  { name: 'Backchannel, memory store', launch: backchannel('memory'), pace: halfRate },
-  { name: 'Backchannel, fs store', launch: backchannel('fs'), pace: halfRate },
-  { name: 'Backchannel, Redis store', launch: backchannel('redis'), also: [redis.pid], pace: halfRate },
+  ...store('Backchannel, memory store', 'memory'),
+  ...store('Backchannel, fs store', 'fs'),
+  ...store('Backchannel, fs store, 2 workers', 'fs', { workers: 2 }),
+  ...store('Backchannel, Redis store', 'redis', { also: [redis.pid] }),
+  ...store('Backchannel, PostgreSQL store', 'postgres', { also: [postgres.pid] }),
   { name: 'peer: express-openid-connect', launch: script('peer.js') },
   {
     name: 'ceiling (h3 + jose verify), again',
@@ -72,10 +104,21 @@ const contenders = [
 const only = process.env.BENCH_ONLY && new RegExp(process.env.BENCH_ONLY, 'i')
 const rows = []
 const paced = []
+const notRun = []
 for (const c of contenders) {
   if (only && !only.test(c.name) && !c.name.startsWith('ceiling')) continue
   log(`${c.name}: starting`)
-  const server = await c.launch()
+  const server = await c.launch().catch((err) => {
+    if (!c.name.endsWith(', baseline')) throw err
+    // The gateway's own explanation: the last line it printed.
+    const why = err.message
+      .trim()
+      .split('\n')
+      .at(-1)
+      .replace(/^.* exited with \d+: /, '')
+    notRun.push(`${c.name} (${why.slice(0, 200)})`)
+  })
+  if (!server) continue
   const from = await warmUp(server.url, tokens)
   const hits = idp.hits.discovery + idp.hits.jwks
   log(`${c.name}: ${DURATION} s under load`)
@@ -93,10 +136,42 @@ log('time to ready, three times…')
 const ready = []
 for (let i = 0; i < 3; i++) ready.push(await timeToReady())
 ready.sort((a, b) => a - b)
+// Registering is what takes the time (1,000 to 9,000 sessions a second, slower as the folder
+// grows): the folder is filled to half, opened, filled to the end and opened again, and a line
+// through both sizes gives the figures at 1,000,000.
+const FILLED = Number(process.env.BENCH_SESSIONS ?? (SMOKE ? 20_000 : 200_000))
+const filled = []
+for (const [name, checkout] of [['fs', CHECKOUT], ...(baseline ? [['fs, baseline', baseline]] : [])]) {
+  const folder = await tempDir('bench-filled-')
+  const step = async (...args) =>
+    JSON.parse(await output([join(here, 'filled.js'), ...args], { BENCH_CHECKOUT: checkout }))
+  const half = Math.round(FILLED / 2)
+  for (const [from, to] of [
+    [0, half],
+    [half, FILLED],
+  ]) {
+    log(`${name}: registering ${fmt(to - from)} sessions, up to ${fmt(to)}…`)
+    const fill = await step('fill', folder, String(from), String(to))
+    log(`${name}: opening ${fmt(to)} sessions, in a fresh process then in the gateway…`)
+    const open = await step('open', folder)
+    const registering = fill.ms + (from === 0 ? 0 : filled.at(-1).registering)
+    filled.push({
+      name,
+      sessions: to,
+      registering,
+      bytes: fill.bytes,
+      open,
+      ready: await timeToReady({ folder, checkout }),
+    })
+  }
+  await rm(folder, { recursive: true, force: true })
+}
 log('the stores alone (stores.js)…')
-const stores = JSON.parse(await output([join(here, 'stores.js')], { REDIS_URL: redis.url }))
+const POSTGRES_URL = await postgres.database()
+const stores = JSON.parse(await output([join(here, 'stores.js')], { REDIS_URL: redis.url, POSTGRES_URL }))
 
 await redis.stop()
+await postgres.stop()
 await idp.close()
 for (const dir of dirs) await rm(dir, { recursive: true, force: true })
 
@@ -108,7 +183,7 @@ const pct = (x) => (x === undefined ? '-' : `${(x * 100).toFixed(1)} %`)
 const reused = (r) => (r.wrapped ? ' (tokens reused)' : '')
 const table = (head, lines) => [`| ${head.join(' | ')} |`, `| --- |${' ---: |'.repeat(head.length - 1)}`, ...lines]
 const lines = [
-  `${DURATION} s per run, ${CONNECTIONS} connections, ${fmt(TOKENS)} unique RS256 tokens, node ${process.version}`,
+  `${DURATION} s per run, ${CONNECTIONS} connections, ${fmt(TOKENS)} unique RS256 tokens, node ${process.version}, PostgreSQL ${postgres.version} (synchronous_commit=off)${baseline ? `, baseline: ${baseline}` : ''}`,
   '',
   ...table(
     [
@@ -142,15 +217,45 @@ const lines = [
   `Time from \`backchannel serve\` to /readyz = 200 (fs, fresh folder): median ${fmt(ready[1])} ms (${ready.map(fmt).join(', ')}).`,
   `Heap per session (${fmt(stores.sessions)} sessions, after full collections): ${Object.entries(stores.heapPerSession)
     .map(([name, bytes]) => `${name} ${fmt(bytes)} bytes`)
-    .join(', ')}; Redis used_memory per session: ${fmt(stores.redisPerSession)} bytes.`,
+    .join(', ')}; on the server, per session: ${Object.entries(stores.serverPerSession)
+    .map(([name, bytes]) => `${name} ${fmt(bytes)} bytes`)
+    .join(', ')} (Redis: used_memory; PostgreSQL: tables, indexes and TOAST).`,
   '',
-  `Revoking a user with 10,000 sessions (mean ms of ${SMOKE ? 2 : 10}, after one):`,
+  `The fs store filled through its API (two sessions per user), then opened by a fresh process${FILLED === 1e6 ? '' : '; at 1,000,000, extrapolated: the line through the two sizes (flat where the figure fell)'}:`,
+  '',
+  ...table(
+    [
+      'store',
+      'sessions',
+      'registering (s)',
+      'disk per session (bytes)',
+      'open to first status() (ms)',
+      'heap growth (MB)',
+      'gateway to /readyz (ms)',
+    ],
+    filled.flatMap((r, i) => {
+      const line = `| ${r.name} | ${fmt(r.sessions)} | ${fmt(r.registering / 1000)} | ${fmt(r.bytes / r.sessions)} | ${fmt(r.open.ms)} | ${(r.open.heap / 1e6).toFixed(1)} | ${fmt(r.ready)} |`
+      if (i % 2 === 0 || FILLED === 1e6) return [line]
+      const [a, b] = [filled[i - 1], r]
+      // Never below the larger size's figure: more sessions do not open faster.
+      const at = (value) =>
+        value(b) + (Math.max(0, value(b) - value(a)) * (1e6 - b.sessions)) / (b.sessions - a.sessions)
+      const heap = at((x) => x.open.heap) / 1e6
+      return [
+        line,
+        `| ${r.name} | 1,000,000 | - | - | ${fmt(at((x) => x.open.ms))} | ${heap.toFixed(1)} | ${fmt(at((x) => x.ready))} |`,
+      ]
+    }),
+  ),
+  '',
+  `Revoking a user with ${fmt(stores.userSessions)} sessions (mean ms of ${SMOKE ? 2 : 10}, after one):`,
   '',
   ...table(
     ['store', `${fmt(stores.others[0])} others (ms)`, `${fmt(stores.others[1])} others (ms)`, 'ratio'],
     stores.revoke.map((r) => `| ${r.store} | ${fmt(r.few)} | ${fmt(r.many)} | ${(r.many / r.few).toFixed(2)} |`),
   ),
 ]
+if (notRun.length) lines.push('', `Not run from the baseline: ${notRun.join('; ')}.`)
 // The ceiling runs first and last: if it moved, the machine's speed changed during the run.
 const [first, last] = [ceilings[0], ceilings.at(-1)]
 if (Math.abs(first.rps - last.rps) / Math.max(first.rps, last.rps) > 0.25)
