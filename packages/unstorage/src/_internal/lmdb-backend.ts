@@ -197,7 +197,8 @@ export function createLmdbBackend(db: Lmdb, options: LmdbBackendOptions): StoreB
       for (const [key, record] of puts) records.put(key, record)
     }
     const held = claims.get(claim.key)
-    if (held !== undefined && held > t) return false
+    // Held: the holder's commit may not be on the disk yet, and this answer must not outlive it.
+    if (held !== undefined && held > t) return durable(Promise.resolve(false))
     // A new claim is written on the condition, checked by the commit itself, that the key is
     // still absent: no callback holds the write lock, and a claim made meanwhile by any process
     // makes this one write nothing. Only an expired claim not yet swept needs a read in the write.
