@@ -231,6 +231,21 @@ describe('fs preset: the data folder', () => {
     await store.close()
   })
 
+  it('writes nothing of a claim-and-revoke whose key another instance claims before its commit', async () => {
+    const [first, second] = [await fsStore({ base }), await fsStore({ base })]
+    await first.register({ app: 'a', iss: 'i', sessionId: 's', sub: 'u', sid: 'x' })
+    const now = Date.now() / 1000
+    // Both read the key as free in this turn; the claim queued first commits first.
+    const [claimed, logout] = await Promise.all([
+      second.claim('jti-1', now + 60),
+      first.claimAndRevoke?.('jti-1', now + 60, { app: 'a', iss: 'i', sid: 'x', scope: 'session', issuedAt: now }),
+    ])
+    expect(claimed).toBe(true)
+    expect(logout).toEqual({ claimed: false })
+    expect(await first.status('a', 's')).toEqual({ state: 'active' })
+    await Promise.all([first.close(), second.close()])
+  })
+
   it('names no file after a claim value', async () => {
     const store = await fsStore({ base })
     await store.register({ app: 'a', iss: 'https://id/x', sessionId: 'secret-session', sub: 'alice@example.com' })

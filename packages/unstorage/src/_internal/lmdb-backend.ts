@@ -14,8 +14,10 @@
  *             converted            → true once a journal was imported (see journal.ts)
  *
  * Expiries are seconds since epoch. Reads ignore what expired; a sweep deletes it later.
- * Writes that read first (claims, set members, logs) run inside lmdb-js's asynchronous write
- * transactions, where a read sees every commit of every process: that makes a claim atomic
+ * Writes that only write go in one batch (one commit, no callback while the write lock is held).
+ * A new claim is a batch on the condition, checked at its commit, that the key is absent. Writes
+ * that must read first (expired claims, set members, logs) run inside lmdb-js's asynchronous
+ * write transactions, where a read sees every commit of every process: that makes a claim atomic
  * across processes. Such a callback commits what it wrote even when it throws afterwards, so
  * each one checks its input before its first write.
  */
@@ -87,12 +89,17 @@ export function writers(db: Lmdb) {
       const key = member(set, name)
       sets.put(key, Math.max(until, sets.get(key) ?? 0))
     },
-    /** Appends to a log and deletes its oldest entries beyond `maxEntries`. */
-    append(log: string, id: string, entry: string, maxEntries: number) {
-      const key = logKey(log, id)
+    /**
+     * Appends entries to one log and deletes its oldest beyond `maxEntries`: the count is read,
+     * and the log trimmed, once for them all.
+     */
+    append(log: string, entries: Iterable<{ id: string; entry: string }>, maxEntries: number) {
       let count = (meta.get(countKey(log)) as number | undefined) ?? 0
-      if (!logs.doesExist(key)) count++
-      logs.put(key, entry)
+      for (const { id, entry } of entries) {
+        const key = logKey(log, id)
+        if (!logs.doesExist(key)) count++
+        logs.put(key, entry)
+      }
       if (count > maxEntries) {
         for (const oldest of logs.getKeys({ ...range(`${log}\x1f`), limit: count - maxEntries })) logs.remove(oldest)
         count = maxEntries
@@ -120,7 +127,7 @@ export function writeSnapshot(db: Lmdb, ops: Iterable<Op>): void {
         write.addMember(op[1], op[2], op[3])
         break
       case 'l':
-        write.append(op[1], (JSON.parse(op[2]) as { id: string }).id, op[2], op[3])
+        write.append(op[1], [{ id: (JSON.parse(op[2]) as { id: string }).id, entry: op[2] }], op[3])
         break
       default:
         throw new TypeError(`a snapshot holds no ${op[0]} op`)
@@ -185,11 +192,21 @@ export function createLmdbBackend(db: Lmdb, options: LmdbBackendOptions): StoreB
   const claimAndSetMany: NonNullable<StoreBackend['claimAndSetMany']> = async (claim, entries, t) => {
     checkKeys([claim.key])
     const puts = prepare(entries, t)
+    const write = () => {
+      claims.put(claim.key, claim.expiresAt)
+      for (const [key, record] of puts) records.put(key, record)
+    }
+    const held = claims.get(claim.key)
+    // Held: the holder's commit may not be on the disk yet, and this answer must not outlive it.
+    if (held !== undefined && held > t) return durable(Promise.resolve(false))
+    // A new claim is written on the condition, checked by the commit itself, that the key is
+    // still absent: no callback holds the write lock, and a claim made meanwhile by any process
+    // makes this one write nothing. Only an expired claim not yet swept needs a read in the write.
+    if (held === undefined) return durable(claims.ifNoExists(claim.key, write))
     return durable(
       env.transaction(() => {
         if ((claims.get(claim.key) ?? 0) > t) return false
-        claims.put(claim.key, claim.expiresAt)
-        for (const [key, record] of puts) records.put(key, record)
+        write()
         return true
       }),
     )
@@ -284,7 +301,7 @@ export function createLmdbBackend(db: Lmdb, options: LmdbBackendOptions): StoreB
     async removeMembers(set, names) {
       if (names.length === 0) return
       await durable(
-        sets.transaction(() => {
+        sets.batch(() => {
           for (const name of names) sets.remove(member(set, name))
         }),
       )
@@ -298,7 +315,7 @@ export function createLmdbBackend(db: Lmdb, options: LmdbBackendOptions): StoreB
       if (entries.length === 0) return
       const puts = prepare(entries, t)
       await durable(
-        records.transaction(() => {
+        records.batch(() => {
           for (const [key, record] of puts) records.put(key, record)
         }),
       )
@@ -307,9 +324,11 @@ export function createLmdbBackend(db: Lmdb, options: LmdbBackendOptions): StoreB
     async append(entries: LogEntry[], maxEntries) {
       if (entries.length === 0) return
       checkKeys(entries.flatMap(({ log, id }) => [logKey(log, id), countKey(log)]))
+      const byLog = new Map<string, LogEntry[]>()
+      for (const entry of entries) byLog.get(entry.log)?.push(entry) ?? byLog.set(entry.log, [entry])
       await durable(
         logs.transaction(() => {
-          for (const { log, id, entry } of entries) write.append(log, id, entry, maxEntries)
+          for (const [log, ofLog] of byLog) write.append(log, ofLog, maxEntries)
         }),
       )
     },
