@@ -25,6 +25,7 @@ import { type Database, open, type RootDatabase } from 'lmdb'
 import { createStorage, type Driver } from 'unstorage'
 import { type DumpEntry, type LogEntry, type RecordWrite, type StoreBackend, ttlSeconds } from '../backend.js'
 import type { Op } from './local-state.js'
+import { startSweeper } from './sweeper.js'
 
 type Record = [until: number | null, value: string]
 
@@ -261,20 +262,12 @@ export function createLmdbBackend(db: Lmdb, options: LmdbBackendOptions): StoreB
       await new Promise((resolve) => setImmediate(resolve))
     }
   }
-  let sweeping: Promise<void> | undefined
   const sweep = async () => {
     await sweepTable(records, (record) => record[0])
     await sweepTable(claims, (until) => until)
     await sweepTable(sets, (until) => until)
   }
-  const timer = setInterval(() => {
-    sweeping ??= sweep()
-      .catch(() => {}) // tried again at the next interval
-      .finally(() => {
-        sweeping = undefined
-      })
-  }, sweepInterval * 1000)
-  timer.unref()
+  const sweeper = startSweeper(sweep, sweepInterval)
 
   return {
     storage,
@@ -353,8 +346,7 @@ export function createLmdbBackend(db: Lmdb, options: LmdbBackendOptions): StoreB
     },
 
     async dispose() {
-      clearInterval(timer)
-      await sweeping
+      await sweeper.stop()
       await env.close()
     },
   }
@@ -391,7 +383,7 @@ export async function loadLmdb(db: Lmdb, entries: DumpEntry[]): Promise<void> {
       else if (entry.kind === 'claim')
         db.claims.put(entry.key, Math.max(entry.expiresAt, db.claims.get(entry.key) ?? 0))
       else if (entry.kind === 'member') write.addMember(entry.set, entry.member, entry.expiresAt)
-      else write.append(entry.log, entry.id, entry.entry, Number.POSITIVE_INFINITY)
+      else write.append(entry.log, [{ id: entry.id, entry: entry.entry }], Number.POSITIVE_INFINITY)
     }
   })
   await db.env.flushed

@@ -7,6 +7,7 @@
 import { createStorage, type Driver } from 'unstorage'
 import { type DumpEntry, type RecordWrite, type StoreBackend, ttlSeconds } from '../backend.js'
 import type { LocalState, Op } from './local-state.js'
+import { startSweeper } from './sweeper.js'
 
 export interface LocalBackendOptions {
   now: () => number
@@ -52,16 +53,10 @@ export function createLocalBackend(state: LocalState, options: LocalBackendOptio
   const storage = createStorage({ driver })
 
   // A slice of the sweep per turn of the event loop, so that requests are not held up by it.
-  let sweeping: Promise<void> | undefined
   const sweep = async () => {
     for (const _ of state.sweep()) await new Promise((resolve) => setImmediate(resolve))
   }
-  const timer = setInterval(() => {
-    sweeping ??= sweep().finally(() => {
-      sweeping = undefined
-    })
-  }, sweepInterval * 1000)
-  timer.unref()
+  const sweeper = startSweeper(sweep, sweepInterval)
 
   return {
     storage,
@@ -107,8 +102,7 @@ export function createLocalBackend(state: LocalState, options: LocalBackendOptio
     async ping() {},
 
     async dispose() {
-      clearInterval(timer)
-      await sweeping
+      await sweeper.stop()
     },
   }
 }

@@ -9,6 +9,7 @@
 import { createStorage, type Driver, type Storage } from 'unstorage'
 import { type DumpEntry, type LogEntry, type StoreBackend, ttlSeconds } from '../backend.js'
 import { type Envelope, keyedUpdates } from './keyed-updates.js'
+import { startSweeper } from './sweeper.js'
 
 export interface StorageBackendOptions {
   now: () => number
@@ -89,15 +90,7 @@ export function createStorageBackend(inner: Storage, options: StorageBackendOpti
       if (i % 100 === 99) await new Promise((resolve) => setImmediate(resolve))
     }
   }
-  let sweeping: Promise<void> | undefined
-  const timer = setInterval(() => {
-    sweeping ??= removeExpired()
-      .catch(() => {}) // the storage is unreachable now: the next sweep tries again
-      .finally(() => {
-        sweeping = undefined
-      })
-  }, sweepInterval * 1000)
-  timer.unref()
+  const sweeper = startSweeper(removeExpired, sweepInterval)
 
   const backend: StoreBackend = {
     storage: createStorage({ driver }),
@@ -202,8 +195,7 @@ export function createStorageBackend(inner: Storage, options: StorageBackendOpti
     },
 
     async dispose() {
-      clearInterval(timer)
-      await sweeping
+      await sweeper.stop()
     },
   }
   return backend
