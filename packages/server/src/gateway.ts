@@ -132,15 +132,18 @@ export function createGateway(options: GatewayOptions): Gateway {
     requestId: event.context.requestId as string,
   })
 
-  // Malformed percent-encoding reaches the logout route, which answers it in its own shape.
-  const app = new H3({ allowMalformedURL: true })
-    .use((event) => {
-      const requestId = requestIdOf(event.req.headers.get('x-request-id'))
-      event.context.requestId = requestId
-      // h3 adds `headers` to successful answers and `errHeaders` to errors: every answer has the id.
-      event.res.headers.set('x-request-id', requestId)
-      event.res.errHeaders.set('x-request-id', requestId)
-    })
+  const app = new H3({
+    // Malformed percent-encoding reaches the logout route, which answers it in its own shape.
+    allowMalformedURL: true,
+    // Hooks rather than a middleware with `event.res.headers`: h3 would then copy every answer
+    // into a new Response to merge those headers in.
+    onRequest: (event) => {
+      event.context.requestId = requestIdOf(event.req.headers.get('x-request-id'))
+    },
+    onResponse: (response, event) => {
+      response.headers.set('x-request-id', event.context.requestId as string)
+    },
+  })
     .all('/auth/logout/:app', (event) =>
       handleLogout(event.req, getRouterParam(event, 'app') ?? '', caller(event), logout),
     )
