@@ -3,7 +3,7 @@
  * master or a cluster; the key layout on each; and writes that wait for replicas.
  * @module
  */
-import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import { type ChainableCommander, Cluster, Redis, type RedisOptions } from 'ioredis'
 import type { RedisTarget } from './redis-url.js'
 
 /** A client of either shape: both run the same commands, scripts and pipelines. */
@@ -92,8 +92,10 @@ export async function writeAndWait(
   client: RedisClient,
   replicas: number,
   timeout: number,
-  queue: (pipeline: ReturnType<RedisClient['pipeline']>) => unknown,
+  queue: (pipeline: ChainableCommander) => unknown,
 ): Promise<unknown> {
+  // No replica to wait for: the command alone, without building a pipeline around it.
+  if (replicas === 0) return queue(client as unknown as ChainableCommander)
   const pipeline = client.pipeline()
   queue(pipeline)
   if (replicas > 0) pipeline.wait(replicas, timeout)
