@@ -4,6 +4,7 @@
  * @see https://openid.net/specs/openid-connect-backchannel-1_0.html#BCRequest BCL §2.5, §2.8
  * @module
  */
+import { base64url } from 'jose'
 import { type AppRegistry, resolvePolicy } from './app.js'
 import {
   AppUnknown,
@@ -162,7 +163,7 @@ export function createLogoutHandler(options: LogoutHandlerOptions): (request: Re
  *
  * @example
  * ```ts
- * const outcome = await processLogoutRequest(request, 'wiki', { apps, verifier, revoker: store, replay: store })
+ * const outcome = await processLogoutRequest(request, 'wiki', { apps, verifier, revoker: store })
  * if (outcome.status >= 500) console.error(outcome.error)
  * return toResponse(outcome)
  * ```
@@ -248,7 +249,7 @@ function replayStore({ replay, revoker }: LogoutFlowDependencies): ReplayStore {
 /** The SHA-256 of `text`, base64url (Web Crypto, so that core runs wherever `fetch` does). */
 async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))
-  return Buffer.from(digest).toString('base64url')
+  return base64url.encode(new Uint8Array(digest))
 }
 
 function lastPathSegment(url: string): string {
