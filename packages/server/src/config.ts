@@ -141,16 +141,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     ...(adminToken === undefined ? {} : { adminToken }),
     ...(masterKey === undefined ? {} : { masterKey }),
     allowInsecureIssuers: parseBoolean('BACKCHANNEL_ALLOW_INSECURE_ISSUERS', get('BACKCHANNEL_ALLOW_INSECURE_ISSUERS')),
-    trustedIssuerHosts: (get('BACKCHANNEL_TRUSTED_ISSUER_HOSTS') ?? '')
-      .split(',')
-      .map((h) => h.trim().toLowerCase())
-      .filter(Boolean),
+    trustedIssuerHosts: commaList(get('BACKCHANNEL_TRUSTED_ISSUER_HOSTS')).map((h) => h.toLowerCase()),
     logLevel: logLevel as Config['logLevel'],
     trustProxy: parseBoolean('BACKCHANNEL_TRUST_PROXY', get('BACKCHANNEL_TRUST_PROXY')),
     trustedProxies: parseProxies(get('BACKCHANNEL_TRUSTED_PROXIES')),
     failureLimits: parseFailureLimits(get('BACKCHANNEL_FAILURE_LIMITS')),
     workers,
   }
+}
+
+/** The non-empty, trimmed items of a comma-separated value. */
+function commaList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
 }
 
 // Only true/false: `yes`, `1` or `on` silently enabling insecure issuers was a trap.
@@ -162,10 +167,7 @@ function parseBoolean(variable: string, value: string | undefined): boolean {
 }
 
 function parseProxies(value: string | undefined): string[] {
-  const cidrs = (value ?? '')
-    .split(',')
-    .map((c) => c.trim())
-    .filter(Boolean)
+  const cidrs = commaList(value)
   for (const cidr of cidrs) {
     if (!parseCidr(cidr)) {
       throw new ConfigError(
