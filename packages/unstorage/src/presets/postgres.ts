@@ -26,6 +26,7 @@
 import { errors } from '@backchannel/core'
 import postgres, { type Options, type Sql, type TransactionSql } from 'postgres'
 import { createStorage, defineDriver } from 'unstorage'
+import { startSweeper } from '../_internal/sweeper.js'
 import { type DumpEntry, type RecordWrite, type StoreBackend, ttlSeconds } from '../backend.js'
 import { type BackchannelStore, createStore, type StoreOptions } from '../store.js'
 
@@ -202,12 +203,12 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Back
     return rows.length === 1
   }
 
-  const sweep = () =>
-    sql`WITH r AS (DELETE FROM ${t.records} WHERE expires_at <= now()),
+  const sweep = async () => {
+    await sql`WITH r AS (DELETE FROM ${t.records} WHERE expires_at <= now()),
       c AS (DELETE FROM ${t.claims} WHERE expires_at <= now())
-      DELETE FROM ${t.members} WHERE expires_at <= now()`.catch(() => {}) // down: the next sweep will do
-  const sweeper = setInterval(sweep, (options.sweepSeconds ?? 60) * 1000)
-  sweeper.unref()
+      DELETE FROM ${t.members} WHERE expires_at <= now()`
+  }
+  const sweeper = startSweeper(sweep, options.sweepSeconds ?? 60)
 
   const backend: StoreBackend = {
     storage,
@@ -378,7 +379,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Back
     },
 
     async dispose() {
-      clearInterval(sweeper)
+      await sweeper.stop()
       await sql.end({ timeout: 5 })
     },
   }
