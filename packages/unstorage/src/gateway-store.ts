@@ -84,3 +84,51 @@ export interface GatewayStore extends SessionStore, ReplayStore {
   /** Closes connections and timers. */
   close(): Promise<void>
 }
+
+/** How a relay receives a logout (design.md, "Relays"). */
+export type RelayMode = 'forward' | 'sign' | 'hmac'
+
+/** One service or replica an application's logouts are relayed to. */
+export interface Relay {
+  /** Where the logout token is POSTed (`https:` and a public address unless insecure issuers are allowed). */
+  url: string
+  mode: RelayMode
+  /** The `aud` of tokens the gateway signs for this relay; required for `sign`. */
+  clientId?: string
+}
+
+/** Where one delivery stands. */
+export type RelayDeliveryState = 'pending' | 'delivered' | 'dead'
+
+/** One (logout, relay) pair of the outbox and what became of it. Times are seconds since epoch. */
+export interface RelayDelivery {
+  id: string
+  app: string
+  url: string
+  mode: RelayMode
+  clientId?: string
+  state: RelayDeliveryState
+  attempts: number
+  /** HTTP status of the last attempt, when it got one. */
+  lastStatus?: number
+  lastError?: string
+  nextAttemptAt?: number
+  createdAt: number
+  deliveredAt?: number
+  /** What is relayed. */
+  logout: {
+    iss: string
+    sub?: string
+    sid?: string
+    /** `forward` only: the identity provider's logout token, byte for byte. */
+    token?: string
+    /** `forward` only: the token's `exp`; the delivery gives up once it has passed. */
+    expiresAt?: number
+  }
+}
+
+/** What one delivery attempt came to. `retryAfter` is seconds, from the relay's `Retry-After`. */
+export type RelayAttemptResult =
+  | { outcome: 'delivered'; status: number }
+  | { outcome: 'retry'; status?: number; error: string; retryAfter?: number }
+  | { outcome: 'dead'; status?: number; error: string }
