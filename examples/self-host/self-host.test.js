@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 const here = fileURLToPath(new URL('.', import.meta.url))
 const run = promisify(execFile)
 const redisUrl = inject('redisUrl')
+const exported = { BACKCHANNEL_ADMIN_TOKEN: 'bca_exported-in-the-shell-not-the-examples-own' }
 if (!redisUrl)
   console.warn(
     '\n⚠ SKIPPING the self-host example test: redis-server is not installed (apt-get install -y redis-server).\n',
@@ -45,7 +46,9 @@ describe.skipIf(!redisUrl)('self-host example', () => {
         .map((l) => l.split(/=(.*)/s).slice(0, 2)),
     )
 
-    gateway = spawn('sh', [join(here, 'start.sh')], { env: { ...process.env, ENV_FILE: envFile } })
+    // A token left exported in the terminal (as the README's walk-through leaves one) must not win
+    // over the example's own .env: start.sh and register-apps.sh both read the file's.
+    gateway = spawn('sh', [join(here, 'start.sh')], { env: { ...process.env, ENV_FILE: envFile, ...exported } })
     url = await new Promise((resolve, reject) => {
       let err = ''
       gateway.stderr.on('data', (c) => {
@@ -69,7 +72,7 @@ describe.skipIf(!redisUrl)('self-host example', () => {
 
   it('registers the apps with the CLI, then ends sessions on real logouts', async () => {
     const { stdout } = await run('sh', [join(here, 'register-apps.sh')], {
-      env: { ...process.env, ENV_FILE: envFile, BACKCHANNEL_URL: url, OIDC_ISSUER: idp.issuer },
+      env: { ...process.env, ENV_FILE: envFile, BACKCHANNEL_URL: url, OIDC_ISSUER: idp.issuer, ...exported },
     })
     expect(stdout).toContain('"name": "wiki"')
     const secret = /"secret": "(bcs_[\w-]+)"/.exec(stdout)?.[1]
