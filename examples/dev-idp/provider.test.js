@@ -8,7 +8,11 @@ const received = []
 const receiver = createServer(async (req, res) => {
   let body = ''
   for await (const chunk of req) body += chunk
-  received.push({ path: req.url, type: req.headers['content-type'], token: new URLSearchParams(body).get('logout_token') })
+  received.push({
+    path: req.url,
+    type: req.headers['content-type'],
+    token: new URLSearchParams(body).get('logout_token'),
+  })
   res.writeHead(200).end()
 })
 
