@@ -15,8 +15,8 @@ export type JsonSchema = Record<string, unknown>
  * 413, 429 and 503 ones. A test reads the admin sources and fails on a code missing here.
  */
 export const GATEWAY_ERRORS: Readonly<Partial<Record<TRPC_ERROR_CODE_KEY, string>>> = {
-  PARSE_ERROR: '`input` is not JSON',
-  BAD_REQUEST: 'the input is not valid; the message names the field (`name: …`)',
+  PARSE_ERROR: "a `connectionParams` query parameter (tRPC's, unused here) that is not a JSON object of strings",
+  BAD_REQUEST: 'the input is not JSON, or not valid: the message names the field (`name: …`)',
   UNAUTHORIZED: 'no token, or a token that is neither the admin token nor an API key',
   FORBIDDEN: 'the token may not do this (an API key outside its own application, or an admin-only procedure)',
   NOT_FOUND: 'no application of that name, or no procedure at that path',
