@@ -5,10 +5,9 @@
  * @module
  */
 import { createRequire } from 'node:module'
-import { z } from 'zod'
-import { errorResponses, type JsonSchema, successEnvelope } from './_internal/openapi-envelopes.js'
+import { errorResponses } from './_internal/openapi-envelopes.js'
+import { describePaths } from './_internal/openapi-paths.js'
 import { appRouter } from './routers/_app.js'
-import { adminProcedure, authenticatedProcedure } from './trpc.js'
 
 /** An OpenAPI 3.1 document (the parts this package writes; every value is plain JSON). */
 export interface OpenApiDocument {
@@ -20,14 +19,6 @@ export interface OpenApiDocument {
   security: Record<string, string[]>[]
 }
 
-/** What tRPC v11 keeps of a procedure at run time (`router._def.procedures` maps each path to one). */
-interface ProcedureDef {
-  type: 'query' | 'mutation' | 'subscription'
-  inputs: unknown[]
-  output?: unknown
-  middlewares: unknown[]
-}
-
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version
 const ENDPOINT = '/trpc'
 
@@ -37,65 +28,6 @@ the input as a JSON body and \`Content-Type: application/json\`. An answer is \`
 error is \`{"error":{"message","code","data":{"code","httpStatus","path","backchannelCode"}}}\`, with the HTTP
 status of \`data.code\`. tRPC's batching (\`?batch=1\`) also works and is not described here. This document is
 served without authentication at \`/openapi.json\`: it holds no secret.`
-
-/** Whether a procedure is built on `builder` (runs all its middlewares): how its role is read. */
-const builtOn = (def: ProcedureDef, builder: { _def: { middlewares: unknown[] } }) =>
-  builder._def.middlewares.every((m) => def.middlewares.includes(m))
-
-/** The zod schema of a procedure's input: tRPC parses each `.input()` on the whole input and merges the results. */
-function inputOf(path: string, def: ProcedureDef): z.ZodType | undefined {
-  const inputs = def.inputs.map((input) => {
-    if (!(input instanceof z.ZodType)) throw new TypeError(`${path}: its input is not a zod schema`)
-    return input
-  })
-  if (inputs.length <= 1) return inputs[0]
-  if (!inputs.every((i) => i instanceof z.ZodObject)) throw new TypeError(`${path}: chained inputs must be objects`)
-  return (inputs as z.ZodObject[]).reduce((merged, next) => merged.extend(next.shape))
-}
-
-/** JSON Schema of `schema` as it is sent (`input`) or answered (`output`); throws on a type JSON cannot carry. */
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io })
-  return rest
-}
-
-/** The operation of one procedure; `errorStatuses` have their responses in `components.responses` as `Error<status>`. */
-function operation(path: string, def: ProcedureDef, errorStatuses: string[]): Record<string, unknown> {
-  const input = inputOf(path, def)
-  const inputSchema = input && { 'application/json': { schema: jsonSchema(input, 'input') } }
-  const required = input !== undefined && !input.safeParse(undefined).success
-  const output = def.output instanceof z.ZodType ? jsonSchema(def.output, 'output') : undefined
-  const authenticated = builtOn(def, authenticatedProcedure)
-  const who = !authenticated
-    ? 'No token needed.'
-    : builtOn(def, adminProcedure)
-      ? 'The admin token only.'
-      : "The admin token, or an application's API key (which reaches its own application only)."
-  const errors = errorStatuses
-    .filter((status) => authenticated || (status !== '401' && status !== '403'))
-    .map((status) => [status, { $ref: `#/components/responses/Error${status}` }])
-  return {
-    operationId: path,
-    summary: `${path} (${def.type})`,
-    description: output ? who : `${who} The answer's shape is not described: the router declares no output schema.`,
-    tags: [path.split('.')[0]],
-    security: authenticated ? [{ bearer: [] }] : [],
-    ...(def.type === 'query'
-      ? inputSchema && {
-          parameters: [
-            { name: 'input', in: 'query', required, description: 'The input as JSON', content: inputSchema },
-          ],
-        }
-      : inputSchema && { requestBody: { required, content: inputSchema } }),
-    responses: {
-      200: {
-        description: 'The answer, in `result.data`',
-        content: { 'application/json': { schema: successEnvelope(output) } },
-      },
-      ...Object.fromEntries(errors),
-    },
-  }
-}
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') for (const v of Object.values(Object.freeze(value))) deepFreeze(v)
@@ -118,17 +50,8 @@ let generated: OpenApiDocument | undefined
  */
 export function openApiDocument(): OpenApiDocument {
   if (generated) return generated
-  // Flat at run time (`'apps.create'` → procedure), whatever tRPC's types say.
-  const procedures = appRouter._def.procedures as unknown as Record<string, { _def: ProcedureDef }>
   const errors = errorResponses()
-  const paths: OpenApiDocument['paths'] = {}
-  for (const [path, { _def: def }] of Object.entries(procedures)) {
-    // Subscriptions need a streaming client (SSE): not callable as plain JSON, so not described.
-    if (def.type === 'subscription') continue
-    paths[`${ENDPOINT}/${path}`] = {
-      [def.type === 'query' ? 'get' : 'post']: operation(path, def, Object.keys(errors)),
-    }
-  }
+  const paths = describePaths(appRouter, ENDPOINT, Object.keys(errors))
   generated = deepFreeze<OpenApiDocument>({
     openapi: '3.1.0',
     info: { title: 'Backchannel admin API', version: VERSION, description: DESCRIPTION },

@@ -6,10 +6,14 @@
  */
 import { readdir, readFile } from 'node:fs/promises'
 import { Validator } from '@seriousme/openapi-schema-validator'
+import { initTRPC } from '@trpc/server'
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc'
 import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { describePaths } from '../src/_internal/openapi-paths.js'
 import { appRouter } from '../src/index.js'
 import { openApiDocument } from '../src/openapi.js'
+import { adminProcedure, authenticatedProcedure, router } from '../src/trpc.js'
 
 const doc = openApiDocument()
 type Operation = {
@@ -116,5 +120,56 @@ describe('openApiDocument', () => {
   it('is generated once: the same frozen object every call', () => {
     expect(openApiDocument()).toBe(doc)
     expect(Object.isFrozen(doc.paths)).toBe(true)
+  })
+})
+
+describe('a procedure added later is described with no edit', () => {
+  const later = router({
+    relays: router({
+      list: authenticatedProcedure
+        .input(z.object({ app: z.string() }))
+        .output(z.array(z.object({ id: z.string(), attempts: z.number().int() })))
+        .query(() => []),
+      retry: adminProcedure.input(z.object({ id: z.string() })).mutation(() => ({ retried: true })),
+    }),
+  })
+  const paths = describePaths(later, '/trpc', ['400', '401', '403']) as Record<string, Record<string, Operation>>
+
+  it('with its declared output schema inside the envelope, and its role', () => {
+    const list = paths['/trpc/relays.list']?.get
+    expect(list?.description).toMatch(/API key/)
+    expect(list?.description).not.toMatch(/not described/)
+    expect(list?.responses['200']).toMatchObject({
+      content: {
+        'application/json': {
+          schema: {
+            properties: {
+              result: {
+                required: ['data'],
+                properties: { data: { type: 'array', items: { required: ['id', 'attempts'] } } },
+              },
+            },
+          },
+        },
+      },
+    })
+    const retry = paths['/trpc/relays.retry']?.post
+    expect(retry?.description).toMatch(/^The admin token only\. The answer's shape is not described/)
+  })
+
+  it('without a token when it is not built on authenticatedProcedure', () => {
+    const t = initTRPC.create()
+    const open = describePaths(t.router({ health: t.procedure.query(() => 'ok') }), '/trpc', ['400', '401', '403'])
+    const health = open['/trpc/health']?.get as unknown as Operation
+    expect(health.security).toEqual([])
+    expect(Object.keys(health.responses)).toEqual(['200', '400'])
+    expect(health.parameters).toBeUndefined()
+  })
+
+  it('refuses an input JSON cannot carry, naming the procedure', () => {
+    const dated = router({ at: adminProcedure.input(z.object({ when: z.date() })).query(() => 1) })
+    expect(() => describePaths(dated, '/trpc', [])).toThrow(
+      /^at: its input cannot be described as JSON \(Date cannot be represented/,
+    )
   })
 })
