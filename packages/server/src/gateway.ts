@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { type AdminDependencies, handleAdminRequest } from '@backchannel/admin'
+import { openApiDocument } from '@backchannel/admin/openapi'
 import {
   createKeyResolver,
   createLogoutVerifier,
@@ -170,6 +171,8 @@ export function createGateway(options: GatewayOptions): Gateway {
         }),
     )
     .all('/trpc/**', (event) => handleAdminRequest(event.req, admin))
+    // Unauthenticated: the document describes the API and holds no secret (generated once, on first ask).
+    .get('/openapi.json', () => Response.json(openApiDocument()))
 
   return {
     app,
