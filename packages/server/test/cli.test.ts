@@ -60,7 +60,8 @@ it('says what went wrong, on stderr, with a non-zero exit', async () => {
   expect(denied.stderr).toMatch(/UNAUTHORIZED/)
 })
 
-it('walks through every procedure of an HMAC application', async () => {
+// About twenty processes, one after another: more than the default timeout on a busy machine.
+it('walks through every procedure of an HMAC application', { timeout: 120_000 }, async () => {
   const created = await json(
     'apps',
     'create',
