@@ -5,6 +5,7 @@ import { adminCommands } from '../src/cli/admin.js'
 import { type Flags, parseFlags } from '../src/cli/flags.js'
 import { type Command, renderHelp, resolveCommand } from '../src/cli/help.js'
 import { colours } from '../src/cli/output.js'
+import { assembleInput } from '../src/cli/schema-flags.js'
 
 const words = (path: string) =>
   path === 'audit.list' ? ['audit'] : path.split('.').map((w) => w.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))
@@ -105,6 +106,15 @@ describe('every procedure of the router is a command', () => {
     const values = parseFlags(add.flags, ['--input-url', 'https://x', '--max-events', '5', '--receivers', '[{"a":1}]'])
     expect(values).toEqual({ 'input-url': 'https://x', 'max-events': 5, receivers: [{ a: 1 }] })
     expect(() => parseFlags(add.flags, ['--input-url', 'u', '--receivers', '[{'])).toThrow(/--receivers: expected JSON/)
+  })
+
+  it('a validator that cannot describe itself takes its whole input as --input JSON', async () => {
+    const opaque = { '~standard': { validate: (value: unknown) => ({ value }) } }
+    const router = { _def: { procedures: { 'keys.rotate': { _def: { type: 'mutation', inputs: [opaque] } } } } }
+    const rotate = await resolveCommand(find(adminCommands(router), ['keys', 'rotate']) as Command)
+    expect(Object.keys(rotate.flags)).toEqual(['input', 'url', 'token'])
+    const values = parseFlags(rotate.flags, ['--input', '{"kid":"k1"}'])
+    expect(assembleInput([{ path: [], flag: 'input', schema: {}, required: false }], values)).toEqual({ kid: 'k1' })
   })
 })
 

@@ -122,27 +122,20 @@ export function adminCommands(router: { _def: { procedures: object } } = appRout
 
 function leaf(path: string, type: 'query' | 'mutation', inputs: unknown[], description: string): Command {
   const schema = inputSchema(inputs)
-  const fields = schema ? inputFields(schema, FLAG_NAMES, CONNECTION) : []
+  // A validator that cannot describe itself as JSON Schema still takes its whole input, as JSON.
+  const whole: InputField = { path: [], flag: 'input', schema: { description: 'the input, as JSON' }, required: false }
+  const fields = schema ? inputFields(schema, FLAG_NAMES, CONNECTION) : inputs.length > 0 ? [whole] : []
   const flags: Flags = {}
   for (const field of fields) {
     const help = FLAG_HELP[field.path.join('.')] ?? FLAG_HELP[field.path.at(-1) as string]
     const alias = FLAG_ALIASES[field.flag]
     flags[field.flag] = { ...flagFor(field, help), ...(alias ? { alias } : {}) }
   }
-  // A validator that cannot describe itself as JSON Schema still gets its whole input as JSON.
-  if (!schema && inputs.length > 0)
-    flags.input = { type: 'string', valueHint: 'JSON', description: 'the input, as JSON' }
   return {
     meta: { description },
     args: { ...flags, ...connectionFlags(path) },
-    run: ({ args }: { args: FlagValues }) => {
-      const input = schema
-        ? assembleInput(fields, args)
-        : args.input === undefined
-          ? undefined
-          : JSON.parse(String(args.input))
-      return call(path, type, inputs.length > 0 ? input : undefined, args, fields)
-    },
+    run: ({ args }: { args: FlagValues }) =>
+      call(path, type, inputs.length > 0 ? assembleInput(fields, args) : undefined, args, fields),
   }
 }
 

@@ -166,11 +166,12 @@ export function flagFor(field: InputField, help: string | undefined): Flag {
   return { ...base, type: 'string', valueHint: 'JSON', parse: json }
 }
 
-/** The input object from the flags' values: each value at its field's path. */
-export function assembleInput(fields: readonly InputField[], values: FlagValues): Record<string, unknown> {
+/** The input from the flags' values: each value at its field's path (a field at `[]` is the whole input). */
+export function assembleInput(fields: readonly InputField[], values: FlagValues): unknown {
   const input: Record<string, unknown> = {}
   for (const { path, flag } of fields) {
     if (values[flag] === undefined) continue
+    if (path.length === 0) return values[flag]
     let target = input
     for (const key of path.slice(0, -1)) {
       target[key] ??= {}
