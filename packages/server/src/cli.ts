@@ -187,9 +187,13 @@ const importState = defineCommand({
   },
 })
 
+/** The commands written by hand; beside them, one per procedure of the admin API (cli/admin.ts). */
+const handWritten = { serve, token, export: exportState, import: importState }
+
 const command = defineCommand({
   meta: { name: 'backchannel', description: 'OpenID Connect Back-Channel Logout gateway' },
-  subCommands: { serve, ...adminCommands(), token, export: exportState, import: importState },
+  // serve first in the help; a hand-written command wins a name it shares with a procedure.
+  subCommands: Object.assign({ serve }, adminCommands(), handWritten),
 })
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
