@@ -254,3 +254,24 @@ describe('who may call what', () => {
     await rejects(app.audit.list(), 'FORBIDDEN')
   })
 })
+
+describe('whoami and audit paging', () => {
+  it('whoami names the role of the token: admin, or owner with its app', async () => {
+    const api = await admin()
+    expect(await api.whoami()).toEqual({ role: 'admin' })
+    const { apiKey } = await api.apps.create({ name: 'billing' })
+    expect(await (await caller(apiKey)).whoami()).toEqual({ role: 'owner', app: 'billing' })
+    await rejects((await caller()).whoami(), 'UNAUTHORIZED')
+    await rejects((await caller('bca_wrong')).whoami(), 'UNAUTHORIZED')
+  })
+
+  it('audit.list takes as before only the id of a record', async () => {
+    const api = await admin()
+    await api.apps.create({ name: 'billing' })
+    await api.sessions.revoke({ app: 'billing', sub: 'a' })
+    await api.sessions.revoke({ app: 'billing', sub: 'b' })
+    const [newest, older] = await api.audit.list({ app: 'billing' })
+    expect(await api.audit.list({ app: 'billing', before: newest?.id })).toEqual([older])
+    await rejects(api.audit.list({ before: 'yesterday' }), 'BAD_REQUEST', /before[\s\S]*of an audit record/)
+  })
+})

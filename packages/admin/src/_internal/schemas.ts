@@ -23,5 +23,14 @@ export const policy = z
 /** Ids as applications and identity providers send them: any non-empty string of sane length. */
 export const id = z.string().min(1).max(1024)
 
+/**
+ * The `id` of an audit record, as `before` to read the page after it: 22 lowercase letters and
+ * digits (the time in milliseconds, the instance, a counter; see unstorage's audit log).
+ */
+export const auditId = z
+  .string()
+  .regex(/^[0-9a-z]{22}$/, 'must be the "id" of an audit record (22 lowercase letters and digits)')
+  .describe('the "id" of the last record of the previous page (22 lowercase letters and digits)')
+
 /** Seconds since epoch. */
 export const time = z.number().nonnegative().max(1e11)

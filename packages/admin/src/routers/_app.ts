@@ -1,8 +1,9 @@
-/** The root router: `apps.*`, `sessions.*`, `audit.*`. */
+/** The root router: `apps.*`, `sessions.*`, `audit.*`, `whoami`. */
 import { router } from '../trpc.js'
 import { appsRouter } from './apps.js'
 import { auditRouter } from './audit.js'
 import { sessionsRouter } from './sessions.js'
+import { whoami } from './whoami.js'
 
 /**
  * The admin and session API. Serve it with `handleAdminRequest`, or call it in process:
@@ -12,6 +13,7 @@ export const appRouter = router({
   apps: appsRouter,
   sessions: sessionsRouter,
   audit: auditRouter,
+  whoami,
 })
 
 /** The type clients are generated from. */

@@ -1,7 +1,7 @@
 /** `audit.list`: the audit log, newest first (admin token only). */
 import { z } from 'zod'
 import { publicAudit } from '../_internal/public-records.js'
-import { appName } from '../_internal/schemas.js'
+import { appName, auditId } from '../_internal/schemas.js'
 import { adminProcedure, router } from '../trpc.js'
 
 export const auditRouter = router({
@@ -11,7 +11,7 @@ export const auditRouter = router({
         .object({
           app: appName.optional(),
           limit: z.number().int().min(1).max(500).optional(),
-          before: z.string().max(64).optional(),
+          before: auditId.optional(),
         })
         .strict()
         .optional(),

@@ -1,0 +1,196 @@
+/**
+ * The admin commands, one per procedure of the admin API, derived from the router: `apps.rotateSecret`
+ * is `backchannel apps rotate-secret`, its input's fields are its flags (schema-flags.ts). A procedure
+ * added to the router is a command without an edit here; the tables below only word things better.
+ * @module
+ */
+import { appRouter } from '@backchannel/admin'
+import { createTRPCUntypedClient, httpLink, TRPCClientError } from '@trpc/client'
+import type { Flags, FlagValues } from './flags.js'
+import type { Command } from './help.js'
+import { CliError, fail, print } from './output.js'
+import { assembleInput, flagFor, type InputField, inputFields, inputSchema } from './schema-flags.js'
+
+/** What the CLI reads of a tRPC procedure. */
+interface Procedure {
+  _def: { type: 'query' | 'mutation' | 'subscription'; inputs: unknown[]; meta?: { description?: string } }
+}
+
+/** Command names that differ from the procedure's path. */
+const COMMAND_NAMES: Readonly<Record<string, string[]>> = { 'audit.list': ['audit'] }
+
+/** One line per command, where the procedure does not describe itself. */
+const DESCRIPTIONS: Readonly<Record<string, string>> = {
+  apps: 'register and manage applications',
+  'apps.create': 'register an application: OIDC with --issuer and --client-id (discovery runs now), HMAC without',
+  'apps.list': 'list the applications (never a secret)',
+  'apps.get': 'show one application',
+  'apps.update': "change what an application's tokens must satisfy",
+  'apps.delete': 'remove an application with its sessions',
+  'apps.rotateSecret': 'issue a new secret to an HMAC application; the previous one verifies until --grace ends',
+  'apps.rotateApiKey': 'issue a new API key to an application; the previous one stops working at once',
+  'apps.rediscover': "fetch an OIDC application's provider metadata and keys again",
+  sessions: 'the session registry of one application',
+  'sessions.register': 'record a session your application opened',
+  'sessions.status': 'whether a session is active, revoked or unknown',
+  'sessions.list': "a user's sessions",
+  'sessions.end': 'end one session (a local logout)',
+  'sessions.revoke': "end a user's sessions (--sub) or an IdP session's (--sid), as a logout would",
+  'audit.list': 'the audit log, newest first',
+  whoami: 'the role of your token: admin, or owner of one application',
+}
+
+/** Flag names that read better than the field's (by dotted path or by field name), and their aliases. */
+const FLAG_NAMES: Readonly<Record<string, string>> = {
+  algorithms: 'alg',
+  graceSeconds: 'grace',
+  'policy.issuer': 'policy-issuer',
+  'policy.audience': 'policy-audience',
+}
+const FLAG_ALIASES: Readonly<Record<string, string>> = { alg: 'algorithms' }
+
+/** Help of a flag, by dotted path or field name, where the schema has no description. */
+const FLAG_HELP: Readonly<Record<string, string>> = {
+  name: 'the application name: lowercase letters, digits and "-" (the :app of its logout URL)',
+  issuer: 'OIDC: the issuer URL (discovery runs now)',
+  clientId: 'OIDC: the client id the provider puts in aud',
+  algorithms: 'signature algorithms accepted',
+  'policy.maxTokenAge': "seconds a token's iat may lie in the past (default 600)",
+  'policy.clockTolerance': 'seconds of clock skew allowed (default 60)',
+  'policy.allowMissingExp': 'accept tokens without exp (Ory Hydra, older identity providers)',
+  'policy.logoutScope': 'what a logout with sid ends: that session (default), or every session of the user',
+  'policy.audience': 'HMAC: the aud your tokens must carry',
+  'policy.issuer': 'HMAC: the iss your tokens must carry',
+  graceSeconds: 'seconds the previous secret still verifies (default 3600)',
+  app: 'the application name',
+  sessionId: "your application's id of the session",
+  sub: "the user's id (sub)",
+  sid: "the identity provider's session id (sid)",
+  authTime: 'when the user signed in, seconds since epoch (default now)',
+  expiresAt: 'when the session ends, seconds since epoch',
+  limit: 'how many records, 1 to 500 (default 50)',
+}
+
+/** What `--token` may be, by procedure (or its router); the admin token where none is named. */
+const TOKEN_HELP: Readonly<Record<string, string>> = {
+  sessions: "the admin token, or the application's own API key",
+  whoami: "the admin token, or an application's API key",
+  'audit.list': "the admin token (an application's API key may not read the audit log)",
+}
+
+const CONNECTION = new Set(['url', 'token'])
+
+function connectionFlags(path: string): Flags {
+  const who = TOKEN_HELP[path] ?? TOKEN_HELP[path.split('.')[0] as string] ?? 'the admin token'
+  return {
+    url: {
+      type: 'string',
+      valueHint: 'URL',
+      description: 'the gateway (default $BACKCHANNEL_URL, else http://localhost:$PORT, else port 3000)',
+    },
+    token: { type: 'string', valueHint: 'token', description: `${who} (default $BACKCHANNEL_ADMIN_TOKEN)` },
+  }
+}
+
+/** The commands of every procedure of `router`, grouped as its routers are. */
+export function adminCommands(router: { _def: { procedures: object } } = appRouter): Record<string, Command> {
+  const tree: Record<string, Command> = {}
+  for (const [path, procedure] of Object.entries(router._def.procedures as Record<string, Procedure>)) {
+    const { type, inputs, meta } = procedure._def
+    if (type === 'subscription') continue
+    const words = COMMAND_NAMES[path] ?? path.split('.').map((w) => w.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))
+    const command = leaf(path, type, inputs, meta?.description ?? DESCRIPTIONS[path] ?? `the ${path} ${type}`)
+    let level = tree
+    for (const [i, word] of words.entries()) {
+      if (i === words.length - 1) {
+        level[word] = command
+        break
+      }
+      const group = path
+        .split('.')
+        .slice(0, i + 1)
+        .join('.')
+      level[word] ??= {
+        meta: { name: word, description: DESCRIPTIONS[group] ?? `the ${group}.* procedures` },
+        subCommands: {},
+      }
+      level = level[word].subCommands as Record<string, Command>
+    }
+  }
+  return tree
+}
+
+function leaf(path: string, type: 'query' | 'mutation', inputs: unknown[], description: string): Command {
+  const schema = inputSchema(inputs)
+  // A validator that cannot describe itself as JSON Schema still takes its whole input, as JSON.
+  const whole: InputField = { path: [], flag: 'input', schema: { description: 'the input, as JSON' }, required: false }
+  const fields = schema ? inputFields(schema, FLAG_NAMES, CONNECTION) : inputs.length > 0 ? [whole] : []
+  const flags: Flags = {}
+  for (const field of fields) {
+    const help = FLAG_HELP[field.path.join('.')] ?? FLAG_HELP[field.path.at(-1) as string]
+    const alias = FLAG_ALIASES[field.flag]
+    flags[field.flag] = { ...flagFor(field, help), ...(alias ? { alias } : {}) }
+  }
+  return {
+    meta: { description },
+    args: { ...flags, ...connectionFlags(path) },
+    run: ({ args }: { args: FlagValues }) =>
+      call(path, type, inputs.length > 0 ? assembleInput(fields, args) : undefined, args, fields),
+  }
+}
+
+/** Calls one procedure over HTTP and prints its answer as JSON. */
+async function call(
+  path: string,
+  type: 'query' | 'mutation',
+  input: unknown,
+  args: FlagValues,
+  fields: readonly InputField[],
+) {
+  const base =
+    (args.url as string | undefined) ?? process.env.BACKCHANNEL_URL ?? `http://localhost:${process.env.PORT ?? 3000}`
+  const from = args.url !== undefined ? '--url' : process.env.BACKCHANNEL_URL ? 'BACKCHANNEL_URL' : 'PORT'
+  if (!URL.canParse(base) || !/^https?:$/.test(new URL(base).protocol)) {
+    fail(`${from}: ${JSON.stringify(base)} is not the gateway's http(s) URL, e.g. http://localhost:3000`, 2)
+  }
+  const token = (args.token as string | undefined) ?? process.env.BACKCHANNEL_ADMIN_TOKEN
+  if (!token) fail('give --token or set BACKCHANNEL_ADMIN_TOKEN', 2)
+  const url = base.replace(/\/+$/, '').replace(/(\/trpc)?$/, '/trpc')
+  const client = createTRPCUntypedClient({
+    links: [httpLink({ url, headers: { authorization: `Bearer ${token}` } })],
+  })
+  try {
+    print(type === 'query' ? await client.query(path, input) : await client.mutation(path, input))
+  } catch (err) {
+    throw explain(err, url, fields)
+  }
+}
+
+/** One line for a failed call: the API's own code and message, or why the gateway did not answer. */
+function explain(err: unknown, url: string, fields: readonly InputField[]): CliError {
+  if (err instanceof TRPCClientError && typeof err.data?.code === 'string') {
+    return new CliError(`${err.data.code}: ${withFlags(err.message, fields)}`)
+  }
+  // fetch's own failure ("fetch failed") carries the socket's reason in its cause.
+  const chain: Error[] = []
+  for (let e: unknown = err; e instanceof Error; e = e.cause) chain.push(e)
+  if (chain.some((e) => e instanceof TypeError && e.message === 'fetch failed')) {
+    const last = chain.at(-1) as NodeJS.ErrnoException
+    return new CliError(
+      `cannot reach the gateway at ${url} (${last.code ?? last.message}): it may not be running; start it with backchannel serve, or point --url or BACKCHANNEL_URL at it`,
+    )
+  }
+  return new CliError(`${url} did not answer as a Backchannel gateway: ${(err as Error).message}`)
+}
+
+/** `graceSeconds: Too small` → `graceSeconds (--grace): Too small`: the server names fields, the user typed flags. */
+function withFlags(message: string, fields: readonly InputField[]): string {
+  return message
+    .split('; ')
+    .map((part) => {
+      const path = part.slice(0, part.indexOf(':'))
+      const field = fields.find((f) => f.path.join('.') === path)
+      return field && field.flag !== path ? `${path} (--${field.flag})${part.slice(path.length)}` : part
+    })
+    .join('; ')
+}

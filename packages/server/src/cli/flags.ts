@@ -1,0 +1,129 @@
+/**
+ * Reading a command's flags strictly: an unknown flag is refused with the closest known one, an
+ * enum value is checked against its options, and a value of the wrong form is refused with the
+ * form expected, all before the command runs (exit 2).
+ * @module
+ */
+import type { BooleanArgDef, EnumArgDef, StringArgDef } from 'citty'
+import { UsageError } from './output.js'
+
+/** A flag: citty's definition, plus what flags derived from the API's schemas need. */
+export type Flag = (BooleanArgDef | StringArgDef | EnumArgDef) & {
+  /** May be given more than once, or as a comma-separated list; the value is an array. */
+  multiple?: boolean
+  /** Turns the text into the value; throws a {@link UsageError} naming the form expected. */
+  parse?: (text: string, flag: string) => unknown
+}
+
+/** A command's flags by name, without the leading `--`. */
+export type Flags = Record<string, Flag>
+
+/** The values of the flags given, by flag name (strings, booleans, or what `parse` returns). */
+export type FlagValues = Record<string, unknown>
+
+/** The nearest of `known` to `typed`, when it is near enough to be a slip of the keyboard. */
+export function closest(typed: string, known: Iterable<string>): string | undefined {
+  let best: string | undefined
+  let bestDistance = Math.max(2, Math.floor(typed.length / 3)) + 1
+  for (const candidate of known) {
+    const d = distance(typed, candidate)
+    if (d < bestDistance) [best, bestDistance] = [candidate, d]
+  }
+  return best
+}
+
+/** Levenshtein distance. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      next.push(Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + cost))
+    }
+    row = next
+  }
+  return row[b.length] ?? 0
+}
+
+/** `--name`, and each long alias, to the flag's name. */
+function names(flags: Flags): Map<string, string> {
+  const byName = new Map<string, string>()
+  for (const [name, def] of Object.entries(flags)) {
+    byName.set(name, name)
+    for (const alias of [def.alias ?? []].flat()) byName.set(alias, name)
+  }
+  return byName
+}
+
+function value(flags: Flags, name: string, text: string): unknown {
+  const def = flags[name] as Flag
+  if (def.type === 'enum' && def.options && !def.options.includes(text)) {
+    throw new UsageError(`--${name}: ${JSON.stringify(text)} is not one of ${def.options.join(', ')}`)
+  }
+  return def.parse ? def.parse(text, name) : text
+}
+
+/**
+ * Reads `argv` (what follows the command's name) against `flags`: `--name value`, `--name=value`,
+ * `--flag` / `--no-flag` for booleans, repeated or comma-separated values for `multiple` flags.
+ *
+ * @example
+ * ```ts
+ * parseFlags({ name: { type: 'string', required: true } }, ['--name', 'billing']) // { name: 'billing' }
+ * ```
+ */
+export function parseFlags(flags: Flags, argv: readonly string[]): FlagValues {
+  const byName = names(flags)
+  const values: FlagValues = {}
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i] as string
+    if (!token.startsWith('--') || token === '--') {
+      throw new UsageError(`unexpected ${JSON.stringify(token)}: give values as --flag value`)
+    }
+    const eq = token.indexOf('=')
+    const typed = token.slice(2, eq === -1 ? undefined : eq)
+    const negated = typed.startsWith('no-') && flags[byName.get(typed.slice(3)) ?? '']?.type === 'boolean'
+    const name = byName.get(negated ? typed.slice(3) : typed)
+    if (name === undefined) {
+      const near = closest(typed, byName.keys())
+      throw new UsageError(`unknown flag --${typed}${near ? `; did you mean --${near}?` : ''}`)
+    }
+    const def = flags[name] as Flag
+    let text = eq === -1 ? undefined : token.slice(eq + 1)
+    if (def.type === 'boolean') {
+      if (text !== undefined && text !== 'true' && text !== 'false') {
+        throw new UsageError(`--${name} is on or off: --${name}, --no-${name} or --${name}=false`)
+      }
+      values[name] = negated ? false : text !== 'false'
+      continue
+    }
+    if (text === undefined) {
+      text = argv[i + 1]
+      // A value may start with "-" (a negative number), but not be the next known flag.
+      if (text === undefined || (text.startsWith('--') && byName.has(text.slice(2).split('=')[0] as string))) {
+        throw new UsageError(`--${name} needs a value: --${name} ${hint(def, name)}`)
+      }
+      i++
+    }
+    if (def.multiple) {
+      const items = text.split(',').map((item) => value(flags, name, item.trim()))
+      values[name] = [...((values[name] as unknown[] | undefined) ?? []), ...items]
+    } else {
+      values[name] = value(flags, name, text)
+    }
+  }
+  for (const [name, def] of Object.entries(flags)) {
+    if (def.required && values[name] === undefined) {
+      throw new UsageError(`--${name} is required: --${name} ${hint(def, name)}`)
+    }
+  }
+  return values
+}
+
+/** How a flag's value is shown in help and messages: `<URL>`, `<RS256|ES256>`, `<name>`. */
+export function hint(def: Flag, name: string): string {
+  if (def.type === 'boolean') return ''
+  if (def.type === 'enum' && def.options?.length) return `<${def.options.join('|')}>`
+  return `<${def.valueHint ?? name}>`
+}
