@@ -13,6 +13,7 @@ import { DumpInvalid, DumpKeyMismatch, ImportTargetNotEmpty } from '@backchannel
 import { TRPCClientError } from '@trpc/client'
 import { type ArgsDef, defineCommand, runMain } from 'citty'
 import { ConfigError, type ConfigOverrides, loadConfig } from './config.js'
+import { readConfigFile } from './config-file.js'
 import { exportTo, importFrom } from './dump-cli.js'
 import { runServer } from './serve.js'
 import { describeStorage, openStore } from './storage.js'
@@ -69,6 +70,11 @@ const serve = defineCommand({
       type: 'string',
       description: 'BACKCHANNEL_WORKERS: processes on one port (default 1; auto: one per core)',
     },
+    'management-address': {
+      type: 'string',
+      description: 'BACKCHANNEL_MANAGEMENT_ADDRESS: host:port serving /trpc and /metrics, which then leave PORT',
+    },
+    config: { type: 'string', description: 'BACKCHANNEL_CONFIG: the config file (default ./backchannel.config.*)' },
   },
   async run({ args }) {
     const flag = (value: boolean | undefined) => (value === undefined ? undefined : String(value))
@@ -81,10 +87,11 @@ const serve = defineCommand({
       BACKCHANNEL_TRUSTED_ISSUER_HOSTS: args['trusted-issuer-hosts'],
       BACKCHANNEL_TRUST_PROXY: flag(args['trust-proxy']),
       BACKCHANNEL_WORKERS: args.workers,
+      BACKCHANNEL_MANAGEMENT_ADDRESS: args['management-address'],
     }
     let config: ReturnType<typeof loadConfig>
     try {
-      config = loadConfig(process.env, overrides)
+      config = loadConfig(process.env, overrides, await readConfigFile({ path: args.config }))
     } catch (err) {
       if (err instanceof ConfigError) return fail(err.message, 2)
       throw err
