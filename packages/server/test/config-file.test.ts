@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createAdminClient } from '@backchannel/admin/client'
@@ -103,6 +104,21 @@ describe('the config file', () => {
     await expect(readConfigFile({ cwd: dir, env: { BACKCHANNEL_CONFIG: 'broken.json' } })).rejects.toThrow(
       `BACKCHANNEL_CONFIG: cannot read ${join(dir, 'broken.json')}: `,
     )
+  })
+})
+
+it('the example of docs/operations.md loads as written (with its secret files present)', async () => {
+  const doc = await readFile(new URL('../../../docs/operations.md', import.meta.url), 'utf8')
+  const example = /### The config file[\s\S]*?```json\n([\s\S]*?)```/.exec(doc)?.[1] ?? ''
+  const secrets = folder({ 'master-key': `${KEY}\n`, 'admin-token': `${TOKEN}\n` })
+  const dir = folder({ 'backchannel.config.json': example.replaceAll('/run/secrets', secrets) })
+  expect(await configOf(dir)).toMatchObject({
+    port: 3000,
+    managementAddress: { host: '127.0.0.1', port: 9000 },
+    storage: { kind: 'redis' },
+    masterKey: Buffer.alloc(32, 7),
+    adminToken: TOKEN,
+    trustedProxies: ['10.0.0.0/8'],
   })
 })
 
