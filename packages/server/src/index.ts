@@ -5,11 +5,11 @@
  * @module
  */
 export type { Config, ConfigFile, ConfigOverrides, Setting, StorageConfig } from './config.js'
-export { ConfigError, fileKey, loadConfig, SECRETS, SETTINGS, VARIABLES } from './config.js'
+export { ConfigError, loadConfig } from './config.js'
 export type { ReadConfigFileOptions } from './config-file.js'
 export { readConfigFile } from './config-file.js'
 export type { Gateway, GatewayOptions, Listener } from './gateway.js'
-export { createGateway, isManagementPath, MANAGEMENT_PATHS } from './gateway.js'
+export { createGateway, MANAGEMENT_PATHS } from './gateway.js'
 export { createLogger } from './logger.js'
 export type { Metrics } from './metrics.js'
 export { createMetrics } from './metrics.js'

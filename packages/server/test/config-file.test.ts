@@ -76,7 +76,7 @@ describe('the config file', () => {
       ['BACKCHANNEL_STORAGE', 'storage'],
       ['adminTokenFiel', 'adminTokenFile'],
       ['managementAdress', 'managementAddress'],
-    ]) {
+    ] as const) {
       const dir = folder({ 'backchannel.config.json': { [key]: 'x' } })
       await expect(readConfigFile({ cwd: dir, env: {} })).rejects.toThrow(
         `BACKCHANNEL_CONFIG: ${join(dir, 'backchannel.config.json')} has an unknown key "${key}": did you mean "${closest}"?`,
