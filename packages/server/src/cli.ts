@@ -54,7 +54,10 @@ async function withClient(
 const name = { type: 'string', required: true, description: 'the application name (its slug)' } as const
 
 const serve = defineCommand({
-  meta: { name: 'serve', description: 'run the gateway (flags override the environment)' },
+  meta: {
+    name: 'serve',
+    description: 'run the gateway (flags override the environment, which overrides the config file)',
+  },
   args: {
     port: { type: 'string', description: 'PORT (default 3000)' },
     host: { type: 'string', description: 'HOST (default 0.0.0.0)' },
@@ -231,14 +234,14 @@ const token = defineCommand({
 })
 
 /**
- * The store `serve` would open, from the same environment and `--storage`; exits 2 when
+ * The store `serve` would open, from the same environment, config file and `--storage`; exits 2 when
  * misconfigured. An import into an fs folder that has no key yet needs BACKCHANNEL_MASTER_KEY:
  * the folder would otherwise generate a key of its own, which no dump was made with.
  */
 async function openConfiguredStore(storage: string | undefined, importing = false) {
   let config: ReturnType<typeof loadConfig>
   try {
-    config = loadConfig(process.env, { BACKCHANNEL_STORAGE: storage })
+    config = loadConfig(process.env, { BACKCHANNEL_STORAGE: storage }, await readConfigFile())
   } catch (err) {
     if (err instanceof ConfigError) return fail(err.message, 2)
     throw err

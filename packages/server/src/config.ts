@@ -195,10 +195,10 @@ export function loadConfig(
   try {
     return check(get, secret)
   } catch (err) {
-    const origin = err instanceof ConfigError && err.source === undefined ? origins.get(err.variable) : undefined
-    throw origin === undefined
-      ? err
-      : new ConfigError((err as ConfigError).variable, (err as ConfigError).reason, origin)
+    // The checks name the variable; only here is it known where its value came from.
+    if (!(err instanceof ConfigError) || err.source !== undefined) throw err
+    const origin = origins.get(err.variable)
+    throw origin === undefined ? err : new ConfigError(err.variable, err.reason, origin)
   }
 }
 

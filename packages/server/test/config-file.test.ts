@@ -280,3 +280,15 @@ describe('backchannel serve with a config file only', () => {
     ])
   })
 })
+
+describe('backchannel export with a config file', () => {
+  it('opens the storage the file names, as serve would', async () => {
+    const dir = folder({ 'backchannel.config.json': { storage: 'fs://./from-the-file' } })
+    const child = spawn(process.execPath, [BIN, 'export'], { cwd: dir, env: bareEnv() })
+    let stderr = ''
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    const code = await new Promise((resolve) => child.once('close', resolve))
+    expect(code, stderr).toBe(0)
+    expect(stderr).toMatch(/^backchannel: exported \d+ entries from fs:\/\/\.\/from-the-file/)
+  })
+})
