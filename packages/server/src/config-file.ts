@@ -6,7 +6,6 @@
  * @module
  */
 import { resolve } from 'node:path'
-import { loadConfig as loadC12 } from 'c12'
 import { ConfigError, type ConfigFile, type ConfigOverrides, fileKey, SETTINGS } from './config.js'
 
 /** Options of {@link readConfigFile}. */
@@ -32,6 +31,8 @@ export async function readConfigFile(options: ReadConfigFileOptions = {}): Promi
   const { cwd = process.cwd(), env = process.env } = options
   const named = options.path ?? (env.BACKCHANNEL_CONFIG?.trim() || undefined)
   const source = options.path !== undefined ? 'set by flag --config' : 'set in the environment'
+  // Loaded here, not at the top: the CLI's other commands never read the file and need not pay for c12.
+  const { loadConfig: loadC12 } = await import('c12')
   let loaded: Awaited<ReturnType<typeof loadC12>>
   try {
     loaded = await loadC12({
