@@ -16,11 +16,15 @@ import { adminCommands } from './cli/admin.js'
 import { fail, print, reason } from './cli/output.js'
 import { runCommandTree } from './cli/run.js'
 import { ConfigError, type ConfigOverrides, loadConfig } from './config.js'
+import { readConfigFile } from './config-file.js'
 import { exportTo, importFrom } from './dump-cli.js'
 import { describeStorage, openStore } from './storage.js'
 
 const serve = defineCommand({
-  meta: { name: 'serve', description: 'run the gateway (flags override the environment)' },
+  meta: {
+    name: 'serve',
+    description: 'run the gateway (flags override the environment, which overrides the config file)',
+  },
   args: {
     port: { type: 'string', description: 'PORT (default 3000)' },
     host: { type: 'string', description: 'HOST (default 0.0.0.0)' },
@@ -36,6 +40,11 @@ const serve = defineCommand({
       type: 'string',
       description: 'BACKCHANNEL_WORKERS: processes on one port (default 1; auto: one per core)',
     },
+    'management-address': {
+      type: 'string',
+      description: 'BACKCHANNEL_MANAGEMENT_ADDRESS: host:port serving /trpc and /metrics, which then leave PORT',
+    },
+    config: { type: 'string', description: 'BACKCHANNEL_CONFIG: the config file (default ./backchannel.config.*)' },
   },
   async run({ args }) {
     const flag = (value: boolean | undefined) => (value === undefined ? undefined : String(value))
@@ -48,10 +57,11 @@ const serve = defineCommand({
       BACKCHANNEL_TRUSTED_ISSUER_HOSTS: args['trusted-issuer-hosts'],
       BACKCHANNEL_TRUST_PROXY: flag(args['trust-proxy']),
       BACKCHANNEL_WORKERS: args.workers,
+      BACKCHANNEL_MANAGEMENT_ADDRESS: args['management-address'],
     }
     let config: ReturnType<typeof loadConfig>
     try {
-      config = loadConfig(process.env, overrides)
+      config = loadConfig(process.env, overrides, await readConfigFile({ path: args.config }))
     } catch (err) {
       if (err instanceof ConfigError) return fail(err.message, 2)
       throw err
@@ -112,14 +122,14 @@ const token = defineCommand({
 })
 
 /**
- * The store `serve` would open, from the same environment and `--storage`; exits 2 when
+ * The store `serve` would open, from the same environment, config file and `--storage`; exits 2 when
  * misconfigured. An import into an fs folder that has no key yet needs BACKCHANNEL_MASTER_KEY:
  * the folder would otherwise generate a key of its own, which no dump was made with.
  */
 async function openConfiguredStore(storage: string | undefined, importing = false) {
   let config: ReturnType<typeof loadConfig>
   try {
-    config = loadConfig(process.env, { BACKCHANNEL_STORAGE: storage })
+    config = loadConfig(process.env, { BACKCHANNEL_STORAGE: storage }, await readConfigFile())
   } catch (err) {
     if (err instanceof ConfigError) return fail(err.message, 2)
     throw err

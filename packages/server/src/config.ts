@@ -1,22 +1,32 @@
 /**
- * The gateway's configuration: environment variables, overridden by CLI flags, checked before
- * anything listens. A bad value is a {@link ConfigError} naming the variable.
+ * The gateway's configuration: CLI flags over environment variables over a config file
+ * (config-file.ts), checked in one place before anything listens. A bad value is a
+ * {@link ConfigError} naming the variable and where its value came from.
  * @module
  */
 import cluster from 'node:cluster'
+import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { BackchannelError } from '@backchannel/core'
 import { parseRedisUrl } from '@backchannel/unstorage/redis-url'
 import { parseCidr } from './client-address.js'
 import type { FailureLimits } from './rate-limit.js'
 
-/** A configuration value that cannot be used; `variable` names it. */
+/**
+ * A configuration value that cannot be used; `variable` names it and `source`, when it was set,
+ * says where (`set by flag --port`, `set in the environment`, `set in /etc/backchannel.config.json as "port"`).
+ */
 export class ConfigError extends BackchannelError {
   static override code = 'ERR_CONFIG'
   readonly variable: string
-  constructor(variable: string, message: string) {
-    super(`${variable}: ${message}`)
+  /** What is wrong with it, without the variable's name. */
+  readonly reason: string
+  readonly source: string | undefined
+  constructor(variable: string, reason: string, source?: string) {
+    super(`${variable}: ${reason}${source ? `; ${source}` : ''}`)
     this.variable = variable
+    this.reason = reason
+    this.source = source
   }
 }
 
@@ -52,15 +62,18 @@ export interface Config {
   failureLimits: Required<FailureLimits>
   /** Gateway processes sharing the port (`BACKCHANNEL_WORKERS`; `auto`: one per core). */
   workers: number
+  /**
+   * `BACKCHANNEL_MANAGEMENT_ADDRESS`: a second listener for the management paths (`/trpc`,
+   * `/metrics`, see `MANAGEMENT_PATHS`), which the public listener then answers 404.
+   */
+  managementAddress?: { host: string; port: number }
 }
 
-/** Values from the command line, by variable name, taking precedence over the environment. */
-export type ConfigOverrides = Partial<Record<(typeof VARIABLES)[number], string | undefined>>
-
-/** Every environment variable the gateway reads. */
+/** Every environment variable the gateway reads (besides `BACKCHANNEL_CONFIG`, which names the file). */
 export const VARIABLES = [
   'PORT',
   'HOST',
+  'BACKCHANNEL_MANAGEMENT_ADDRESS',
   'BACKCHANNEL_STORAGE',
   'BACKCHANNEL_ADMIN_TOKEN',
   'BACKCHANNEL_MASTER_KEY',
@@ -73,25 +86,151 @@ export const VARIABLES = [
   'BACKCHANNEL_WORKERS',
 ] as const
 
+/** The variables that are secrets: each may instead be read from the file named by `<VARIABLE>_FILE`. */
+export const SECRETS = ['BACKCHANNEL_ADMIN_TOKEN', 'BACKCHANNEL_MASTER_KEY'] as const
+
+/** A setting: a variable of {@link VARIABLES}, or a secret's `_FILE` variant. */
+export type Setting = (typeof VARIABLES)[number] | `${(typeof SECRETS)[number]}_FILE`
+
+/** Every setting, in every source (flags, environment, config file). */
+export const SETTINGS: readonly Setting[] = [...VARIABLES, ...SECRETS.map((name) => `${name}_FILE` as const)]
+
+/**
+ * A setting's key in a config file: camelCase without `BACKCHANNEL_`.
+ *
+ * @example
+ * ```ts
+ * fileKey('BACKCHANNEL_ADMIN_TOKEN_FILE') // 'adminTokenFile'
+ * fileKey('PORT') // 'port'
+ * ```
+ */
+export function fileKey(setting: string): string {
+  return setting
+    .replace(/^BACKCHANNEL_/, '')
+    .toLowerCase()
+    .replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase())
+}
+
+/**
+ * A setting's flag of `backchannel serve`: kebab-case without `BACKCHANNEL_`.
+ *
+ * @example
+ * ```ts
+ * flagName('BACKCHANNEL_LOG_LEVEL') // '--log-level'
+ * ```
+ */
+export function flagName(setting: string): string {
+  return `--${setting
+    .replace(/^BACKCHANNEL_/, '')
+    .toLowerCase()
+    .replaceAll('_', '-')}`
+}
+
+/** Values by setting name: from the command line (see {@link loadConfig}) or a config file. */
+export type ConfigOverrides = Partial<Record<Setting, string | undefined>>
+
+/** The settings of a config file, by setting name, and the file's path (see `readConfigFile`). */
+export interface ConfigFile {
+  path: string
+  settings: ConfigOverrides
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 /**
- * Reads and checks the configuration.
- * @throws {ConfigError} naming the first variable that is wrong.
+ * Reads and checks the configuration: `overrides` (the command line's flags) over `env` over
+ * `file`. A secret (see {@link SECRETS}) comes from the first source that sets it or its
+ * `_FILE` variant; one source setting both is an error.
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig(process.env, { PORT: '8080' }, await readConfigFile())
+ * ```
+ * @throws {ConfigError} naming the first variable that is wrong and where it was set.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Config {
-  const get = (name: (typeof VARIABLES)[number]) => {
-    const value = overrides[name] ?? env[name]
-    return value === undefined || value.trim() === '' ? undefined : value.trim()
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: ConfigOverrides = {},
+  file?: ConfigFile,
+): Config {
+  type Source = [values: ConfigOverrides, origin: (setting: Setting) => string]
+  const sources: Source[] = [
+    [overrides, (setting) => `set by flag ${flagName(setting)}`],
+    [env, () => 'set in the environment'],
+  ]
+  if (file) sources.push([file.settings, (setting) => `set in ${file.path} as "${fileKey(setting)}"`])
+  /** Where each value in use was set, for the error that names it. */
+  const origins = new Map<string, string>()
+  const present = (value: string | undefined) => (value === undefined || value.trim() === '' ? undefined : value.trim())
+  const get = (name: Setting): string | undefined => {
+    for (const [values, origin] of sources) {
+      const value = present(values[name])
+      if (value !== undefined) {
+        origins.set(name, origin(name))
+        return value
+      }
+    }
+    return undefined
+  }
+  const secret = (name: (typeof SECRETS)[number]): string | undefined => {
+    const fileSetting = `${name}_FILE` as const
+    for (const [values, origin] of sources) {
+      const value = present(values[name])
+      const path = present(values[fileSetting])
+      if (value !== undefined && path !== undefined) {
+        throw new ConfigError(name, `give either it or ${fileSetting}, not both`, origin(name))
+      }
+      if (value !== undefined) {
+        origins.set(name, origin(name))
+        return value
+      }
+      if (path !== undefined) {
+        origins.set(name, `read from ${path} (${fileSetting} ${origin(fileSetting).replace(/^set /, '')})`)
+        return readSecretFile(fileSetting, path, origin(fileSetting))
+      }
+    }
+    return undefined
   }
 
+  try {
+    return check(get, secret)
+  } catch (err) {
+    // The checks name the variable; only here is it known where its value came from.
+    if (!(err instanceof ConfigError) || err.source !== undefined) throw err
+    const origin = origins.get(err.variable)
+    throw origin === undefined ? err : new ConfigError(err.variable, err.reason, origin)
+  }
+}
+
+/** A secret's file, without its trailing newline (as `echo` and most secret stores write it). */
+function readSecretFile(setting: string, path: string, origin: string): string {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError(
+      setting,
+      `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      origin,
+    )
+  }
+  const value = text.replace(/\r?\n$/, '')
+  if (value.trim() === '') throw new ConfigError(setting, `${path} is empty`, origin)
+  return value
+}
+
+/** Every check of every setting, in one place; `get` and `secret` say what was set. */
+function check(
+  get: (name: Setting) => string | undefined,
+  secret: (name: (typeof SECRETS)[number]) => string | undefined,
+): Config {
   const portText = get('PORT') ?? '3000'
   const port = Number(portText)
   if (!/^\d+$/.test(portText) || port > 65535) throw new ConfigError('PORT', `${portText} is not a port (0–65535)`)
 
   const storage = parseStorage(get('BACKCHANNEL_STORAGE') ?? 'fs://./.backchannel')
 
-  const keyText = get('BACKCHANNEL_MASTER_KEY')
+  const keyText = secret('BACKCHANNEL_MASTER_KEY')
   let masterKey: Uint8Array | undefined
   if (keyText !== undefined) {
     masterKey = Buffer.from(keyText, 'base64url')
@@ -108,7 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     )
   }
 
-  const adminToken = get('BACKCHANNEL_ADMIN_TOKEN')
+  const adminToken = secret('BACKCHANNEL_ADMIN_TOKEN')
   if (adminToken !== undefined && adminToken.length < 24) {
     throw new ConfigError(
       'BACKCHANNEL_ADMIN_TOKEN',
@@ -134,9 +273,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     )
   }
 
+  const host = get('HOST') ?? '0.0.0.0'
+  const managementAddress = parseAddress(get('BACKCHANNEL_MANAGEMENT_ADDRESS'))
+  if (managementAddress && managementAddress.port !== 0 && managementAddress.port === port) {
+    // Two listeners on one port: the second would fail with EADDRINUSE, or split the paths by address only.
+    throw new ConfigError('BACKCHANNEL_MANAGEMENT_ADDRESS', `must be on another port than PORT (${port})`)
+  }
+  if (managementAddress?.port === 0 && port === 0 && workers > 1) {
+    // node:cluster shares one socket per address and port: both listeners would get the same one.
+    throw new ConfigError('BACKCHANNEL_MANAGEMENT_ADDRESS', 'with several workers, give it or PORT a port other than 0')
+  }
+
   return {
     port,
-    host: get('HOST') ?? '0.0.0.0',
+    host,
     storage,
     ...(adminToken === undefined ? {} : { adminToken }),
     ...(masterKey === undefined ? {} : { masterKey }),
@@ -147,7 +297,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     trustedProxies: parseProxies(get('BACKCHANNEL_TRUSTED_PROXIES')),
     failureLimits: parseFailureLimits(get('BACKCHANNEL_FAILURE_LIMITS')),
     workers,
+    ...(managementAddress ? { managementAddress } : {}),
   }
+}
+
+/** `host:port` (`[::1]:9000` for IPv6), or undefined when unset. */
+function parseAddress(value: string | undefined): Config['managementAddress'] {
+  if (value === undefined) return undefined
+  const match = /^(\[[0-9a-f:.]+\]|[^\s:[\]/]+):(\d{1,5})$/i.exec(value)
+  const port = Number(match?.[2])
+  if (!match?.[1] || port > 65535) {
+    throw new ConfigError(
+      'BACKCHANNEL_MANAGEMENT_ADDRESS',
+      `${JSON.stringify(value)} is not host:port (e.g. 127.0.0.1:9000, [::1]:9000, 10.0.0.5:9000)`,
+    )
+  }
+  return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port }
 }
 
 /** The non-empty, trimmed items of a comma-separated value. */

@@ -1,6 +1,7 @@
 /**
  * `createGateway`: the h3 application of the gateway — the logout route, health, metrics and
- * the admin API — over a store. It listens nowhere; `serve.ts` does.
+ * the admin API — over a store, and its split between a public and a management listener
+ * ({@link MANAGEMENT_PATHS}). It listens nowhere; `serve.ts` does.
  * @module
  */
 import { randomUUID } from 'node:crypto'
@@ -16,7 +17,7 @@ import {
 } from '@backchannel/core'
 import { discoverIssuer } from '@backchannel/core/discovery'
 import type { GatewayStore } from '@backchannel/unstorage'
-import { getRequestIP, getRouterParam, H3, type H3Event } from 'h3'
+import { getRequestIP, getRouterParam, H3, type H3Config, type H3Event } from 'h3'
 import pino, { type Logger } from 'pino'
 import { createAppCache } from './app-cache.js'
 import { createAuditRecorder } from './audit.js'
@@ -54,9 +55,35 @@ export interface GatewayOptions {
   now?: () => number
 }
 
+/**
+ * The paths served only on the management listener when there is one
+ * (`BACKCHANNEL_MANAGEMENT_ADDRESS`), each with everything below it. The public listener answers
+ * them 404; the management listener answers nothing else. An operator-only route belongs here.
+ */
+export const MANAGEMENT_PATHS: readonly string[] = ['/trpc', '/metrics', '/openapi.json']
+
+/**
+ * Whether `pathname` is one of {@link MANAGEMENT_PATHS} or below one.
+ *
+ * @example
+ * ```ts
+ * isManagementPath('/trpc/apps.list') // true
+ * isManagementPath('/trpcx') // false
+ * ```
+ */
+export function isManagementPath(pathname: string): boolean {
+  return MANAGEMENT_PATHS.some((path) => pathname === path || pathname.startsWith(`${path}/`))
+}
+
+/** One of the two listeners of a gateway with a management address. */
+export type Listener = 'public' | 'management'
+
 /** A gateway: its h3 app, a fetch handler, and how to close it. */
 export interface Gateway {
+  /** Every route: what one listener serves when there is no management address. */
   app: H3
+  /** The routes of one listener: `public` answers {@link MANAGEMENT_PATHS} 404, `management` only them. */
+  listener(kind: Listener): H3
   fetch: (request: Request) => Promise<Response>
   metrics: Metrics
   /** Waits for the audit records of answered logouts to be written. Does not close the store. */
@@ -70,6 +97,13 @@ export interface Gateway {
 function requestIdOf(incoming: string | null): string {
   return incoming !== null && /^[A-Za-z0-9._:-]{1,64}$/.test(incoming) ? incoming : randomUUID()
 }
+
+/** A path of the other listener: 404 in the documented error shape, naming nothing. */
+const notServed = () =>
+  Response.json(
+    { error: 'not_found', error_description: 'nothing is served at this path on this listener' },
+    { status: 404, headers: { 'cache-control': 'no-store' } },
+  )
 
 /**
  * Builds the gateway.
@@ -133,7 +167,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     requestId: event.context.requestId as string,
   })
 
-  const app = new H3({
+  const config: H3Config = {
     // Malformed percent-encoding reaches the logout route, which answers it in its own shape.
     allowMalformedURL: true,
     // Hooks rather than a middleware with `event.res.headers`: h3 would then copy every answer
@@ -144,7 +178,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     onResponse: (response, event) => {
       response.headers.set('x-request-id', event.context.requestId as string)
     },
-  })
+  }
+  const app = new H3(config)
     .all('/auth/logout/:app', (event) =>
       handleLogout(event.req, getRouterParam(event, 'app') ?? '', caller(event), logout),
     )
@@ -176,6 +211,11 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   return {
     app,
+    // The same routes behind a middleware that refuses the other listener's paths.
+    listener: (kind) =>
+      new H3(config)
+        .use((event) => (isManagementPath(event.url.pathname) === (kind === 'management') ? undefined : notServed()))
+        .mount('/', app),
     fetch: async (request) => app.fetch(request),
     metrics,
     async close() {

@@ -4,10 +4,12 @@
  * `@backchannel/core/mint`, without installing this package.
  * @module
  */
-export type { Config, ConfigOverrides, StorageConfig } from './config.js'
+export type { Config, ConfigFile, ConfigOverrides, Setting, StorageConfig } from './config.js'
 export { ConfigError, loadConfig } from './config.js'
-export type { Gateway, GatewayOptions } from './gateway.js'
-export { createGateway } from './gateway.js'
+export type { ReadConfigFileOptions } from './config-file.js'
+export { readConfigFile } from './config-file.js'
+export type { Gateway, GatewayOptions, Listener } from './gateway.js'
+export { createGateway, MANAGEMENT_PATHS } from './gateway.js'
 export { createLogger } from './logger.js'
 export type { Metrics } from './metrics.js'
 export { createMetrics } from './metrics.js'

@@ -5,16 +5,19 @@
  * stderr, so no token ever enters the log stream.
  * @module
  */
-import { serve } from 'h3'
+import { type H3, serve } from 'h3'
 import { resolveAdminToken } from './admin-token.js'
 import { type Config, ConfigError, isGatewayWorker } from './config.js'
-import { createGateway } from './gateway.js'
+import { createGateway, MANAGEMENT_PATHS } from './gateway.js'
 import { createLogger } from './logger.js'
 import { describeStorage, openStore } from './storage.js'
 
 /** A running gateway. */
 export interface RunningServer {
+  /** The public listener. */
   url: string
+  /** The management listener, when `BACKCHANNEL_MANAGEMENT_ADDRESS` is set. */
+  managementUrl?: string
   /** Stops as on SIGTERM. */
   stop(): Promise<void>
 }
@@ -42,40 +45,41 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
     failureLimits: config.failureLimits,
     fetchPolicy: { allowInsecure: config.allowInsecureIssuers, trustedHosts: config.trustedIssuerHosts },
   })
-  const server = serve(gateway.app, {
-    port: config.port,
-    hostname: config.host,
-    silent: true,
-    gracefulShutdown: false,
-    // Not exclusive: under --workers, node:cluster shares the primary's one socket.
-    node: { exclusive: false },
-  })
-  await server.ready().catch(async (err: NodeJS.ErrnoException) => {
+  const management = config.managementAddress
+  const listeners = management
+    ? [
+        listen(gateway.listener('public'), config.port, config.host, 'PORT'),
+        listen(gateway.listener('management'), management.port, management.host, 'BACKCHANNEL_MANAGEMENT_ADDRESS'),
+      ]
+    : [listen(gateway.app, config.port, config.host, 'PORT')]
+  const started = await Promise.allSettled(listeners.map((listener) => listener.ready))
+  const failed = started.find((result) => result.status === 'rejected')
+  if (failed) {
+    // allSettled: closing the one that never listened fails, and changes nothing.
+    await Promise.allSettled(listeners.map((listener) => listener.server.close()))
     await store.close()
-    if (err?.code !== 'EADDRINUSE') throw err
-    throw new ConfigError(
-      'PORT',
-      `port ${config.port} on ${config.host} is already in use (EADDRINUSE): stop what listens there, or choose another port with PORT=`,
-    )
-  })
+    throw failed.reason
+  }
+  const servers = listeners.map((listener) => listener.server)
   if (config.allowInsecureIssuers) {
     logger.warn(
       'BACKCHANNEL_ALLOW_INSECURE_ISSUERS is on: http: and private addresses are allowed for issuers (development only)',
     )
   }
-  // A wildcard address is where it listens, not where to point a browser.
-  const url = (server.url ?? `http://${config.host}:${config.port}/`)
-    .replace(/\/$/, '')
-    .replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//localhost')
-  logger.info({ url, storage: describeStorage(config) }, 'listening')
-  // Under --workers the primary prints the banner, once.
-  if (!isGatewayWorker()) printBanner(url, config, admin.generated)
+  const [url = '', managementUrl] = listeners.map((listener) => listener.url())
+  logger.info({ url, managementUrl, storage: describeStorage(config) }, 'listening')
+  if (isGatewayWorker()) {
+    // Under --workers the primary prints the banner, once every worker has said where it listens.
+    process.send?.({ type: WORKER_LISTENING, url, managementUrl })
+  } else {
+    printBanner(url, config, admin.generated, managementUrl ? [managementLine(managementUrl)] : [])
+  }
 
   let stopping: Promise<void> | undefined
   const stop = () => {
     stopping ??= (async () => {
       logger.info('shutting down: no new requests, finishing the ones in flight')
-      await server.close()
+      await Promise.all(servers.map((server) => server.close()))
       await gateway.close()
       await store.close()
       logger.info('stopped')
@@ -96,7 +100,42 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
       })
     }
   }
-  return { url, stop }
+  return { url, ...(managementUrl ? { managementUrl } : {}), stop }
+}
+
+/** The message a worker sends the primary once it listens (see workers.ts). */
+export const WORKER_LISTENING = 'backchannel:listening'
+
+/** The banner's line for the management listener. */
+export const managementLine = (url: string) => `management (${MANAGEMENT_PATHS.join(', ')}) on ${url}`
+
+/**
+ * Starts one listener; `ready` rejects with a {@link ConfigError} naming `variable` when its port is
+ * in use, and `url` is where to reach it once ready.
+ */
+function listen(app: H3, port: number, hostname: string, variable: string) {
+  const server = serve(app, {
+    port,
+    hostname,
+    silent: true,
+    gracefulShutdown: false,
+    // Not exclusive: under --workers, node:cluster shares the primary's one socket.
+    node: { exclusive: false },
+  })
+  const ready = server.ready().catch((err: NodeJS.ErrnoException) => {
+    if (err?.code !== 'EADDRINUSE') throw err
+    const hint = variable === 'PORT' ? 'another port with PORT=' : `another address with ${variable}=`
+    throw new ConfigError(
+      variable,
+      `port ${port} on ${hostname} is already in use (EADDRINUSE): stop what listens there, or choose ${hint}`,
+    )
+  })
+  // A wildcard address is where it listens, not where to point a browser.
+  const url = () =>
+    (server.url ?? `http://${hostname}:${port}/`)
+      .replace(/\/$/, '')
+      .replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//localhost')
+  return { server, ready, url }
 }
 
 /**

@@ -11,7 +11,7 @@ import { resolveAdminToken } from './admin-token.js'
 import type { Config } from './config.js'
 import { createLogger } from './logger.js'
 import { METRICS_REQUEST } from './metrics.js'
-import { printBanner } from './serve.js'
+import { managementLine, printBanner, WORKER_LISTENING } from './serve.js'
 import { openStore } from './storage.js'
 
 /** A worker that dies sooner than this after starting waits before it is replaced (no crash loop). */
@@ -28,7 +28,16 @@ export async function runPrimary(config: Config): Promise<void> {
   const admin = await resolveAdminToken(store, config.adminToken).finally(() => store.close())
 
   const metrics = new AggregatorRegistry()
-  cluster.on('message', (worker, message: { type?: string; id?: number }) => {
+  // The gateway is up once every first worker listens (a replacement later changes nothing here).
+  let url: string | undefined
+  let listening = 0
+  cluster.on('message', (worker, message: { type?: string; id?: number; url?: string; managementUrl?: string }) => {
+    if (message?.type === WORKER_LISTENING && url === undefined && ++listening === config.workers) {
+      url = message.url ?? ''
+      const extra = message.managementUrl ? [managementLine(message.managementUrl)] : []
+      printBanner(url, config, admin.generated, [...extra, `workers: ${config.workers}`])
+      logger.info({ url, managementUrl: message.managementUrl, workers: config.workers }, 'primary running')
+    }
     if (message?.type !== METRICS_REQUEST) return
     metrics.clusterMetrics().then(
       (text) => worker.send({ type: METRICS_REQUEST, id: message.id, text }),
@@ -52,7 +61,6 @@ export async function runPrimary(config: Config): Promise<void> {
   }
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => stop(0))
 
-  let url: string | undefined
   const startedAt = new Map<Worker, number>()
   const fork = () => startedAt.set(cluster.fork({ BACKCHANNEL_WORKER: '1' }), Date.now())
   cluster.on('exit', (worker, code, signal) => {
@@ -67,16 +75,5 @@ export async function runPrimary(config: Config): Promise<void> {
     logger.error({ worker: worker.process.pid, code, signal }, 'a worker died; starting another')
     setTimeout(fork, lived < QUICK_DEATH_MS ? 1000 : 0)
   })
-  // The gateway is up once every first worker listens (a replacement later changes nothing here).
-  let listening = 0
-  const onListening = (_worker: Worker, address: { address: string; port: number }) => {
-    if (++listening < config.workers) return
-    cluster.off('listening', onListening)
-    const host = address.address === '0.0.0.0' || !address.address ? 'localhost' : address.address
-    url = `http://${host}:${address.port}`
-    printBanner(url, config, admin.generated, [`workers: ${config.workers}`])
-    logger.info({ url, workers: config.workers }, 'primary running')
-  }
-  cluster.on('listening', onListening)
   for (let i = 0; i < config.workers; i++) fork()
 }

@@ -92,7 +92,8 @@ describe('GET /openapi.json', () => {
     expect(doc).toEqual(JSON.parse(JSON.stringify(openApiDocument())))
     for (const [, item] of Object.entries(doc.paths)) {
       const [, operation] = Object.entries(item)[0] as [string, Operation]
-      ajv.compile(inputSchema(operation))
+      // A procedure without input (whoami) documents none.
+      if (operation.parameters?.length || operation.requestBody) ajv.compile(inputSchema(operation))
       for (const status of Object.keys(operation.responses)) ajv.compile(responseSchema(operation, Number(status)))
     }
   })
