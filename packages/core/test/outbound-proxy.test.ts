@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { createServer as createHttpServer, type Server } from 'node:http'
+import { createServer as createHttpServer, type Server, type ServerResponse } from 'node:http'
 import https from 'node:https'
 import { type AddressInfo, connect, isIP, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -17,7 +17,7 @@ import { discoverIssuer } from '../src/discovery/index.js'
 import { createKeyResolver, proxyFromEnv } from '../src/index.js'
 import { createSigningKey, startIssuer } from './fixtures/issuer.js'
 
-/** A forward proxy that tunnels CONNECT to loopback only, and can be told to refuse or hang. */
+/** A forward proxy that tunnels CONNECT to loopback only, and can be told to refuse or hang; over TLS with `tls`. */
 interface TestProxy {
   url: string
   /** `host:port` of every CONNECT asked for. */
@@ -30,9 +30,10 @@ interface TestProxy {
   close(): Promise<void>
 }
 
-async function startProxy(): Promise<TestProxy> {
+async function startProxy(tls?: { cert: Buffer; key: Buffer }): Promise<TestProxy> {
   const sockets = new Set<Socket>()
-  const server: Server = createHttpServer((_req, res) => res.writeHead(405).end())
+  const refuse = (_req: unknown, res: ServerResponse) => res.writeHead(405).end()
+  const server: Server = tls ? https.createServer(tls, refuse) : createHttpServer(refuse)
   const proxy: TestProxy = {
     url: '',
     connects: [],
@@ -67,8 +68,10 @@ async function startProxy(): Promise<TestProxy> {
     upstream.on('error', () => client.destroy())
     client.on('error', () => upstream.destroy())
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  proxy.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  // Over TLS its certificate names localhost, so it is reached by that name.
+  await new Promise<void>((resolve) => server.listen(0, tls ? 'localhost' : '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+  proxy.url = tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`
   return proxy
 }
 
@@ -170,6 +173,17 @@ describe('with HTTPS_PROXY set', () => {
     expect(proxy.connects).toEqual([])
     expect(proxy.connections).toBe(0)
     expect(issuerConnections).toBe(0)
+  })
+
+  it('an https:// proxy works too (TLS to the proxy, then TLS to the issuer inside it)', async () => {
+    const tlsProxy = await startProxy(tls)
+    try {
+      const fetchPolicy = { trustedHosts: ['localhost'], proxy: { httpsProxy: tlsProxy.url } }
+      await expect(discoverIssuer(issuer, { clientId: 'c', fetchPolicy })).resolves.toMatchObject({ issuer })
+      expect(tlsProxy.connects).toEqual([address])
+    } finally {
+      await tlsProxy.close()
+    }
   })
 
   it('checks the certificate of an address target against that address, not the proxy’s name', async () => {

@@ -5,7 +5,7 @@
  */
 import cluster from 'node:cluster'
 import { availableParallelism } from 'node:os'
-import { BackchannelError } from '@backchannel/core'
+import { BackchannelError, errors, type OutboundProxy, proxyFromEnv } from '@backchannel/core'
 import { parseRedisUrl } from '@backchannel/unstorage/redis-url'
 import { parseCidr } from './client-address.js'
 import type { FailureLimits } from './rate-limit.js'
@@ -52,6 +52,8 @@ export interface Config {
   failureLimits: Required<FailureLimits>
   /** Gateway processes sharing the port (`BACKCHANNEL_WORKERS`; `auto`: one per core). */
   workers: number
+  /** `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` (or lowercase): the forward proxy of outbound requests. */
+  proxy?: OutboundProxy
 }
 
 /** Values from the command line, by variable name, taking precedence over the environment. */
@@ -134,6 +136,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     )
   }
 
+  const proxy = readProxy(env)
+
   return {
     port,
     host: get('HOST') ?? '0.0.0.0',
@@ -147,6 +151,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     trustedProxies: parseProxies(get('BACKCHANNEL_TRUSTED_PROXIES')),
     failureLimits: parseFailureLimits(get('BACKCHANNEL_FAILURE_LIMITS')),
     workers,
+    ...(proxy === undefined ? {} : { proxy }),
+  }
+}
+
+// Core reads and checks the proxy variables (curl's names and rules); a bad one stops the server here.
+function readProxy(env: NodeJS.ProcessEnv): OutboundProxy | undefined {
+  try {
+    return proxyFromEnv(env)
+  } catch (err) {
+    if (err instanceof errors.ProxyInvalid) throw new ConfigError(err.variable, err.reason)
+    throw err
   }
 }
 

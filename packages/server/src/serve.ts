@@ -40,7 +40,11 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
     trustProxy: config.trustProxy,
     trustedProxies: config.trustedProxies,
     failureLimits: config.failureLimits,
-    fetchPolicy: { allowInsecure: config.allowInsecureIssuers, trustedHosts: config.trustedIssuerHosts },
+    fetchPolicy: {
+      allowInsecure: config.allowInsecureIssuers,
+      trustedHosts: config.trustedIssuerHosts,
+      proxy: config.proxy,
+    },
   })
   const server = serve(gateway.app, {
     port: config.port,

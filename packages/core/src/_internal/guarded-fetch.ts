@@ -6,7 +6,7 @@
  */
 import { lookup as dnsLookup, promises as dnsPromises } from 'node:dns'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
-import { globalAgent as httpsGlobalAgent, request as httpsRequest } from 'node:https'
+import { request as httpsRequest } from 'node:https'
 import { BlockList, isIP, type LookupFunction } from 'node:net'
 import {
   IssuerAddressForbidden,
@@ -179,8 +179,7 @@ export function createGuardedFetch(policy: IssuerFetchPolicy = {}): GuardedFetch
         signal,
         // Through a proxy too: the proxy agent resolves the target with this lookup (outbound-proxy.ts).
         ...(checkAddress ? { lookup: guardedLookup } : {}),
-        // The tunnelled TLS trusts what a direct request trusts (an embedding app may set a CA there).
-        ...(route ? { agent: route.createAgent(signal), ca: httpsGlobalAgent.options.ca } : {}),
+        ...(route ? { agent: route.createAgent(signal) } : {}),
       })
       req.on('error', fail)
       // A request still waiting for its proxy's CONNECT answer has no socket to fail with.

@@ -5,6 +5,7 @@
  */
 import { lookup as dnsLookup } from 'node:dns'
 import type { ClientRequest } from 'node:http'
+import { globalAgent as httpsGlobalAgent } from 'node:https'
 import { BlockList, isIP, type LookupFunction, type Socket } from 'node:net'
 import { checkServerIdentity, type PeerCertificate } from 'node:tls'
 import { HttpsProxyAgent } from 'https-proxy-agent'
@@ -79,7 +80,9 @@ export function createProxyRouter(proxy: OutboundProxy): (url: URL) => ProxyRout
     const url = parseProxyUrl(value, field)
     return {
       origin: `${url.protocol}//${url.host}`,
-      createAgent: (signal) => new CheckedTargetProxyAgent(url, { signal }),
+      // TLS to the proxy and to the target trusts what a direct request trusts (an embedding
+      // application may give https.globalAgent a CA of its own).
+      createAgent: (signal) => new CheckedTargetProxyAgent(url, { signal, ca: httpsGlobalAgent.options.ca }),
     }
   }
   const https = route(proxy.httpsProxy, 'proxy.httpsProxy')
@@ -92,6 +95,8 @@ export function createProxyRouter(proxy: OutboundProxy): (url: URL) => ProxyRout
   }
 }
 
+type ConnectOptions = Parameters<HttpsProxyAgent<string>['connect']>[1]
+
 /**
  * An `HttpsProxyAgent` that resolves the target itself, with the request's `lookup` (the guarded
  * one when the address policy applies), and asks the proxy to `CONNECT` to that checked address,
@@ -100,8 +105,6 @@ export function createProxyRouter(proxy: OutboundProxy): (url: URL) => ProxyRout
  * that filters by domain name therefore sees addresses; its own address is not checked (operators
  * run proxies on their network).
  */
-type ConnectOptions = Parameters<HttpsProxyAgent<string>['connect']>[1]
-
 class CheckedTargetProxyAgent extends HttpsProxyAgent<string> {
   override async connect(req: ClientRequest, opts: ConnectOptions): Promise<Socket> {
     const host = String(opts.host).replace(/^\[|\]$/g, '')
@@ -113,6 +116,7 @@ class CheckedTargetProxyAgent extends HttpsProxyAgent<string> {
         )
     return super.connect(req, {
       ...opts,
+      ca: this.connectOpts.ca, // the agent keeps its options for the proxy's connection only
       host: address,
       ...(isIP(host) ? {} : { servername: host }),
       // Without `host` (the agent drops it) Node would check the certificate against the proxy's name.
