@@ -97,6 +97,7 @@ beforeAll(async () => {
   const key = await createSigningKey('RS256', 'proxied-key')
   issuerServer = https.createServer(tls, (req, res) => {
     issuerHits.push(String(req.url))
+    if (req.url === '/moved') return res.writeHead(302, { location: `${issuer}/jwks` }).end()
     const body =
       req.url === '/jwks'
         ? { keys: [key.publicJwk] }
@@ -229,6 +230,8 @@ describe('with HTTPS_PROXY set', () => {
   it('keeps refusing redirects and large bodies', async () => {
     const small = createGuardedFetch({ ...trusted(), maxBytes: 10 })
     await expect(small(`${issuer}/jwks`)).rejects.toMatchObject({ code: 'ERR_ISSUER_RESPONSE_TOO_LARGE' })
+    await expect(small(`${issuer}/moved`)).rejects.toMatchObject({ code: 'ERR_ISSUER_REDIRECT' })
+    expect(issuerHits).toEqual(['/jwks', '/moved'])
   })
 })
 

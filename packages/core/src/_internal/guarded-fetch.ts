@@ -182,17 +182,16 @@ export function createGuardedFetch(policy: IssuerFetchPolicy = {}): GuardedFetch
         ...(route ? { agent: route.createAgent(signal) } : {}),
       })
       req.on('error', fail)
-      // A request still waiting for its proxy's CONNECT answer has no socket to fail with.
-      if (route) signal.addEventListener('abort', () => fail(signal.reason), { once: true })
-      req.on('proxyConnect', (answer: { statusCode: number; statusText: string }) => {
-        if (answer.statusCode === 200) return
-        req.destroy()
-        fail(
-          new IssuerUnreachable(
-            `${url.href} could not be reached: the proxy ${route?.origin} answered ${answer.statusCode} ${answer.statusText} to CONNECT`,
-          ),
-        )
-      })
+      if (route) {
+        // A request still waiting for its proxy's CONNECT answer has no socket to fail with.
+        signal.addEventListener('abort', () => fail(signal.reason), { once: true })
+        req.on('proxyConnect', ({ statusCode, statusText }: { statusCode: number; statusText: string }) => {
+          if (statusCode === 200) return
+          req.destroy()
+          const answer = `answered ${statusCode} ${statusText} to CONNECT`
+          fail(new IssuerUnreachable(`${url.href} could not be reached: the proxy ${route.origin} ${answer}`))
+        })
+      }
       req.on('response', (res: IncomingMessage) => {
         const status = res.statusCode ?? 0
         if (status >= 300 && status < 400) {
