@@ -32,9 +32,10 @@ export interface OutboundProxy {
  * @throws {ProxyInvalid} naming the variable whose value cannot be used.
  * @example
  * ```ts
- * import { proxyFromEnv } from '@backchannel/core'
+ * import { createKeyResolver, proxyFromEnv } from '@backchannel/core'
  * const proxy = proxyFromEnv({ HTTPS_PROXY: 'http://proxy.internal:3128', NO_PROXY: '.internal' })
  * // { httpsProxy: 'http://proxy.internal:3128', noProxy: '.internal' }
+ * const keys = createKeyResolver({ fetchPolicy: { proxy } }) // usually proxyFromEnv(), i.e. process.env
  * ```
  */
 export function proxyFromEnv(env: Record<string, string | undefined> = process.env): OutboundProxy | undefined {
