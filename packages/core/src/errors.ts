@@ -199,3 +199,20 @@ export class IssuerMismatch extends IssuerRefused {
 export class IssuerMetadataInvalid extends IssuerRefused {
   static override readonly code = 'ERR_ISSUER_METADATA_INVALID'
 }
+
+// ── Configuration ─────────────────────────────────────────────────────────────────────────────
+
+/** An outbound proxy setting (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`) cannot be used; `variable` names it. */
+export class ProxyInvalid extends BackchannelError {
+  static override readonly code = 'ERR_PROXY_INVALID'
+  /** The environment variable or option that holds the value, e.g. `HTTPS_PROXY`. */
+  readonly variable: string
+  /** What is wrong with it, without the variable's name (the message starts with the name). */
+  readonly reason: string
+
+  constructor(variable: string, reason: string) {
+    super(`${variable}: ${reason}`)
+    this.variable = variable
+    this.reason = reason
+  }
+}

@@ -10,6 +10,8 @@
  */
 
 export type { IssuerFetchPolicy } from './_internal/guarded-fetch.js'
+export type { OutboundProxy } from './_internal/outbound-proxy.js'
+export { proxyFromEnv } from './_internal/outbound-proxy.js'
 export type {
   AppConfig,
   AppRegistry,

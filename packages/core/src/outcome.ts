@@ -57,6 +57,8 @@ export const STATUS_BY_CODE: Readonly<Record<Exclude<BackchannelErrorCode, Logou
   ERR_ISSUER_UNREACHABLE: 400,
   ERR_ISSUER_MISMATCH: 400,
   ERR_ISSUER_METADATA_INVALID: 400,
+  // A setting read at start; it never reaches a request unless the embedding application passes it late.
+  ERR_PROXY_INVALID: 500,
 }
 
 /** Seconds a client is asked to wait after a 503 (read it with {@link errorStatus}). */

@@ -7,7 +7,7 @@
 import cluster from 'node:cluster'
 import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { BackchannelError } from '@backchannel/core'
+import { BackchannelError, errors, type OutboundProxy, proxyFromEnv } from '@backchannel/core'
 import { parseRedisUrl } from '@backchannel/unstorage/redis-url'
 import { parseCidr } from './client-address.js'
 import type { FailureLimits } from './rate-limit.js'
@@ -67,6 +67,8 @@ export interface Config {
    * `/metrics`, see `MANAGEMENT_PATHS`), which the public listener then answers 404.
    */
   managementAddress?: { host: string; port: number }
+  /** `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` (or lowercase): the forward proxy of outbound requests. */
+  proxy?: OutboundProxy
 }
 
 /** Every environment variable the gateway reads (besides `BACKCHANNEL_CONFIG`, which names the file). */
@@ -193,7 +195,9 @@ export function loadConfig(
   }
 
   try {
-    return check(get, secret)
+    // The proxy variables are the process environment's own, read as curl reads them (not flags or the file).
+    const proxy = readProxy(env)
+    return { ...check(get, secret), ...(proxy === undefined ? {} : { proxy }) }
   } catch (err) {
     // The checks name the variable; only here is it known where its value came from.
     if (!(err instanceof ConfigError) || err.source !== undefined) throw err
@@ -298,6 +302,16 @@ function check(
     failureLimits: parseFailureLimits(get('BACKCHANNEL_FAILURE_LIMITS')),
     workers,
     ...(managementAddress ? { managementAddress } : {}),
+  }
+}
+
+// Core reads and checks the proxy variables (curl's names and rules); a bad one stops the server here.
+function readProxy(env: NodeJS.ProcessEnv): OutboundProxy | undefined {
+  try {
+    return proxyFromEnv(env)
+  } catch (err) {
+    if (err instanceof errors.ProxyInvalid) throw new ConfigError(err.variable, err.reason)
+    throw err
   }
 }
 

@@ -43,7 +43,11 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
     trustProxy: config.trustProxy,
     trustedProxies: config.trustedProxies,
     failureLimits: config.failureLimits,
-    fetchPolicy: { allowInsecure: config.allowInsecureIssuers, trustedHosts: config.trustedIssuerHosts },
+    fetchPolicy: {
+      allowInsecure: config.allowInsecureIssuers,
+      trustedHosts: config.trustedIssuerHosts,
+      proxy: config.proxy,
+    },
   })
   const management = config.managementAddress
   const listeners = management

@@ -2,6 +2,7 @@
  * The only way core talks to an issuer: a `fetch`-shaped function over node:http(s) that refuses
  * non-`https:` URLs, non-public addresses (checked at connect time, in the socket's own DNS
  * lookup, so a rebinding DNS answer cannot slip past), redirects, slow answers and large bodies.
+ * Through a forward proxy ({@link IssuerFetchPolicy.proxy}) the same rules hold: see outbound-proxy.ts.
  */
 import { lookup as dnsLookup, promises as dnsPromises } from 'node:dns'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
@@ -15,6 +16,7 @@ import {
   IssuerTimeout,
   IssuerUnreachable,
 } from '../errors.js'
+import { createProxyRouter, type OutboundProxy } from './outbound-proxy.js'
 
 /** Rules for requests to issuers, set once for the whole gateway. */
 export interface IssuerFetchPolicy {
@@ -26,6 +28,11 @@ export interface IssuerFetchPolicy {
   timeout?: number
   /** Largest accepted response body, in bytes. Default 512 KiB. */
   maxBytes?: number
+  /**
+   * Forward proxy for outbound requests (`proxyFromEnv()` reads `HTTPS_PROXY`, `NO_PROXY`, …). The
+   * target's address is still resolved and checked here; the proxy's own address is not.
+   */
+  proxy?: OutboundProxy
 }
 
 /** A `fetch` that obeys an {@link IssuerFetchPolicy}; it throws `IssuerRefused` subclasses. */
@@ -121,11 +128,15 @@ const guardedLookup: LookupFunction = (hostname, options, callback) => {
   })
 }
 
-/** Builds the guarded fetch for a policy. */
+/**
+ * Builds the guarded fetch for a policy.
+ * @throws {ProxyInvalid} when `policy.proxy` holds a value that cannot be used.
+ */
 export function createGuardedFetch(policy: IssuerFetchPolicy = {}): GuardedFetch {
   const timeout = policy.timeout ?? 5
   const maxBytes = policy.maxBytes ?? 512 * 1024
   const trusted = new Set((policy.trustedHosts ?? []).map((h) => h.toLowerCase()))
+  const routeOf = policy.proxy ? createProxyRouter(policy.proxy) : () => undefined
 
   return async (input, init = {}) => {
     const url = new URL(input)
@@ -144,6 +155,8 @@ export function createGuardedFetch(policy: IssuerFetchPolicy = {}): GuardedFetch
     const signal = AbortSignal.any(signals)
     const headers = Object.fromEntries(new Headers(init.headers).entries())
     const send = secure ? httpsRequest : httpRequest
+    const route = routeOf(url)
+    const via = route ? ` through the proxy ${route.origin}` : ''
 
     return new Promise<Response>((resolve, reject) => {
       const fail = (err: unknown) => {
@@ -155,16 +168,30 @@ export function createGuardedFetch(policy: IssuerFetchPolicy = {}): GuardedFetch
           reject(err)
         } else {
           const why = (err as { code?: string; message?: string } | null)?.code ?? (err as Error)?.message
-          reject(new IssuerUnreachable(`${url.href} could not be reached${why ? ` (${why})` : ''}`, { cause: err }))
+          reject(
+            new IssuerUnreachable(`${url.href} could not be reached${via}${why ? ` (${why})` : ''}`, { cause: err }),
+          )
         }
       }
       const req = send(url, {
         method: init.method ?? 'GET',
         headers,
         signal,
+        // Through a proxy too: the proxy agent resolves the target with this lookup (outbound-proxy.ts).
         ...(checkAddress ? { lookup: guardedLookup } : {}),
+        ...(route ? { agent: route.createAgent(signal) } : {}),
       })
       req.on('error', fail)
+      if (route) {
+        // A request still waiting for its proxy's CONNECT answer has no socket to fail with.
+        signal.addEventListener('abort', () => fail(signal.reason), { once: true })
+        req.on('proxyConnect', ({ statusCode, statusText }: { statusCode: number; statusText: string }) => {
+          if (statusCode === 200) return
+          req.destroy()
+          const answer = `answered ${statusCode} ${statusText} to CONNECT`
+          fail(new IssuerUnreachable(`${url.href} could not be reached: the proxy ${route.origin} ${answer}`))
+        })
+      }
       req.on('response', (res: IncomingMessage) => {
         const status = res.statusCode ?? 0
         if (status >= 300 && status < 400) {
