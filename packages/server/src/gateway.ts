@@ -121,6 +121,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (previous?.kind === 'oidc') keys.forget(previous.jwksUri)
       logger.info({ app: name }, 'application changed')
     },
+    onAuditLost: (err, record) => logger.error({ app: record.app, action: record.action, err }, 'audit record lost'),
   }
 
   const clientAddress = createClientAddress({

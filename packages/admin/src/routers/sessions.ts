@@ -4,7 +4,7 @@ import { TRPCError } from '@trpc/server'
 import { z } from 'zod'
 import { publicSession, publicState } from '../_internal/public-records.js'
 import { appName, id, time } from '../_internal/schemas.js'
-import { authenticatedProcedure, router } from '../trpc.js'
+import { type AuditDetails, authenticatedProcedure, router } from '../trpc.js'
 
 /** Resolves `input.app` and lets through the admin token or that application's own API key. */
 const sessionProcedure = authenticatedProcedure.input(z.object({ app: appName })).use(async function canReachApp({
@@ -43,6 +43,7 @@ export const sessionsRouter = router({
     .mutation(({ ctx, input }) => ctx.sessions.end(input.app, input.sessionId)),
 
   revoke: sessionProcedure
+    .meta({ audited: true })
     .input(z.object({ sub: id.optional(), sid: id.optional() }))
     .mutation(async ({ ctx, input }) => {
       if (input.sub === undefined && input.sid === undefined) {
@@ -56,15 +57,13 @@ export const sessionsRouter = router({
         scope: resolvePolicy(ctx.app.policy).logoutScope,
         issuedAt: ctx.now(),
       })
-      await ctx.deps.store.audit.record({
-        app: input.app,
-        source: 'admin',
+      Object.assign(ctx.audit, {
         outcome: 'revoked',
         iss: ctx.iss,
         sid: input.sid,
         sub: input.sub,
         revoked,
-      })
+      } satisfies AuditDetails)
       return { revoked }
     }),
 })
