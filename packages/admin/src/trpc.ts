@@ -3,7 +3,7 @@
  * on: who is calling is settled once in the context; what they may reach, in named middlewares.
  * @module
  */
-import { BackchannelError, errorStatus, type SessionStore } from '@backchannel/core'
+import { BackchannelError, errorStatus, type SessionRevoker, type SessionStore } from '@backchannel/core'
 import type { DiscoveredIssuer } from '@backchannel/core/discovery'
 import type { AppRecord, AuditInput, GatewayStore } from '@backchannel/unstorage'
 import { initTRPC, TRPCError } from '@trpc/server'
@@ -13,8 +13,11 @@ import { hashToken } from './tokens.js'
 /** What the admin API needs from the gateway. */
 export interface AdminDependencies {
   store: GatewayStore
-  /** Where sessions live, when not in `store` (a custom session store). */
-  sessions?: SessionStore
+  /**
+   * Where sessions live, when not in `store` (a custom session store). A bare `SessionRevoker`
+   * serves `sessions.revoke`; `register`, `status`, `list` and `end` then answer `NOT_IMPLEMENTED`.
+   */
+  sessions?: SessionStore | SessionRevoker
   /** Runs discovery for an issuer with the gateway's fetch policy (`discoverIssuer` of core). */
   discover: (issuer: string, clientId: string) => Promise<DiscoveredIssuer>
   /** SHA-256 (hex) of the admin token. */

@@ -69,6 +69,7 @@ const serve = defineCommand({
       type: 'string',
       description: 'BACKCHANNEL_WORKERS: processes on one port (default 1; auto: one per core)',
     },
+    revoker: { type: 'string', description: 'BACKCHANNEL_REVOKER: a module whose default export builds the revoker' },
   },
   async run({ args }) {
     const flag = (value: boolean | undefined) => (value === undefined ? undefined : String(value))
@@ -81,6 +82,7 @@ const serve = defineCommand({
       BACKCHANNEL_TRUSTED_ISSUER_HOSTS: args['trusted-issuer-hosts'],
       BACKCHANNEL_TRUST_PROXY: flag(args['trust-proxy']),
       BACKCHANNEL_WORKERS: args.workers,
+      BACKCHANNEL_REVOKER: args.revoker,
     }
     let config: ReturnType<typeof loadConfig>
     try {

@@ -4,7 +4,9 @@
  * @module
  */
 import cluster from 'node:cluster'
+import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
+import { resolve } from 'node:path'
 import { BackchannelError } from '@backchannel/core'
 import { parseRedisUrl } from '@backchannel/unstorage/redis-url'
 import { parseCidr } from './client-address.js'
@@ -52,6 +54,8 @@ export interface Config {
   failureLimits: Required<FailureLimits>
   /** Gateway processes sharing the port (`BACKCHANNEL_WORKERS`; `auto`: one per core). */
   workers: number
+  /** `BACKCHANNEL_REVOKER`: absolute path of a revoker plugin module (see `defineRevokerPlugin`). */
+  revoker?: string
 }
 
 /** Values from the command line, by variable name, taking precedence over the environment. */
@@ -71,6 +75,7 @@ export const VARIABLES = [
   'BACKCHANNEL_TRUSTED_PROXIES',
   'BACKCHANNEL_FAILURE_LIMITS',
   'BACKCHANNEL_WORKERS',
+  'BACKCHANNEL_REVOKER',
 ] as const
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -147,7 +152,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     trustedProxies: parseProxies(get('BACKCHANNEL_TRUSTED_PROXIES')),
     failureLimits: parseFailureLimits(get('BACKCHANNEL_FAILURE_LIMITS')),
     workers,
+    revoker: revokerPath(get('BACKCHANNEL_REVOKER')),
   }
+}
+
+/** The plugin's path resolved against the working folder; it must exist (it is imported at start). */
+function revokerPath(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined
+  const path = resolve(value)
+  if (!existsSync(path)) {
+    throw new ConfigError('BACKCHANNEL_REVOKER', `the revoker plugin ${value} (--revoker) does not exist (${path})`)
+  }
+  return path
 }
 
 /** The non-empty, trimmed items of a comma-separated value. */

@@ -1,7 +1,7 @@
 /**
  * Runs the gateway: opens the store, resolves the admin token, listens, and shuts down
  * gracefully on SIGTERM/SIGINT (stop accepting, finish requests in flight and audit writes,
- * close the store). Logs are JSON on stdout; the banner and a generated admin token go to
+ * close the revoker plugin, if any, and the store). Logs are JSON on stdout; the banner and a generated admin token go to
  * stderr, so no token ever enters the log stream.
  * @module
  */
@@ -10,6 +10,7 @@ import { resolveAdminToken } from './admin-token.js'
 import { type Config, ConfigError, isGatewayWorker } from './config.js'
 import { createGateway } from './gateway.js'
 import { createLogger } from './logger.js'
+import { loadRevokerPlugin, type RevokerPlugin } from './revoker-plugin.js'
 import { describeStorage, openStore } from './storage.js'
 
 /** A running gateway. */
@@ -32,9 +33,24 @@ export interface RunningServer {
 export async function runServer(config: Config, { handleSignals = true } = {}): Promise<RunningServer> {
   const logger = createLogger(config.logLevel)
   const store = await openStore(config)
+  let plugin: RevokerPlugin | undefined
+  if (config.revoker) {
+    const { adminToken: _, masterKey: __, ...shared } = config
+    const context = { config: shared, logger: logger.child({ plugin: 'revoker' }), store }
+    plugin = await loadRevokerPlugin(config.revoker, context).catch(async (err) => {
+      await store.close()
+      throw err
+    })
+  }
+  // The plugin's resources and then the store, once nothing uses them any more.
+  const release = async () => {
+    await plugin?.close?.()
+    await store.close()
+  }
   const admin = await resolveAdminToken(store, config.adminToken)
   const gateway = createGateway({
     store,
+    ...(plugin ? { sessions: plugin.revoker, ...(plugin.replay ? { replay: plugin.replay } : {}) } : {}),
     adminTokenHash: admin.hash,
     logger,
     trustProxy: config.trustProxy,
@@ -51,7 +67,7 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
     node: { exclusive: false },
   })
   await server.ready().catch(async (err: NodeJS.ErrnoException) => {
-    await store.close()
+    await release()
     if (err?.code !== 'EADDRINUSE') throw err
     throw new ConfigError(
       'PORT',
@@ -67,7 +83,7 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
   const url = (server.url ?? `http://${config.host}:${config.port}/`)
     .replace(/\/$/, '')
     .replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//localhost')
-  logger.info({ url, storage: describeStorage(config) }, 'listening')
+  logger.info({ url, storage: describeStorage(config), revoker: config.revoker }, 'listening')
   // Under --workers the primary prints the banner, once.
   if (!isGatewayWorker()) printBanner(url, config, admin.generated)
 
@@ -77,7 +93,7 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
       logger.info('shutting down: no new requests, finishing the ones in flight')
       await server.close()
       await gateway.close()
-      await store.close()
+      await release()
       logger.info('stopped')
       logger.flush()
     })()
@@ -105,6 +121,7 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
  */
 export function printBanner(url: string, config: Config, generatedToken: string | undefined, extra: string[] = []) {
   const lines = [`Backchannel listening on ${url}`, `storage: ${describeStorage(config)}`, ...extra]
+  if (config.revoker) lines.push(`sessions ended by the revoker plugin ${config.revoker}`)
   if (generatedToken) {
     lines.push(
       '',
