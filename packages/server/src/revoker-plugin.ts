@@ -65,11 +65,21 @@ export function defineRevokerPlugin(factory: RevokerPluginFactory): RevokerPlugi
 }
 
 /**
- * Imports the plugin at `path` (absolute; see `loadConfig`) and runs its factory.
+ * Imports the plugin at `path` (absolute; see `loadConfig`) and runs its factory with the
+ * gateway's configuration (its secrets left out), a child of its logger, and its store.
  * @throws {ConfigError} naming `BACKCHANNEL_REVOKER` and the path, when the module cannot be
  * imported, has no default export, or its factory throws or returns something else than a plugin.
  */
-export async function loadRevokerPlugin(path: string, context: RevokerPluginContext): Promise<RevokerPlugin> {
+export async function loadRevokerPlugin(
+  path: string,
+  gateway: { config: Config; logger: Logger; store: GatewayStore },
+): Promise<RevokerPlugin> {
+  const { adminToken: _, masterKey: __, ...config } = gateway.config
+  const context: RevokerPluginContext = {
+    config,
+    logger: gateway.logger.child({ plugin: 'revoker' }),
+    store: gateway.store,
+  }
   const refuse = (reason: string) =>
     new ConfigError('BACKCHANNEL_REVOKER', `the revoker plugin ${path} (--revoker) ${reason}`)
   let module: { default?: unknown }

@@ -33,21 +33,19 @@ export interface RunningServer {
 export async function runServer(config: Config, { handleSignals = true } = {}): Promise<RunningServer> {
   const logger = createLogger(config.logLevel)
   const store = await openStore(config)
+  const admin = await resolveAdminToken(store, config.adminToken)
   let plugin: RevokerPlugin | undefined
   if (config.revoker) {
-    const { adminToken: _, masterKey: __, ...shared } = config
-    const context = { config: shared, logger: logger.child({ plugin: 'revoker' }), store }
-    plugin = await loadRevokerPlugin(config.revoker, context).catch(async (err) => {
+    plugin = await loadRevokerPlugin(config.revoker, { config, logger, store }).catch(async (err) => {
       await store.close()
       throw err
     })
   }
-  // The plugin's resources and then the store, once nothing uses them any more.
+  // The plugin's resources, then the store, once nothing uses them any more.
   const release = async () => {
     await plugin?.close?.()
     await store.close()
   }
-  const admin = await resolveAdminToken(store, config.adminToken)
   const gateway = createGateway({
     store,
     ...(plugin ? { sessions: plugin.revoker, ...(plugin.replay ? { replay: plugin.replay } : {}) } : {}),
