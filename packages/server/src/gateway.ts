@@ -106,7 +106,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       apps,
       verifier: createLogoutVerifier({ keys }),
       revoker: sessions,
-      // Your own sessions keep jtis in the gateway's store (or yours); the gateway's own claims and revokes in one write.
+      // Your own sessions keep jtis in the gateway's store, or your replay store; the gateway's own
+      // store claims and revokes in one write.
       ...(options.sessions ? { replay: options.replay ?? store } : {}),
       now,
       onError: (err: unknown) => logger.error({ err }, 'a replay claim could not be given back'),

@@ -1,8 +1,8 @@
 /**
- * Runs the gateway: opens the store, resolves the admin token, listens, and shuts down
- * gracefully on SIGTERM/SIGINT (stop accepting, finish requests in flight and audit writes,
- * close the revoker plugin, if any, and the store). Logs are JSON on stdout; the banner and a generated admin token go to
- * stderr, so no token ever enters the log stream.
+ * Runs the gateway: opens the store, resolves the admin token, loads the revoker plugin if one is
+ * configured, listens, and shuts down gracefully on SIGTERM/SIGINT (stop accepting, finish requests
+ * in flight and audit writes, close the plugin and the store). Logs are JSON on stdout; the banner
+ * and a generated admin token go to stderr, so no token ever enters the log stream.
  * @module
  */
 import { serve } from 'h3'
@@ -48,7 +48,8 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
   }
   const gateway = createGateway({
     store,
-    ...(plugin ? { sessions: plugin.revoker, ...(plugin.replay ? { replay: plugin.replay } : {}) } : {}),
+    sessions: plugin?.revoker,
+    replay: plugin?.replay,
     adminTokenHash: admin.hash,
     logger,
     trustProxy: config.trustProxy,
