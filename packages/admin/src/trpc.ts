@@ -3,9 +3,9 @@
  * on: who is calling is settled once in the context; what they may reach, in named middlewares.
  * @module
  */
-import { BackchannelError, errorStatus, type SessionStore } from '@backchannel/core'
+import { BackchannelError, errorStatus, type SessionRevoker, type SessionStore } from '@backchannel/core'
 import type { DiscoveredIssuer } from '@backchannel/core/discovery'
-import type { AppRecord, GatewayStore } from '@backchannel/unstorage'
+import type { AppRecord, AuditInput, GatewayStore } from '@backchannel/unstorage'
 import { initTRPC, TRPCError } from '@trpc/server'
 import { sameHash } from './_internal/credentials.js'
 import { hashToken } from './tokens.js'
@@ -13,8 +13,11 @@ import { hashToken } from './tokens.js'
 /** What the admin API needs from the gateway. */
 export interface AdminDependencies {
   store: GatewayStore
-  /** Where sessions live, when not in `store` (a custom session store). */
-  sessions?: SessionStore
+  /**
+   * Where sessions live, when not in `store` (a custom session store). A bare `SessionRevoker`
+   * serves `sessions.revoke`; `register`, `status`, `list` and `end` then answer `NOT_IMPLEMENTED`.
+   */
+  sessions?: SessionStore | SessionRevoker
   /** Runs discovery for an issuer with the gateway's fetch policy (`discoverIssuer` of core). */
   discover: (issuer: string, clientId: string) => Promise<DiscoveredIssuer>
   /** SHA-256 (hex) of the admin token. */
@@ -23,7 +26,27 @@ export interface AdminDependencies {
   now?: () => number
   /** Told after an application was created, changed or deleted (drop caches, forget keys). */
   onAppChanged?: (name: string, previous: AppRecord | undefined) => void
+  /**
+   * Told when an admin action took effect but its audit record could not be written: the call
+   * still answers, since what it did (a secret shown once) cannot be undone.
+   */
+  onAuditLost?: (error: unknown, record: AuditInput) => void
 }
+
+/** What a procedure declares in `.meta(…)`. */
+export interface AdminMeta {
+  /**
+   * An admin action: each call that succeeds leaves one audit record (`source: "admin"`, the
+   * procedure as `action`, the caller as `actor`, the input's `name` or `app` as `app`).
+   */
+  audited?: boolean
+}
+
+/**
+ * What an audited procedure's handler may add to its record (`ctx.audit`), beyond who did what
+ * to which application. Field names only, never a secret's value.
+ */
+export type AuditDetails = Partial<Pick<AuditInput, 'outcome' | 'iss' | 'sub' | 'sid' | 'revoked' | 'fields'>>
 
 /** Who is calling. */
 export type Caller = { role: 'admin' } | { role: 'app'; app: string } | { role: 'anonymous' } | { role: 'unknown' }
@@ -62,7 +85,9 @@ const TRPC_CODE_BY_STATUS: Readonly<Record<number, TRPCError['code']>> = {
   503: 'SERVICE_UNAVAILABLE',
 }
 
-const t = initTRPC.context<AdminContext>().create({
+// The context and the meta every procedure may declare (see AdminMeta).
+const withMeta = initTRPC.context<AdminContext>().meta<AdminMeta>()
+const t = withMeta.create({
   errorFormatter({ shape, error }) {
     const cause = error.cause
     const issues = (cause as { issues?: { path: PropertyKey[]; message: string }[] } | undefined)?.issues
@@ -92,11 +117,35 @@ const mapBackchannelErrors = t.middleware(async function mapBackchannelErrors({ 
   return result
 })
 
+/**
+ * Records each successful call of a procedure declared `.meta({ audited: true })`. Refused calls
+ * (FORBIDDEN and every other error) change nothing and are not recorded: the log is capped, and
+ * any API key could otherwise push the record of real changes out of it.
+ */
+const recordAdminAction = t.middleware(async function recordAdminAction({ ctx, meta, path, getRawInput, next }) {
+  const audit: AuditDetails = {}
+  const result = await next({ ctx: { audit } })
+  if (!meta?.audited || !result.ok) return result
+  // The input passed the procedure's schema by now; only its target's name is read from it.
+  const input = ((await getRawInput()) ?? {}) as { name?: unknown; app?: unknown }
+  const app = typeof input.name === 'string' ? input.name : typeof input.app === 'string' ? input.app : undefined
+  const record: AuditInput = {
+    ...(app === undefined ? {} : { app }),
+    source: 'admin',
+    action: path,
+    actor: ctx.caller.role === 'app' ? `owner:${ctx.caller.app}` : 'admin',
+    outcome: 'applied',
+    ...audit,
+  }
+  await ctx.deps.store.audit.record(record).catch((err: unknown) => ctx.deps.onAuditLost?.(err, record))
+  return result
+})
+
+// The recorder wraps every check below it: a refused call fails, so it is never recorded.
+const base = t.procedure.use(mapBackchannelErrors).use(recordAdminAction)
+
 /** Any caller with a valid token. */
-export const authenticatedProcedure = t.procedure.use(mapBackchannelErrors).use(async function isAuthenticated({
-  ctx,
-  next,
-}) {
+export const authenticatedProcedure = base.use(async function isAuthenticated({ ctx, next }) {
   if (ctx.caller.role === 'anonymous') {
     throw new TRPCError({ code: 'UNAUTHORIZED', message: 'send Authorization: Bearer <admin token or API key>' })
   }
@@ -109,3 +158,6 @@ export const adminProcedure = authenticatedProcedure.use(async function isAdmin(
   if (ctx.caller.role !== 'admin') throw new TRPCError({ code: 'FORBIDDEN', message: 'this needs the admin token' })
   return next()
 })
+
+/** The admin token only, and each call that succeeds is an audit record (see {@link AdminMeta}). */
+export const adminAction = adminProcedure.meta({ audited: true })

@@ -45,6 +45,7 @@ const serve = defineCommand({
       description: 'BACKCHANNEL_MANAGEMENT_ADDRESS: host:port serving /trpc and /metrics, which then leave PORT',
     },
     config: { type: 'string', description: 'BACKCHANNEL_CONFIG: the config file (default ./backchannel.config.*)' },
+    revoker: { type: 'string', description: 'BACKCHANNEL_REVOKER: a module whose default export builds the revoker' },
   },
   async run({ args }) {
     const flag = (value: boolean | undefined) => (value === undefined ? undefined : String(value))
@@ -58,6 +59,7 @@ const serve = defineCommand({
       BACKCHANNEL_TRUST_PROXY: flag(args['trust-proxy']),
       BACKCHANNEL_WORKERS: args.workers,
       BACKCHANNEL_MANAGEMENT_ADDRESS: args['management-address'],
+      BACKCHANNEL_REVOKER: args.revoker,
     }
     let config: ReturnType<typeof loadConfig>
     try {

@@ -5,8 +5,9 @@
  * @module
  */
 import cluster from 'node:cluster'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
+import { resolve } from 'node:path'
 import { BackchannelError, errors, type OutboundProxy, proxyFromEnv } from '@backchannel/core'
 import { parseRedisUrl } from '@backchannel/unstorage/redis-url'
 import { parseCidr } from './client-address.js'
@@ -69,6 +70,8 @@ export interface Config {
   managementAddress?: { host: string; port: number }
   /** `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` (or lowercase): the forward proxy of outbound requests. */
   proxy?: OutboundProxy
+  /** `BACKCHANNEL_REVOKER`: absolute path of a revoker plugin module (see `defineRevokerPlugin`). */
+  revoker?: string
 }
 
 /** Every environment variable the gateway reads (besides `BACKCHANNEL_CONFIG`, which names the file). */
@@ -86,6 +89,7 @@ export const VARIABLES = [
   'BACKCHANNEL_TRUSTED_PROXIES',
   'BACKCHANNEL_FAILURE_LIMITS',
   'BACKCHANNEL_WORKERS',
+  'BACKCHANNEL_REVOKER',
 ] as const
 
 /** The variables that are secrets: each may instead be read from the file named by `<VARIABLE>_FILE`. */
@@ -302,6 +306,7 @@ function check(
     failureLimits: parseFailureLimits(get('BACKCHANNEL_FAILURE_LIMITS')),
     workers,
     ...(managementAddress ? { managementAddress } : {}),
+    revoker: revokerPath(get('BACKCHANNEL_REVOKER')),
   }
 }
 
@@ -327,6 +332,16 @@ function parseAddress(value: string | undefined): Config['managementAddress'] {
     )
   }
   return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port }
+}
+
+/** The plugin's path resolved against the working folder; it must exist (it is imported at start). */
+function revokerPath(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined
+  const path = resolve(value)
+  if (!existsSync(path)) {
+    throw new ConfigError('BACKCHANNEL_REVOKER', `the revoker plugin ${value} (--revoker) does not exist (${path})`)
+  }
+  return path
 }
 
 /** The non-empty, trimmed items of a comma-separated value. */

@@ -13,6 +13,8 @@ import {
   errorStatus,
   errors,
   type IssuerFetchPolicy,
+  type ReplayStore,
+  type SessionRevoker,
   type SessionStore,
 } from '@backchannel/core'
 import { discoverIssuer } from '@backchannel/core/discovery'
@@ -31,9 +33,13 @@ export interface GatewayOptions {
   store: GatewayStore
   /**
    * Where sessions live and are revoked, when not in `store`: your own `SessionStore` (e.g. over
-   * your application's sessions table), proved with `@backchannel/core/testing`.
+   * your application's sessions table), proved with `@backchannel/core/testing`. A bare
+   * `SessionRevoker` is enough for logouts and `sessions.revoke`; the rest of the session API then
+   * answers `NOT_IMPLEMENTED` (`ERR_NO_SESSION_REGISTRY`).
    */
-  sessions?: SessionStore
+  sessions?: SessionStore | SessionRevoker
+  /** Where `jti`s are claimed when `sessions` is given. Default: `store`. */
+  replay?: ReplayStore
   /** SHA-256 (hex) of the admin token. */
   adminTokenHash: string
   /** How requests to identity providers are guarded. */
@@ -135,8 +141,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       apps,
       verifier: createLogoutVerifier({ keys }),
       revoker: sessions,
-      // Your own sessions keep jtis in the gateway's store; the gateway's own claims and revokes in one write.
-      ...(options.sessions ? { replay: store } : {}),
+      // Your own sessions keep jtis in the gateway's store, or your replay store; the gateway's own
+      // store claims and revokes in one write.
+      ...(options.sessions ? { replay: options.replay ?? store } : {}),
       now,
       onError: (err: unknown) => logger.error({ err }, 'a replay claim could not be given back'),
     },
@@ -156,6 +163,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (previous?.kind === 'oidc') keys.forget(previous.jwksUri)
       logger.info({ app: name }, 'application changed')
     },
+    onAuditLost: (err, record) => logger.error({ app: record.app, action: record.action, err }, 'audit record lost'),
   }
 
   const clientAddress = createClientAddress({

@@ -1,7 +1,8 @@
 /**
- * `@backchannel/server`: the runnable gateway — `createGateway` (an h3 app), `runServer` and the
- * configuration. The CLI is `backchannel`. HMAC integrators sign logout tokens with
- * `@backchannel/core/mint`, without installing this package.
+ * `@backchannel/server`: the runnable gateway — `createGateway` (an h3 app), `runServer`, the
+ * configuration, and `defineRevokerPlugin` for `backchannel serve --revoker`. The CLI is
+ * `backchannel`. HMAC integrators sign logout tokens with `@backchannel/core/mint`, without
+ * installing this package.
  * @module
  */
 export type { Config, ConfigFile, ConfigOverrides, Setting, StorageConfig } from './config.js'
@@ -14,6 +15,12 @@ export { createLogger } from './logger.js'
 export type { Metrics } from './metrics.js'
 export { createMetrics } from './metrics.js'
 export type { FailureLimits } from './rate-limit.js'
+export type {
+  RevokerPlugin,
+  RevokerPluginContext,
+  RevokerPluginFactory,
+} from './revoker-plugin.js'
+export { defineRevokerPlugin } from './revoker-plugin.js'
 export type { RunningServer } from './serve.js'
 export { runServer } from './serve.js'
 export { openStore } from './storage.js'

@@ -1,8 +1,8 @@
 /**
- * Runs the gateway: opens the store, resolves the admin token, listens, and shuts down
- * gracefully on SIGTERM/SIGINT (stop accepting, finish requests in flight and audit writes,
- * close the store). Logs are JSON on stdout; the banner and a generated admin token go to
- * stderr, so no token ever enters the log stream.
+ * Runs the gateway: opens the store, resolves the admin token, loads the revoker plugin if one is
+ * configured, listens, and shuts down gracefully on SIGTERM/SIGINT (stop accepting, finish requests
+ * in flight and audit writes, close the plugin and the store). Logs are JSON on stdout; the banner
+ * and a generated admin token go to stderr, so no token ever enters the log stream.
  * @module
  */
 import { type H3, serve } from 'h3'
@@ -10,6 +10,7 @@ import { resolveAdminToken } from './admin-token.js'
 import { type Config, ConfigError, isGatewayWorker } from './config.js'
 import { createGateway, MANAGEMENT_PATHS } from './gateway.js'
 import { createLogger } from './logger.js'
+import { loadRevokerPlugin, type RevokerPlugin } from './revoker-plugin.js'
 import { describeStorage, openStore } from './storage.js'
 
 /** A running gateway. */
@@ -36,8 +37,22 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
   const logger = createLogger(config.logLevel)
   const store = await openStore(config)
   const admin = await resolveAdminToken(store, config.adminToken)
+  let plugin: RevokerPlugin | undefined
+  if (config.revoker) {
+    plugin = await loadRevokerPlugin(config.revoker, { config, logger, store }).catch(async (err) => {
+      await store.close()
+      throw err
+    })
+  }
+  // The plugin's resources, then the store, once nothing uses them any more.
+  const release = async () => {
+    await plugin?.close?.()
+    await store.close()
+  }
   const gateway = createGateway({
     store,
+    sessions: plugin?.revoker,
+    replay: plugin?.replay,
     adminTokenHash: admin.hash,
     logger,
     trustProxy: config.trustProxy,
@@ -61,7 +76,7 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
   if (failed) {
     // allSettled: closing the one that never listened fails, and changes nothing.
     await Promise.allSettled(listeners.map((listener) => listener.server.close()))
-    await store.close()
+    await release()
     throw failed.reason
   }
   const servers = listeners.map((listener) => listener.server)
@@ -71,7 +86,7 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
     )
   }
   const [url = '', managementUrl] = listeners.map((listener) => listener.url())
-  logger.info({ url, managementUrl, storage: describeStorage(config) }, 'listening')
+  logger.info({ url, managementUrl, storage: describeStorage(config), revoker: config.revoker }, 'listening')
   if (isGatewayWorker()) {
     // Under --workers the primary prints the banner, once every worker has said where it listens.
     process.send?.({ type: WORKER_LISTENING, url, managementUrl })
@@ -85,7 +100,7 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
       logger.info('shutting down: no new requests, finishing the ones in flight')
       await Promise.all(servers.map((server) => server.close()))
       await gateway.close()
-      await store.close()
+      await release()
       logger.info('stopped')
       logger.flush()
     })()
@@ -148,6 +163,7 @@ function listen(app: H3, port: number, hostname: string, variable: string) {
  */
 export function printBanner(url: string, config: Config, generatedToken: string | undefined, extra: string[] = []) {
   const lines = [`Backchannel listening on ${url}`, `storage: ${describeStorage(config)}`, ...extra]
+  if (config.revoker) lines.push(`sessions ended by the revoker plugin ${config.revoker}`)
   if (generatedToken) {
     lines.push(
       '',

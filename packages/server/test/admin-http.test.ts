@@ -32,14 +32,15 @@ function call(path: string, kind: 'query' | 'mutation', input: unknown, token?: 
       })
 }
 
-const PROCEDURES: [string, 'query' | 'mutation', unknown, 'admin' | 'session'][] = [
+// `owner`: the admin token or that application's own API key (rotations), as `session`.
+const PROCEDURES: [string, 'query' | 'mutation', unknown, 'admin' | 'owner' | 'session'][] = [
   ['apps.create', 'mutation', { name: 'new-app' }, 'admin'],
   ['apps.list', 'query', {}, 'admin'],
   ['apps.get', 'query', { name: 'billing' }, 'admin'],
   ['apps.update', 'mutation', { name: 'billing', policy: { maxTokenAge: 60 } }, 'admin'],
   ['apps.delete', 'mutation', { name: 'billing' }, 'admin'],
-  ['apps.rotateSecret', 'mutation', { name: 'billing' }, 'admin'],
-  ['apps.rotateApiKey', 'mutation', { name: 'billing' }, 'admin'],
+  ['apps.rotateSecret', 'mutation', { name: 'billing' }, 'owner'],
+  ['apps.rotateApiKey', 'mutation', { name: 'billing' }, 'owner'],
   ['apps.rediscover', 'mutation', { name: 'billing' }, 'admin'],
   ['audit.list', 'query', {}, 'admin'],
   ['sessions.register', 'mutation', { app: 'billing', sessionId: 's', sub: 'u' }, 'session'],

@@ -1,6 +1,7 @@
 /** Configuration is checked before the gateway listens; a bad value stops it naming the variable. */
 import { type AddressInfo, createServer } from 'node:net'
 import { availableParallelism } from 'node:os'
+import { resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
 import { describeStorage } from '../src/storage.js'
@@ -60,6 +61,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ BACKCHANNEL_WORKERS: '3' }).workers).toBe(3)
     expect(loadConfig({ BACKCHANNEL_WORKERS: 'auto' }).workers).toBe(availableParallelism())
     expect(loadConfig({ BACKCHANNEL_STORAGE: 'memory://', BACKCHANNEL_WORKERS: '1' }).workers).toBe(1)
+  })
+
+  it('resolves BACKCHANNEL_REVOKER against the working folder, and refuses a path that does not exist', () => {
+    expect(loadConfig({ BACKCHANNEL_REVOKER: './package.json' }).revoker).toBe(resolve('package.json'))
+    const flag = resolve('package.json')
+    expect(loadConfig({ BACKCHANNEL_REVOKER: './nope.js' }, { BACKCHANNEL_REVOKER: flag }).revoker).toBe(flag)
+    expect(() => loadConfig({ BACKCHANNEL_REVOKER: './no-such-revoker.js' })).toThrow(
+      `BACKCHANNEL_REVOKER: the revoker plugin ./no-such-revoker.js (--revoker) does not exist (${resolve('no-such-revoker.js')})`,
+    )
   })
 
   it('reads every storage kind, and flags win over the environment', () => {

@@ -1,5 +1,5 @@
 /**
- * The audit log: one record per logout attempt, newest first, capped per application and overall.
+ * The audit log: one record per logout attempt or admin action, newest first, capped per application and overall.
  * A user's `sub` is kept only as a keyed hash (HMAC-SHA-256 under a key derived from the master
  * key): records can be matched to a known user without storing who they are.
  * @module
@@ -73,10 +73,9 @@ export function createAuditLog(
         .padStart(9, '0')}${instance}${sequence.toString(36).padStart(5, '0')}`
       const record: AuditRecord = { id, at, ...entry, ...(sub === undefined ? {} : { subHash: hashSub(sub) }) }
       const line = JSON.stringify(record)
-      await append([
-        { log: keys.log(), id, entry: line },
-        { log: keys.log(entry.app), id, entry: line },
-      ])
+      // A record of no application (an action on the gateway itself) is in the overall log only.
+      const global = { log: keys.log(), id, entry: line }
+      await append(entry.app === undefined ? [global] : [global, { log: keys.log(entry.app), id, entry: line }])
       return record
     },
     async list({ app, limit = 50, before } = {}) {

@@ -33,17 +33,30 @@ export interface AppStore extends AppRegistry {
   findByApiKeyHash(apiKeyHash: string): Promise<string | undefined>
 }
 
-/** What happened to one logout attempt. */
-export type AuditOutcome = 'revoked' | 'replayed' | 'rejected' | 'failed'
+/**
+ * What happened: to a logout attempt (`revoked`, `replayed`, `rejected`, `failed`), or, for an
+ * admin action, `applied` (it took effect; `sessions.revoke` says `revoked`, as a logout would).
+ */
+export type AuditOutcome = 'revoked' | 'replayed' | 'rejected' | 'failed' | 'applied'
 
-/** One audit record. */
+/**
+ * One audit record: a logout attempt (`source: "backchannel"`) or an admin action
+ * (`source: "admin"`, with `action` and `actor`). Never a secret, token or key.
+ */
 export interface AuditRecord {
   /** Sortable id; pass it as `before` to read the next page. */
   id: string
   /** Seconds since epoch. */
   at: number
-  app: string
+  /** The application concerned; absent for an action on the gateway itself (e.g. its signing keys). */
+  app?: string
   source: 'backchannel' | 'admin'
+  /** The admin action: the API procedure that made it, e.g. `apps.create`. */
+  action?: string
+  /** Who made an admin action: `admin` (the admin token) or `owner:<app>` (that application's API key). */
+  actor?: string
+  /** The input fields an admin action set, by name (`policy.maxTokenAge`), never their values. */
+  fields?: string[]
   outcome: AuditOutcome
   /** The error code of a rejected or failed attempt. */
   code?: string

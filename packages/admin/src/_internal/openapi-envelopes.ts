@@ -25,6 +25,8 @@ export const GATEWAY_ERRORS: Readonly<Partial<Record<TRPC_ERROR_CODE_KEY, string
   PAYLOAD_TOO_LARGE: 'a part of the request is too large',
   UNSUPPORTED_MEDIA_TYPE: 'a POST without `Content-Type: application/json`',
   TOO_MANY_REQUESTS: 'too many requests; try again later',
+  NOT_IMPLEMENTED:
+    'a `sessions.*` query or registration on a gateway whose revoker plugin keeps sessions in a store of its own (`ERR_NO_SESSION_REGISTRY`)',
   INTERNAL_SERVER_ERROR: 'a fault of the gateway; the message is always "internal error"',
   SERVICE_UNAVAILABLE: 'the store or an identity provider does not answer; try again later',
 }

@@ -1,4 +1,7 @@
-/** `apps.*`: registering, changing and removing applications (admin token only). */
+/**
+ * `apps.*`: registering, changing and removing applications (admin token; an application's own
+ * API key also rotates its secret and key). Every mutation is an audited admin action.
+ */
 import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS } from '@backchannel/core'
 import type { AppRecord } from '@backchannel/unstorage'
 import { TRPCError } from '@trpc/server'
@@ -7,7 +10,7 @@ import { newApiKey, newSecret, secretKey } from '../_internal/credentials.js'
 import { algorithms, appName, policy } from '../_internal/schemas.js'
 import { publicApp } from '../public-app.js'
 import { hashToken } from '../tokens.js'
-import { type AdminContext, adminProcedure, router } from '../trpc.js'
+import { type AdminContext, adminAction, adminProcedure, authenticatedProcedure, router } from '../trpc.js'
 
 const bad = (message: string) => new TRPCError({ code: 'BAD_REQUEST', message })
 
@@ -34,6 +37,26 @@ function pinned<A extends string>(
   return list as A[] | undefined
 }
 
+/** An audited action of the admin token, or of the API key of the application named in the input (its owner). */
+const ownerAction = authenticatedProcedure
+  .meta({ audited: true })
+  .input(z.object({ name: appName }))
+  .use(async function isOwner({ ctx, input, next }) {
+    if (ctx.caller.role === 'app' && ctx.caller.app !== input.name) {
+      throw new TRPCError({ code: 'FORBIDDEN', message: "an application's API key reaches only its own application" })
+    }
+    return next()
+  })
+
+/** The input fields an update sets, by name: `clientId`, `policy.maxTokenAge`. */
+function fieldsSet(input: Record<string, unknown>): string[] {
+  return Object.entries(input).flatMap(([field, value]) => {
+    if (field === 'name' || value === undefined) return []
+    if (field === 'policy' && value) return Object.keys(value).map((key) => `policy.${key}`)
+    return [field]
+  })
+}
+
 const createInput = z
   .object({
     name: appName,
@@ -45,7 +68,7 @@ const createInput = z
   .strict()
 
 export const appsRouter = router({
-  create: adminProcedure.input(createInput).mutation(async ({ ctx, input }) => {
+  create: adminAction.input(createInput).mutation(async ({ ctx, input }) => {
     const t = ctx.now()
     const apiKey = newApiKey()
     const common = {
@@ -99,7 +122,7 @@ export const appsRouter = router({
     .input(z.object({ name: appName }).strict())
     .query(async ({ ctx, input }) => publicApp(await load(ctx, input.name))),
 
-  update: adminProcedure
+  update: adminAction
     .input(
       z
         .object({
@@ -136,17 +159,19 @@ export const appsRouter = router({
         }
       }
       await save(ctx, app, previous)
+      ctx.audit.fields = fieldsSet(input)
       return publicApp(app)
     }),
 
-  delete: adminProcedure.input(z.object({ name: appName }).strict()).mutation(async ({ ctx, input }) => {
+  delete: adminAction.input(z.object({ name: appName }).strict()).mutation(async ({ ctx, input }) => {
     const previous = await load(ctx, input.name)
     await ctx.deps.store.apps.delete(input.name)
     ctx.deps.onAppChanged?.(input.name, previous)
     return { deleted: true as const }
   }),
 
-  rotateSecret: adminProcedure
+  rotateSecret: ownerAction
+    // Strict as everywhere: merged with the builder's schema, so it names `name` too.
     .input(
       z
         .object({
@@ -175,14 +200,14 @@ export const appsRouter = router({
       return { secret }
     }),
 
-  rotateApiKey: adminProcedure.input(z.object({ name: appName }).strict()).mutation(async ({ ctx, input }) => {
+  rotateApiKey: ownerAction.input(z.object({ name: appName }).strict()).mutation(async ({ ctx, input }) => {
     const previous = await load(ctx, input.name)
     const apiKey = newApiKey()
     await save(ctx, { ...previous, apiKeyHash: hashToken(apiKey), updatedAt: ctx.now() }, previous)
     return { apiKey }
   }),
 
-  rediscover: adminProcedure.input(z.object({ name: appName }).strict()).mutation(async ({ ctx, input }) => {
+  rediscover: adminAction.input(z.object({ name: appName }).strict()).mutation(async ({ ctx, input }) => {
     const previous = await load(ctx, input.name)
     if (previous.kind !== 'oidc') throw bad('name: only an OIDC application has an issuer to discover')
     const found = await ctx.deps.discover(previous.issuer, previous.clientId)

@@ -1,10 +1,16 @@
 /** `sessions.*`: the session registry of one application (admin token, or that app's API key). */
-import { resolvePolicy, sessionIssuer } from '@backchannel/core'
+import {
+  BackchannelError,
+  resolvePolicy,
+  type SessionRevoker,
+  type SessionStore,
+  sessionIssuer,
+} from '@backchannel/core'
 import { TRPCError } from '@trpc/server'
 import { z } from 'zod'
 import { publicSession, publicState } from '../_internal/public-records.js'
 import { appName, id, time } from '../_internal/schemas.js'
-import { authenticatedProcedure, router } from '../trpc.js'
+import { type AuditDetails, authenticatedProcedure, router } from '../trpc.js'
 
 /** Resolves `input.app` and lets through the admin token or that application's own API key. */
 const sessionProcedure = authenticatedProcedure.input(z.object({ app: appName })).use(async function canReachApp({
@@ -20,8 +26,33 @@ const sessionProcedure = authenticatedProcedure.input(z.object({ app: appName })
   return next({ ctx: { app, iss: sessionIssuer(app), sessions: ctx.deps.sessions ?? ctx.deps.store } })
 })
 
+/**
+ * The gateway ends sessions through a revoker that keeps no registry the API can reach (a revoker
+ * plugin's own store): `sessions.register`, `status`, `list` and `end` answer `NOT_IMPLEMENTED`.
+ */
+export class NoSessionRegistry extends BackchannelError {
+  static override readonly code = 'ERR_NO_SESSION_REGISTRY'
+}
+
+const isRegistry = (sessions: SessionStore | SessionRevoker): sessions is SessionStore =>
+  ['register', 'status', 'list', 'end'].every(
+    (m) => typeof (sessions as unknown as Record<string, unknown>)[m] === 'function',
+  )
+
+/** A session procedure that needs the registry, not only the revoker. */
+const registryProcedure = sessionProcedure.use(async function hasRegistry({ ctx, next }) {
+  if (!isRegistry(ctx.sessions)) {
+    const cause = new NoSessionRegistry(
+      'this gateway ends sessions through a revoker with no session registry (a revoker plugin): ' +
+        'register, query and end sessions in its own store; sessions.revoke works here',
+    )
+    throw new TRPCError({ code: 'NOT_IMPLEMENTED', message: cause.message, cause })
+  }
+  return next({ ctx: { sessions: ctx.sessions } })
+})
+
 export const sessionsRouter = router({
-  register: sessionProcedure
+  register: registryProcedure
     .input(
       z.object({ sessionId: id, sub: id, sid: id.optional(), authTime: time.optional(), expiresAt: time.optional() }),
     )
@@ -30,19 +61,20 @@ export const sessionsRouter = router({
       publicSession(await ctx.sessions.register(Object.assign({}, input, { iss: ctx.iss }))),
     ),
 
-  status: sessionProcedure
+  status: registryProcedure
     .input(z.object({ sessionId: id }))
     .query(async ({ ctx, input }) => publicState(await ctx.sessions.status(input.app, input.sessionId))),
 
-  list: sessionProcedure
+  list: registryProcedure
     .input(z.object({ sub: id }))
     .query(async ({ ctx, input }) => (await ctx.sessions.list(input.app, ctx.iss, input.sub)).map(publicSession)),
 
-  end: sessionProcedure
+  end: registryProcedure
     .input(z.object({ sessionId: id }))
     .mutation(({ ctx, input }) => ctx.sessions.end(input.app, input.sessionId)),
 
   revoke: sessionProcedure
+    .meta({ audited: true })
     .input(z.object({ sub: id.optional(), sid: id.optional() }))
     .mutation(async ({ ctx, input }) => {
       if (input.sub === undefined && input.sid === undefined) {
@@ -56,15 +88,13 @@ export const sessionsRouter = router({
         scope: resolvePolicy(ctx.app.policy).logoutScope,
         issuedAt: ctx.now(),
       })
-      await ctx.deps.store.audit.record({
-        app: input.app,
-        source: 'admin',
+      Object.assign(ctx.audit, {
         outcome: 'revoked',
         iss: ctx.iss,
         sid: input.sid,
         sub: input.sub,
         revoked,
-      })
+      } satisfies AuditDetails)
       return { revoked }
     }),
 })
