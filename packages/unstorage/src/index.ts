@@ -19,6 +19,8 @@ export type {
   AuditRecord,
   GatewayStore,
   SettingsStore,
+  SigningKey,
+  SigningKeyStore,
 } from './gateway-store.js'
 export type { SessionOptions } from './sessions.js'
 export type { BackchannelStore, StorageStoreOptions, StoreOptions } from './store.js'
