@@ -23,6 +23,8 @@ export interface AdminDependencies {
   now?: () => number
   /** Told after an application was created, changed or deleted (drop caches, forget keys). */
   onAppChanged?: (name: string, previous: AppRecord | undefined) => void
+  /** Told after `keys.rotate` (sign with the new key at once on this instance). */
+  onKeysRotated?: () => void
 }
 
 /** Who is calling. */

@@ -33,6 +33,8 @@ export type StorageConfig =
 export interface Config {
   port: number
   host: string
+  /** `BACKCHANNEL_PUBLIC_URL`: the gateway's own issuer (relayed tokens, `/.well-known`), without a trailing slash. */
+  publicUrl: string
   storage: StorageConfig
   /** The admin token, when set in the environment (otherwise generated at first start). */
   adminToken?: string
@@ -61,6 +63,7 @@ export type ConfigOverrides = Partial<Record<(typeof VARIABLES)[number], string 
 export const VARIABLES = [
   'PORT',
   'HOST',
+  'BACKCHANNEL_PUBLIC_URL',
   'BACKCHANNEL_STORAGE',
   'BACKCHANNEL_ADMIN_TOKEN',
   'BACKCHANNEL_MASTER_KEY',
@@ -137,6 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   return {
     port,
     host: get('HOST') ?? '0.0.0.0',
+    publicUrl: parsePublicUrl(get('BACKCHANNEL_PUBLIC_URL') ?? `http://localhost:${port}`),
     storage,
     ...(adminToken === undefined ? {} : { adminToken }),
     ...(masterKey === undefined ? {} : { masterKey }),
@@ -148,6 +152,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     failureLimits: parseFailureLimits(get('BACKCHANNEL_FAILURE_LIMITS')),
     workers,
   }
+}
+
+/** An absolute http(s) URL without query or fragment; a bare origin without its `/`, as issuers are usually written. */
+function parsePublicUrl(value: string): string {
+  let url: URL | undefined
+  try {
+    url = new URL(value)
+  } catch {}
+  if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash || value.includes('?') || value.includes('#')) {
+    throw new ConfigError(
+      'BACKCHANNEL_PUBLIC_URL',
+      `${JSON.stringify(value)} is not an absolute http(s) URL without query or fragment (e.g. https://gateway.example.com)`,
+    )
+  }
+  return url.pathname === '/' ? url.origin : url.href
 }
 
 /** The non-empty, trimmed items of a comma-separated value. */

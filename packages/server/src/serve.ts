@@ -41,7 +41,10 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
     trustedProxies: config.trustedProxies,
     failureLimits: config.failureLimits,
     fetchPolicy: { allowInsecure: config.allowInsecureIssuers, trustedHosts: config.trustedIssuerHosts },
+    publicUrl: config.publicUrl,
   })
+  // The first start makes the signing key, before anything could ask for it.
+  await store.keys.ensure()
   const server = serve(gateway.app, {
     port: config.port,
     hostname: config.host,
