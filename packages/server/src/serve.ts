@@ -43,8 +43,9 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
     fetchPolicy: { allowInsecure: config.allowInsecureIssuers, trustedHosts: config.trustedIssuerHosts },
     publicUrl: config.publicUrl,
   })
-  // The first start makes the signing key, before anything could ask for it.
-  await store.keys.ensure()
+  // The first start makes the signing key. Keys that cannot be read (sealed under another master
+  // key, a store down) do not stop the start: only what needs them fails, as for app secrets.
+  await store.keys.ensure().catch((err) => logger.error({ err }, 'the signing keys cannot be read'))
   const server = serve(gateway.app, {
     port: config.port,
     hostname: config.host,

@@ -34,7 +34,15 @@ export function providerMetadata(issuer: string) {
 
 const cached = (body: unknown) => Response.json(body, { headers: { 'cache-control': `public, max-age=${MAX_AGE}` } })
 
-/** The two routes' handlers, for the gateway's router. */
+/**
+ * The two routes' handlers, for the gateway's router.
+ *
+ * @example
+ * ```ts
+ * const wellKnown = createWellKnown('https://gw.example.com', signer, logger)
+ * app.get('/.well-known/jwks.json', wellKnown.jwks)
+ * ```
+ */
 export function createWellKnown(issuer: string, signer: GatewaySigner, logger: Logger) {
   const metadata = providerMetadata(issuer)
   return {

@@ -113,9 +113,16 @@ export function createSigningKeyStore(
       for (let tries = 0; tries < FIRST_KEY_TRIES; tries++) {
         const found = await list()
         if (found.length > 0) return found
-        // One instance generates the first key; the others wait for it to appear.
-        if (await backend.claim(keys.claim(FIRST_KEY_CLAIM), now() + FIRST_KEY_CLAIM_SECONDS, now())) {
-          await add(0)
+        // One instance generates the first key; the others wait for it to appear. The winner looks
+        // again under the claim (another may have made the key and let go since) and lets go once
+        // the key is indexed, so no claim outlives the start.
+        const claim = keys.claim(FIRST_KEY_CLAIM)
+        if (await backend.claim(claim, now() + FIRST_KEY_CLAIM_SECONDS, now())) {
+          try {
+            if ((await list()).length === 0) await add(0)
+          } finally {
+            await backend.release(claim)
+          }
           return list()
         }
         await sleep(FIRST_KEY_WAIT_MS)
