@@ -4,11 +4,17 @@
  * `keys.rotate` starts a new key while the old one stays published for its grace.
  */
 
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createAdminClient } from '@backchannel/admin/client'
 import { BACKCHANNEL_LOGOUT_EVENT } from '@backchannel/core'
+import { fsStore } from '@backchannel/unstorage/fs'
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import * as client from 'openid-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createGateway } from '../src/index.js'
 import { type LoopbackGateway, startLoopbackGateway } from './fixtures/loopback-gateway.js'
 
 let gw: LoopbackGateway
@@ -115,5 +121,23 @@ describe('/.well-known', () => {
     await expect(gw.admin.keys.rotate.mutate({ graceSeconds: -1 })).rejects.toMatchObject({
       data: { code: 'BAD_REQUEST' },
     })
+  })
+
+  it('answers 503 for keys sealed under another master key, and serves the rest', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'bc-keys-'))
+    const before = await fsStore({ base, masterKey: randomBytes(32) })
+    await before.keys.ensure()
+    await before.close()
+    const store = await fsStore({ base, masterKey: randomBytes(32) })
+    const gateway = createGateway({ store, adminTokenHash: 'x'.repeat(64), publicUrl: 'https://gw.example.com' })
+    const res = await gateway.fetch(new Request('https://gw.example.com/.well-known/jwks.json'))
+    expect(res.status).toBe(503)
+    expect(res.headers.get('retry-after')).toMatch(/^\d+$/)
+    expect(await res.json()).toEqual({ error: 'temporarily_unavailable' })
+    expect((await gateway.fetch(new Request('https://gw.example.com/healthz'))).status).toBe(200)
+    const metadata = await gateway.fetch(new Request('https://gw.example.com/.well-known/openid-configuration'))
+    expect(await metadata.json()).toMatchObject({ issuer: 'https://gw.example.com' })
+    await gateway.close()
+    await store.close()
   })
 })
