@@ -31,6 +31,8 @@ export interface AdminDependencies {
    * still answers, since what it did (a secret shown once) cannot be undone.
    */
   onAuditLost?: (error: unknown, record: AuditInput) => void
+  /** Told after `keys.rotate` (sign with the new key at once on this instance). */
+  onKeysRotated?: () => void
 }
 
 /** What a procedure declares in `.meta(…)`. */

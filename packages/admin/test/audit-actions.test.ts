@@ -57,6 +57,15 @@ describe('admin actions in the audit log', () => {
     expect(updated).toMatchObject({ outcome: 'applied', fields: ['clientId', 'policy.maxTokenAge'] })
   })
 
+  it('records a gateway-wide action (keys.rotate) without an app', async () => {
+    const api = await caller(ADMIN)
+    await api.keys.rotate({ graceSeconds: 0 })
+    const [rotated, ...rest] = await records()
+    expect(rest).toEqual([])
+    expect(rotated).toMatchObject({ source: 'admin', action: 'keys.rotate', actor: 'admin', outcome: 'applied' })
+    expect(rotated).not.toHaveProperty('app')
+  })
+
   it('records no reads, no session registrations and no refused or failed calls', async () => {
     const api = await caller(ADMIN)
     const { apiKey } = await api.apps.create({ name: 'billing' })

@@ -46,6 +46,7 @@ const serve = defineCommand({
     },
     config: { type: 'string', description: 'BACKCHANNEL_CONFIG: the config file (default ./backchannel.config.*)' },
     revoker: { type: 'string', description: 'BACKCHANNEL_REVOKER: a module whose default export builds the revoker' },
+    'public-url': { type: 'string', description: "BACKCHANNEL_PUBLIC_URL: the gateway's own issuer URL" },
   },
   async run({ args }) {
     const flag = (value: boolean | undefined) => (value === undefined ? undefined : String(value))
@@ -60,6 +61,7 @@ const serve = defineCommand({
       BACKCHANNEL_WORKERS: args.workers,
       BACKCHANNEL_MANAGEMENT_ADDRESS: args['management-address'],
       BACKCHANNEL_REVOKER: args.revoker,
+      BACKCHANNEL_PUBLIC_URL: args['public-url'],
     }
     let config: ReturnType<typeof loadConfig>
     try {

@@ -44,6 +44,8 @@ export type StorageConfig =
 export interface Config {
   port: number
   host: string
+  /** `BACKCHANNEL_PUBLIC_URL`: the gateway's own issuer (relayed tokens, `/.well-known`), without a trailing slash. */
+  publicUrl: string
   storage: StorageConfig
   /** The admin token, when set in the environment (otherwise generated at first start). */
   adminToken?: string
@@ -79,6 +81,7 @@ export const VARIABLES = [
   'PORT',
   'HOST',
   'BACKCHANNEL_MANAGEMENT_ADDRESS',
+  'BACKCHANNEL_PUBLIC_URL',
   'BACKCHANNEL_STORAGE',
   'BACKCHANNEL_ADMIN_TOKEN',
   'BACKCHANNEL_MASTER_KEY',
@@ -295,6 +298,7 @@ function check(
   return {
     port,
     host,
+    publicUrl: parsePublicUrl(get('BACKCHANNEL_PUBLIC_URL') ?? `http://localhost:${port}`),
     storage,
     ...(adminToken === undefined ? {} : { adminToken }),
     ...(masterKey === undefined ? {} : { masterKey }),
@@ -342,6 +346,21 @@ function revokerPath(value: string | undefined): string | undefined {
     throw new ConfigError('BACKCHANNEL_REVOKER', `the revoker plugin ${value} (--revoker) does not exist (${path})`)
   }
   return path
+}
+
+/** An absolute http(s) URL without query or fragment; a bare origin without its `/`, as issuers are usually written. */
+function parsePublicUrl(value: string): string {
+  let url: URL | undefined
+  try {
+    url = new URL(value)
+  } catch {}
+  if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash || value.includes('?') || value.includes('#')) {
+    throw new ConfigError(
+      'BACKCHANNEL_PUBLIC_URL',
+      `${JSON.stringify(value)} is not an absolute http(s) URL without query or fragment (e.g. https://gateway.example.com)`,
+    )
+  }
+  return url.pathname === '/' ? url.origin : url.href
 }
 
 /** The non-empty, trimmed items of a comma-separated value. */

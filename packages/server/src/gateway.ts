@@ -1,7 +1,7 @@
 /**
- * `createGateway`: the h3 application of the gateway — the logout route, health, metrics and
- * the admin API — over a store, and its split between a public and a management listener
- * ({@link MANAGEMENT_PATHS}). It listens nowhere; `serve.ts` does.
+ * `createGateway`: the h3 application of the gateway — the logout route, health, metrics, its
+ * `/.well-known` issuer documents and the admin API — over a store, and its split between a public
+ * and a management listener ({@link MANAGEMENT_PATHS}). It listens nowhere; `serve.ts` does.
  * @module
  */
 import { randomUUID } from 'node:crypto'
@@ -27,6 +27,8 @@ import { createClientAddress } from './client-address.js'
 import { handleLogout, handleLogoutPath } from './logout-route.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { createFailureLimiter, type FailureLimits } from './rate-limit.js'
+import { createGatewaySigner, type GatewaySigner } from './relay/signer.js'
+import { createWellKnown } from './well-known.js'
 
 /** Options of {@link createGateway}. */
 export interface GatewayOptions {
@@ -44,6 +46,8 @@ export interface GatewayOptions {
   adminTokenHash: string
   /** How requests to identity providers are guarded. */
   fetchPolicy?: IssuerFetchPolicy
+  /** The gateway's own issuer (`BACKCHANNEL_PUBLIC_URL`), in `/.well-known` and relayed tokens. Default `http://localhost:3000`. */
+  publicUrl?: string
   logger?: Logger
   metrics?: Metrics
   /** Seconds an application stays cached on the hot path. Default 2. */
@@ -92,6 +96,10 @@ export interface Gateway {
   listener(kind: Listener): H3
   fetch: (request: Request) => Promise<Response>
   metrics: Metrics
+  /** The gateway's own issuer: its public URL. */
+  issuer: string
+  /** Signs relayed tokens as {@link Gateway.issuer} and publishes its keys. */
+  signer: GatewaySigner
   /** Waits for the audit records of answered logouts to be written. Does not close the store. */
   close(): Promise<void>
 }
@@ -134,6 +142,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     now,
     onFetch: ({ ok }) => metrics.jwksFetches.inc({ result: ok ? 'ok' : 'error' }),
   })
+  const issuer = options.publicUrl ?? 'http://localhost:3000'
+  const signer = createGatewaySigner({ keys: store.keys, now })
+  const wellKnown = createWellKnown(issuer, signer, logger)
   const apps = createAppCache(store.apps, options.appCacheSeconds ?? 2, now)
   const audit = createAuditRecorder(store.audit, logger, now)
   const logout = {
@@ -164,6 +175,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       logger.info({ app: name }, 'application changed')
     },
     onAuditLost: (err, record) => logger.error({ app: record.app, action: record.action, err }, 'audit record lost'),
+    onKeysRotated: () => {
+      signer.refresh()
+      logger.info('signing keys rotated')
+    },
   }
 
   const clientAddress = createClientAddress({
@@ -195,6 +210,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     .all('/auth/logout', (event) => handleLogoutPath(caller(event), logout))
     .all('/auth/logout/**', (event) => handleLogoutPath(caller(event), logout))
     .get('/healthz', () => Response.json({ status: 'ok' }))
+    .get('/.well-known/openid-configuration', wellKnown.openidConfiguration)
+    .get('/.well-known/jwks.json', wellKnown.jwks)
     .get('/readyz', async () => {
       try {
         await store.ping()
@@ -226,6 +243,8 @@ export function createGateway(options: GatewayOptions): Gateway {
         .mount('/', app),
     fetch: async (request) => app.fetch(request),
     metrics,
+    issuer,
+    signer,
     async close() {
       await audit.close()
     },

@@ -15,6 +15,7 @@ export { createLogger } from './logger.js'
 export type { Metrics } from './metrics.js'
 export { createMetrics } from './metrics.js'
 export type { FailureLimits } from './rate-limit.js'
+export type { GatewaySigner, JsonWebKeySet } from './relay/signer.js'
 export type {
   RevokerPlugin,
   RevokerPluginContext,

@@ -63,7 +63,11 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
       trustedHosts: config.trustedIssuerHosts,
       proxy: config.proxy,
     },
+    publicUrl: config.publicUrl,
   })
+  // The first start makes the signing key. Keys that cannot be read (sealed under another master
+  // key, a store down) do not stop the start: only what needs them fails, as for app secrets.
+  await store.keys.ensure().catch((err) => logger.error({ err }, 'the signing keys cannot be read'))
   const management = config.managementAddress
   const listeners = management
     ? [

@@ -14,6 +14,7 @@ describe('loadConfig', () => {
     expect(loadConfig({})).toEqual({
       port: 3000,
       host: '0.0.0.0',
+      publicUrl: 'http://localhost:3000',
       storage: { kind: 'fs', path: './.backchannel' },
       allowInsecureIssuers: false,
       trustedIssuerHosts: [],
@@ -23,6 +24,23 @@ describe('loadConfig', () => {
       failureLimits: { perAddress: 30, perApp: 300, window: 60 },
       workers: 1,
     })
+  })
+
+  it('reads BACKCHANNEL_PUBLIC_URL as an absolute http(s) URL, by default on the port', () => {
+    expect(loadConfig({ PORT: '8080' }).publicUrl).toBe('http://localhost:8080')
+    expect(loadConfig({ BACKCHANNEL_PUBLIC_URL: 'https://gw.example.com/' }).publicUrl).toBe('https://gw.example.com')
+    expect(loadConfig({ BACKCHANNEL_PUBLIC_URL: 'https://example.com/bc' }).publicUrl).toBe('https://example.com/bc')
+    for (const value of [
+      'gw.example.com',
+      '/bc',
+      'ftp://gw.example.com',
+      'https://gw.example.com/?a=1',
+      'https://gw#x',
+    ]) {
+      expect(() => loadConfig({ BACKCHANNEL_PUBLIC_URL: value })).toThrow(
+        /^BACKCHANNEL_PUBLIC_URL: .* is not an absolute/,
+      )
+    }
   })
 
   it('takes only true or false for a switch, in any case', () => {

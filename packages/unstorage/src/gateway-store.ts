@@ -5,6 +5,7 @@
  * none of them: it needs only an `AppRegistry`, a `SessionRevoker` and a `ReplayStore`.
  * @module
  */
+import type { JsonWebKey } from 'node:crypto'
 import type { AppConfig, AppRegistry, ReplayStore, SessionStore } from '@backchannel/core'
 
 /** An application as the gateway keeps it: its verification config plus bookkeeping. */
@@ -87,11 +88,38 @@ export interface SettingsStore {
   setIfAbsent(name: string, value: string): Promise<boolean>
 }
 
+/** One of the gateway's own signing keys, as {@link SigningKeyStore.list} gives it. Times are seconds since epoch. */
+export interface SigningKey {
+  /** RFC 7638 thumbprint of the public key. */
+  kid: string
+  alg: 'ES256'
+  createdAt: number
+  /** `current` signs; a `retiring` key is still published until `retiresAt`. */
+  state: 'current' | 'retiring'
+  retiresAt?: number
+  /** The public part (`kty`, `crv`, `x`, `y`), as published. */
+  publicJwk: JsonWebKey
+  /** The private part, opened with the master key. Never leaves the gateway. */
+  privateJwk: JsonWebKey
+}
+
+/** The gateway's signing keys (ES256), private parts sealed under the master key. */
+export interface SigningKeyStore {
+  /** The published keys, newest first: the current one, then those still in their grace. */
+  list(): Promise<SigningKey[]>
+  /** As {@link list}, generating the first key when there is none: exactly one, however many instances ask at once. */
+  ensure(): Promise<SigningKey[]>
+  /** Adds a new current key; the older ones stay published for `graceSeconds`. Returns its `kid`. */
+  rotate(graceSeconds: number): Promise<string>
+}
+
 /** Everything a gateway keeps, in one store. */
 export interface GatewayStore extends SessionStore, ReplayStore {
   apps: AppStore
   audit: AuditLog
   settings: SettingsStore
+  /** The gateway's own signing keys (relays in `sign` mode, `/.well-known/jwks.json`). */
+  keys: SigningKeyStore
   /** Throws `ERR_STORE_UNAVAILABLE` when the backend cannot be reached. */
   ping(): Promise<void>
   /** Closes connections and timers. */

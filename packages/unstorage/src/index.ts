@@ -18,7 +18,14 @@ export type {
   AuditOutcome,
   AuditRecord,
   GatewayStore,
+  Relay,
+  RelayAttemptResult,
+  RelayDelivery,
+  RelayDeliveryState,
+  RelayMode,
   SettingsStore,
+  SigningKey,
+  SigningKeyStore,
 } from './gateway-store.js'
 export type { SessionOptions } from './sessions.js'
 export type { BackchannelStore, StorageStoreOptions, StoreOptions } from './store.js'

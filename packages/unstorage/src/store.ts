@@ -14,10 +14,11 @@ import type { StoreBackend } from './backend.js'
 import { type DumpSummary, type ExportOptions, exportState, type ImportOptions, importState } from './dump.js'
 import type { GatewayStore, SettingsStore } from './gateway-store.js'
 import { createSessionStore, type SessionOptions } from './sessions.js'
+import { createSigningKeyStore } from './signing-keys.js'
 
 /** Options of {@link createStore}. */
 export interface StoreOptions extends SessionOptions {
-  /** 32 bytes that encrypt application secrets at rest and key the audit log's `sub` hashes. */
+  /** 32 bytes that encrypt application secrets and signing keys at rest and key the audit log's `sub` hashes. */
   masterKey: Uint8Array
   /** Most audit records kept per application (and overall). Default 10,000. */
   auditMaxEntries?: number
@@ -108,6 +109,7 @@ export function createStore(first: StoreBackend | StorageStoreOptions, second?: 
     apps: guardStore(createAppStore(backend, options.masterKey, now)),
     audit: { ...guardStore(audit), hashSub: audit.hashSub },
     settings: guardStore(createSettings(backend, now)),
+    keys: guardStore(createSigningKeyStore(backend, options.masterKey, now)),
   })
 }
 

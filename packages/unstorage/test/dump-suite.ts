@@ -24,7 +24,7 @@ export const entriesOf = (lines: string[]) => lines.slice(1, -1).sort()
 
 /**
  * Fills a store with one of each kind of state: an HMAC app (sealed secret), an OIDC app, active
- * and revoked sessions, a live claim, audit entries and a setting. Returns what to read back.
+ * and revoked sessions, a live claim, audit entries, a setting and a signing key. Returns what to read back.
  */
 export async function fillState(store: BackchannelStore) {
   const now = Date.now() / 1000
@@ -63,7 +63,8 @@ export async function fillState(store: BackchannelStore) {
   await store.audit.record({ app: 'wiki', source: 'backchannel', outcome: 'revoked', iss, sid: 'x1', revoked: 1 })
   await store.audit.record({ app: 'billing', source: 'admin', outcome: 'rejected', code: 'ERR_LOGOUT_TOKEN_ALG' })
   await store.settings.setIfAbsent('admin-token', 'hash-of-the-admin-token')
-  return { hmac, oidc, secret }
+  const signingKeys = await store.keys.ensure()
+  return { hmac, oidc, secret, signingKeys }
 }
 
 /** Asserts that `store` holds what {@link fillState} wrote. */
@@ -87,6 +88,8 @@ export async function expectFilledState(store: BackchannelStore, filled: Awaited
   ])
   expect((await store.audit.list({ app: 'wiki' })).map((r) => r.sid)).toEqual(['x1'])
   expect(await store.settings.get('admin-token')).toBe('hash-of-the-admin-token')
+  // The signing key moved with its sealed private part, which opens under the same master key.
+  expect(await store.keys.list()).toEqual(filled.signingKeys)
 }
 
 /**

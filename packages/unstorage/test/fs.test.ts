@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { fsStore } from '../src/presets/fs.js'
-import { describeStoreExtras, itClaimsOnceAcrossInstances } from './store-suite.js'
+import { describeStoreExtras, itClaimsOnceAcrossInstances, itMakesOneSigningKeyAcrossInstances } from './store-suite.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -39,6 +39,7 @@ describe('fs preset: the data folder', () => {
   afterEach(() => rm(base, { recursive: true, force: true }))
 
   itClaimsOnceAcrossInstances(() => fsStore({ base }))
+  itMakesOneSigningKeyAcrossInstances(() => fsStore({ base }))
 
   it('generates a master key once, keeps it and the database mode 0600, and keeps sessions and claims across a restart', async () => {
     const first = await fsStore({ base })

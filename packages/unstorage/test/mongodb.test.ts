@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing'
 import { describe, expect, inject, it } from 'vitest'
 import { mongodbStore } from '../src/presets/mongodb.js'
-import { describeStoreExtras, itClaimsOnceAcrossInstances } from './store-suite.js'
+import { describeStoreExtras, itClaimsOnceAcrossInstances, itMakesOneSigningKeyAcrossInstances } from './store-suite.js'
 
 const url = inject('mongoUrl')
 const real = inject('mongoKind') === 'mongodb'
@@ -30,6 +30,7 @@ describe(`MongoDB preset (${inject('mongoKind')})`, () => {
   describeStoreExtras('mongodb preset', factory, real ? {} : { bigUser: 2_000 })
 
   itClaimsOnceAcrossInstances((database) => mongodbStore({ url, masterKey, client, database }))
+  itMakesOneSigningKeyAcrossInstances((database) => mongodbStore({ url, masterKey, client, database }))
 
   it('answers ERR_STORE_UNAVAILABLE when the server cannot be reached', async () => {
     const store = await mongodbStore({ url, masterKey, client, database: `down${Date.now()}` })

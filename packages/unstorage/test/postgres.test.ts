@@ -9,6 +9,7 @@ import {
   describeStoreExtras,
   itClaimsOnceAcrossInstances,
   itKeepsNoSecretInClear,
+  itMakesOneSigningKeyAcrossInstances,
   itRecoversFromAnOutage,
 } from './store-suite.js'
 
@@ -35,6 +36,7 @@ describe.skipIf(!url)('PostgreSQL preset', () => {
   describeStoreExtras('postgres preset', factory)
 
   itClaimsOnceAcrossInstances((schema) => postgresStore({ url: url as string, masterKey, schema }))
+  itMakesOneSigningKeyAcrossInstances((schema) => postgresStore({ url: url as string, masterKey, schema }))
 
   it('creates its schema on a fresh database, and starts again on it keeping the data', async () => {
     await raw`CREATE DATABASE fresh`

@@ -9,6 +9,7 @@ import {
   describeStoreExtras,
   itClaimsOnceAcrossInstances,
   itKeepsNoSecretInClear,
+  itMakesOneSigningKeyAcrossInstances,
   itRecoversFromAnOutage,
 } from './store-suite.js'
 
@@ -35,6 +36,7 @@ describe.skipIf(!url)('Redis preset', () => {
   describeStoreExtras('redis preset', factory)
 
   itClaimsOnceAcrossInstances((base) => redisStore({ url: url as string, masterKey, base }))
+  itMakesOneSigningKeyAcrossInstances((base) => redisStore({ url: url as string, masterKey, base }))
 
   itKeepsNoSecretInClear(
     (base) => redisStore({ url: url as string, masterKey, base }),

@@ -2,10 +2,10 @@
  * What every preset must do beyond the core conformance suites: the app registry (secrets
  * sealed at rest), the audit log, removing an application, and a user with many sessions.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, createPrivateKey, createPublicKey, type JsonWebKey, randomBytes, sign, verify } from 'node:crypto'
 import { createManualClock, type Factory, type ManualClock } from '@backchannel/core/testing'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { keys } from '../src/_internal/keys.js'
+import { h, keys } from '../src/_internal/keys.js'
 import { createAuditLog } from '../src/audit.js'
 import type { AppRecord, BackchannelStore } from '../src/index.js'
 
@@ -231,6 +231,58 @@ export function describeStoreExtras(
       expect(await store.settings.get('admin-token-hash')).toBe('first')
     })
 
+    it('generates one signing key however many callers ask at once, its private part sealed', async () => {
+      expect(await store.keys.list()).toEqual([])
+      const answers = await Promise.all(Array.from({ length: 5 }, () => store.keys.ensure()))
+      const [key, ...others] = answers[0] ?? []
+      expect(others).toEqual([])
+      expect(answers.every((a) => a.length === 1 && a[0]?.kid === key?.kid)).toBe(true)
+      expect(key).toMatchObject({ alg: 'ES256', state: 'current', createdAt: clock.now() })
+      expect(key?.publicJwk).toEqual({ kty: 'EC', crv: 'P-256', x: expect.any(String), y: expect.any(String) })
+      // The private part signs what the published part verifies.
+      const data = Buffer.from('logout')
+      const signature = sign('sha256', data, createPrivateKey({ key: key?.privateJwk as JsonWebKey, format: 'jwk' }))
+      expect(
+        verify('sha256', data, createPublicKey({ key: key?.publicJwk as JsonWebKey, format: 'jwk' }), signature),
+      ).toBe(true)
+      const raw = JSON.stringify(await store.backend.getMany([`gk:${h(key?.kid ?? '')}`]))
+      expect(raw).toContain('sealed')
+      expect(raw).not.toContain(key?.privateJwk.d)
+      expect(await store.keys.ensure()).toEqual([key])
+    })
+
+    it('rotates signing keys: the old one stays published for the grace, then is gone', async () => {
+      const [first] = await store.keys.ensure()
+      clock.advance(100)
+      const second = await store.keys.rotate(3600)
+      const listed = await store.keys.list()
+      expect(listed.map((k) => [k.kid, k.state, k.retiresAt])).toEqual([
+        [second, 'current', undefined],
+        [first?.kid, 'retiring', clock.now() + 3600],
+      ])
+      clock.advance(3600)
+      expect((await store.keys.list()).map((k) => k.kid)).toEqual([second])
+      // A rotation without grace retires every older key at once (a key thought compromised).
+      clock.advance(1)
+      const third = await store.keys.rotate(0)
+      expect((await store.keys.list()).map((k) => k.kid)).toEqual([third])
+      // Retired keys' records are removed, not only hidden.
+      expect(await store.backend.members('signing-keys')).toEqual([h(third)])
+    })
+
+    it('keeps the earliest end of grace when rotations overlap', async () => {
+      const [first] = await store.keys.ensure()
+      clock.advance(10)
+      const second = await store.keys.rotate(3600)
+      clock.advance(10)
+      const third = await store.keys.rotate(60)
+      expect((await store.keys.list()).map((k) => [k.kid, k.state, k.retiresAt])).toEqual([
+        [third, 'current', undefined],
+        [second, 'retiring', clock.now() + 60],
+        [first?.kid, 'retiring', clock.now() + 60],
+      ])
+    })
+
     it(`revokes a user with ${bigUser.toLocaleString('en')} sessions in one call`, async () => {
       const iss = 'https://id.example.com'
       const batch = concurrency
@@ -263,6 +315,23 @@ export function itClaimsOnceAcrossInstances(open: (shared: string) => Promise<Ba
       const until = Date.now() / 1000 + 60
       const results = await Promise.all(Array.from({ length: 100 }, (_, i) => stores[i % 4]?.claim('one-jti', until)))
       expect(results.filter(Boolean)).toHaveLength(1)
+    } finally {
+      await Promise.all(stores.map((s) => s.close()))
+    }
+  })
+}
+
+/** For presets shared by several gateways: 4 instances starting at once on one store make one signing key. */
+export function itMakesOneSigningKeyAcrossInstances(
+  open: (shared: string) => Promise<BackchannelStore> | BackchannelStore,
+) {
+  it('generates exactly one signing key when 4 store instances start at once', async () => {
+    const shared = `keys${Date.now()}`
+    const stores = await Promise.all(Array.from({ length: 4 }, () => open(shared)))
+    try {
+      const answers = await Promise.all(stores.flatMap((store) => [store.keys.ensure(), store.keys.ensure()]))
+      const kids = new Set(answers.flatMap((keys) => keys.map((k) => k.kid)))
+      expect(kids.size).toBe(1)
     } finally {
       await Promise.all(stores.map((s) => s.close()))
     }

@@ -1,7 +1,8 @@
-/** The root router: `apps.*`, `sessions.*`, `audit.*`, `whoami`. */
+/** The root router: `apps.*`, `sessions.*`, `audit.*`, `keys.*`, `whoami`. */
 import { router } from '../trpc.js'
 import { appsRouter } from './apps.js'
 import { auditRouter } from './audit.js'
+import { keysRouter } from './keys.js'
 import { sessionsRouter } from './sessions.js'
 import { whoami } from './whoami.js'
 
@@ -14,6 +15,7 @@ export const appRouter = router({
   sessions: sessionsRouter,
   audit: auditRouter,
   whoami,
+  keys: keysRouter,
 })
 
 /** The type clients are generated from. */

@@ -225,7 +225,8 @@ export function createGuardedFetch(policy: IssuerFetchPolicy = {}): GuardedFetch
           resolve(new Response(body, { status, headers: responseHeaders }))
         })
       })
-      req.end()
+      // A string body only: the gateway POSTs small forms (relayed logout tokens), nothing streamed.
+      req.end(typeof init.body === 'string' ? init.body : undefined)
     })
   }
 }

@@ -25,7 +25,9 @@ import {
   IssuerUrlInvalid,
 } from '../errors.js'
 
-export type { IssuerFetchPolicy } from '../_internal/guarded-fetch.js'
+export type { GuardedFetch, IssuerFetchPolicy } from '../_internal/guarded-fetch.js'
+/** The fetch discovery and key fetches use, for the gateway's other outbound requests (relays). */
+export { createGuardedFetch } from '../_internal/guarded-fetch.js'
 
 /** Options of {@link discoverIssuer}. */
 export interface DiscoverOptions {

@@ -17,6 +17,8 @@
  *   k:<apiKeyHash>               application name by API key hash
  *   set:<name>                   a gateway setting (e.g. the admin token's hash)
  *   log:<app or all>             audit log
+ *   gk:<hash of kid>             the gateway's signing key (private part sealed; signing-keys.ts)
+ *   signing-keys                 index set: every signing key (signing-keys.ts)
  */
 import { hash } from 'node:crypto'
 
@@ -86,5 +88,5 @@ export const keys = {
 export function keyKind(key: string): 'claim' | 'set' | 'log' | 'record' {
   if (key.startsWith('r:') || key.startsWith('app-name\n')) return 'claim'
   if (key.startsWith('log:')) return 'log'
-  return key === 'apps' || /^a:[^:]+:i[su]:/.test(key) ? 'set' : 'record'
+  return key === 'apps' || key === 'signing-keys' || /^a:[^:]+:i[su]:/.test(key) ? 'set' : 'record'
 }
