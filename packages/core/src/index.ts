@@ -20,6 +20,8 @@ export type {
   LogoutPolicy,
   LogoutScope,
   OidcApp,
+  Relay,
+  RelayMode,
   ResolvedPolicy,
 } from './app.js'
 export { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, resolvePolicy, sessionIssuer } from './app.js'
@@ -45,6 +47,7 @@ export type { ReplayStore } from './replay.js'
 export { replayKey } from './replay.js'
 export type {
   ClaimedRevocation,
+  RelayRequest,
   RevocationTarget,
   SessionInput,
   SessionRecord,

@@ -26,6 +26,17 @@ import {
 } from '../errors.js'
 
 export type { IssuerFetchPolicy } from '../_internal/guarded-fetch.js'
+/**
+ * Refuses, before anything connects, a URL the gateway would not fetch or post to under a
+ * policy: not `https:` (`ERR_ISSUER_INSECURE`), or at a non-public address that is neither
+ * allowed nor trusted (`ERR_ISSUER_ADDRESS_FORBIDDEN`); `what` names it in the message.
+ *
+ * @example
+ * ```ts
+ * await checkFetchTarget(new URL('https://10.0.0.5/bcl'), 'relay', {}) // throws ERR_ISSUER_ADDRESS_FORBIDDEN
+ * ```
+ */
+export { checkFetchTarget } from '../_internal/guarded-fetch.js'
 
 /** Options of {@link discoverIssuer}. */
 export interface DiscoverOptions {
