@@ -1,7 +1,8 @@
-/** The root router: `apps.*`, `sessions.*`, `audit.*`. */
+/** The root router: `apps.*`, `sessions.*`, `audit.*`, `relays.*`. */
 import { router } from '../trpc.js'
 import { appsRouter } from './apps.js'
 import { auditRouter } from './audit.js'
+import { relaysRouter } from './relays.js'
 import { sessionsRouter } from './sessions.js'
 
 /**
@@ -12,6 +13,7 @@ export const appRouter = router({
   apps: appsRouter,
   sessions: sessionsRouter,
   audit: auditRouter,
+  relays: relaysRouter,
 })
 
 /** The type clients are generated from. */
