@@ -11,10 +11,11 @@ import {
   errorStatus,
   errors,
   type IssuerFetchPolicy,
+  resolvePolicy,
   type SessionStore,
 } from '@backchannel/core'
-import { discoverIssuer } from '@backchannel/core/discovery'
-import type { GatewayStore } from '@backchannel/unstorage'
+import { checkFetchTarget, discoverIssuer } from '@backchannel/core/discovery'
+import type { AppRecord, GatewayStore } from '@backchannel/unstorage'
 import { getRequestIP, getRouterParam, H3, type H3Event } from 'h3'
 import pino, { type Logger } from 'pino'
 import { createAppCache } from './app-cache.js'
@@ -23,6 +24,7 @@ import { createClientAddress } from './client-address.js'
 import { handleLogout, handleLogoutPath } from './logout-route.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { createFailureLimiter, type FailureLimits } from './rate-limit.js'
+import { type AttemptDelivery, createRelayDrainer, type PlanRetry, type RelayDrainer } from './relay/drainer.js'
 
 /** Options of {@link createGateway}. */
 export interface GatewayOptions {
@@ -51,6 +53,23 @@ export interface GatewayOptions {
   trustedProxies?: readonly string[]
   /** The clock, seconds since epoch. */
   now?: () => number
+  /**
+   * How relay deliveries are attempted: with it, the gateway runs a drainer over its store's
+   * outbox (stopped by `close()`); without it, deliveries wait in the outbox for an instance that has one.
+   */
+  relays?: RelayOptions
+}
+
+/** How a gateway attempts relay deliveries (see `relay/drainer.ts`). */
+export interface RelayOptions {
+  /** One attempt at one delivery (`createAttemptDelivery` of `relay/attempt.ts`). */
+  attempt: AttemptDelivery
+  /** When to try again, or give up (`planRetry` of `relay/attempt.ts`; tests pass a faster schedule). */
+  planRetry: PlanRetry
+  /** Milliseconds between looks for deliveries written by other instances or coming due. Default 1000. */
+  pollMs?: number
+  /** Seconds a taken delivery is this instance's alone. Default 30. */
+  leaseSeconds?: number
 }
 
 /** A gateway: its h3 app, a fetch handler, and how to close it. */
@@ -58,7 +77,10 @@ export interface Gateway {
   app: H3
   fetch: (request: Request) => Promise<Response>
   metrics: Metrics
-  /** Waits for the audit records of answered logouts to be written. Does not close the store. */
+  /**
+   * Stops the relay drainer (waiting for its attempts in flight, a few seconds at most) and waits
+   * for the audit records of answered logouts to be written. Does not close the store.
+   */
   close(): Promise<void>
 }
 
@@ -95,6 +117,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   })
   const apps = createAppCache(store.apps, options.appCacheSeconds ?? 2, now)
   const audit = createAuditRecorder(store.audit, logger, now)
+  const drainer: RelayDrainer | undefined =
+    options.relays && createRelayDrainer({ ...options.relays, outbox: store.outbox, apps, audit, metrics, logger, now })
   const logout = {
     flow: {
       apps,
@@ -109,6 +133,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     limiter: createFailureLimiter(options.failureLimits ?? {}, now),
     metrics,
     logger,
+    relayed: drainer && (async (name: string) => relayed(drainer, await apps.get(name))),
   }
   const admin: AdminDependencies = {
     store,
@@ -116,6 +141,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     adminTokenHash: options.adminTokenHash,
     now,
     discover: (issuer, clientId) => discoverIssuer(issuer, { clientId, fetchPolicy }),
+    checkRelayUrl: (url) => checkFetchTarget(url, 'relay', fetchPolicy),
     onAppChanged: (name, previous) => {
       apps.invalidate(name)
       if (previous?.kind === 'oidc') keys.forget(previous.jwksUri)
@@ -176,7 +202,22 @@ export function createGateway(options: GatewayOptions): Gateway {
     fetch: async (request) => app.fetch(request),
     metrics,
     async close() {
+      await drainer?.close()
       await audit.close()
     },
   }
+}
+
+/**
+ * After a logout with relays: wakes the drainer at once and waits up to the app's
+ * `policy.relayWaitMs` for that pass, so that a post-logout redirect does not beat the relays.
+ */
+async function relayed(drainer: RelayDrainer, app: AppRecord | undefined): Promise<void> {
+  if (!app?.relays?.length) return
+  const pass = drainer.wake()
+  const waitMs = resolvePolicy(app.policy).relayWaitMs
+  if (waitMs <= 0) return
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([pass, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))])
+  clearTimeout(timer)
 }
