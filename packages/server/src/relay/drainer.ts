@@ -69,34 +69,40 @@ export function createRelayDrainer(options: RelayDrainerOptions): RelayDrainer {
   let queued: Promise<void> | undefined
   let timer: NodeJS.Timeout | undefined
 
-  /** What one attempt at `delivery` came to; never throws. */
-  async function attemptOne(delivery: RelayDelivery): Promise<RelayAttemptResult> {
+  /** What one attempt at `delivery` came to (`attempted: false`: dead without a POST); never throws. */
+  async function attemptOne(delivery: RelayDelivery): Promise<{ result: RelayAttemptResult; attempted: boolean }> {
+    const dead = (error: string) => ({ result: { outcome: 'dead' as const, error }, attempted: false })
     const app = await apps.get(delivery.app)
-    if (!app) return { outcome: 'dead', error: 'the application was deleted' }
-    const relay = app.relays?.find((r) => r.url === delivery.url && r.mode === delivery.mode)
-    if (!relay) return { outcome: 'dead', error: 'the relay was removed from the application' }
+    if (!app) return dead('the application was deleted')
+    if (!app.relays?.some((r) => r.url === delivery.url && r.mode === delivery.mode)) {
+      return dead('the relay was removed from the application')
+    }
     const secret = app.relaySecrets?.[delivery.url]
-    if (delivery.mode === 'hmac' && !secret) return { outcome: 'dead', error: 'the hmac relay has no secret' }
+    if (delivery.mode === 'hmac' && !secret) return dead('the hmac relay has no secret')
     try {
-      return await attempt(delivery, secret)
+      return { result: await attempt(delivery, secret), attempted: true }
     } catch (err) {
-      return { outcome: 'retry', error: err instanceof Error ? err.message : String(err) }
+      return { result: { outcome: 'retry', error: err instanceof Error ? err.message : String(err) }, attempted: true }
     }
   }
 
   async function deliver(id: string): Promise<void> {
     const taken = await outbox.take(id, leaseSeconds)
     if (!taken) return
-    const result = await attemptOne(taken)
+    const { result, attempted } = await attemptOne(taken)
     const t = now()
     const tried: RelayDelivery = {
       ...taken,
-      attempts: taken.attempts + 1,
+      attempts: taken.attempts + (attempted ? 1 : 0),
       lastStatus: result.status,
       lastError: result.outcome === 'delivered' ? undefined : result.error,
     }
     const plan: ReturnType<PlanRetry> | { state: 'delivered' } =
-      result.outcome === 'delivered' ? { state: 'delivered' } : planRetry(tried, result, t)
+      result.outcome === 'delivered'
+        ? { state: 'delivered' }
+        : attempted
+          ? planRetry(tried, result, t)
+          : { state: 'dead' }
     const settled: RelayDelivery =
       plan.state === 'pending'
         ? { ...tried, state: 'pending', nextAttemptAt: plan.nextAttemptAt }
