@@ -329,7 +329,13 @@ describe('relays', () => {
     const targets: RevocationTarget[] = []
     gw = createTestGateway([{ ...idp.app(), relays }])
     Object.assign(gw.deps, {
-      revoker: { relayOutbox: true, revoke: async (t: RevocationTarget) => (targets.push(t), { revoked: 0 }) },
+      revoker: {
+        relayOutbox: true,
+        revoke: async (t: RevocationTarget) => {
+          targets.push(t)
+          return { revoked: 0 }
+        },
+      },
     })
     const exp = now() + 90
     const token = await idp.sign(idp.claims({ exp }))

@@ -84,7 +84,10 @@ it('schedules the next attempt as planned, and attempts nothing before it is due
   await logout()
   let calls = 0
   const later: PlanRetry = (_d, _r, now) => ({ state: 'pending', nextAttemptAt: now + 5 })
-  const d = drainer(async () => (calls++, { outcome: 'retry', status: 503, error: 'HTTP 503' }), later)
+  const d = drainer(async () => {
+    calls++
+    return { outcome: 'retry', status: 503, error: 'HTTP 503' }
+  }, later)
   await d.wake()
   expect((await store.outbox.list())[0]).toMatchObject({ state: 'pending', attempts: 1, nextAttemptAt: t + 5 })
   await d.wake()
@@ -101,7 +104,10 @@ it('kills, without attempting it, a delivery whose relay was removed from its ap
   const app = (await store.apps.get('wiki')) as AppRecord
   await store.apps.update({ ...app, relays: [], relaySecrets: {} })
   let calls = 0
-  const d = drainer(async () => (calls++, { outcome: 'delivered', status: 200 }))
+  const d = drainer(async () => {
+    calls++
+    return { outcome: 'delivered', status: 200 }
+  })
   await d.wake()
   await d.close()
   await d.audit.close()
