@@ -34,12 +34,21 @@ interface StoredDelivery {
   until: number
 }
 
+// This process, then a counter: ids made here sort in the order they were made, even within one
+// millisecond (the logs list them in that order), and never collide with another instance's.
+const instance = randomBytes(3).toString('hex').slice(0, 5)
+let sequence = 0
+const nextSuffix = () => {
+  sequence = (sequence + 1) % 36 ** 5
+  return `${instance}${sequence.toString(36).padStart(5, '0')}`
+}
+
 /** The delivery rows a revocation of `target` at `t` relays to (none without `target.relay`). */
 export function deliveriesOf(target: RevocationTarget, t: number): RelayDelivery[] {
   const { relay } = target
   if (!relay) return []
   return relay.relays.map((r) => ({
-    id: keys.deliveryId(target.app, t, randomBytes(5).toString('hex')),
+    id: keys.deliveryId(target.app, t, nextSuffix()),
     app: target.app,
     url: r.url,
     mode: r.mode,

@@ -81,13 +81,14 @@ export const keys = {
   setting: (name: string) => `set:${h(name)}`,
   log: (app?: string) => (app === undefined ? 'log:all' : `log:${ha(app)}`),
   /**
-   * A new delivery id: milliseconds in base 36 and 40 random bits (so ids sort by time), then the
-   * application's hash, which puts the row under the app's keys (one slot on a cluster).
+   * A new delivery id: milliseconds in base 36 (so ids sort by time) and a 10-character suffix
+   * unique to its maker, then the application's hash, which puts the row under the app's keys
+   * (one slot on a cluster).
    */
-  deliveryId: (app: string, at: number, random: string) =>
+  deliveryId: (app: string, at: number, suffix: string) =>
     `${Math.floor(at * 1000)
       .toString(36)
-      .padStart(9, '0')}${random}.${ha(app)}`,
+      .padStart(9, '0')}${suffix}.${ha(app)}`,
   /** The record of a delivery, from its id; `undefined` for a string that is no delivery id. */
   delivery(id: string): string | undefined {
     const match = DELIVERY_ID.exec(id)
