@@ -1,10 +1,11 @@
 /**
  * Relays end to end over real sockets: a gateway served on 127.0.0.1 takes a real logout POST,
- * and real receivers on 127.0.0.1 get what it relays. The attempt is this test's own small
- * forward-only implementation (`forwardAttemptOfThisTest`, a real HTTP POST); the gateway's own
- * (`createAttemptDelivery`, relay/attempt.ts) takes its place where the two are merged. The retry
- * schedule is shortened through the gateway's `relays.planRetry` option, not by sleeping.
+ * and real receivers on 127.0.0.1 get what it relays. The attempt is the tests' own forward-only
+ * one (fixtures/forward-attempt.js, a real HTTP POST); the retry schedule is shortened through the
+ * gateway's `relays.planRetry` option, not by sleeping. The durability tests kill a gateway process
+ * (fixtures/relay-gateway.js) with SIGKILL.
  */
+import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
@@ -14,42 +15,17 @@ import { join } from 'node:path'
 import { hashToken } from '@backchannel/admin'
 import { createAdminClient } from '@backchannel/admin/client'
 import { mintLogoutToken } from '@backchannel/core/mint'
-import type { BackchannelStore, RelayAttemptResult, RelayDelivery } from '@backchannel/unstorage'
+import type { BackchannelStore } from '@backchannel/unstorage'
 import { fsStore } from '@backchannel/unstorage/fs'
 import { memoryStore } from '@backchannel/unstorage/memory'
 import { redisStore } from '@backchannel/unstorage/redis'
 import { serve } from 'h3'
 import { afterEach, describe, expect, inject, it } from 'vitest'
-import { createGateway, type GatewayOptions } from '../src/index.js'
+import { createGateway } from '../src/index.js'
+import { forwardAttemptOfTheTests, quickRetry } from './fixtures/forward-attempt.js'
 import './setup/provided.js'
 
 const ADMIN = 'bca_relay-test-admin-token-0123456789'
-
-/** This test's own attempt: POSTs a `forward` delivery's token, classified as design.md says. */
-async function forwardAttemptOfThisTest(delivery: RelayDelivery): Promise<RelayAttemptResult> {
-  try {
-    const res = await fetch(delivery.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ logout_token: delivery.logout.token ?? '' }),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(5000),
-    })
-    await res.arrayBuffer()
-    if (res.status >= 200 && res.status < 300) return { outcome: 'delivered', status: res.status }
-    if (res.status >= 500 || res.status === 429)
-      return { outcome: 'retry', status: res.status, error: `HTTP ${res.status}` }
-    return { outcome: 'dead', status: res.status, error: `HTTP ${res.status}` }
-  } catch (err) {
-    return { outcome: 'retry', error: (err as Error).message }
-  }
-}
-
-/** A fast schedule for tests: again after 50 ms, dead at once when the attempt says so or after 5 attempts. */
-const quickRetry: NonNullable<GatewayOptions['relays']>['planRetry'] = (delivery, result, now) =>
-  result.outcome === 'dead' || delivery.attempts >= 5
-    ? { state: 'dead' }
-    : { state: 'pending', nextAttemptAt: now + 0.05 }
 
 /** A receiver on 127.0.0.1 that answers with `statuses` in turn (the last one from then on). */
 async function startReceiver(statuses: number[]) {
@@ -85,7 +61,7 @@ async function startGateway(store: BackchannelStore, { close = true } = {}) {
     store,
     adminTokenHash: hashToken(ADMIN),
     fetchPolicy: { allowInsecure: true },
-    relays: { attempt: forwardAttemptOfThisTest, planRetry: quickRetry, pollMs: 50 },
+    relays: { attempt: forwardAttemptOfTheTests, planRetry: quickRetry, pollMs: 50 },
   })
   const server = serve(gateway.app, { port: 0, hostname: '127.0.0.1', silent: true, gracefulShutdown: false })
   await server.ready()
@@ -114,9 +90,37 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, ms 
   }
 }
 
+/** The gateway of fixtures/relay-gateway.js in a child process, until `kill()` (SIGKILL). */
+async function startGatewayProcess(env: Record<string, string>) {
+  const script = new URL('./fixtures/relay-gateway.js', import.meta.url).pathname
+  const child: ChildProcess = spawn(process.execPath, [script], {
+    env: { ...process.env, BACKCHANNEL_ADMIN_TOKEN: ADMIN, BACKCHANNEL_LOG_LEVEL: 'silent', ...env },
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  let stderr = ''
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the gateway did not start:\n${stderr}`)), 15_000)
+    child.stderr?.on('data', (c) => {
+      stderr += c
+      const found = /listening on (http:\/\/\S+)/.exec(stderr)?.[1]
+      if (found) {
+        clearTimeout(timer)
+        resolve(found)
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`the gateway exited with ${code}:\n${stderr}`)))
+  })
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await exited
+  }
+  closers.push(kill)
+  return { url, kill, admin: createAdminClient({ url: `${url}/trpc`, token: ADMIN }) }
+}
+
 /** An HMAC application relaying to `urls` (forward); its secret, to mint logout tokens with. */
 async function relayingApp(
-  gw: Awaited<ReturnType<typeof startGateway>>,
+  gw: { admin: ReturnType<typeof createAdminClient> },
   name: string,
   urls: string[],
   relayWaitMs = 0,
@@ -246,7 +250,46 @@ describe('relay deliveries outlive the gateway', () => {
     expect(receiver.tokens.sort()).toEqual([...tokens].sort())
   })
 
+  /** Logouts while the receiver answers 503, SIGKILL, then a new process on `storage` delivers them all. */
+  async function killedAndRestarted(storage: string) {
+    const receiver = await startReceiver([503])
+    closers.push(receiver.close)
+    const env = { BACKCHANNEL_STORAGE: storage, BACKCHANNEL_MASTER_KEY: randomBytes(32).toString('base64url') }
+    const first = await startGatewayProcess(env)
+    const mint = await relayingApp(first, 'wiki', [receiver.url])
+    const tokens = await Promise.all(['a', 'b', 'c', 'd'].map((sub) => mint(sub)))
+    for (const token of tokens) expect((await post(first.url, 'wiki', token)).status).toBe(200)
+    await until(
+      () => first.admin.relays.list.query({ app: 'wiki' }),
+      (list) => list.length === 4 && list.every((d) => d.attempts >= 1),
+    )
+    await first.kill()
+    expect(receiver.tokens).toEqual([])
+
+    receiver.answer(200)
+    const second = await startGatewayProcess(env)
+    const delivered = await until(
+      () => second.admin.relays.list.query({ app: 'wiki', state: 'delivered' }),
+      (list) => list.length === 4,
+    )
+    expect(delivered).toHaveLength(4)
+    expect(receiver.tokens.sort()).toEqual([...tokens].sort())
+  }
+
+  it('delivers, after a SIGKILL and a restart on the same fs folder, every delivery left pending', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'bc-relay-kill-'))
+    closers.push(() => rm(base, { recursive: true, force: true }))
+    await killedAndRestarted(`fs://${base}`)
+  })
+
   const redisUrl = inject('redisUrl')
+  it.skipIf(!redisUrl)(
+    'delivers, after a SIGKILL and a restart on the same Redis, every delivery left pending',
+    async () => {
+      await killedAndRestarted(`${redisUrl}/6`)
+    },
+  )
+
   it.skipIf(!redisUrl)('delivers each (logout, relay) once with two gateways on one Redis', async () => {
     const receivers = [await startReceiver([200]), await startReceiver([200])]
     for (const r of receivers) closers.push(r.close)
