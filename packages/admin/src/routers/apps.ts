@@ -211,7 +211,7 @@ export const appsRouter = router({
       if (!previous.relays?.some((r) => r.url === input.url && r.mode === 'hmac')) {
         throw bad(`url: ${input.name} has no hmac relay at ${input.url}`)
       }
-      // No grace period: the relay's receiver is the gateway's own counterpart, updated with the new secret.
+      // No grace period: every later attempt signs with the new secret, so the receiver takes it at once.
       const secret = newSecret()
       const relaySecrets = { ...previous.relaySecrets, [input.url]: secret }
       await save(ctx, { ...previous, relaySecrets, updatedAt: ctx.now() }, previous)
