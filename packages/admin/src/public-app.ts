@@ -2,7 +2,7 @@
  * What the admin API shows of an application: never a secret, never the API key hash.
  * @module
  */
-import type { LogoutPolicy } from '@backchannel/core'
+import type { LogoutPolicy, Relay } from '@backchannel/core'
 import type { AppRecord } from '@backchannel/unstorage'
 import { wholeSeconds } from './_internal/public-records.js'
 
@@ -15,6 +15,8 @@ export interface PublicApp {
   jwksUri?: string
   algorithms: readonly string[]
   policy: LogoutPolicy
+  /** Where its logouts are relayed; an `hmac` relay's secret is never shown here. */
+  relays?: Relay[]
   /** HMAC apps: seconds since epoch until which the previous secret still verifies. */
   previousSecretValidUntil?: number
   /** Seconds since epoch, whole. */
@@ -29,6 +31,9 @@ export function publicApp(app: AppRecord): PublicApp {
     name: app.name,
     kind: app.kind,
     policy: app.policy ?? {},
+    ...(app.relays?.length
+      ? { relays: app.relays.map(({ url, mode, clientId }) => ({ url, mode, ...(clientId ? { clientId } : {}) })) }
+      : {}),
     createdAt: wholeSeconds(app.createdAt),
     updatedAt: wholeSeconds(app.updatedAt),
   }

@@ -24,6 +24,11 @@ export interface AdminDependencies {
   adminTokenHash: string
   /** The clock, seconds since epoch. */
   now?: () => number
+  /**
+   * Refuses a relay URL the gateway would not post to (`checkFetchTarget` of core's discovery with
+   * the gateway's fetch policy). Default: that check with the strictest policy (`https:`, public addresses).
+   */
+  checkRelayUrl?: (url: URL) => Promise<void>
   /** Told after an application was created, changed or deleted (drop caches, forget keys). */
   onAppChanged?: (name: string, previous: AppRecord | undefined) => void
   /**

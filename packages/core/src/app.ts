@@ -58,10 +58,27 @@ export interface LogoutPolicy {
   audience?: string
   /** HMAC apps: the `iss` their tokens must carry. Unchecked when absent. */
   issuer?: string
+  /**
+   * Milliseconds the identity provider's request waits for the first attempts of its relays
+   * before it is answered, so that a post-logout redirect does not beat them. Default 0, at most 5000.
+   */
+  relayWaitMs?: number
 }
 
 /** What a `sid` logout ends: that session, or every session of its user. */
 export type LogoutScope = 'session' | 'user'
+
+/** How a relay receives a logout (design.md, "Relays"). */
+export type RelayMode = 'forward' | 'sign' | 'hmac'
+
+/** One service or replica an application's logouts are relayed to. */
+export interface Relay {
+  /** Where the logout token is POSTed (`https:` and a public address unless insecure issuers are allowed). */
+  url: string
+  mode: RelayMode
+  /** The `aud` of tokens the gateway signs for this relay; required for `sign`. */
+  clientId?: string
+}
 
 /** The policy with every default filled in. */
 export type ResolvedPolicy = Required<Omit<LogoutPolicy, 'audience' | 'issuer'>> &
@@ -81,6 +98,8 @@ export interface OidcApp {
   /** Pinned algorithms; default `["RS256"]`. */
   algorithms?: readonly AsymmetricAlgorithm[]
   policy?: LogoutPolicy
+  /** Where accepted logouts are relayed (at most 20); the revoker writes their deliveries. */
+  relays?: readonly Relay[]
 }
 
 /** A secret an HMAC application signs with. */
@@ -101,6 +120,8 @@ export interface HmacApp {
   /** Pinned algorithms; default `["HS256","HS384","HS512"]`. */
   algorithms?: readonly HmacAlgorithm[]
   policy?: LogoutPolicy
+  /** Where accepted logouts are relayed (at most 20); the revoker writes their deliveries. */
+  relays?: readonly Relay[]
 }
 
 /** Either kind of application. */
@@ -115,6 +136,7 @@ export function resolvePolicy(policy: LogoutPolicy = {}): ResolvedPolicy {
     logoutScope: policy.logoutScope ?? 'session',
     audience: policy.audience,
     issuer: policy.issuer,
+    relayWaitMs: policy.relayWaitMs ?? 0,
   }
 }
 

@@ -72,6 +72,14 @@ export class InternalError extends BackchannelError {
   static override readonly code = 'ERR_INTERNAL'
 }
 
+/**
+ * The application has relays but the revoker cannot store their deliveries with the revocation
+ * (a custom `SessionRevoker` without `relayOutbox`): relays need the gateway's store. Answers 500.
+ */
+export class RelaysUnsupported extends BackchannelError {
+  static override readonly code = 'ERR_RELAYS_UNSUPPORTED'
+}
+
 // ── The logout token (BCL §2.4, §2.6) ─────────────────────────────────────────────────────────
 
 /** Base class of every reason a logout token is refused; all of them answer `400`. Never thrown itself. */

@@ -12,6 +12,7 @@ import {
   InternalError,
   InvalidRequest,
   MethodNotAllowed,
+  RelaysUnsupported,
   RequestTooLarge,
 } from './errors.js'
 import { guardStore } from './guard-store.js'
@@ -92,6 +93,19 @@ export async function processLogout(request: LogoutRequest, deps: LogoutFlowDepe
       scope: resolvePolicy(app.policy).logoutScope,
       issuedAt: token.iat ?? now,
       jti: token.jti,
+    }
+    if (app.relays && app.relays.length > 0) {
+      // Refused before anything is written: a logout is not acknowledged with its relays lost.
+      if (!deps.revoker.relayOutbox) {
+        throw new RelaysUnsupported(
+          `application ${JSON.stringify(name)} has relays, but its revoker cannot store their deliveries: relays need the gateway's store`,
+        )
+      }
+      const forwards = app.relays.some((relay) => relay.mode === 'forward')
+      target.relay = {
+        relays: app.relays,
+        ...(forwards ? { token: logoutToken, expiresAt: token.exp ?? token.acceptedUntil } : {}),
+      }
     }
     // Claim the jti with or before the revocation, so that a resent subject-wide token cannot end
     // sessions created after the first logout (BCL §2.5); give the claim back if the revocation

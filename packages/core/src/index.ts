@@ -22,6 +22,8 @@ export type {
   LogoutPolicy,
   LogoutScope,
   OidcApp,
+  Relay,
+  RelayMode,
   ResolvedPolicy,
 } from './app.js'
 export { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, resolvePolicy, sessionIssuer } from './app.js'
@@ -47,6 +49,7 @@ export type { ReplayStore } from './replay.js'
 export { replayKey } from './replay.js'
 export type {
   ClaimedRevocation,
+  RelayRequest,
   RevocationTarget,
   SessionInput,
   SessionRecord,

@@ -45,6 +45,7 @@ export const STATUS_BY_CODE: Readonly<Record<Exclude<BackchannelErrorCode, Logou
   ERR_REQUEST_TOO_LARGE: 413,
   ERR_RATE_LIMITED: 429,
   ERR_INTERNAL: 500,
+  ERR_RELAYS_UNSUPPORTED: 500,
   ERR_KEYS_UNAVAILABLE: 503,
   ERR_STORE_UNAVAILABLE: 503,
   // An issuer named by an admin call was refused: the caller's input (they never reach a logout).

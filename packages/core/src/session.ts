@@ -4,7 +4,7 @@
  * well to let `@backchannel/core/testing` prove it.
  * @module
  */
-import type { LogoutScope } from './app.js'
+import type { LogoutScope, Relay } from './app.js'
 
 /**
  * What one accepted logout asks to end. Every id is scoped by (`app`, `iss`): `sid` and `sub`
@@ -26,6 +26,20 @@ export interface RevocationTarget {
   issuedAt: number
   /** The token's `jti`, when it has one (for audit; replay is already settled). */
   jti?: string
+  /**
+   * The application's relays, when it has any: a revoker with `relayOutbox` writes one delivery
+   * per relay in the same write as the revocation (see {@link SessionRevoker.relayOutbox}).
+   */
+  relay?: RelayRequest
+}
+
+/** What a revocation relays: to which relays, and for `forward` the identity provider's token. */
+export interface RelayRequest {
+  relays: readonly Relay[]
+  /** The logout token as the identity provider sent it, byte for byte (`forward` relays only). */
+  token?: string
+  /** The token's `exp`, seconds since epoch: a `forward` delivery gives up once it has passed. */
+  expiresAt?: number
 }
 
 /**
@@ -86,6 +100,13 @@ export interface SessionRevoker {
    * the same object.
    */
   claimAndRevoke?(key: string, expiresAt: number, target: RevocationTarget): Promise<ClaimedRevocation>
+  /**
+   * Optional. `true` when `revoke` and `claimAndRevoke` write one relay delivery per
+   * `target.relay.relays` entry in the same write as the revocation (the gateway's stores do). The
+   * flow refuses to process a logout for an application with relays on a revoker without it,
+   * rather than acknowledge a logout whose relays it could not store.
+   */
+  readonly relayOutbox?: boolean
 }
 
 /** What {@link SessionRevoker.claimAndRevoke} answers. */

@@ -1,6 +1,13 @@
 /** The logout flow's request handling, replay, and failures of its dependencies. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { createLogoutHandler, MAX_BODY_BYTES, type ReplayStore, replayKey, type SessionRevoker } from '../src/index.js'
+import {
+  createLogoutHandler,
+  MAX_BODY_BYTES,
+  type ReplayStore,
+  type RevocationTarget,
+  replayKey,
+  type SessionRevoker,
+} from '../src/index.js'
 import { codeOf, createTestGateway } from './fixtures/gateway.js'
 import { startIssuer, type TestIssuer } from './fixtures/issuer.js'
 
@@ -309,5 +316,40 @@ describe('createLogoutHandler (Request → Response)', () => {
     })
     expect((await logout(req)).status).toBe(200)
     expect(seen).toEqual([200])
+  })
+})
+
+describe('relays', () => {
+  const relays = [
+    { url: 'https://a.example.com/bcl', mode: 'forward' as const },
+    { url: 'https://b.example.com/bcl', mode: 'sign' as const, clientId: 'b' },
+  ]
+
+  it("hands the revoker the app's relays with the IdP's token, byte for byte, and its exp", async () => {
+    const targets: RevocationTarget[] = []
+    gw = createTestGateway([{ ...idp.app(), relays }])
+    Object.assign(gw.deps, {
+      revoker: {
+        relayOutbox: true,
+        revoke: async (t: RevocationTarget) => {
+          targets.push(t)
+          return { revoked: 0 }
+        },
+      },
+    })
+    const exp = now() + 90
+    const token = await idp.sign(idp.claims({ exp }))
+    expect((await gw.post(token)).status).toBe(200)
+    expect(targets[0]?.relay).toEqual({ relays, token, expiresAt: exp })
+  })
+
+  it('refuses, before anything is written, a logout whose relays the revoker cannot store', async () => {
+    gw = createTestGateway([{ ...idp.app(), relays }])
+    await gw.store.register({ app: 'app', iss: idp.url, sessionId: 's1', sub: 'user-1', sid: 'sid-1' })
+    const outcome = await gw.post(await idp.sign())
+    expect(outcome.status).toBe(500)
+    expect(codeOf(outcome)).toBe('ERR_RELAYS_UNSUPPORTED')
+    expect(outcome.error?.message).toContain("relays need the gateway's store")
+    expect(await state('s1')).toBe('active')
   })
 })

@@ -14,11 +14,12 @@ import {
   errors,
   type IssuerFetchPolicy,
   type ReplayStore,
+  resolvePolicy,
   type SessionRevoker,
   type SessionStore,
 } from '@backchannel/core'
-import { discoverIssuer } from '@backchannel/core/discovery'
-import type { GatewayStore } from '@backchannel/unstorage'
+import { checkFetchTarget, discoverIssuer } from '@backchannel/core/discovery'
+import type { AppRecord, GatewayStore } from '@backchannel/unstorage'
 import { getRequestIP, getRouterParam, H3, type H3Config, type H3Event } from 'h3'
 import pino, { type Logger } from 'pino'
 import { createAppCache } from './app-cache.js'
@@ -27,6 +28,8 @@ import { createClientAddress } from './client-address.js'
 import { handleLogout, handleLogoutPath } from './logout-route.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { createFailureLimiter, type FailureLimits } from './rate-limit.js'
+import { type AttemptDelivery, createAttemptDelivery, type PlanRetry, planRetry } from './relay/attempt.js'
+import { createRelayDrainer, type RelayDrainer } from './relay/drainer.js'
 import { createGatewaySigner, type GatewaySigner } from './relay/signer.js'
 import { createWellKnown } from './well-known.js'
 
@@ -63,6 +66,24 @@ export interface GatewayOptions {
   trustedProxies?: readonly string[]
   /** The clock, seconds since epoch. */
   now?: () => number
+  /**
+   * Relay deliveries: given (`{}` for the defaults), the gateway runs a drainer over its store's
+   * outbox (stopped by `close()`); without it, deliveries wait in the outbox for an instance that
+   * has one. `backchannel serve` always runs one.
+   */
+  relays?: RelayOptions
+}
+
+/** How a gateway delivers relays (see `relay/drainer.ts`); every field has a default. */
+export interface RelayOptions {
+  /** One attempt at one delivery. Default: `createAttemptDelivery` with this gateway's signer, issuer and fetch policy. */
+  attempt?: AttemptDelivery
+  /** When to try again, or give up. Default: `planRetry` (1 s, 5 s, 30 s, … 6 h; 8 attempts or 24 h). */
+  planRetry?: PlanRetry
+  /** Milliseconds between looks for deliveries written by other instances or coming due. Default 1000. */
+  pollMs?: number
+  /** Seconds a taken delivery is this instance's alone. Default 30. */
+  leaseSeconds?: number
 }
 
 /**
@@ -100,7 +121,10 @@ export interface Gateway {
   issuer: string
   /** Signs relayed tokens as {@link Gateway.issuer} and publishes its keys. */
   signer: GatewaySigner
-  /** Waits for the audit records of answered logouts to be written. Does not close the store. */
+  /**
+   * Stops the relay drainer (waiting for its attempts in flight, a few seconds at most) and waits
+   * for the audit records of answered logouts to be written. Does not close the store.
+   */
   close(): Promise<void>
 }
 
@@ -147,6 +171,19 @@ export function createGateway(options: GatewayOptions): Gateway {
   const wellKnown = createWellKnown(issuer, signer, logger)
   const apps = createAppCache(store.apps, options.appCacheSeconds ?? 2, now)
   const audit = createAuditRecorder(store.audit, logger, now)
+  const drainer: RelayDrainer | undefined =
+    options.relays &&
+    createRelayDrainer({
+      attempt: createAttemptDelivery({ signer, issuer, fetchPolicy, now }),
+      planRetry,
+      ...options.relays,
+      outbox: store.outbox,
+      apps,
+      audit,
+      metrics,
+      logger,
+      now,
+    })
   const logout = {
     flow: {
       apps,
@@ -162,6 +199,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     limiter: createFailureLimiter(options.failureLimits ?? {}, now),
     metrics,
     logger,
+    relayed: drainer && (async (name: string) => relayed(drainer, await apps.get(name))),
   }
   const admin: AdminDependencies = {
     store,
@@ -169,6 +207,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     adminTokenHash: options.adminTokenHash,
     now,
     discover: (issuer, clientId) => discoverIssuer(issuer, { clientId, fetchPolicy }),
+    checkRelayUrl: (url) => checkFetchTarget(url, 'relay', fetchPolicy),
     onAppChanged: (name, previous) => {
       apps.invalidate(name)
       if (previous?.kind === 'oidc') keys.forget(previous.jwksUri)
@@ -246,7 +285,22 @@ export function createGateway(options: GatewayOptions): Gateway {
     issuer,
     signer,
     async close() {
+      await drainer?.close()
       await audit.close()
     },
   }
+}
+
+/**
+ * After a logout with relays: wakes the drainer at once and waits up to the app's
+ * `policy.relayWaitMs` for that pass, so that a post-logout redirect does not beat the relays.
+ */
+async function relayed(drainer: RelayDrainer, app: AppRecord | undefined): Promise<void> {
+  if (!app?.relays?.length) return
+  const pass = drainer.wake()
+  const waitMs = resolvePolicy(app.policy).relayWaitMs
+  if (waitMs <= 0) return
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([pass, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))])
+  clearTimeout(timer)
 }

@@ -9,12 +9,13 @@ export type { Config, ConfigFile, ConfigOverrides, Setting, StorageConfig } from
 export { ConfigError, loadConfig } from './config.js'
 export type { ReadConfigFileOptions } from './config-file.js'
 export { readConfigFile } from './config-file.js'
-export type { Gateway, GatewayOptions, Listener } from './gateway.js'
+export type { Gateway, GatewayOptions, Listener, RelayOptions } from './gateway.js'
 export { createGateway, MANAGEMENT_PATHS } from './gateway.js'
 export { createLogger } from './logger.js'
 export type { Metrics } from './metrics.js'
 export { createMetrics } from './metrics.js'
 export type { FailureLimits } from './rate-limit.js'
+export type { AttemptDelivery, PlanRetry } from './relay/attempt.js'
 export type { GatewaySigner, JsonWebKeySet } from './relay/signer.js'
 export type {
   RevokerPlugin,

@@ -24,6 +24,11 @@ export interface LogoutRouteDependencies {
   limiter: FailureLimiter
   metrics: Metrics
   logger: Logger
+  /**
+   * Told of each logout this route accepted (not a replay) before it is answered: wakes the relay
+   * drainer, and waits up to the application's `policy.relayWaitMs` for its first attempts.
+   */
+  relayed?: (app: string) => Promise<void>
 }
 
 // Failures a client caused: these count towards the limits.
@@ -43,6 +48,7 @@ export async function handleLogout(request: Request, rawApp: string, caller: Cal
     app === undefined
       ? failure('', new errors.InvalidRequest('the application name in the path is not valid percent-encoding'))
       : await processLogoutRequest(request, app, deps.flow)
+  if (outcome.status === 200 && !outcome.replayed && deps.relayed) await deps.relayed(outcome.app)
   return answer(outcome, started, caller, deps)
 }
 

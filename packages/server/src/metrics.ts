@@ -53,6 +53,25 @@ export function createMetrics() {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    relayDeliveries: new Counter({
+      name: 'backchannel_relay_deliveries_total',
+      help: 'Relay delivery attempts by application and outcome (delivered, retry, dead)',
+      labelNames: ['app', 'outcome'] as const,
+      registers: [registry],
+    }),
+    relayPending: new Gauge({
+      name: 'backchannel_relay_pending',
+      help: 'Relay deliveries waiting for an attempt, in the whole outbox (as this instance last read it)',
+      // Every instance reads the same shared outbox: the largest reading, not their sum.
+      aggregator: 'max',
+      registers: [registry],
+    }),
+    relayOldestPending: new Gauge({
+      name: 'backchannel_relay_oldest_pending_seconds',
+      help: 'Age of the oldest pending relay delivery (0 when none is pending)',
+      aggregator: 'max',
+      registers: [registry],
+    }),
     storeErrors: new Counter({
       name: 'backchannel_store_errors_total',
       help: 'Requests that failed because the store could not be reached',

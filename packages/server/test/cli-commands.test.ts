@@ -40,6 +40,8 @@ describe('every procedure of the router is a command', () => {
       'logout-scope',
       'policy-audience',
       'policy-issuer',
+      'relay-wait-ms',
+      'relays',
       'url',
       'token',
     ])

@@ -34,8 +34,7 @@ beforeAll(async () => {
   attempt = createAttemptDelivery({
     signer: gw.gateway.signer,
     issuer: gw.url,
-    allowInsecure: true,
-    trustedHosts: [],
+    fetchPolicy: { allowInsecure: true },
     now,
   })
 })
@@ -212,8 +211,7 @@ describe('how an answer is classified', () => {
     const strict = createAttemptDelivery({
       signer: gw.gateway.signer,
       issuer: gw.url,
-      allowInsecure: false,
-      trustedHosts: [],
+      fetchPolicy: { allowInsecure: false },
       now,
     })
     const rcv = await receiver(answering(200))

@@ -19,28 +19,47 @@ export function createAppStore(backend: StoreBackend, masterKey: Uint8Array, now
   const { storage } = backend
   const nameClaim = (name: string) => `app-name\n${name}`
 
-  const toStored = (app: AppRecord): StoredApp =>
-    app.kind === 'hmac'
-      ? {
-          ...app,
-          secrets: app.secrets.map(({ key, notAfter }) => ({
-            sealed: seal(masterKey, key, app.name),
-            ...(notAfter === undefined ? {} : { notAfter }),
-          })),
-        }
-      : app
-  const fromStored = (stored: StoredApp): AppRecord =>
-    (stored.kind === 'hmac'
-      ? {
-          ...stored,
-          secrets: (stored.secrets ?? []).map(
-            ({ sealed, notAfter }): HmacSecret => ({
-              key: open(masterKey, sealed, stored.name),
+  // A relay's secret is sealed with its app and URL as context: it cannot be moved to another relay.
+  const relayContext = (name: string, url: string) => `${name}\nrelay\n${url}`
+  const mapRelaySecrets = (
+    name: string,
+    secrets: Readonly<Record<string, string>>,
+    change: (v: string, context: string) => string,
+  ) => Object.fromEntries(Object.entries(secrets).map(([url, value]) => [url, change(value, relayContext(name, url))]))
+
+  const toStored = (app: AppRecord): StoredApp => {
+    const stored: StoredApp =
+      app.kind === 'hmac'
+        ? {
+            ...app,
+            secrets: app.secrets.map(({ key, notAfter }) => ({
+              sealed: seal(masterKey, key, app.name),
               ...(notAfter === undefined ? {} : { notAfter }),
-            }),
-          ),
-        }
-      : stored) as AppRecord
+            })),
+          }
+        : app
+    if (!app.relaySecrets) return stored
+    const sealed = (value: string, context: string) => seal(masterKey, Buffer.from(value), context)
+    return { ...stored, relaySecrets: mapRelaySecrets(app.name, app.relaySecrets, sealed) }
+  }
+  const fromStored = (stored: StoredApp): AppRecord => {
+    const app = (
+      stored.kind === 'hmac'
+        ? {
+            ...stored,
+            secrets: (stored.secrets ?? []).map(
+              ({ sealed, notAfter }): HmacSecret => ({
+                key: open(masterKey, sealed, stored.name),
+                ...(notAfter === undefined ? {} : { notAfter }),
+              }),
+            ),
+          }
+        : stored
+    ) as AppRecord
+    if (!stored.relaySecrets) return app
+    const opened = (value: string, context: string) => Buffer.from(open(masterKey, value, context)).toString()
+    return { ...app, relaySecrets: mapRelaySecrets(stored.name, stored.relaySecrets, opened) }
+  }
 
   async function write(app: AppRecord, previous?: AppRecord) {
     await storage.setItem(keys.appRecord(app.name), toStored(app))

@@ -6,7 +6,11 @@
  * @module
  */
 import type { JsonWebKey } from 'node:crypto'
-import type { AppConfig, AppRegistry, ReplayStore, SessionStore } from '@backchannel/core'
+import type { AppConfig, AppRegistry, Relay, RelayMode, ReplayStore, SessionStore } from '@backchannel/core'
+
+// Defined in core, which carries an application's relays to the revocation; named here too, beside
+// the rest of the relay contract.
+export type { Relay, RelayMode }
 
 /** An application as the gateway keeps it: its verification config plus bookkeeping. */
 export type AppRecord = AppConfig & {
@@ -16,6 +20,8 @@ export type AppRecord = AppConfig & {
   createdAt: number
   /** Seconds since epoch. */
   updatedAt: number
+  /** The secret of each `hmac` relay, by its URL (decrypted here, sealed at rest). */
+  relaySecrets?: Readonly<Record<string, string>>
 }
 
 /** The registry of applications. */
@@ -35,14 +41,16 @@ export interface AppStore extends AppRegistry {
 }
 
 /**
- * What happened: to a logout attempt (`revoked`, `replayed`, `rejected`, `failed`), or, for an
- * admin action, `applied` (it took effect; `sessions.revoke` says `revoked`, as a logout would).
+ * What happened: to a logout attempt (`revoked`, `replayed`, `rejected`, `failed`); for an admin
+ * action, `applied` (it took effect; `sessions.revoke` says `revoked`, as a logout would); to one
+ * relay delivery attempt (`source: "relay"`), `delivered`, `retry` or `dead`.
  */
-export type AuditOutcome = 'revoked' | 'replayed' | 'rejected' | 'failed' | 'applied'
+export type AuditOutcome = 'revoked' | 'replayed' | 'rejected' | 'failed' | 'applied' | 'delivered' | 'retry' | 'dead'
 
 /**
- * One audit record: a logout attempt (`source: "backchannel"`) or an admin action
- * (`source: "admin"`, with `action` and `actor`). Never a secret, token or key.
+ * One audit record: a logout attempt (`source: "backchannel"`), an admin action (`source:
+ * "admin"`, with `action` and `actor`) or a relay delivery attempt (`source: "relay"`). Never a
+ * secret, token or key.
  */
 export interface AuditRecord {
   /** Sortable id; pass it as `before` to read the next page. */
@@ -51,7 +59,7 @@ export interface AuditRecord {
   at: number
   /** The application concerned; absent for an action on the gateway itself (e.g. its signing keys). */
   app?: string
-  source: 'backchannel' | 'admin'
+  source: 'backchannel' | 'admin' | 'relay'
   /** The admin action: the API procedure that made it, e.g. `apps.create`. */
   action?: string
   /** Who made an admin action: `admin` (the admin token) or `owner:<app>` (that application's API key). */
@@ -67,6 +75,11 @@ export interface AuditRecord {
   subHash?: string
   /** Sessions this logout ended. */
   revoked?: number
+  /** `source: "relay"`: the delivery, its relay's URL, its attempts so far and the relay's HTTP status. */
+  delivery?: string
+  url?: string
+  attempts?: number
+  status?: number
 }
 
 /** An attempt to record; `sub` is hashed before it is stored. */
@@ -120,22 +133,12 @@ export interface GatewayStore extends SessionStore, ReplayStore {
   settings: SettingsStore
   /** The gateway's own signing keys (relays in `sign` mode, `/.well-known/jwks.json`). */
   keys: SigningKeyStore
+  /** The relay outbox: the deliveries revocations wrote, for the drainer and `relays.*`. */
+  outbox: RelayOutbox
   /** Throws `ERR_STORE_UNAVAILABLE` when the backend cannot be reached. */
   ping(): Promise<void>
   /** Closes connections and timers. */
   close(): Promise<void>
-}
-
-/** How a relay receives a logout (design.md, "Relays"). */
-export type RelayMode = 'forward' | 'sign' | 'hmac'
-
-/** One service or replica an application's logouts are relayed to. */
-export interface Relay {
-  /** Where the logout token is POSTed (`https:` and a public address unless insecure issuers are allowed). */
-  url: string
-  mode: RelayMode
-  /** The `aud` of tokens the gateway signs for this relay; required for `sign`. */
-  clientId?: string
 }
 
 /** Where one delivery stands. */
@@ -173,3 +176,46 @@ export type RelayAttemptResult =
   | { outcome: 'delivered'; status: number }
   | { outcome: 'retry'; status?: number; error: string; retryAfter?: number }
   | { outcome: 'dead'; status?: number; error: string }
+
+/** What {@link RelayOutbox.list} selects. */
+export interface RelayListQuery {
+  app?: string
+  state?: RelayDeliveryState
+  /** Default 50, at most 500. */
+  limit?: number
+  /** A delivery id: only older deliveries (the next page). */
+  before?: string
+}
+
+/** The pending deliveries as the drainer sees them. Times are seconds since epoch. */
+export interface PendingDeliveries {
+  /** Deliveries due by now, soonest due first. */
+  due: RelayDelivery[]
+  /** Every pending delivery, due or not. */
+  count: number
+  /** The `createdAt` of the oldest pending delivery. */
+  oldestCreatedAt?: number
+}
+
+/**
+ * The outbox of relay deliveries. Revocations write its rows (in their own write); instances
+ * sharing a store take rows by lease, so each delivery is attempted by one instance at a time.
+ */
+export interface RelayOutbox {
+  /** Pending deliveries: up to `limit` due now (default 100), and how many are pending in all. */
+  pending(limit?: number): Promise<PendingDeliveries>
+  /**
+   * Takes a due delivery for `leaseSeconds`: the row as stored, or `undefined` when another
+   * instance holds it or it is no longer due. Give it back with {@link RelayOutbox.settle}.
+   */
+  take(id: string, leaseSeconds: number): Promise<RelayDelivery | undefined>
+  /** Stores a taken delivery's new state (`delivered` and `dead` leave the pending index) and gives back its lease. */
+  settle(delivery: RelayDelivery): Promise<void>
+  get(id: string): Promise<RelayDelivery | undefined>
+  /** Newest first. */
+  list(query?: RelayListQuery): Promise<RelayDelivery[]>
+  /** A `dead` delivery becomes pending, due now; `false` when it is not dead (or gone). */
+  retry(id: string): Promise<boolean>
+  /** Removes a delivery whatever its state; `false` when there was none. */
+  discard(id: string): Promise<boolean>
+}

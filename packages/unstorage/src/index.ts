@@ -18,15 +18,19 @@ export type {
   AuditOutcome,
   AuditRecord,
   GatewayStore,
+  PendingDeliveries,
   Relay,
   RelayAttemptResult,
   RelayDelivery,
   RelayDeliveryState,
+  RelayListQuery,
   RelayMode,
+  RelayOutbox,
   SettingsStore,
   SigningKey,
   SigningKeyStore,
 } from './gateway-store.js'
+export type { OutboxRetention } from './outbox.js'
 export type { SessionOptions } from './sessions.js'
 export type { BackchannelStore, StorageStoreOptions, StoreOptions } from './store.js'
 export { createStore } from './store.js'

@@ -20,6 +20,7 @@ import {
 } from '@backchannel/core'
 import { keys } from './_internal/keys.js'
 import { type RecordWrite, type StoreBackend, ttlSeconds } from './backend.js'
+import { announceDeliveries, deliveriesOf, deliveryWrites, type OutboxRetention, outboxRetention } from './outbox.js'
 
 /** Options shared by every session store. */
 export interface SessionOptions {
@@ -29,6 +30,8 @@ export interface SessionOptions {
   sessionTtl?: number
   /** Least seconds a logout is remembered for sessions registered after it. Default `DEFAULT_RETENTION` (30 days). */
   retention?: number
+  /** Seconds finished relay deliveries are kept: delivered 7 days, dead 30 days by default. */
+  relayRetention?: OutboxRetention
 }
 
 interface StoredSession {
@@ -57,6 +60,7 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
   const now = options.now ?? (() => Date.now() / 1000)
   const sessionTtl = options.sessionTtl ?? DEFAULT_SESSION_TTL
   const retention = options.retention ?? DEFAULT_RETENTION
+  const relayRetention = outboxRetention(options.relayRetention)
 
   const live = <T extends { until: number }>(value: T | null | undefined, t: number) =>
     value && value.until > t ? value : undefined
@@ -207,10 +211,18 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
       }
       writes.push({ key: k.watermark(sub), value, expiresAt: value.until })
     }
+    // The relay deliveries go in the same write, named in the outbox's index first (outbox.ts).
+    const deliveries = deliveriesOf(target, t)
+    if (deliveries.length > 0) {
+      await announceDeliveries(backend, deliveries, t, relayRetention)
+      writes.push(...deliveryWrites(deliveries, t, relayRetention))
+    }
     return { writes, revoked, t }
   }
 
   const store: SessionStore = {
+    relayOutbox: true,
+
     async register(input: SessionInput) {
       const t = now()
       // Object.assign, not `{ ...input, authTime, createdAt }`: the spread form costs more per login.

@@ -1,6 +1,6 @@
 /**
  * One store over any {@link StoreBackend}, or any unstorage `Storage`: sessions and revocations,
- * replay claims, the app registry and the audit log. Every failure of the backend surfaces as `ERR_STORE_UNAVAILABLE`,
+ * replay claims, the app registry, the audit log and the relay outbox. Every failure of the backend surfaces as `ERR_STORE_UNAVAILABLE`,
  * never as "not found".
  * @module
  */
@@ -13,6 +13,7 @@ import { createAuditLog } from './audit.js'
 import type { StoreBackend } from './backend.js'
 import { type DumpSummary, type ExportOptions, exportState, type ImportOptions, importState } from './dump.js'
 import type { GatewayStore, SettingsStore } from './gateway-store.js'
+import { createOutbox, outboxRetention } from './outbox.js'
 import { createSessionStore, type SessionOptions } from './sessions.js'
 import { createSigningKeyStore } from './signing-keys.js'
 
@@ -110,6 +111,7 @@ export function createStore(first: StoreBackend | StorageStoreOptions, second?: 
     audit: { ...guardStore(audit), hashSub: audit.hashSub },
     settings: guardStore(createSettings(backend, now)),
     keys: guardStore(createSigningKeyStore(backend, options.masterKey, now)),
+    outbox: guardStore(createOutbox(backend, now, outboxRetention(options.relayRetention))),
   })
 }
 

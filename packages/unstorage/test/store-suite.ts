@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { h, keys } from '../src/_internal/keys.js'
 import { createAuditLog } from '../src/audit.js'
 import type { AppRecord, BackchannelStore } from '../src/index.js'
+import { describeOutbox } from './outbox-suite.js'
 
 export function describeStoreExtras(
   name: string,
@@ -300,7 +301,21 @@ export function describeStoreExtras(
       expect(await store.status('big', `s${bigUser - 1}`)).toMatchObject({ state: 'revoked' })
       expect(await store.status('big', 'bystander')).toEqual({ state: 'active' })
     })
+
+    it('keeps the secrets of hmac relays sealed at rest', async () => {
+      const relaySecret = 'bcs_relay-secret-that-must-not-leak'
+      const url = 'https://c.example.com/bcl'
+      await store.apps.create({ ...oidcApp(), relays: [{ url, mode: 'hmac' }], relaySecrets: { [url]: relaySecret } })
+      expect((await store.apps.get('wiki'))?.relaySecrets).toEqual({ [url]: relaySecret })
+      const raw: string[] = []
+      for (const key of await store.backend.storage.getKeys()) {
+        raw.push(JSON.stringify(await store.backend.storage.getItem(key).catch(() => undefined)))
+      }
+      expect(raw.join('\n')).toContain(url)
+      expect(raw.join('\n')).not.toContain(relaySecret)
+    })
   })
+  describeOutbox(name, factory)
 }
 
 /**

@@ -17,8 +17,26 @@ export const policy = z
     logoutScope: z.enum(['session', 'user']).optional(),
     audience: z.string().min(1).max(1024).optional(),
     issuer: z.string().min(1).max(1024).optional(),
+    relayWaitMs: z.number().int().min(0).max(5_000).optional(),
   })
   .strict()
+
+/** An application's relays: at most 20, each URL once, `clientId` required for `sign`. */
+export const relays = z
+  .array(
+    z
+      .object({
+        url: z.url({ protocol: /^https?$/ }).max(2048),
+        mode: z.enum(['forward', 'sign', 'hmac']),
+        clientId: z.string().min(1).max(1024).optional(),
+      })
+      .strict()
+      .refine((r) => r.mode !== 'sign' || r.clientId !== undefined, {
+        message: 'clientId: required for a sign relay (the aud of the tokens the gateway signs for it)',
+      }),
+  )
+  .max(20)
+  .refine((list) => new Set(list.map((r) => r.url)).size === list.length, { message: 'each relay URL may appear once' })
 
 /** Ids as applications and identity providers send them: any non-empty string of sane length. */
 export const id = z.string().min(1).max(1024)

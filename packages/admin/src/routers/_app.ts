@@ -1,8 +1,9 @@
-/** The root router: `apps.*`, `sessions.*`, `audit.*`, `keys.*`, `whoami`. */
+/** The root router: `apps.*`, `sessions.*`, `audit.*`, `relays.*`, `keys.*`, `whoami`. */
 import { router } from '../trpc.js'
 import { appsRouter } from './apps.js'
 import { auditRouter } from './audit.js'
 import { keysRouter } from './keys.js'
+import { relaysRouter } from './relays.js'
 import { sessionsRouter } from './sessions.js'
 import { whoami } from './whoami.js'
 
@@ -14,8 +15,9 @@ export const appRouter = router({
   apps: appsRouter,
   sessions: sessionsRouter,
   audit: auditRouter,
-  whoami,
+  relays: relaysRouter,
   keys: keysRouter,
+  whoami,
 })
 
 /** The type clients are generated from. */

@@ -7,7 +7,8 @@ import type { AppRecord } from '@backchannel/unstorage'
 import { TRPCError } from '@trpc/server'
 import { z } from 'zod'
 import { newApiKey, newSecret, secretKey } from '../_internal/credentials.js'
-import { algorithms, appName, policy } from '../_internal/schemas.js'
+import { settleRelays } from '../_internal/relays.js'
+import { algorithms, appName, policy, relays } from '../_internal/schemas.js'
 import { publicApp } from '../public-app.js'
 import { hashToken } from '../tokens.js'
 import { type AdminContext, adminAction, adminProcedure, authenticatedProcedure, router } from '../trpc.js'
@@ -64,16 +65,32 @@ const createInput = z
     clientId: z.string().min(1).max(1024).optional(),
     algorithms: algorithms.optional(),
     policy: policy.optional(),
+    relays: relays.optional(),
   })
   .strict()
+
+/** The relays part of a record: none, or the list with the secrets of its `hmac` relays. */
+const relayFields = (settled: Awaited<ReturnType<typeof settleRelays>>) =>
+  settled.relays.length === 0
+    ? {}
+    : {
+        relays: settled.relays,
+        ...(Object.keys(settled.relaySecrets).length === 0 ? {} : { relaySecrets: settled.relaySecrets }),
+      }
+
+/** `relaySecrets` in an answer: the secrets this call issued, shown once. */
+const issuedSecrets = (issued: Record<string, string>) =>
+  Object.keys(issued).length === 0 ? {} : { relaySecrets: issued }
 
 export const appsRouter = router({
   create: adminAction.input(createInput).mutation(async ({ ctx, input }) => {
     const t = ctx.now()
     const apiKey = newApiKey()
+    const settled = await settleRelays(ctx, input.relays ?? [])
     const common = {
       name: input.name,
       policy: input.policy ?? {},
+      ...relayFields(settled),
       apiKeyHash: hashToken(apiKey),
       createdAt: t,
       updatedAt: t,
@@ -111,7 +128,12 @@ export const appsRouter = router({
       })
     }
     ctx.deps.onAppChanged?.(app.name, undefined)
-    return { app: publicApp(app), apiKey, ...(secret === undefined ? {} : { secret }) }
+    return {
+      app: publicApp(app),
+      apiKey,
+      ...(secret === undefined ? {} : { secret }),
+      ...issuedSecrets(settled.issued),
+    }
   }),
 
   list: adminProcedure
@@ -130,6 +152,8 @@ export const appsRouter = router({
           clientId: z.string().min(1).max(1024).optional(),
           algorithms: algorithms.optional(),
           policy: policy.optional(),
+          /** Replaces the whole list; `[]` removes every relay. */
+          relays: relays.optional(),
         })
         .strict(),
     )
@@ -137,6 +161,7 @@ export const appsRouter = router({
       const previous = await load(ctx, input.name)
       const updatedAt = ctx.now()
       const policyUpdate = { ...previous.policy, ...input.policy }
+      const settled = input.relays && (await settleRelays(ctx, input.relays, previous))
       let app: AppRecord
       if (previous.kind === 'oidc') {
         if (input.policy?.audience !== undefined || input.policy?.issuer !== undefined) {
@@ -158,9 +183,13 @@ export const appsRouter = router({
           updatedAt,
         }
       }
+      if (settled) {
+        const { relays: _relays, relaySecrets: _secrets, ...rest } = app
+        app = { ...rest, ...relayFields(settled) } as AppRecord
+      }
       await save(ctx, app, previous)
       ctx.audit.fields = fieldsSet(input)
-      return publicApp(app)
+      return { ...publicApp(app), ...issuedSecrets(settled?.issued ?? {}) }
     }),
 
   delete: adminAction.input(z.object({ name: appName }).strict()).mutation(async ({ ctx, input }) => {
@@ -197,6 +226,20 @@ export const appsRouter = router({
         ...(current && grace > 0 ? [{ key: current.key, notAfter: t + grace }] : []),
       ]
       await save(ctx, { ...previous, secrets, updatedAt: t }, previous)
+      return { secret }
+    }),
+
+  rotateRelaySecret: adminAction
+    .input(z.object({ name: appName, url: z.string().min(1).max(2048) }).strict())
+    .mutation(async ({ ctx, input }) => {
+      const previous = await load(ctx, input.name)
+      if (!previous.relays?.some((r) => r.url === input.url && r.mode === 'hmac')) {
+        throw bad(`url: ${input.name} has no hmac relay at ${input.url}`)
+      }
+      // No grace period: every later attempt signs with the new secret, so the receiver takes it at once.
+      const secret = newSecret()
+      const relaySecrets = { ...previous.relaySecrets, [input.url]: secret }
+      await save(ctx, { ...previous, relaySecrets, updatedAt: ctx.now() }, previous)
       return { secret }
     }),
 

@@ -1,6 +1,8 @@
 /** `sessions.*`: the session registry of one application (admin token, or that app's API key). */
 import {
   BackchannelError,
+  errors,
+  type RevocationTarget,
   resolvePolicy,
   type SessionRevoker,
   type SessionStore,
@@ -80,14 +82,25 @@ export const sessionsRouter = router({
       if (input.sub === undefined && input.sid === undefined) {
         throw new TRPCError({ code: 'BAD_REQUEST', message: 'sub/sid: give at least one' })
       }
-      const { revoked } = await ctx.sessions.revoke({
+      const target: RevocationTarget = {
         app: input.app,
         iss: ctx.iss,
         sub: input.sub,
         sid: input.sid,
         scope: resolvePolicy(ctx.app.policy).logoutScope,
         issuedAt: ctx.now(),
-      })
+      }
+      // Relayed as the gateway's own logout: there is no identity provider's token to forward.
+      const relays = (ctx.app.relays ?? []).filter((r) => r.mode !== 'forward')
+      if (relays.length > 0) {
+        if (!ctx.sessions.relayOutbox) {
+          throw new errors.RelaysUnsupported(
+            `application ${JSON.stringify(input.app)} has relays, but its session store cannot store their deliveries: relays need the gateway's store`,
+          )
+        }
+        target.relay = { relays }
+      }
+      const { revoked } = await ctx.sessions.revoke(target)
       Object.assign(ctx.audit, {
         outcome: 'revoked',
         iss: ctx.iss,

@@ -27,7 +27,17 @@ import {
 
 export type { GuardedFetch, IssuerFetchPolicy } from '../_internal/guarded-fetch.js'
 /** The fetch discovery and key fetches use, for the gateway's other outbound requests (relays). */
-export { createGuardedFetch } from '../_internal/guarded-fetch.js'
+/**
+ * Refuses, before anything connects, a URL the gateway would not fetch or post to under a
+ * policy: not `https:` (`ERR_ISSUER_INSECURE`), or at a non-public address that is neither
+ * allowed nor trusted (`ERR_ISSUER_ADDRESS_FORBIDDEN`); `what` names it in the message.
+ *
+ * @example
+ * ```ts
+ * await checkFetchTarget(new URL('https://10.0.0.5/bcl'), 'relay', {}) // throws ERR_ISSUER_ADDRESS_FORBIDDEN
+ * ```
+ */
+export { checkFetchTarget, createGuardedFetch } from '../_internal/guarded-fetch.js'
 
 /** Options of {@link discoverIssuer}. */
 export interface DiscoverOptions {

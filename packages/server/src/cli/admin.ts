@@ -46,6 +46,8 @@ const FLAG_NAMES: Readonly<Record<string, string>> = {
   graceSeconds: 'grace',
   'policy.issuer': 'policy-issuer',
   'policy.audience': 'policy-audience',
+  // `--url` is the gateway's address on every command.
+  url: 'relay-url',
 }
 const FLAG_ALIASES: Readonly<Record<string, string>> = { alg: 'algorithms' }
 
@@ -69,6 +71,12 @@ const FLAG_HELP: Readonly<Record<string, string>> = {
   authTime: 'when the user signed in, seconds since epoch (default now)',
   expiresAt: 'when the session ends, seconds since epoch',
   limit: 'how many records, 1 to 500 (default 50)',
+  relays:
+    'JSON list of {"url","mode":"forward"|"sign"|"hmac","clientId"?}: where logouts are relayed (replaces the list)',
+  'policy.relayWaitMs': 'milliseconds a logout answer waits for its first relay attempts (default 0, at most 5000)',
+  url: 'the URL of the hmac relay whose secret is rotated',
+  state: 'deliveries in this state only',
+  id: 'the delivery id (from relays list)',
 }
 
 /** What `--token` may be, by procedure (or its router); the admin token where none is named. */
@@ -76,6 +84,10 @@ const TOKEN_HELP: Readonly<Record<string, string>> = {
   sessions: "the admin token, or the application's own API key",
   whoami: "the admin token, or an application's API key",
   'audit.list': "the admin token (an application's API key may not read the audit log)",
+  'apps.rotateSecret': "the admin token, or the application's own API key",
+  'apps.rotateApiKey': "the admin token, or the application's own API key",
+  'relays.list': "the admin token, or an application's API key with --app set to it",
+  'relays.retry': "the admin token, or an application's API key for its own deliveries (by --id)",
 }
 
 const CONNECTION = new Set(['url', 'token'])

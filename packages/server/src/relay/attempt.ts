@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { BACKCHANNEL_LOGOUT_EVENT, BackchannelError, errors } from '@backchannel/core'
-import { createGuardedFetch } from '@backchannel/core/discovery'
+import { createGuardedFetch, type IssuerFetchPolicy } from '@backchannel/core/discovery'
 import { mintLogoutToken } from '@backchannel/core/mint'
 import type { RelayAttemptResult, RelayDelivery } from '@backchannel/unstorage'
 import type { GatewaySigner } from './signer.js'
@@ -31,16 +31,24 @@ export const MAX_AGE_SECONDS = 86_400
 /** One attempt of a delivery; `secret` is the relay's own secret in `hmac` mode. */
 export type AttemptDelivery = (delivery: RelayDelivery, secret?: string) => Promise<RelayAttemptResult>
 
+/** When to try a failed delivery again, or to give up: the shape of {@link planRetry}. */
+export type PlanRetry = (
+  delivery: RelayDelivery,
+  result: RelayAttemptResult,
+  now: number,
+) => { state: 'pending'; nextAttemptAt: number } | { state: 'dead' }
+
 /** What {@link createAttemptDelivery} needs. */
 export interface AttemptDependencies {
   /** Signs `sign`-mode tokens with the gateway's current key. */
   signer: GatewaySigner
   /** The gateway's issuer (`BACKCHANNEL_PUBLIC_URL`): `iss` of the tokens it mints. */
   issuer: string
-  /** `BACKCHANNEL_ALLOW_INSECURE_ISSUERS`: `http:` and private relay addresses allowed. */
-  allowInsecure: boolean
-  /** `BACKCHANNEL_TRUSTED_ISSUER_HOSTS`: hosts allowed despite a private address. */
-  trustedHosts: string[]
+  /**
+   * The gateway's outbound rules, as for issuers: insecure and trusted hosts, the proxy. Its
+   * timeout and size cap are replaced by a relay's (5 s, 64 KiB).
+   */
+  fetchPolicy?: IssuerFetchPolicy
   /** The clock, seconds since epoch. */
   now: () => number
 }
@@ -53,15 +61,13 @@ export interface AttemptDependencies {
  *
  * @example
  * ```ts
- * const attempt = createAttemptDelivery({ signer, issuer: 'https://gw.example.com', allowInsecure: false,
- *   trustedHosts: [], now: () => Date.now() / 1000 })
+ * const attempt = createAttemptDelivery({ signer, issuer: 'https://gw.example.com', now: () => Date.now() / 1000 })
  * const result = await attempt(delivery) // { outcome: 'delivered', status: 200 } or retry / dead
  * ```
  */
 export function createAttemptDelivery(deps: AttemptDependencies): AttemptDelivery {
   const post = createGuardedFetch({
-    allowInsecure: deps.allowInsecure,
-    trustedHosts: deps.trustedHosts,
+    ...deps.fetchPolicy,
     timeout: TIMEOUT,
     maxBytes: MAX_ANSWER_BYTES,
   })

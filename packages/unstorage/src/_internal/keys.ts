@@ -11,6 +11,9 @@
  *   a:<app>:is:<iss,sid>         index set: hashed session ids of a sid
  *   a:<app>:iu:<iss,sub>         index set: hashed session ids of a subject
  *   a:<app>:r:<iss,jti>          replay claim
+ *   a:<app>:o:<time,random>      relay delivery (outbox.ts); its id is `<time,random>.<app hash>`
+ *   relay-pending                index set: ids of pending relay deliveries
+ *   log:relay:<app or all>       ids of relay deliveries, newest first (for listing)
  *   app:<name>                   application record (secrets encrypted)
  *   apps                         index set: every application's name (apps.ts)
  *   app-name\n<name>             claim: the name is taken (apps.ts)
@@ -79,7 +82,30 @@ export const keys = {
   apiKey: (hash: string) => `k:${hash}`,
   setting: (name: string) => `set:${h(name)}`,
   log: (app?: string) => (app === undefined ? 'log:all' : `log:${ha(app)}`),
+  /**
+   * A new delivery id: milliseconds in base 36 (so ids sort by time) and a 10-character suffix
+   * unique to its maker, then the application's hash, which puts the row under the app's keys
+   * (one slot on a cluster).
+   */
+  deliveryId: (app: string, at: number, suffix: string) =>
+    `${Math.floor(at * 1000)
+      .toString(36)
+      .padStart(9, '0')}${suffix}.${ha(app)}`,
+  /** The record of a delivery, from its id; `undefined` for a string that is no delivery id. */
+  delivery(id: string): string | undefined {
+    const match = DELIVERY_ID.exec(id)
+    return match ? `a:${match[2]}:o:${match[1]}` : undefined
+  },
+  relayPending: 'relay-pending',
+  relayLog: (app?: string) => (app === undefined ? 'log:relay:all' : `log:relay:${ha(app)}`),
+  relayLease: (id: string) => `r:${h('relay-lease', id)}`,
 }
+
+/** What {@link keys.deliveryId} makes: 9 + 10 base-36/hex characters, a dot, the app's hash. */
+export const DELIVERY_ID = /^([0-9a-z]{19})\.([0-9a-f]{32})$/
+
+/** When a delivery was created, seconds since epoch, from its id. */
+export const deliveryIdTime = (id: string) => Number.parseInt(id.slice(0, 9), 36) / 1000
 
 /**
  * What a logical key holds, told from its form above, for backends that keep every kind in one
@@ -88,5 +114,7 @@ export const keys = {
 export function keyKind(key: string): 'claim' | 'set' | 'log' | 'record' {
   if (key.startsWith('r:') || key.startsWith('app-name\n')) return 'claim'
   if (key.startsWith('log:')) return 'log'
-  return key === 'apps' || key === 'signing-keys' || /^a:[^:]+:i[su]:/.test(key) ? 'set' : 'record'
+  return key === 'apps' || key === 'signing-keys' || key === keys.relayPending || /^a:[^:]+:i[su]:/.test(key)
+    ? 'set'
+    : 'record'
 }

@@ -1,0 +1,109 @@
+/**
+ * `relays.*`: the relay deliveries of the outbox. `list` and `retry` reach an owner's own
+ * application; `discard` and retrying a whole application's dead letters need the admin token.
+ */
+import type { RelayDelivery } from '@backchannel/unstorage'
+import { TRPCError } from '@trpc/server'
+import { z } from 'zod'
+import { wholeSeconds } from '../_internal/public-records.js'
+import { appName } from '../_internal/schemas.js'
+import { type AdminContext, adminProcedure, authenticatedProcedure, router } from '../trpc.js'
+
+/** A delivery as `relays.list` shows it: never the token it carries. */
+export interface PublicDelivery {
+  id: string
+  app: string
+  url: string
+  mode: RelayDelivery['mode']
+  state: RelayDelivery['state']
+  attempts: number
+  lastStatus?: number
+  lastError?: string
+  /** Seconds since epoch, whole. */
+  nextAttemptAt?: number
+  /** Seconds since epoch, whole. */
+  createdAt: number
+  /** Seconds since epoch, whole. */
+  deliveredAt?: number
+}
+
+function publicDelivery(d: RelayDelivery): PublicDelivery {
+  return {
+    id: d.id,
+    app: d.app,
+    url: d.url,
+    mode: d.mode,
+    state: d.state,
+    attempts: d.attempts,
+    ...(d.lastStatus === undefined ? {} : { lastStatus: d.lastStatus }),
+    ...(d.lastError === undefined ? {} : { lastError: d.lastError }),
+    ...(d.state !== 'pending' || d.nextAttemptAt === undefined ? {} : { nextAttemptAt: wholeSeconds(d.nextAttemptAt) }),
+    createdAt: wholeSeconds(d.createdAt),
+    ...(d.deliveredAt === undefined ? {} : { deliveredAt: wholeSeconds(d.deliveredAt) }),
+  }
+}
+
+const deliveryId = z.string().regex(/^[0-9a-z]{19}\.[0-9a-f]{32}$/, 'must be a delivery id from relays.list')
+const state = z.enum(['pending', 'delivered', 'dead'])
+
+const forbidden = () =>
+  new TRPCError({ code: 'FORBIDDEN', message: "an application's API key reaches only its own deliveries" })
+
+/** The caller may act on deliveries of `app`: the admin, or that application's owner. */
+function mayReach(ctx: AdminContext, app: string | undefined): boolean {
+  return ctx.caller.role === 'admin' || (ctx.caller.role === 'app' && ctx.caller.app === app)
+}
+
+/** Dead letters of one application retried per call, at most. */
+const RETRY_BATCH = 500
+
+export const relaysRouter = router({
+  list: authenticatedProcedure
+    .input(
+      z
+        .object({
+          app: appName.optional(),
+          state: state.optional(),
+          limit: z.number().int().min(1).max(500).optional(),
+          before: deliveryId.optional(),
+        })
+        .strict()
+        .optional(),
+    )
+    .query(async ({ ctx, input = {} }) => {
+      if (!mayReach(ctx, input.app)) throw forbidden()
+      return (await ctx.deps.store.outbox.list(input)).map(publicDelivery)
+    }),
+
+  retry: authenticatedProcedure
+    .input(
+      z.union([z.object({ id: deliveryId }).strict(), z.object({ app: appName, state: z.literal('dead') }).strict()]),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const { outbox } = ctx.deps.store
+      if ('id' in input) {
+        const delivery = await outbox.get(input.id)
+        // An owner learns nothing of another application's ids: not found and not theirs look alike.
+        if (!delivery || !mayReach(ctx, delivery.app)) {
+          if (ctx.caller.role !== 'admin') throw forbidden()
+          return { retried: 0 }
+        }
+        return { retried: (await outbox.retry(input.id)) ? 1 : 0 }
+      }
+      if (ctx.caller.role !== 'admin') {
+        throw new TRPCError({
+          code: 'FORBIDDEN',
+          message: "retrying an application's dead letters needs the admin token",
+        })
+      }
+      let retried = 0
+      for (const d of await outbox.list({ app: input.app, state: 'dead', limit: RETRY_BATCH })) {
+        if (await outbox.retry(d.id)) retried++
+      }
+      return { retried }
+    }),
+
+  discard: adminProcedure
+    .input(z.object({ id: deliveryId }).strict())
+    .mutation(async ({ ctx, input }) => ({ discarded: await ctx.deps.store.outbox.discard(input.id) })),
+})

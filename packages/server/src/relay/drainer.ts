@@ -1,0 +1,192 @@
+/**
+ * The relay drainer: a loop per gateway instance that takes due deliveries from the outbox by
+ * lease, makes one attempt at each, and stores what became of it (delivered, pending with its
+ * next attempt, or dead), with one audit record and one metric per outcome. It wakes at once for
+ * a logout accepted here, and polls for rows written by other instances or coming due.
+ * @module
+ */
+import type { AppRecord, RelayAttemptResult, RelayDelivery, RelayOutbox } from '@backchannel/unstorage'
+import type { Logger } from 'pino'
+import type { AuditRecorder } from '../audit.js'
+import type { Metrics } from '../metrics.js'
+import type { AttemptDelivery, PlanRetry } from './attempt.js'
+
+/** Options of {@link createRelayDrainer}. */
+export interface RelayDrainerOptions {
+  outbox: RelayOutbox
+  /** Where the drainer reads an application's relays and their secrets (the gateway's app cache). */
+  apps: { get(name: string): Promise<AppRecord | undefined> }
+  attempt: AttemptDelivery
+  planRetry: PlanRetry
+  audit: AuditRecorder
+  metrics: Metrics
+  logger: Logger
+  /** The clock, seconds since epoch. */
+  now: () => number
+  /** Milliseconds between looks at the outbox for rows this instance was not told of. Default 1000. */
+  pollMs?: number
+  /** Seconds a taken delivery is this instance's alone (longer than an attempt's 5 s timeout). Default 30. */
+  leaseSeconds?: number
+  /** Attempts in flight at once. Default 8. */
+  concurrency?: number
+}
+
+/** A running drainer. */
+export interface RelayDrainer {
+  /** Drains now (after the pass in progress, if any); resolves when that pass has attempted what was due. */
+  wake(): Promise<void>
+  /** Stops the loop and waits for the attempts in flight, at most `timeoutMs` (default 6000). */
+  close(timeoutMs?: number): Promise<void>
+}
+
+/**
+ * Starts the drainer of one gateway instance.
+ *
+ * @example
+ * ```ts
+ * const drainer = createRelayDrainer({ outbox: store.outbox, apps: store.apps, attempt, planRetry, audit, metrics, logger, now })
+ * await drainer.wake() // after a logout with relays
+ * await drainer.close()
+ * ```
+ */
+export function createRelayDrainer(options: RelayDrainerOptions): RelayDrainer {
+  const { outbox, apps, attempt, planRetry, audit, metrics, logger, now } = options
+  const pollMs = options.pollMs ?? 1000
+  const leaseSeconds = options.leaseSeconds ?? 30
+  const concurrency = options.concurrency ?? 8
+  const inFlight = new Set<Promise<void>>()
+  let closed = false
+  let current: Promise<void> | undefined
+  let queued: Promise<void> | undefined
+  let timer: NodeJS.Timeout | undefined
+
+  /** What one attempt at `delivery` came to (`attempted: false`: dead without a POST); never throws. */
+  async function attemptOne(delivery: RelayDelivery): Promise<{ result: RelayAttemptResult; attempted: boolean }> {
+    const dead = (error: string) => ({ result: { outcome: 'dead' as const, error }, attempted: false })
+    const app = await apps.get(delivery.app)
+    if (!app) return dead('the application was deleted')
+    if (!app.relays?.some((r) => r.url === delivery.url && r.mode === delivery.mode)) {
+      return dead('the relay was removed from the application')
+    }
+    const secret = app.relaySecrets?.[delivery.url]
+    if (delivery.mode === 'hmac' && !secret) return dead('the hmac relay has no secret')
+    try {
+      return { result: await attempt(delivery, secret), attempted: true }
+    } catch (err) {
+      return { result: { outcome: 'retry', error: err instanceof Error ? err.message : String(err) }, attempted: true }
+    }
+  }
+
+  async function deliver(id: string): Promise<void> {
+    const taken = await outbox.take(id, leaseSeconds)
+    if (!taken) return
+    const { result, attempted } = await attemptOne(taken)
+    const t = now()
+    const tried: RelayDelivery = {
+      ...taken,
+      attempts: taken.attempts + (attempted ? 1 : 0),
+      lastStatus: result.status,
+      lastError: result.outcome === 'delivered' ? undefined : result.error,
+    }
+    const plan: ReturnType<PlanRetry> | { state: 'delivered' } =
+      result.outcome === 'delivered'
+        ? { state: 'delivered' }
+        : attempted
+          ? planRetry(tried, result, t)
+          : { state: 'dead' }
+    const settled: RelayDelivery =
+      plan.state === 'pending'
+        ? { ...tried, state: 'pending', nextAttemptAt: plan.nextAttemptAt }
+        : {
+            ...tried,
+            state: plan.state,
+            nextAttemptAt: undefined,
+            ...(plan.state === 'delivered' ? { deliveredAt: t } : {}),
+          }
+    // JSON drops the `undefined`s; a row keeps no stale status, error or next attempt.
+    await outbox.settle(JSON.parse(JSON.stringify(settled)) as RelayDelivery)
+    const outcome = plan.state === 'pending' ? 'retry' : plan.state
+    metrics.relayDeliveries.inc({ app: taken.app, outcome })
+    audit.record({
+      app: taken.app,
+      source: 'relay',
+      outcome,
+      delivery: taken.id,
+      url: taken.url,
+      attempts: settled.attempts,
+      ...(result.status === undefined ? {} : { status: result.status }),
+      ...(taken.logout.iss ? { iss: taken.logout.iss } : {}),
+      ...(taken.logout.sid === undefined ? {} : { sid: taken.logout.sid }),
+      ...(taken.logout.sub === undefined ? {} : { sub: taken.logout.sub }),
+    })
+    const line = {
+      app: taken.app,
+      delivery: taken.id,
+      url: taken.url,
+      attempts: settled.attempts,
+      status: result.status,
+    }
+    if (outcome === 'delivered') logger.info(line, 'relay delivered')
+    else logger.warn(Object.assign(line, { outcome, reason: settled.lastError }), 'relay not delivered')
+  }
+
+  async function pass(): Promise<void> {
+    const { due, count, oldestCreatedAt } = await outbox.pending(100)
+    metrics.relayPending.set(count)
+    metrics.relayOldestPending.set(oldestCreatedAt === undefined ? 0 : Math.max(0, now() - oldestCreatedAt))
+    const queue = due.map((d) => d.id)
+    const worker = async () => {
+      for (let id = queue.shift(); id !== undefined && !closed; id = queue.shift()) {
+        const attempt = deliver(id).catch((err: unknown) => {
+          // The lease lapses and another pass (here or elsewhere) tries again.
+          logger.error({ err, delivery: id }, 'a relay delivery could not be settled')
+        })
+        inFlight.add(attempt)
+        await attempt
+        inFlight.delete(attempt)
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker))
+  }
+
+  const safePass = () =>
+    pass().catch((err: unknown) => logger.warn({ err }, 'the relay outbox could not be read; trying again'))
+
+  function wake(): Promise<void> {
+    if (closed) return Promise.resolve()
+    if (!current) {
+      current = safePass().finally(() => {
+        current = undefined
+      })
+      return current
+    }
+    queued ??= current.then(() => {
+      queued = undefined
+      return wake()
+    })
+    return queued
+  }
+
+  const tick = () => {
+    wake().finally(() => {
+      if (!closed) timer = setTimeout(tick, pollMs).unref()
+    })
+  }
+  tick()
+
+  return {
+    wake,
+    async close(timeoutMs = 6000) {
+      closed = true
+      clearTimeout(timer)
+      let timeout: NodeJS.Timeout | undefined
+      await Promise.race([
+        Promise.all([...inFlight, current]),
+        new Promise((resolve) => {
+          timeout = setTimeout(resolve, timeoutMs)
+        }),
+      ])
+      clearTimeout(timeout)
+    },
+  }
+}
