@@ -14,6 +14,7 @@ import { TRPCClientError } from '@trpc/client'
 import { type ArgsDef, defineCommand, runMain } from 'citty'
 import { ConfigError, type ConfigOverrides, loadConfig } from './config.js'
 import { exportTo, importFrom } from './dump-cli.js'
+import { health } from './health-cli.js'
 import { runServer } from './serve.js'
 import { describeStorage, openStore } from './storage.js'
 import { runPrimary } from './workers.js'
@@ -302,7 +303,7 @@ const importState = defineCommand({
 
 const command = defineCommand({
   meta: { name: 'backchannel', description: 'OpenID Connect Back-Channel Logout gateway' },
-  subCommands: { serve, apps, sessions, audit, token, export: exportState, import: importState },
+  subCommands: { serve, apps, sessions, audit, token, export: exportState, import: importState, health },
 })
 
 /** Runs the CLI with these arguments. */
