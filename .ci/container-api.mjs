@@ -48,7 +48,10 @@ if (step === 'ready') {
   await admin('sessions.register', { app: 'ci', sessionId: 's1', sub: 'alice' })
   const now = Math.floor(Date.now() / 1000)
   const token = hs256({ sub: 'alice', iat: now, exp: now + 120, jti: `ci-${now}` }, secret)
-  const res = await fetch(`${base}/auth/logout/ci`, { method: 'POST', body: new URLSearchParams({ logout_token: token }) })
+  const res = await fetch(`${base}/auth/logout/ci`, {
+    method: 'POST',
+    body: new URLSearchParams({ logout_token: token }),
+  })
   if (res.status !== 200) fail(`the logout answered ${res.status}: ${await res.text()}`)
   const state = await sessionState()
   if (state !== 'revoked') fail(`the session is ${state} after the logout`)
