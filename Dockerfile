@@ -1,5 +1,6 @@
 # The Backchannel gateway. Build with a registry: `docker build -t backchannel .`
-# Run: `docker run -p 3000:3000 -v backchannel-data:/data backchannel` (docs/operations.md, "Container").
+# Run: `docker run -p 3000:3000 -v backchannel-data:/data backchannel`
+# (docs/operations.md, "Container, Compose and systemd").
 #
 # NODE_IMAGE: any Debian-based image with Node.js 20.19+ (npm too, unless it already has pnpm).
 # PNPM_FLAGS: extra flags for each pnpm command, e.g. `--offline --cache-dir /pnpm/cache` with a
