@@ -18,6 +18,7 @@ import { runCommandTree } from './cli/run.js'
 import { ConfigError, type ConfigOverrides, loadConfig } from './config.js'
 import { readConfigFile } from './config-file.js'
 import { exportTo, importFrom } from './dump-cli.js'
+import { health } from './health-cli.js'
 import { describeStorage, openStore } from './storage.js'
 
 const serve = defineCommand({
@@ -202,7 +203,7 @@ const importState = defineCommand({
 })
 
 /** The commands written by hand; beside them, one per procedure of the admin API (cli/admin.ts). */
-const handWritten = { serve, token, export: exportState, import: importState }
+const handWritten = { serve, token, export: exportState, import: importState, health }
 
 const command = defineCommand({
   meta: { name: 'backchannel', description: 'OpenID Connect Back-Channel Logout gateway' },
