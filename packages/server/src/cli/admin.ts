@@ -46,8 +46,6 @@ const FLAG_NAMES: Readonly<Record<string, string>> = {
   graceSeconds: 'grace',
   'policy.issuer': 'policy-issuer',
   'policy.audience': 'policy-audience',
-  // `--url` is the gateway's address on every command.
-  url: 'relay-url',
 }
 const FLAG_ALIASES: Readonly<Record<string, string>> = { alg: 'algorithms' }
 
@@ -74,7 +72,6 @@ const FLAG_HELP: Readonly<Record<string, string>> = {
   relays:
     'JSON list of {"url","mode":"forward"|"sign"|"hmac","clientId"?}: where logouts are relayed (replaces the list)',
   'policy.relayWaitMs': 'milliseconds a logout answer waits for its first relay attempts (default 0, at most 5000)',
-  url: 'the URL of the hmac relay whose secret is rotated',
   state: 'deliveries in this state only',
   id: 'the delivery id (from relays list)',
 }
