@@ -17,7 +17,9 @@ const NAMES = 'apps'
 /** The app registry over a backend; secrets sealed under `masterKey`. */
 export function createAppStore(backend: StoreBackend, masterKey: Uint8Array, now: () => number): AppStore {
   const { storage } = backend
-  const nameClaim = (name: string) => `app-name\n${name}`
+  const nameClaim = (name: string) => `app-name:${name}`
+  // Stores written before the claim's key lost its newline hold this one until the app is deleted.
+  const legacyNameClaim = (name: string) => `app-name\n${name}`
 
   // A relay's secret is sealed with its app and URL as context: it cannot be moved to another relay.
   const relayContext = (name: string, url: string) => `${name}\nrelay\n${url}`
@@ -79,6 +81,11 @@ export function createAppStore(backend: StoreBackend, masterKey: Uint8Array, now
     },
     async create(app) {
       if (!(await backend.claim(nameClaim(app.name), now() + FOREVER, now()))) return false
+      // A name taken under the legacy claim has its record: the claim just won is not the name.
+      if (await storage.hasItem(keys.appRecord(app.name))) {
+        await backend.release(nameClaim(app.name))
+        return false
+      }
       await write(app)
       await backend.addMember(NAMES, app.name, now() + FOREVER)
       return true
@@ -94,6 +101,7 @@ export function createAppStore(backend: StoreBackend, masterKey: Uint8Array, now
       await storage.removeItem(keys.appRecord(name))
       await backend.removeMembers(NAMES, [name])
       await backend.release(nameClaim(name))
+      await backend.release(legacyNameClaim(name))
       return true
     },
     async findByApiKeyHash(apiKeyHash) {

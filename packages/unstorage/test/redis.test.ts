@@ -71,6 +71,32 @@ describe.skipIf(!url)('Redis preset', () => {
     }
   })
 
+  it('writes no key with a control character (a newline breaks redis-cli and key dumps)', async () => {
+    const base = `ctl${++db}`
+    const store = redisStore({ url: url as string, masterKey, base })
+    try {
+      const now = Date.now() / 1000
+      await store.apps.create({
+        kind: 'hmac',
+        name: 'billing',
+        algorithms: ['HS256'],
+        secrets: [{ key: randomBytes(32) }],
+        apiKeyHash: 'a'.repeat(64),
+        createdAt: now,
+        updatedAt: now,
+      })
+      await store.register({ app: 'billing', iss: '', sessionId: 'line\nbreak', sub: 'u\r\n', sid: 'x' })
+      await store.revoke({ app: 'billing', iss: '', sub: 'u\r\n', scope: 'session', issuedAt: now })
+      await store.settings.setIfAbsent('admin-token', 'h')
+      await flush.connect().catch(() => {})
+      const keys = await flush.keys(`${base}:*`)
+      expect(keys.length).toBeGreaterThanOrEqual(5)
+      for (const key of keys) expect(key).not.toMatch(/[\x00-\x1f\x7f]/)
+    } finally {
+      await store.close()
+    }
+  })
+
   itRecoversFromAnOutage(
     async () => {
       let own = await startRedis()

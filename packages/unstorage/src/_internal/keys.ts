@@ -16,7 +16,7 @@
  *   log:relay:<app or all>       ids of relay deliveries, newest first (for listing)
  *   app:<name>                   application record (secrets encrypted)
  *   apps                         index set: every application's name (apps.ts)
- *   app-name\n<name>             claim: the name is taken (apps.ts)
+ *   app-name:<name>              claim: the name is taken (apps.ts; `app-name\n<name>` in older stores)
  *   k:<apiKeyHash>               application name by API key hash
  *   set:<name>                   a gateway setting (e.g. the admin token's hash)
  *   log:<app or all>             audit log
@@ -112,7 +112,7 @@ export const deliveryIdTime = (id: string) => Number.parseInt(id.slice(0, 9), 36
  * key space (Redis): a claim, an index set, a log, or else a record.
  */
 export function keyKind(key: string): 'claim' | 'set' | 'log' | 'record' {
-  if (key.startsWith('r:') || key.startsWith('app-name\n')) return 'claim'
+  if (key.startsWith('r:') || key.startsWith('app-name:') || key.startsWith('app-name\n')) return 'claim'
   if (key.startsWith('log:')) return 'log'
   return key === 'apps' || key === 'signing-keys' || key === keys.relayPending || /^a:[^:]+:i[su]:/.test(key)
     ? 'set'
