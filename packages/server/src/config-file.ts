@@ -6,6 +6,7 @@
  * @module
  */
 import { resolve } from 'node:path'
+import { closest } from './closest.js'
 import { ConfigError, type ConfigFile, type ConfigOverrides, fileKey, SETTINGS } from './config.js'
 
 /** Options of {@link readConfigFile}. */
@@ -68,10 +69,7 @@ function settingsOf(config: Record<string, unknown>, path: string): ConfigOverri
   for (const [key, value] of Object.entries(config)) {
     const setting = SETTING_BY_KEY.get(key)
     if (setting === undefined) {
-      throw new ConfigError(
-        'BACKCHANNEL_CONFIG',
-        `${path} has an unknown key "${key}": did you mean "${closestKey(key)}"?`,
-      )
+      throw new ConfigError('BACKCHANNEL_CONFIG', `${path} has an unknown key "${key}"${suggestion(closestKey(key))}`)
     }
     if (value === undefined || value === null) continue
     const items = Array.isArray(value) ? value : [value]
@@ -87,29 +85,10 @@ function settingsOf(config: Record<string, unknown>, path: string): ConfigOverri
   return settings
 }
 
-/** The known key nearest to `key`: `BACKCHANNEL_STORAGE` → `storage`, `prot` → `port`. */
-function closestKey(key: string): string {
-  const asVariable = SETTINGS.find((setting) => setting === key.toUpperCase())
-  if (asVariable) return fileKey(asVariable)
-  let best = ''
-  let bestDistance = Number.POSITIVE_INFINITY
-  for (const candidate of SETTING_BY_KEY.keys()) {
-    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase())
-    if (distance < bestDistance) [best, bestDistance] = [candidate, distance]
-  }
-  return best
-}
+const suggestion = (near: string | undefined) => (near === undefined ? '' : `: did you mean "${near}"?`)
 
-/** Levenshtein distance: insertions, deletions and substitutions. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution)
-    }
-    previous = current
-  }
-  return previous[b.length] ?? 0
+/** The known key nearest to `key`, if any: `BACKCHANNEL_STORAGE` → `storage`, `prot` → `port`. */
+function closestKey(key: string): string | undefined {
+  const asVariable = SETTINGS.find((setting) => setting === key.toUpperCase())
+  return asVariable ? fileKey(asVariable) : closest(key, SETTING_BY_KEY.keys())
 }

@@ -84,6 +84,14 @@ describe('the config file', () => {
     }
   })
 
+  it('suggests nothing for a key near no known one', async () => {
+    const dir = folder({ 'backchannel.config.json': { colourScheme: 'dark' } })
+    const error = await readConfigFile({ cwd: dir, env: {} }).catch((err: Error) => err)
+    expect((error as Error).message).toBe(
+      `BACKCHANNEL_CONFIG: ${join(dir, 'backchannel.config.json')} has an unknown key "colourScheme"`,
+    )
+  })
+
   it('refuses an object as a value, naming the setting and the file', async () => {
     const dir = folder({ 'backchannel.config.json': { storage: { url: 'memory://' } } })
     await expect(readConfigFile({ cwd: dir, env: {} })).rejects.toMatchObject({

@@ -5,6 +5,7 @@
  * @module
  */
 import type { BooleanArgDef, EnumArgDef, StringArgDef } from 'citty'
+import { closest } from '../closest.js'
 import { UsageError } from './output.js'
 
 /** A flag: citty's definition, plus what flags derived from the API's schemas need. */
@@ -20,31 +21,6 @@ export type Flags = Record<string, Flag>
 
 /** The values of the flags given, by flag name (strings, booleans, or what `parse` returns). */
 export type FlagValues = Record<string, unknown>
-
-/** The nearest of `known` to `typed`, when it is near enough to be a slip of the keyboard. */
-export function closest(typed: string, known: Iterable<string>): string | undefined {
-  let best: string | undefined
-  let bestDistance = Math.max(2, Math.floor(typed.length / 3)) + 1
-  for (const candidate of known) {
-    const d = distance(typed, candidate)
-    if (d < bestDistance) [best, bestDistance] = [candidate, d]
-  }
-  return best
-}
-
-/** Levenshtein distance. */
-function distance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i]
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1
-      next.push(Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + cost))
-    }
-    row = next
-  }
-  return row[b.length] ?? 0
-}
 
 /** `--name`, and each long alias, to the flag's name. */
 function names(flags: Flags): Map<string, string> {

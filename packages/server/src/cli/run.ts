@@ -6,7 +6,8 @@
  * @module
  */
 import type { ParsedArgs } from 'citty'
-import { closest, parseFlags } from './flags.js'
+import { closest } from '../closest.js'
+import { parseFlags } from './flags.js'
 import { type Command, type Resolved, renderHelp, resolveCommand } from './help.js'
 import { CliError, report, UsageError } from './output.js'
 
