@@ -52,3 +52,10 @@ export const auditId = z
 
 /** Seconds since epoch. */
 export const time = z.number().nonnegative().max(1e11)
+
+/** A grace period in seconds: how long a rotated-out secret or key still verifies (at most 30 days). */
+export const graceSeconds = z
+  .number()
+  .int()
+  .min(0)
+  .max(30 * 86_400)

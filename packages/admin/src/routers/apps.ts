@@ -8,7 +8,7 @@ import { TRPCError } from '@trpc/server'
 import { z } from 'zod'
 import { newApiKey, newSecret, secretKey } from '../_internal/credentials.js'
 import { settleRelays } from '../_internal/relays.js'
-import { algorithms, appName, policy, relays } from '../_internal/schemas.js'
+import { algorithms, appName, graceSeconds, policy, relays } from '../_internal/schemas.js'
 import { publicApp } from '../public-app.js'
 import { hashToken } from '../tokens.js'
 import { type AdminContext, adminAction, adminProcedure, authenticatedProcedure, router } from '../trpc.js'
@@ -205,12 +205,7 @@ export const appsRouter = router({
       z
         .object({
           name: appName,
-          graceSeconds: z
-            .number()
-            .int()
-            .min(0)
-            .max(30 * 86_400)
-            .optional(),
+          graceSeconds: graceSeconds.optional(),
         })
         .strict(),
     )

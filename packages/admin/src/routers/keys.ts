@@ -1,5 +1,6 @@
 /** `keys.*`: the gateway's own signing keys, which sign the tokens it relays in `sign` mode (admin token only). */
 import { z } from 'zod'
+import { graceSeconds } from '../_internal/schemas.js'
 import { adminAction, adminProcedure, router } from '../trpc.js'
 
 /**
@@ -25,12 +26,7 @@ export const keysRouter = router({
     .input(
       z
         .object({
-          graceSeconds: z
-            .number()
-            .int()
-            .min(0)
-            .max(30 * 86_400)
-            .optional(),
+          graceSeconds: graceSeconds.optional(),
         })
         .strict()
         .optional(),

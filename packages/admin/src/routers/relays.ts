@@ -9,23 +9,11 @@ import { wholeSeconds } from '../_internal/public-records.js'
 import { appName } from '../_internal/schemas.js'
 import { type AdminContext, adminProcedure, authenticatedProcedure, router } from '../trpc.js'
 
-/** A delivery as `relays.list` shows it: never the token it carries. */
-export interface PublicDelivery {
-  id: string
-  app: string
-  url: string
-  mode: RelayDelivery['mode']
-  state: RelayDelivery['state']
-  attempts: number
-  lastStatus?: number
-  lastError?: string
-  /** Seconds since epoch, whole. */
-  nextAttemptAt?: number
-  /** Seconds since epoch, whole. */
-  createdAt: number
-  /** Seconds since epoch, whole. */
-  deliveredAt?: number
-}
+/**
+ * A delivery as `relays.list` shows it: never the token it carries (`logout`) nor the relay's
+ * audience; times in whole seconds since epoch.
+ */
+export type PublicDelivery = Omit<RelayDelivery, 'logout' | 'clientId'>
 
 function publicDelivery(d: RelayDelivery): PublicDelivery {
   return {
