@@ -1,7 +1,8 @@
 /**
  * Relay faults end to end, through a served gateway's outbox and drainer with the real retry
  * schedule (planRetry) and the real clock: a 429 with Retry-After, a redirect, a relay URL the
- * address policy refuses. relays.test.ts covers 503s, 400s, timeouts at the attempt level, and kills.
+ * address policy refuses. relays.test.ts covers 503s, 400s and kills; relay-attempt.test.ts each
+ * kind of answer (a timeout included) at the attempt level.
  */
 import { mintLogoutToken } from '@backchannel/core/mint'
 import { afterEach, describe, expect, it } from 'vitest'
