@@ -7,6 +7,12 @@ export interface DevIdpClient {
   backchannel_logout_session_required?: boolean
   /** The signing algorithm of ID and logout tokens (default RS256). */
   id_token_signed_response_alg?: 'RS256' | 'ES256'
+  /** Where a sign-in may return (default http://localhost/callback), for a real login flow. */
+  redirect_uris?: string[]
+  /** A confidential client's secret, with `token_endpoint_auth_method: 'client_secret_basic'`. */
+  client_secret?: string
+  /** Default `none` (a public client). */
+  token_endpoint_auth_method?: 'none' | 'client_secret_basic' | 'client_secret_post'
 }
 
 export interface DevIdpOptions {

@@ -1,6 +1,7 @@
 // An Express application with its own express-session sessions that ends them when the identity
 // provider sends a back-channel logout — @backchannel/core and @backchannel/unstorage in
-// process, no gateway server.
+// process, no gateway server. Behind a gateway, the same route takes the provider's token as the
+// gateway forwards it to each replica (a `forward` relay).
 import { createKeyResolver, createLogoutVerifier, processLogout } from '@backchannel/core'
 import { discoverIssuer } from '@backchannel/core/discovery'
 import { memoryStore } from '@backchannel/unstorage/memory'

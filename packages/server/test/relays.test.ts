@@ -18,6 +18,7 @@ import { mintLogoutToken } from '@backchannel/core/mint'
 import type { BackchannelStore } from '@backchannel/unstorage'
 import { fsStore } from '@backchannel/unstorage/fs'
 import { memoryStore } from '@backchannel/unstorage/memory'
+import { postgresStore } from '@backchannel/unstorage/postgres'
 import { redisStore } from '@backchannel/unstorage/redis'
 import { serve } from 'h3'
 import { afterEach, describe, expect, inject, it } from 'vitest'
@@ -290,12 +291,10 @@ describe('relay deliveries outlive the gateway', () => {
     },
   )
 
-  it.skipIf(!redisUrl)('delivers each (logout, relay) once with two gateways on one Redis', async () => {
+  /** 20 logouts spread over two gateways sharing `stores`' engine: each relay gets each token once. */
+  async function deliveredOnceByTwoGateways(stores: BackchannelStore[]) {
     const receivers = [await startReceiver([200]), await startReceiver([200])]
     for (const r of receivers) closers.push(r.close)
-    const masterKey = randomBytes(32)
-    const base = `relay${Date.now()}`
-    const stores = [0, 1].map(() => redisStore({ url: `${redisUrl}/5`, masterKey, base }))
     for (const s of stores) closers.push(() => s.close())
     const [one, two] = [
       await startGateway(stores[0] as BackchannelStore),
@@ -315,5 +314,21 @@ describe('relay deliveries outlive the gateway', () => {
       (list) => list.length === 40,
     )
     for (const receiver of receivers) expect(receiver.tokens.sort()).toEqual([...tokens].sort())
+  }
+
+  it.skipIf(!redisUrl)('delivers each (logout, relay) once with two gateways on one Redis', async () => {
+    const masterKey = randomBytes(32)
+    const base = `relay${Date.now()}`
+    await deliveredOnceByTwoGateways([0, 1].map(() => redisStore({ url: `${redisUrl}/5`, masterKey, base })))
+  })
+
+  const postgresUrl = inject('postgresUrl')
+  it.skipIf(!postgresUrl)('delivers each (logout, relay) once with two gateways on one PostgreSQL', async () => {
+    const masterKey = randomBytes(32)
+    const schema = `relay${Date.now()}`
+    // One after the other: the first creates the schema.
+    const first = await postgresStore({ url: postgresUrl as string, masterKey, schema })
+    const second = await postgresStore({ url: postgresUrl as string, masterKey, schema })
+    await deliveredOnceByTwoGateways([first, second])
   })
 })
