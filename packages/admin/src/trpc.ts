@@ -53,7 +53,9 @@ export interface AdminMeta {
  * What an audited procedure's handler may add to its record (`ctx.audit`), beyond who did what
  * to which application. Field names only, never a secret's value.
  */
-export type AuditDetails = Partial<Pick<AuditInput, 'outcome' | 'iss' | 'sub' | 'sid' | 'revoked' | 'fields'>>
+export type AuditDetails = Partial<
+  Pick<AuditInput, 'app' | 'outcome' | 'iss' | 'sub' | 'sid' | 'revoked' | 'fields' | 'delivery'>
+>
 
 /** Who is calling. */
 export type Caller = { role: 'admin' } | { role: 'app'; app: string } | { role: 'anonymous' } | { role: 'unknown' }

@@ -119,6 +119,12 @@ describe('relays on applications', () => {
       /relay https:\/\/10\.1\.2\.3\/bcl is not at a public address/,
     )
     expect(forbidden.cause).toMatchObject({ code: 'ERR_ISSUER_ADDRESS_FORBIDDEN' })
+    // Credentials in the URL would be shown in relays.list, audit records and logs.
+    await rejects(
+      api.apps.create({ name: 'x', relays: [{ url: 'https://user:secret@relay.example.test/bcl', mode: 'forward' }] }),
+      'BAD_REQUEST',
+      /no user or password in a relay URL/,
+    )
     expect(await deps.store.apps.get('x')).toBeUndefined()
 
     await api.apps.create({ name: 'y' })

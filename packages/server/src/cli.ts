@@ -131,10 +131,10 @@ const token = defineCommand({
  * misconfigured. An import into an fs folder that has no key yet needs BACKCHANNEL_MASTER_KEY:
  * the folder would otherwise generate a key of its own, which no dump was made with.
  */
-async function openConfiguredStore(storage: string | undefined, importing = false) {
+async function openConfiguredStore(args: { storage?: string; config?: string }, importing = false) {
   let config: ReturnType<typeof loadConfig>
   try {
-    config = loadConfig(process.env, { BACKCHANNEL_STORAGE: storage }, await readConfigFile())
+    config = loadConfig(process.env, { BACKCHANNEL_STORAGE: args.storage }, await readConfigFile({ path: args.config }))
   } catch (err) {
     if (err instanceof ConfigError) return fail(err.message, 2)
     throw err
@@ -157,6 +157,10 @@ async function openConfiguredStore(storage: string | undefined, importing = fals
 
 const storage = {
   storage: { type: 'string', description: 'BACKCHANNEL_STORAGE: fs://PATH, redis://…, mongodb://…, postgres://…' },
+  config: {
+    type: 'string',
+    description: 'BACKCHANNEL_CONFIG: the config file serve reads (default ./backchannel.config.*)',
+  },
 } as const satisfies ArgsDef
 
 const exportState = defineCommand({
@@ -166,7 +170,7 @@ const exportState = defineCommand({
   },
   args: storage,
   async run({ args }) {
-    const { store, where } = await openConfiguredStore(args.storage)
+    const { store, where } = await openConfiguredStore(args)
     try {
       const { entries } = await exportTo(store, process.stdout)
       process.stderr.write(`backchannel: exported ${entries} entries from ${where}\n`)
@@ -188,7 +192,7 @@ const importState = defineCommand({
   },
   async run({ args }) {
     if (process.stdin.isTTY) return fail('pipe a dump into it: backchannel import < dump.ndjson', 2)
-    const { store, where } = await openConfiguredStore(args.storage, true)
+    const { store, where } = await openConfiguredStore(args, true)
     try {
       const { entries } = await importFrom(store, process.stdin, { merge: args.merge === true })
       process.stderr.write(`backchannel: imported ${entries} entries into ${where}\n`)

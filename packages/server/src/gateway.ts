@@ -91,7 +91,7 @@ export interface RelayOptions {
  * (`BACKCHANNEL_MANAGEMENT_ADDRESS`), each with everything below it. The public listener answers
  * them 404; the management listener answers nothing else. An operator-only route belongs here.
  */
-export const MANAGEMENT_PATHS: readonly string[] = ['/trpc', '/metrics', '/openapi.json']
+export const MANAGEMENT_PATHS: readonly string[] = ['/trpc', '/metrics', '/openapi.json', '/admin']
 
 /**
  * Whether `pathname` is one of {@link MANAGEMENT_PATHS} or below one.
@@ -199,7 +199,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     limiter: createFailureLimiter(options.failureLimits ?? {}, now),
     metrics,
     logger,
-    relayed: drainer && (async (name: string) => relayed(drainer, await apps.get(name))),
+    // The logout is stored by now: a failure here must not turn its 200 into an error.
+    relayed:
+      drainer &&
+      ((name: string) =>
+        apps
+          .get(name)
+          .then((app) => relayed(drainer, app))
+          .catch((err: unknown) => logger.warn({ err, app: name }, 'could not wait for the first relay attempts'))),
   }
   const admin: AdminDependencies = {
     store,

@@ -81,6 +81,7 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
   if (failed) {
     // allSettled: closing the one that never listened fails, and changes nothing.
     await Promise.allSettled(listeners.map((listener) => listener.server.close()))
+    await gateway.close()
     await release()
     throw failed.reason
   }

@@ -299,4 +299,17 @@ describe('backchannel export with a config file', () => {
     expect(code, stderr).toBe(0)
     expect(stderr).toMatch(/^backchannel: exported \d+ entries from fs:\/\/\.\/from-the-file/)
   })
+
+  it('opens the storage of the file --config names, as serve --config would', async () => {
+    const dir = folder({ 'elsewhere.json': { storage: 'fs://./named-by-flag' } })
+    const child = spawn(process.execPath, [BIN, 'export', '--config', join(dir, 'elsewhere.json')], {
+      cwd: dir,
+      env: bareEnv(),
+    })
+    let stderr = ''
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    const code = await new Promise((resolve) => child.once('close', resolve))
+    expect(code, stderr).toBe(0)
+    expect(stderr).toMatch(/^backchannel: exported \d+ entries from fs:\/\/\.\/named-by-flag/)
+  })
 })

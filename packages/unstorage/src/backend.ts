@@ -75,7 +75,8 @@ export interface StoreBackend {
    * Optional: {@link claim} then {@link setMany} as one write, where the backend can make it one
    * (a Lua script on Redis, one journal batch on fs). `false`, writing nothing, when the claim is
    * held; when it throws, the claim is not kept. Where a backend has it, a logout takes one round
-   * trip fewer.
+   * trip fewer. A backend that has it writes {@link setMany} atomically too (the store relies on it
+   * to keep a revocation's markers and relay rows in one write).
    */
   claimAndSetMany?(claim: { key: string; expiresAt: number }, entries: RecordWrite[], now: number): Promise<boolean>
   /**

@@ -158,6 +158,8 @@ export interface RelayDelivery {
   lastError?: string
   nextAttemptAt?: number
   createdAt: number
+  /** When `relays.retry` last gave it a fresh budget (attempts and age count from then). */
+  retriedAt?: number
   deliveredAt?: number
   /** What is relayed. */
   logout: {
@@ -209,12 +211,19 @@ export interface RelayOutbox {
    * instance holds it or it is no longer due. Give it back with {@link RelayOutbox.settle}.
    */
   take(id: string, leaseSeconds: number): Promise<RelayDelivery | undefined>
-  /** Stores a taken delivery's new state (`delivered` and `dead` leave the pending index) and gives back its lease. */
+  /**
+   * Stores a taken delivery's new state (`delivered` and `dead` leave the pending index) and gives
+   * back its lease; writes nothing when the row is gone or no longer pending (discarded, its app
+   * deleted, or settled by another instance meanwhile).
+   */
   settle(delivery: RelayDelivery): Promise<void>
   get(id: string): Promise<RelayDelivery | undefined>
   /** Newest first. */
   list(query?: RelayListQuery): Promise<RelayDelivery[]>
-  /** A `dead` delivery becomes pending, due now; `false` when it is not dead (or gone). */
+  /**
+   * A `dead` delivery becomes pending, due now, with a fresh budget (attempts and age count from
+   * now). `false` for any other (a pending one is only indexed again, should a crash have left it out).
+   */
   retry(id: string): Promise<boolean>
   /** Removes a delivery whatever its state; `false` when there was none. */
   discard(id: string): Promise<boolean>

@@ -31,6 +31,7 @@ export type {
   SigningKeyStore,
 } from './gateway-store.js'
 export type { OutboxRetention } from './outbox.js'
+export { isDeliveryId } from './outbox.js'
 export type { SessionOptions } from './sessions.js'
 export type { BackchannelStore, StorageStoreOptions, StoreOptions } from './store.js'
 export { createStore } from './store.js'

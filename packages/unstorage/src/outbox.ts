@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { RevocationTarget } from '@backchannel/core'
-import { deliveryIdTime, keys } from './_internal/keys.js'
+import { DELIVERY_ID, deliveryIdTime, keys } from './_internal/keys.js'
 import type { RecordWrite, StoreBackend } from './backend.js'
 import type { RelayDelivery, RelayOutbox } from './gateway-store.js'
 
@@ -42,6 +42,9 @@ const nextSuffix = () => {
   sequence = (sequence + 1) % 36 ** 5
   return `${instance}${sequence.toString(36).padStart(5, '0')}`
 }
+
+/** Whether `id` has the form of a delivery id (as `relays.list` shows them). */
+export const isDeliveryId = (id: string): boolean => DELIVERY_ID.test(id)
 
 /** The delivery rows a revocation of `target` at `t` relays to (none without `target.relay`). */
 export function deliveriesOf(target: RevocationTarget, t: number): RelayDelivery[] {
@@ -175,8 +178,13 @@ export function createOutbox(
     },
 
     async settle(delivery) {
-      await write(delivery, now())
-      if (delivery.state !== 'pending') await backend.removeMembers(keys.relayPending, [delivery.id])
+      // Discarded, expired or its app deleted while the attempt ran, or settled by another
+      // instance: writing would bring back or overwrite what is no longer this attempt's.
+      const current = await read(delivery.id)
+      if (current?.state === 'pending') {
+        await write(delivery, now())
+        if (delivery.state !== 'pending') await backend.removeMembers(keys.relayPending, [delivery.id])
+      }
       await backend.release(keys.relayLease(delivery.id))
     },
 
@@ -205,11 +213,18 @@ export function createOutbox(
 
     async retry(id) {
       const delivery = await read(id)
-      if (delivery?.state !== 'dead') return false
+      if (!delivery || delivery.state === 'delivered') return false
       const t = now()
-      const retried: RelayDelivery = { ...delivery, state: 'pending', nextAttemptAt: t }
-      await backend.addMember(keys.relayPending, id, untilOf(retried, t, retention))
+      if (delivery.state === 'pending') {
+        // Nothing to retry; indexed again, since a crash between the two writes below leaves it out.
+        await backend.addMember(keys.relayPending, id, untilOf(delivery, t, retention))
+        return false
+      }
+      // A fresh budget: attempts and the give-up age count from the retry.
+      const retried: RelayDelivery = { ...delivery, state: 'pending', attempts: 0, nextAttemptAt: t, retriedAt: t }
+      // The row first: a drainer that meets the id in the index with its row still dead drops the id.
       await write(retried, t)
+      await backend.addMember(keys.relayPending, id, untilOf(retried, t, retention))
       return true
     },
 

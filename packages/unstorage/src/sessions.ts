@@ -213,11 +213,8 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
     }
     // The relay deliveries go in the same write, named in the outbox's index first (outbox.ts).
     const deliveries = deliveriesOf(target, t)
-    if (deliveries.length > 0) {
-      await announceDeliveries(backend, deliveries, t, relayRetention)
-      writes.push(...deliveryWrites(deliveries, t, relayRetention))
-    }
-    return { writes, revoked, t }
+    if (deliveries.length > 0) await announceDeliveries(backend, deliveries, t, relayRetention)
+    return { writes, rows: deliveryWrites(deliveries, t, relayRetention), revoked, t }
   }
 
   const store: SessionStore = {
@@ -297,8 +294,16 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
     },
 
     async revoke(target: RevocationTarget) {
-      const { writes, revoked, t } = await revocation(target)
-      await backend.setMany(writes, t)
+      const { writes, rows, revoked, t } = await revocation(target)
+      if (backend.claimAndSetMany) {
+        // A backend that writes atomically (it has claimAndSetMany) stores rows and markers at once.
+        await backend.setMany([...rows, ...writes], t)
+      } else {
+        // Elsewhere the rows are stored first: a marker that says the logout is recorded (so a
+        // retried token is answered 200 as a replay) then implies its rows exist.
+        if (rows.length > 0) await backend.setMany(rows, t)
+        await backend.setMany(writes, t)
+      }
       return { revoked }
     },
   }
@@ -307,8 +312,8 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
   return {
     ...store,
     async claimAndRevoke(key, expiresAt, target) {
-      const { writes, revoked, t } = await revocation(target)
-      const claimed = await claimAndSetMany.call(backend, { key: keys.claim(key), expiresAt }, writes, t)
+      const { writes, rows, revoked, t } = await revocation(target)
+      const claimed = await claimAndSetMany.call(backend, { key: keys.claim(key), expiresAt }, [...rows, ...writes], t)
       return claimed ? { claimed: true, revoked } : { claimed: false }
     },
   }

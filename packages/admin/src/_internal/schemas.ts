@@ -26,7 +26,13 @@ export const relays = z
   .array(
     z
       .object({
-        url: z.url({ protocol: /^https?$/ }).max(2048),
+        url: z
+          .url({ protocol: /^https?$/ })
+          .max(2048)
+          // The URL is shown in relays.list, audit records and logs: it must hold no credentials.
+          .refine((url) => !/^https?:\/\/[^/?#]*@/i.test(url), {
+            message: 'no user or password in a relay URL: it is shown in lists, audit records and logs',
+          }),
         mode: z.enum(['forward', 'sign', 'hmac']),
         clientId: z.string().min(1).max(1024).optional(),
       })

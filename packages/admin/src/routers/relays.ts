@@ -2,12 +2,12 @@
  * `relays.*`: the relay deliveries of the outbox. `list` and `retry` reach an owner's own
  * application; `discard` and retrying a whole application's dead letters need the admin token.
  */
-import type { RelayDelivery } from '@backchannel/unstorage'
+import { isDeliveryId, type RelayDelivery } from '@backchannel/unstorage'
 import { TRPCError } from '@trpc/server'
 import { z } from 'zod'
 import { wholeSeconds } from '../_internal/public-records.js'
 import { appName } from '../_internal/schemas.js'
-import { type AdminContext, adminProcedure, authenticatedProcedure, router } from '../trpc.js'
+import { type AdminContext, adminAction, authenticatedProcedure, router } from '../trpc.js'
 
 /**
  * A delivery as `relays.list` shows it: never the token it carries (`logout`) nor the relay's
@@ -31,7 +31,7 @@ function publicDelivery(d: RelayDelivery): PublicDelivery {
   }
 }
 
-const deliveryId = z.string().regex(/^[0-9a-z]{19}\.[0-9a-f]{32}$/, 'must be a delivery id from relays.list')
+const deliveryId = z.string().refine(isDeliveryId, 'must be a delivery id from relays.list')
 const state = z.enum(['pending', 'delivered', 'dead'])
 
 const forbidden = () =>
@@ -64,6 +64,7 @@ export const relaysRouter = router({
     }),
 
   retry: authenticatedProcedure
+    .meta({ audited: true })
     .input(
       z.union([z.object({ id: deliveryId }).strict(), z.object({ app: appName, state: z.literal('dead') }).strict()]),
     )
@@ -76,6 +77,7 @@ export const relaysRouter = router({
           if (ctx.caller.role !== 'admin') throw forbidden()
           return { retried: 0 }
         }
+        Object.assign(ctx.audit, { app: delivery.app, delivery: input.id })
         return { retried: (await outbox.retry(input.id)) ? 1 : 0 }
       }
       if (ctx.caller.role !== 'admin') {
@@ -91,7 +93,9 @@ export const relaysRouter = router({
       return { retried }
     }),
 
-  discard: adminProcedure
-    .input(z.object({ id: deliveryId }).strict())
-    .mutation(async ({ ctx, input }) => ({ discarded: await ctx.deps.store.outbox.discard(input.id) })),
+  discard: adminAction.input(z.object({ id: deliveryId }).strict()).mutation(async ({ ctx, input }) => {
+    const delivery = await ctx.deps.store.outbox.get(input.id)
+    if (delivery) Object.assign(ctx.audit, { app: delivery.app, delivery: input.id })
+    return { discarded: await ctx.deps.store.outbox.discard(input.id) }
+  }),
 })

@@ -214,7 +214,8 @@ export function planRetry(
   if (expiresAt !== undefined) {
     return nextAttemptAt < expiresAt ? { state: 'pending', nextAttemptAt } : { state: 'dead' }
   }
-  if (delivery.attempts >= MAX_ATTEMPTS || nextAttemptAt > delivery.createdAt + MAX_AGE_SECONDS) {
+  const since = delivery.retriedAt ?? delivery.createdAt
+  if (delivery.attempts >= MAX_ATTEMPTS || nextAttemptAt > since + MAX_AGE_SECONDS) {
     return { state: 'dead' }
   }
   return { state: 'pending', nextAttemptAt }
