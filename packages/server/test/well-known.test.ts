@@ -18,9 +18,11 @@ import { createGateway } from '../src/index.js'
 import { type LoopbackGateway, startLoopbackGateway } from './fixtures/loopback-gateway.js'
 
 let gw: LoopbackGateway
+// The gateway's clock runs ahead by `skew` seconds, to pass the time a new key waits before it signs.
+let skew = 0
 
 beforeAll(async () => {
-  gw = await startLoopbackGateway()
+  gw = await startLoopbackGateway({ now: () => Date.now() / 1000 + skew })
 })
 afterAll(async () => {
   await gw?.close()
@@ -92,6 +94,10 @@ describe('/.well-known', () => {
 
     const { kid } = await gw.admin.keys.rotate.mutate({ graceSeconds: 3600 })
     expect(kid).not.toBe(old?.kid)
+    // Published at once, but it signs only once every instance has read it (10 s, the signer's cache).
+    expect(decodeProtectedHeader(await gw.gateway.signer.sign(claims())).kid).toBe(old?.kid)
+    skew += 11
+    gw.gateway.signer.refresh()
     const after = await gw.gateway.signer.sign(claims())
     expect(decodeProtectedHeader(after).kid).toBe(kid)
 

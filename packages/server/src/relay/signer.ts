@@ -14,7 +14,10 @@ export interface JsonWebKeySet {
 
 /** Signs as the gateway and publishes its keys. */
 export interface GatewaySigner {
-  /** A compact JWS of `claims`, header `{ alg: 'ES256', kid, typ: 'logout+jwt' }`, by the current key. */
+  /**
+   * A compact JWS of `claims`, header `{ alg: 'ES256', kid, typ: 'logout+jwt' }`, by the current
+   * key once it is older than the cache time (so every instance publishes it), else by the previous.
+   */
   sign(claims: JWTPayload): Promise<string>
   /** The published keys: the current one, then those still in their grace. */
   jwks(): Promise<JsonWebKeySet>
@@ -59,7 +62,10 @@ export function createGatewaySigner(options: GatewaySignerOptions): GatewaySigne
   async function load(): Promise<Loaded> {
     const at = now()
     const keys = await options.keys.ensure()
-    const current = keys[0] as SigningKey
+    // A new key signs once every instance publishes it (each reads the keys again within
+    // cacheSeconds): until then the previous key, while it is still published, signs instead.
+    const [newest, previous] = keys as [SigningKey, SigningKey | undefined]
+    const current = previous && newest.createdAt > at - cacheSeconds ? previous : newest
     // Imported once per key, not per signature.
     const privateKey =
       loaded?.kid === current.kid ? loaded.privateKey : await importJWK(current.privateJwk as JWK, 'ES256')
