@@ -190,7 +190,7 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
     const ended: [member: string, record: SessionRecord][] = []
     for (const [member, r] of covered) {
       // A bounded revocation leaves alone the sessions that began after it.
-      const spared = target.bounded === true && r.sid !== sid && r.authTime > target.issuedAt
+      const spared = target.bounded === true && (sid === undefined || r.sid !== sid) && r.authTime > target.issuedAt
       if (!spared && revokedAt(r, before.of(r)) === undefined) {
         revoked++
         if (r.sid === sid) ended.push([member, r])
