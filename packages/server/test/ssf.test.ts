@@ -122,7 +122,14 @@ async function sign(
   header: Record<string, unknown> = {},
   key = signing.privateKey,
 ) {
-  const payload = { iss, aud: AUDIENCE, iat: Math.floor(Date.now() / 1000), jti: `set-${++counter}`, events, ...claims }
+  const payload: Record<string, unknown> = {
+    iss,
+    aud: AUDIENCE,
+    iat: Math.floor(Date.now() / 1000),
+    jti: `set-${++counter}`,
+    events,
+    ...claims,
+  }
   for (const [name, value] of Object.entries(payload)) if (value === undefined) delete payload[name]
   return new SignJWT(payload)
     .setProtectedHeader({ alg: 'RS256', typ: 'secevent+jwt', kid: 'k1', ...header } as { alg: string })

@@ -24,6 +24,7 @@ async function load(ctx: AdminContext, name: string): Promise<StreamRecord> {
 }
 
 const url = z.string().min(1).max(2048)
+const streamName = appName.describe('the stream name: lowercase letters, digits and "-" (the :stream of /ssf/:stream)')
 
 export const streamsRouter = router({
   /**
@@ -34,13 +35,13 @@ export const streamsRouter = router({
     .input(
       z
         .object({
-          name: appName,
-          issuer: url,
-          apps: z.array(appName).min(1).max(100),
-          audience: url.optional(),
-          streamId: z.string().min(1).max(1024).optional(),
-          delivery: z.literal('push').optional(),
-          algorithm: z.enum(ASYMMETRIC_ALGORITHMS).optional(),
+          name: streamName,
+          issuer: url.describe("the transmitter's issuer URL (its /.well-known/ssf-configuration is read now)"),
+          apps: z.array(appName).min(1).max(100).describe('the applications whose sessions its events end'),
+          audience: url.optional().describe("what the SETs' aud must contain (default the gateway's public URL)"),
+          streamId: z.string().min(1).max(1024).optional().describe("the transmitter's id of the stream, if known"),
+          delivery: z.literal('push').optional().describe('how events arrive: pushed to the gateway (the default)'),
+          algorithm: z.enum(ASYMMETRIC_ALGORITHMS).optional().describe('the one alg accepted (default RS256)'),
         })
         .strict(),
     )
@@ -81,10 +82,10 @@ export const streamsRouter = router({
   list: adminProcedure.query(async ({ ctx }) => (await ctx.deps.store.streams.list()).map(publicStream)),
   /** One stream. */
   get: adminProcedure
-    .input(z.object({ name: appName }).strict())
+    .input(z.object({ name: streamName }).strict())
     .query(async ({ ctx, input }) => publicStream(await load(ctx, input.name))),
   /** Removes a stream: its push URL answers 404 from then on. */
-  delete: adminAction.input(z.object({ name: appName }).strict()).mutation(async ({ ctx, input }) => {
+  delete: adminAction.input(z.object({ name: streamName }).strict()).mutation(async ({ ctx, input }) => {
     await load(ctx, input.name)
     await ctx.deps.store.streams.delete(input.name)
     return { deleted: true as const }
