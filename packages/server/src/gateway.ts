@@ -218,6 +218,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     limiter: logout.limiter,
     metrics,
     logger,
+    revoked: drainer && (() => void drainer.wake()),
   }
   const admin: AdminDependencies = {
     store,

@@ -25,6 +25,8 @@ export interface SsfRouteDependencies {
   limiter: FailureLimiter
   metrics: Metrics
   logger: Logger
+  /** Told of each SET that ended sessions: wakes the relay drainer for the deliveries it wrote. */
+  revoked?: () => void
 }
 
 // Failures a client caused: these count towards the limits (a wrong Authorization too).
@@ -49,6 +51,7 @@ export async function handleSsfPush(request: Request, rawStream: string, caller:
       outcome = ssfFailure(outcome.stream, new errors.RateLimited(retryAfter, { cause: outcome.error }))
     }
   }
+  if (outcome.result === 'revoked') deps.revoked?.()
   record(outcome, throttled, caller.requestId, deps)
   return ssfResponse(outcome)
 }

@@ -233,6 +233,19 @@ describe('POST /ssf/:stream', () => {
     expect(await state('s1')).toBe('revoked')
   })
 
+  it('relays what it ends, to sign and hmac relays, as a logout does', async () => {
+    const { push, iss, register, admin } = await setUp()
+    // No drainer runs in these gateways: the deliveries wait in the outbox, nothing is posted.
+    const url = 'http://127.0.0.1:9/bcl'
+    await admin.apps.update.mutate({ name: 'wiki', relays: [{ url, mode: 'hmac' }] })
+    await register('s1', 'alice', 'a')
+    expect(await push(await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' })))).toMatchObject({
+      status: 202,
+    })
+    const deliveries = await admin.relays.list.query({ app: 'wiki' })
+    expect(deliveries).toMatchObject([{ url, mode: 'hmac', state: 'pending' }])
+  })
+
   it('reads the subject from sub_id first, from the event only without it', async () => {
     const { push, iss, register, state } = await setUp()
     await register('alice-1', 'alice', 'a')
