@@ -114,45 +114,52 @@ export async function processSecurityEventRequest(
       return accepted(name, { set, event, apps: names, result: 'ignored', reason: action.reason })
     }
 
-    const replay = guardStore(deps.replay)
-    const key = replayKey(`ssf\n${name}`, set.iss, set.jti)
-    if (!(await replay.claim(key, now + SET_REPLAY_SECONDS))) {
-      return accepted(name, { set, event, apps: names, result: 'replayed' })
-    }
     // A session that began after the event is not ended (and a future time is taken as now).
     const issuedAt = Math.min(set.eventTimestamp ?? set.iat, now)
     const revoker = guardStore(deps.revoker)
+    const { jti } = set
+    // Every target is built, and refused if need be, before anything is claimed or written.
+    const planned = apps.map((app) => {
+      const target: RevocationTarget = {
+        app: app.name,
+        iss: action.iss ?? sessionIssuer(app),
+        ...(action.sub === undefined ? {} : { sub: action.sub }),
+        ...(action.sid === undefined ? {} : { sid: action.sid }),
+        // `session-revoked` naming a session ends that session only, whatever the app's logout scope.
+        scope: 'session',
+        issuedAt,
+        bounded: true,
+        jti,
+      }
+      // `forward` relays pass on the IdP's logout token byte for byte: a SET is none, so they are skipped.
+      const relays = app.relays?.filter((relay) => relay.mode !== 'forward') ?? []
+      if (relays.length > 0) {
+        if (!revoker.relayOutbox) {
+          throw new RelaysUnsupported(
+            `application ${JSON.stringify(app.name)} has relays, but its revoker cannot store their deliveries`,
+          )
+        }
+        target.relay = { relays }
+      }
+      return target
+    })
+
+    const replay = guardStore(deps.replay)
+    const key = replayKey(`ssf\n${name}`, set.iss, jti)
+    if (!(await replay.claim(key, now + SET_REPLAY_SECONDS))) {
+      return accepted(name, { set, event, apps: names, result: 'replayed' })
+    }
     const targets: NonNullable<SsfOutcome['targets']> = []
     try {
-      for (const app of apps) {
-        const target: RevocationTarget = {
-          app: app.name,
-          iss: action.iss ?? sessionIssuer(app),
-          ...(action.sub === undefined ? {} : { sub: action.sub }),
-          ...(action.sid === undefined ? {} : { sid: action.sid }),
-          // `session-revoked` naming a session ends that session only, whatever the app's logout scope.
-          scope: 'session',
-          issuedAt,
-          bounded: true,
-          jti: set.jti,
-        }
-        // `forward` relays pass on the IdP's logout token byte for byte: a SET is none, so they are skipped.
-        const relays = app.relays?.filter((relay) => relay.mode !== 'forward') ?? []
-        if (relays.length > 0) {
-          if (!revoker.relayOutbox) {
-            throw new RelaysUnsupported(
-              `application ${JSON.stringify(app.name)} has relays, but its revoker cannot store their deliveries`,
-            )
-          }
-          target.relay = { relays }
-        }
+      for (const target of planned) {
         const { revoked } = await revoker.revoke(target)
+        const { app, iss, sub, sid } = target
         targets.push({
-          app: app.name,
-          iss: target.iss,
+          app,
+          iss,
           revoked,
-          ...(action.sub ? { sub: action.sub } : {}),
-          ...(action.sid ? { sid: action.sid } : {}),
+          ...(sub === undefined ? {} : { sub }),
+          ...(sid === undefined ? {} : { sid }),
         })
       }
     } catch (err) {
