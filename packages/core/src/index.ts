@@ -4,10 +4,10 @@
  *
  * Follow one logout: `flow.ts` (form body → outcome) → `verify.ts` (header, signature) →
  * `claims.ts` (claim rules) → your {@link SessionRevoker}; `outcome.ts` picks the HTTP status from
- * one table, for every route of the gateway. Errors are classes in the {@link errors} namespace;
- * The Shared Signals receiver follows the same path:
+ * one table, for every route of the gateway. The Shared Signals receiver follows the same path:
  * `ssf-flow.ts` (push request → outcome) → `set.ts` (a SET's rules) → `ssf-event.ts` (what an event
- * ends) → the same revoker. `./mint` signs HMAC logout tokens, `./discovery` reads an issuer, `./testing` proves a store.
+ * ends) → the same revoker. Errors are classes in the {@link errors} namespace; `./mint` signs HMAC
+ * logout tokens, `./discovery` reads an issuer (and a transmitter), `./testing` proves a store.
  * @module
  */
 
