@@ -34,13 +34,16 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close()
 })
 
-/** A transmitter on 127.0.0.1: its SSF metadata (stating `statedIssuer` if given) and its JWKS. */
-async function startTransmitter(statedIssuer?: string) {
+/**
+ * A transmitter on 127.0.0.1: its SSF metadata (stating `statedIssuer` if given) and its JWKS;
+ * with `path`, its issuer has that path, and its metadata is where SSF 1.0 §7.2.1 puts it.
+ */
+async function startTransmitter(statedIssuer?: string, path = '') {
   let jwksFetches = 0
   const jwk = { ...(await exportJWK(signing.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }
   let issuer = ''
   const server: Server = createServer((req, res) => {
-    if (req.url === '/.well-known/ssf-configuration') {
+    if (req.url === `/.well-known/ssf-configuration${path}`) {
       res.writeHead(200, { 'content-type': 'application/json' }).end(
         JSON.stringify({
           spec_version: '1_0',
@@ -55,7 +58,7 @@ async function startTransmitter(statedIssuer?: string) {
     } else res.writeHead(404).end()
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`
   closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())))
   return { issuer, jwksFetches: () => jwksFetches }
 }
@@ -153,6 +156,16 @@ describe('streams.create', () => {
     expect(records.map((r: { action?: string }) => r.action)).toContain('streams.create')
     await admin.streams.delete.mutate({ name: 'idp' })
     await expect(admin.streams.get.query({ name: 'idp' })).rejects.toMatchObject({ data: { code: 'NOT_FOUND' } })
+  })
+
+  it('reads the metadata of an issuer with a path after the host: /.well-known/ssf-configuration/PATH', async () => {
+    const transmitter = await startTransmitter(undefined, '/tenant-1')
+    const store = memoryStore()
+    closers.push(() => store.close())
+    const { admin } = await startGateway(store)
+    await admin.apps.create.mutate({ name: 'wiki' })
+    const created = await admin.streams.create.mutate({ name: 'idp', issuer: transmitter.issuer, apps: ['wiki'] })
+    expect(created.stream).toMatchObject({ issuer: transmitter.issuer, jwksUri: `${transmitter.issuer}/jwks` })
   })
 
   it('refuses a transmitter stating another issuer', async () => {
