@@ -4,7 +4,7 @@
  * @module
  */
 import { BackchannelError, errorStatus, type SessionRevoker, type SessionStore } from '@backchannel/core'
-import type { DiscoveredIssuer } from '@backchannel/core/discovery'
+import type { DiscoveredIssuer, DiscoveredTransmitter } from '@backchannel/core/discovery'
 import type { AppRecord, AuditInput, GatewayStore } from '@backchannel/unstorage'
 import { initTRPC, TRPCError } from '@trpc/server'
 import { sameHash } from './_internal/credentials.js'
@@ -20,6 +20,13 @@ export interface AdminDependencies {
   sessions?: SessionStore | SessionRevoker
   /** Runs discovery for an issuer with the gateway's fetch policy (`discoverIssuer` of core). */
   discover: (issuer: string, clientId: string) => Promise<DiscoveredIssuer>
+  /**
+   * Reads a Shared Signals transmitter's metadata with the gateway's fetch policy
+   * (`discoverTransmitter` of core). Default: that discovery with the strictest policy.
+   */
+  discoverTransmitter?: (issuer: string) => Promise<DiscoveredTransmitter>
+  /** The gateway's public URL (`BACKCHANNEL_PUBLIC_URL`): streams' push URLs and default audience. Default `http://localhost:3000`. */
+  publicUrl?: string
   /** SHA-256 (hex) of the admin token. */
   adminTokenHash: string
   /** The clock, seconds since epoch. */

@@ -24,3 +24,6 @@ export type BackchannelErrorCode = {
 
 /** The codes of the logout token's rules (`LogoutTokenInvalid` and its subclasses): all answer 400. */
 export type LogoutTokenErrorCode = Extract<BackchannelErrorCode, `ERR_LOGOUT_TOKEN_${string}`>
+
+/** The codes of the Security Event Token's rules (`SetInvalid` and its subclasses): all answer 400. */
+export type SetErrorCode = Extract<BackchannelErrorCode, `ERR_SET_${string}`>

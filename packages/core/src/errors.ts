@@ -144,6 +144,94 @@ export class LogoutTokenClaim extends LogoutTokenInvalid {
   }
 }
 
+// ── Security Event Tokens pushed to a stream (SSF 1.0, RFC 8417, RFC 8935) ────────────────────
+
+/** The `err` values of an RFC 8935 §2.4 error response. */
+export type SetErr =
+  | 'invalid_request'
+  | 'invalid_key'
+  | 'invalid_issuer'
+  | 'invalid_audience'
+  | 'authentication_failed'
+  | 'access_denied'
+
+/**
+ * Base class of every reason a Security Event Token is refused; all answer `400` with the RFC
+ * 8935 `err` the class names ({@link SetInvalid.err}). Never thrown itself.
+ */
+export class SetInvalid extends BackchannelError {
+  static override readonly code: string = 'ERR_SET_INVALID'
+  /** The RFC 8935 `err` value this refusal is answered with. */
+  static readonly err: SetErr = 'invalid_request'
+  /** The RFC 8935 `err` value this refusal is answered with. */
+  readonly err: SetErr = (this.constructor as typeof SetInvalid).err
+}
+
+/** Not a compact JWS, or its payload is not a JSON object (`invalid_request`). */
+export class SetMalformed extends SetInvalid {
+  static override readonly code = 'ERR_SET_MALFORMED'
+}
+
+/** The `typ` header is not `secevent+jwt` (`invalid_request`). */
+export class SetTyp extends SetInvalid {
+  static override readonly code = 'ERR_SET_TYP'
+}
+
+/** A claim is missing, has the wrong type, or must not be present; `claim` names it (`invalid_request`). */
+export class SetClaim extends SetInvalid {
+  static override readonly code = 'ERR_SET_CLAIM'
+  /** The claim that broke the rule, e.g. `events`, `sub` or `exp`. */
+  readonly claim: string
+
+  constructor(claim: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.claim = claim
+  }
+}
+
+/**
+ * The key or algorithm cannot be used: an `alg` other than the stream's, a `kid` not in the
+ * transmitter's key set, or a header naming its own key (`jku`, `x5u`, `jwk`, `x5c`) (`invalid_key`).
+ */
+export class SetKey extends SetInvalid {
+  static override readonly code = 'ERR_SET_KEY'
+  static override readonly err: SetErr = 'invalid_key'
+}
+
+/** The signature does not verify with the transmitter's key (`authentication_failed`). */
+export class SetSignature extends SetInvalid {
+  static override readonly code = 'ERR_SET_SIGNATURE'
+  static override readonly err: SetErr = 'authentication_failed'
+}
+
+/** `iss` is not the stream's issuer (`invalid_issuer`). */
+export class SetIssuer extends SetInvalid {
+  static override readonly code = 'ERR_SET_ISSUER'
+  static override readonly err: SetErr = 'invalid_issuer'
+}
+
+/** `aud` does not contain the stream's audience (`invalid_audience`). */
+export class SetAudience extends SetInvalid {
+  static override readonly code = 'ERR_SET_AUDIENCE'
+  static override readonly err: SetErr = 'invalid_audience'
+}
+
+/** The stream feeds no registered application any more: nothing may act on its events (`access_denied`). */
+export class SetAccessDenied extends SetInvalid {
+  static override readonly code = 'ERR_SET_ACCESS_DENIED'
+  static override readonly err: SetErr = 'access_denied'
+}
+
+/** No stream is registered under the name in the push URL. */
+export class StreamUnknown extends BackchannelError {
+  static override readonly code = 'ERR_STREAM_UNKNOWN'
+}
+
+/** The push request's `Authorization` header is missing or not the stream's; answers 401. */
+export class StreamUnauthorized extends BackchannelError {
+  static override readonly code = 'ERR_STREAM_UNAUTHORIZED'
+}
+
 // ── Dependencies that may be down: retry later (503) ──────────────────────────────────────────
 
 /** The issuer's keys could not be fetched, and none are cached. Retryable. */

@@ -196,7 +196,7 @@ export async function processLogoutRequest(
 }
 
 /** Reads a body as text, or `undefined` once it exceeds `maxBytes` (without buffering the rest). */
-async function readBody(request: Request, maxBytes: number): Promise<string | undefined> {
+export async function readBody(request: Request, maxBytes: number): Promise<string | undefined> {
   const declared = request.headers.get('content-length')
   if (declared !== null) {
     // HTTP framing delivers exactly Content-Length bytes, so the header is the size: read it

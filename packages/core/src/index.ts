@@ -4,8 +4,10 @@
  *
  * Follow one logout: `flow.ts` (form body → outcome) → `verify.ts` (header, signature) →
  * `claims.ts` (claim rules) → your {@link SessionRevoker}; `outcome.ts` picks the HTTP status from
- * one table, for every route of the gateway. Errors are classes in the {@link errors} namespace;
- * `./mint` signs HMAC logout tokens, `./discovery` reads an issuer, `./testing` proves a store.
+ * one table, for every route of the gateway. The Shared Signals receiver follows the same path:
+ * `ssf-flow.ts` (push request → outcome) → `set.ts` (a SET's rules) → `ssf-event.ts` (what an event
+ * ends) → the same revoker. Errors are classes in the {@link errors} namespace; `./mint` signs HMAC
+ * logout tokens, `./discovery` reads an issuer (and a transmitter), `./testing` proves a store.
  * @module
  */
 
@@ -30,6 +32,7 @@ export { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, resolvePolicy, sessionIssuer } 
 export type { LogoutToken } from './claims.js'
 export { BACKCHANNEL_LOGOUT_EVENT } from './claims.js'
 export type { BackchannelErrorCode } from './error-code.js'
+export type { SetErr } from './errors.js'
 /**
  * Every error class, one per code: `errors.LogoutTokenExpired`, `errors.StoreUnavailable`, …
  * Also holds `errors.BackchannelError`, the base class.
@@ -59,5 +62,17 @@ export type {
   SessionStore,
 } from './session.js'
 export { DEFAULT_RETENTION, DEFAULT_SESSION_TTL, defineRevoker, isSubjectWide } from './session.js'
+export type { SecurityEvent, SetVerifier, StreamConfig } from './set.js'
+export { createSetVerifier } from './set.js'
+export type { SsfAction } from './ssf-event.js'
+export { interpretEvent, SESSION_EVENTS } from './ssf-event.js'
+export type { SsfFlowDependencies, SsfOutcome, SsfResult } from './ssf-flow.js'
+export {
+  MAX_SET_BYTES,
+  processSecurityEventRequest,
+  SET_REPLAY_SECONDS,
+  ssfFailure,
+  ssfResponse,
+} from './ssf-flow.js'
 export type { LogoutVerifier, LogoutVerifierOptions, VerifyOptions } from './verify.js'
 export { createLogoutVerifier } from './verify.js'

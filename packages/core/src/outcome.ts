@@ -4,8 +4,8 @@
  * @module
  */
 import type { LogoutToken } from './claims.js'
-import type { BackchannelErrorCode, LogoutTokenErrorCode } from './error-code.js'
-import { BackchannelError, LogoutTokenInvalid, RateLimited } from './errors.js'
+import type { BackchannelErrorCode, LogoutTokenErrorCode, SetErrorCode } from './error-code.js'
+import { BackchannelError, LogoutTokenInvalid, RateLimited, SetInvalid } from './errors.js'
 
 /** The answer to a back-channel logout request, ready for any HTTP framework to send. */
 export interface LogoutOutcome {
@@ -35,12 +35,16 @@ export interface LogoutErrorBody {
 
 /**
  * Error code → HTTP status: the one place a status is chosen. The token's rules
- * (`ERR_LOGOUT_TOKEN_*`) all answer 400 and are not listed; typing the table by code makes a new
+ * (`ERR_LOGOUT_TOKEN_*`, and `ERR_SET_*` of Security Event Tokens) all answer 400 and are not listed; typing the table by code makes a new
  * code without a status a compile error. Not exported by the package: read it with {@link errorStatus}.
  */
-export const STATUS_BY_CODE: Readonly<Record<Exclude<BackchannelErrorCode, LogoutTokenErrorCode>, number>> = {
+export const STATUS_BY_CODE: Readonly<
+  Record<Exclude<BackchannelErrorCode, LogoutTokenErrorCode | SetErrorCode>, number>
+> = {
   ERR_REQUEST_INVALID: 400,
+  ERR_STREAM_UNAUTHORIZED: 401,
   ERR_APP_UNKNOWN: 404,
+  ERR_STREAM_UNKNOWN: 404,
   ERR_METHOD_NOT_ALLOWED: 405,
   ERR_REQUEST_TOO_LARGE: 413,
   ERR_RATE_LIMITED: 429,
@@ -75,7 +79,7 @@ export interface ErrorStatus {
 
 /**
  * The HTTP status of an error, read from the one table every route uses: codes not listed are
- * 400 for the logout token's rules and 500 for anything else (a bug, an uncoded error).
+ * 400 for the rules of logout tokens and Security Event Tokens, and 500 for anything else (a bug, an uncoded error).
  * {@link failure} answers a logout request with it; use it directly for answers that are not a
  * logout (a readiness probe, an API's own error vocabulary).
  *
@@ -89,7 +93,7 @@ export function errorStatus(error: unknown): ErrorStatus {
   if (!(error instanceof BackchannelError)) return { status: 500 }
   const status =
     (STATUS_BY_CODE as Readonly<Record<string, number>>)[error.code] ??
-    (error instanceof LogoutTokenInvalid ? 400 : 500)
+    (error instanceof LogoutTokenInvalid || error instanceof SetInvalid ? 400 : 500)
   if (error instanceof RateLimited) return { status, retryAfter: error.retryAfter }
   return status === 503 ? { status, retryAfter: RETRY_AFTER_SECONDS } : { status }
 }

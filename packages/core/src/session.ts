@@ -27,6 +27,12 @@ export interface RevocationTarget {
   /** The token's `jti`, when it has one (for audit; replay is already settled). */
   jti?: string
   /**
+   * `true`: only sessions that began (`authTime`) at or before `issuedAt` end, now or when
+   * registered later (a Shared Signals event, bounded by its `event_timestamp`). Default: every
+   * session registered until now ends too, as a logout means. A revoker that ignores it ends more.
+   */
+  bounded?: boolean
+  /**
    * The application's relays, when it has any: a revoker with `relayOutbox` writes one delivery
    * per relay in the same write as the revocation (see {@link SessionRevoker.relayOutbox}).
    */

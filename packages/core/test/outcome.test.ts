@@ -10,11 +10,12 @@ const categories = new Set(classes.map((c) => Object.getPrototypeOf(c)))
 const thrown = classes.filter((c) => !categories.has(c))
 
 describe('every code has a status', () => {
-  it('each error class that core throws is in the table, or is a logout token rule (400)', () => {
+  it('each error class that core throws is in the table, or is a logout token or SET rule (400)', () => {
     expect(thrown.length).toBeGreaterThan(20)
     for (const ErrorClass of thrown) {
       const listed = Object.hasOwn(STATUS_BY_CODE, ErrorClass.code)
-      const tokenRule = ErrorClass.prototype instanceof errors.LogoutTokenInvalid
+      const tokenRule =
+        ErrorClass.prototype instanceof errors.LogoutTokenInvalid || ErrorClass.prototype instanceof errors.SetInvalid
       expect({ code: ErrorClass.code, covered: listed !== tokenRule }).toEqual({ code: ErrorClass.code, covered: true })
       expect(errorStatus(new ErrorClass('x')).status).toBe(tokenRule ? 400 : STATUS_BY_CODE[ErrorClass.code as never])
     }

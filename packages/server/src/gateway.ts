@@ -1,5 +1,6 @@
 /**
- * `createGateway`: the h3 application of the gateway — the logout route, health, metrics, its
+ * `createGateway`: the h3 application of the gateway — the logout route, the Shared Signals push
+ * route (`/ssf/:stream`, ssf-route.ts), health, metrics, its
  * `/.well-known` issuer documents and the admin API — over a store, and its split between a public
  * and a management listener ({@link MANAGEMENT_PATHS}). It listens nowhere; `serve.ts` does.
  * @module
@@ -10,6 +11,7 @@ import { openApiDocument } from '@backchannel/admin/openapi'
 import {
   createKeyResolver,
   createLogoutVerifier,
+  createSetVerifier,
   errorStatus,
   errors,
   type IssuerFetchPolicy,
@@ -18,7 +20,7 @@ import {
   type SessionRevoker,
   type SessionStore,
 } from '@backchannel/core'
-import { checkFetchTarget, discoverIssuer } from '@backchannel/core/discovery'
+import { checkFetchTarget, discoverIssuer, discoverTransmitter } from '@backchannel/core/discovery'
 import type { AppRecord, GatewayStore } from '@backchannel/unstorage'
 import { getRequestIP, getRouterParam, H3, type H3Config, type H3Event } from 'h3'
 import pino, { type Logger } from 'pino'
@@ -31,6 +33,7 @@ import { createFailureLimiter, type FailureLimits } from './rate-limit.js'
 import { type AttemptDelivery, createAttemptDelivery, type PlanRetry, planRetry } from './relay/attempt.js'
 import { createRelayDrainer, type RelayDrainer } from './relay/drainer.js'
 import { createGatewaySigner, type GatewaySigner } from './relay/signer.js'
+import { handleSsfPush } from './ssf-route.js'
 import { createWellKnown } from './well-known.js'
 
 /** Options of {@link createGateway}. */
@@ -208,12 +211,30 @@ export function createGateway(options: GatewayOptions): Gateway {
           .then((app) => relayed(drainer, app))
           .catch((err: unknown) => logger.warn({ err, app: name }, 'could not wait for the first relay attempts'))),
   }
+  const ssf = {
+    flow: {
+      streams: store.streams,
+      apps,
+      // The same key resolver as logouts: a transmitter that is also an OIDC issuer has one key set.
+      verifier: createSetVerifier({ keys }),
+      revoker: sessions,
+      replay: options.replay ?? store,
+      now,
+    },
+    audit,
+    limiter: logout.limiter,
+    metrics,
+    logger,
+    revoked: drainer && (() => void drainer.wake()),
+  }
   const admin: AdminDependencies = {
     store,
     sessions,
     adminTokenHash: options.adminTokenHash,
     now,
     discover: (issuer, clientId) => discoverIssuer(issuer, { clientId, fetchPolicy }),
+    discoverTransmitter: (issuer) => discoverTransmitter(issuer, fetchPolicy),
+    publicUrl: issuer,
     checkRelayUrl: (url) => checkFetchTarget(url, 'relay', fetchPolicy),
     onAppChanged: (name, previous) => {
       apps.invalidate(name)
@@ -255,6 +276,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     // Paths near the route (`/auth/logout/`, `/auth/logout/a/b`) are unknown applications, not h3's 404.
     .all('/auth/logout', (event) => handleLogoutPath(caller(event), logout))
     .all('/auth/logout/**', (event) => handleLogoutPath(caller(event), logout))
+    .all('/ssf/:stream', (event) => handleSsfPush(event.req, getRouterParam(event, 'stream') ?? '', caller(event), ssf))
     .get('/healthz', () => Response.json({ status: 'ok' }))
     .get('/.well-known/openid-configuration', wellKnown.openidConfiguration)
     .get('/.well-known/jwks.json', wellKnown.jwks)

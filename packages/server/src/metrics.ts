@@ -72,6 +72,12 @@ export function createMetrics() {
       aggregator: 'max',
       registers: [registry],
     }),
+    ssfEvents: new Counter({
+      name: 'backchannel_ssf_events_total',
+      help: 'Security Event Tokens pushed to streams, by stream, event (short name, "other") and outcome (revoked, unmatched, ignored, replayed, rejected, failed)',
+      labelNames: ['stream', 'event', 'outcome'] as const,
+      registers: [registry],
+    }),
     storeErrors: new Counter({
       name: 'backchannel_store_errors_total',
       help: 'Requests that failed because the store could not be reached',

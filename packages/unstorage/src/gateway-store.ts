@@ -6,7 +6,15 @@
  * @module
  */
 import type { JsonWebKey } from 'node:crypto'
-import type { AppConfig, AppRegistry, Relay, RelayMode, ReplayStore, SessionStore } from '@backchannel/core'
+import type {
+  AppConfig,
+  AppRegistry,
+  Relay,
+  RelayMode,
+  ReplayStore,
+  SessionStore,
+  StreamConfig,
+} from '@backchannel/core'
 
 // Defined in core, which carries an application's relays to the revocation; named here too, beside
 // the rest of the relay contract.
@@ -40,12 +48,45 @@ export interface AppStore extends AppRegistry {
   findByApiKeyHash(apiKeyHash: string): Promise<string | undefined>
 }
 
+/** A Shared Signals stream as the gateway keeps it (`streams.create`). Times are seconds since epoch. */
+export interface StreamRecord extends StreamConfig {
+  /** How events arrive: pushed to `/ssf/:stream` (RFC 8935). */
+  delivery: 'push'
+  /** The transmitter's id of the stream, when known. */
+  streamId?: string
+  createdAt: number
+  updatedAt: number
+}
+
+/** The registry of Shared Signals streams. */
+export interface StreamStore {
+  /** The stream; `undefined` if none is registered under `name`. */
+  get(name: string): Promise<StreamRecord | undefined>
+  /** Every stream, by name. */
+  list(): Promise<StreamRecord[]>
+  /** Registers a new stream; `false` (and nothing written) if the name is taken. */
+  create(stream: StreamRecord): Promise<boolean>
+  /** Removes the stream; `false` if it did not exist. */
+  delete(name: string): Promise<boolean>
+}
+
 /**
  * What happened: to a logout attempt (`revoked`, `replayed`, `rejected`, `failed`); for an admin
  * action, `applied` (it took effect; `sessions.revoke` says `revoked`, as a logout would); to one
- * relay delivery attempt (`source: "relay"`), `delivered`, `retry` or `dead`.
+ * relay delivery attempt (`source: "relay"`), `delivered`, `retry` or `dead`; to a Shared Signals
+ * event (`source: "ssf"`), also `ignored` (it asks nothing of sessions) or `unmatched` (no session matched).
  */
-export type AuditOutcome = 'revoked' | 'replayed' | 'rejected' | 'failed' | 'applied' | 'delivered' | 'retry' | 'dead'
+export type AuditOutcome =
+  | 'revoked'
+  | 'replayed'
+  | 'rejected'
+  | 'failed'
+  | 'applied'
+  | 'delivered'
+  | 'retry'
+  | 'dead'
+  | 'ignored'
+  | 'unmatched'
 
 /**
  * One audit record: a logout attempt (`source: "backchannel"`), an admin action (`source:
@@ -59,7 +100,10 @@ export interface AuditRecord {
   at: number
   /** The application concerned; absent for an action on the gateway itself (e.g. its signing keys). */
   app?: string
-  source: 'backchannel' | 'admin' | 'relay'
+  source: 'backchannel' | 'admin' | 'relay' | 'ssf'
+  /** `source: "ssf"`: the stream the event came on, and the event's short name (`session-revoked`, `other`). */
+  stream?: string
+  event?: string
   /** The admin action: the API procedure that made it, e.g. `apps.create`. */
   action?: string
   /** Who made an admin action: `admin` (the admin token) or `owner:<app>` (that application's API key). */
@@ -129,6 +173,8 @@ export interface SigningKeyStore {
 /** Everything a gateway keeps, in one store. */
 export interface GatewayStore extends SessionStore, ReplayStore {
   apps: AppStore
+  /** The Shared Signals streams (`streams.*`, `/ssf/:stream`). */
+  streams: StreamStore
   audit: AuditLog
   settings: SettingsStore
   /** The gateway's own signing keys (relays in `sign` mode, `/.well-known/jwks.json`). */

@@ -29,6 +29,8 @@ export type {
   SettingsStore,
   SigningKey,
   SigningKeyStore,
+  StreamRecord,
+  StreamStore,
 } from './gateway-store.js'
 export type { OutboxRetention } from './outbox.js'
 export { isDeliveryId } from './outbox.js'

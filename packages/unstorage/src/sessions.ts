@@ -46,6 +46,11 @@ interface Marker {
   /** The latest logout's `iat` (watermarks: sessions authenticated at or before it are covered). */
   issuedAt: number
   until: number
+  /**
+   * Watermarks of bounded revocations only (`RevocationTarget.bounded`): sessions registered by
+   * `revokedAt` are covered only through `issuedAt`, not by having been registered before it.
+   */
+  bounded?: true
 }
 
 type Markers = { tombstone?: Marker; watermark?: Marker }
@@ -105,7 +110,9 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
   /** When the session was ended, by itself or by a logout that covers it; `undefined` while active. */
   function revokedAt(record: SessionRecord, { tombstone, watermark }: Markers): number | undefined {
     const times = [record.revokedAt, tombstone?.revokedAt]
-    if (watermark && (record.createdAt <= watermark.revokedAt || record.authTime <= watermark.issuedAt)) {
+    const registeredBefore =
+      !watermark?.bounded && record.createdAt <= (watermark?.revokedAt ?? Number.NEGATIVE_INFINITY)
+    if (watermark && (registeredBefore || record.authTime <= watermark.issuedAt)) {
       times.push(watermark.revokedAt)
     }
     const known = times.filter((x): x is number => x !== undefined)
@@ -182,7 +189,9 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
     let until = t + retention
     const ended: [member: string, record: SessionRecord][] = []
     for (const [member, r] of covered) {
-      if (revokedAt(r, before.of(r)) === undefined) {
+      // A bounded revocation leaves alone the sessions that began after it.
+      const spared = target.bounded === true && (sid === undefined || r.sid !== sid) && r.authTime > target.issuedAt
+      if (!spared && revokedAt(r, before.of(r)) === undefined) {
         revoked++
         if (r.sid === sid) ended.push([member, r])
       }
@@ -204,11 +213,14 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
     }
     for (const sub of subs) {
       const previous = before.watermark(sub)
+      // A bounded revocation keeps an earlier unbounded one's reach (what was registered by then).
+      const keepsEarlier = target.bounded === true && previous !== undefined && !previous.bounded
       const value: Marker = {
-        revokedAt: t,
+        revokedAt: keepsEarlier ? previous.revokedAt : t,
         issuedAt: Math.max(target.issuedAt, previous?.issuedAt ?? target.issuedAt),
         until: Math.max(until, previous?.until ?? 0),
       }
+      if (target.bounded === true && !keepsEarlier) value.bounded = true
       writes.push({ key: k.watermark(sub), value, expiresAt: value.until })
     }
     // The relay deliveries go in the same write, named in the outbox's index first (outbox.ts).

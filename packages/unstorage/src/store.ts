@@ -1,6 +1,6 @@
 /**
  * One store over any {@link StoreBackend}, or any unstorage `Storage`: sessions and revocations,
- * replay claims, the app registry, the audit log and the relay outbox. Every failure of the backend surfaces as `ERR_STORE_UNAVAILABLE`,
+ * replay claims, the app registry, the Shared Signals streams, the audit log and the relay outbox. Every failure of the backend surfaces as `ERR_STORE_UNAVAILABLE`,
  * never as "not found".
  * @module
  */
@@ -16,6 +16,7 @@ import type { GatewayStore, SettingsStore } from './gateway-store.js'
 import { createOutbox, outboxRetention } from './outbox.js'
 import { createSessionStore, type SessionOptions } from './sessions.js'
 import { createSigningKeyStore } from './signing-keys.js'
+import { createStreamStore } from './streams.js'
 
 /** Options of {@link createStore}. */
 export interface StoreOptions extends SessionOptions {
@@ -108,6 +109,7 @@ export function createStore(first: StoreBackend | StorageStoreOptions, second?: 
     importState: (read: () => AsyncIterable<string>, opts?: ImportOptions) =>
       importState(backend, options.masterKey, now, read, opts),
     apps: guardStore(createAppStore(backend, options.masterKey, now)),
+    streams: guardStore(createStreamStore(backend, now)),
     audit: { ...guardStore(audit), hashSub: audit.hashSub },
     settings: guardStore(createSettings(backend, now)),
     keys: guardStore(createSigningKeyStore(backend, options.masterKey, now)),

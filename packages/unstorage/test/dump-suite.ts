@@ -64,7 +64,19 @@ export async function fillState(store: BackchannelStore) {
   await store.audit.record({ app: 'billing', source: 'admin', outcome: 'rejected', code: 'ERR_LOGOUT_TOKEN_ALG' })
   await store.settings.setIfAbsent('admin-token', 'hash-of-the-admin-token')
   const signingKeys = await store.keys.ensure()
-  return { hmac, oidc, secret, signingKeys }
+  const stream = {
+    name: 'okta',
+    issuer: 'https://ssf.example.com',
+    audience: 'https://gateway.example.com',
+    jwksUri: 'https://ssf.example.com/jwks',
+    apps: ['wiki'],
+    authorizationHash: 'ab'.repeat(32),
+    delivery: 'push' as const,
+    createdAt: now,
+    updatedAt: now,
+  }
+  await store.streams.create(stream)
+  return { hmac, oidc, secret, signingKeys, stream }
 }
 
 /** Asserts that `store` holds what {@link fillState} wrote. */
@@ -90,6 +102,7 @@ export async function expectFilledState(store: BackchannelStore, filled: Awaited
   expect(await store.settings.get('admin-token')).toBe('hash-of-the-admin-token')
   // The signing key moved with its sealed private part, which opens under the same master key.
   expect(await store.keys.list()).toEqual(filled.signingKeys)
+  expect(await store.streams.list()).toEqual([filled.stream])
 }
 
 /**

@@ -302,6 +302,50 @@ export function describeStoreExtras(
       expect(await store.status('big', 'bystander')).toEqual({ state: 'active' })
     })
 
+    it('registers Shared Signals streams, refuses a taken name, and deletes one', async () => {
+      const stream = {
+        name: 'okta',
+        issuer: 'https://ssf.example.com',
+        audience: 'https://gateway.example.com',
+        jwksUri: 'https://ssf.example.com/jwks',
+        apps: ['wiki'],
+        authorizationHash: 'ab'.repeat(32),
+        delivery: 'push' as const,
+        createdAt: clock.now(),
+        updatedAt: clock.now(),
+      }
+      expect(await store.streams.create(stream)).toBe(true)
+      expect(await store.streams.create({ ...stream, issuer: 'https://other.example.com' })).toBe(false)
+      expect(await store.streams.create({ ...stream, name: 'auth0' })).toBe(true)
+      expect(await store.streams.get('okta')).toEqual(stream)
+      expect((await store.streams.list()).map((s) => s.name)).toEqual(['auth0', 'okta'])
+      expect(await store.streams.delete('okta')).toBe(true)
+      expect(await store.streams.delete('okta')).toBe(false)
+      expect(await store.streams.get('okta')).toBeUndefined()
+      expect(await store.streams.create(stream)).toBe(true)
+    })
+
+    it('ends, for a bounded revocation, only the sessions that began by its issuedAt, now and later', async () => {
+      const iss = 'https://id.example.com'
+      const t = clock.now()
+      await store.register({ app: 'wiki', iss, sessionId: 'old', sub: 'alice', authTime: t - 600 })
+      await store.register({ app: 'wiki', iss, sessionId: 'new', sub: 'alice', authTime: t - 100 })
+      const target = { app: 'wiki', iss, sub: 'alice', scope: 'session' as const, issuedAt: t - 300, bounded: true }
+      expect(await store.revoke(target)).toEqual({ revoked: 1 })
+      expect((await store.status('wiki', 'old')).state).toBe('revoked')
+      expect(await store.status('wiki', 'new')).toEqual({ state: 'active' })
+      clock.advance(10)
+      await store.register({ app: 'wiki', iss, sessionId: 'late-old', sub: 'alice', authTime: t - 400 })
+      await store.register({ app: 'wiki', iss, sessionId: 'late-new', sub: 'alice', authTime: t - 200 })
+      expect((await store.status('wiki', 'late-old')).state).toBe('revoked')
+      expect(await store.status('wiki', 'late-new')).toEqual({ state: 'active' })
+      // An unbounded logout after it still ends every session registered by then.
+      expect(await store.revoke({ ...target, bounded: false, issuedAt: t - 1000 })).toEqual({ revoked: 2 })
+      // And a bounded one after that keeps the unbounded one's reach.
+      await store.revoke(target)
+      expect((await store.status('wiki', 'new')).state).toBe('revoked')
+    })
+
     it('keeps the secrets of hmac relays sealed at rest', async () => {
       const relaySecret = 'bcs_relay-secret-that-must-not-leak'
       const url = 'https://c.example.com/bcl'

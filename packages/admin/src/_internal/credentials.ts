@@ -8,6 +8,8 @@ import { randomBytes, timingSafeEqual } from 'node:crypto'
 
 export const newSecret = () => `bcs_${randomBytes(32).toString('base64url')}`
 export const newApiKey = () => `bck_${randomBytes(32).toString('base64url')}`
+/** A stream's push token, sent by its transmitter as `Authorization: Bearer …`. */
+export const newStreamToken = () => `bcp_${randomBytes(32).toString('base64url')}`
 
 /** The HMAC key of a secret string. */
 export const secretKey = (secret: string) => new TextEncoder().encode(secret)

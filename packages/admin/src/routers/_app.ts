@@ -1,10 +1,11 @@
-/** The root router: `apps.*`, `sessions.*`, `audit.*`, `relays.*`, `keys.*`, `whoami`. */
+/** The root router: `apps.*`, `sessions.*`, `audit.*`, `relays.*`, `keys.*`, `streams.*`, `whoami`. */
 import { router } from '../trpc.js'
 import { appsRouter } from './apps.js'
 import { auditRouter } from './audit.js'
 import { keysRouter } from './keys.js'
 import { relaysRouter } from './relays.js'
 import { sessionsRouter } from './sessions.js'
+import { streamsRouter } from './streams.js'
 import { whoami } from './whoami.js'
 
 /**
@@ -17,6 +18,7 @@ export const appRouter = router({
   audit: auditRouter,
   relays: relaysRouter,
   keys: keysRouter,
+  streams: streamsRouter,
   whoami,
 })
 

@@ -100,6 +100,70 @@ export async function discoverIssuer(issuer: string, options: DiscoverOptions): 
   }
 }
 
+/** What discovery keeps of a Shared Signals transmitter. */
+export interface DiscoveredTransmitter {
+  /** The transmitter's issuer, equal to the one registered: every SET's `iss`. */
+  issuer: string
+  /** Where the transmitter publishes the keys its SETs are signed with. */
+  jwksUri: string
+  /** The delivery methods it supports (`urn:ietf:rfc:8935` for push), when it says. */
+  deliveryMethods?: string[]
+  /** Where streams are created and changed (SSF 1.0 §8.1.1), when it says. */
+  configurationEndpoint?: string
+  /** Where a verification event is requested (SSF 1.0 §8.1.4), when it says. */
+  verificationEndpoint?: string
+}
+
+/**
+ * Fetches and checks a Shared Signals transmitter's metadata (`/.well-known/ssf-configuration`)
+ * under the same rules as {@link discoverIssuer}: the policy's address rules, no redirects, a
+ * size cap, the stated `issuer` exactly the registered one, and a `jwks_uri` the policy allows.
+ * @throws {IssuerRefused} a subclass naming the reason.
+ * @see https://openid.net/specs/openid-sharedsignals-framework-1_0.html SSF 1.0 §7.2
+ *
+ * @example
+ * ```ts
+ * import { discoverTransmitter } from '@backchannel/core/discovery'
+ * const { jwksUri } = await discoverTransmitter('https://ssf.example.com', {})
+ * ```
+ */
+export async function discoverTransmitter(issuer: string, policy: IssuerFetchPolicy): Promise<DiscoveredTransmitter> {
+  const url = parseIssuer(issuer, policy)
+  // SSF 1.0 §7.2.1: the well-known segment goes between the host and the issuer's path.
+  const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '')
+  const where = `${url.origin}/.well-known/ssf-configuration${path}`
+  let metadata: Record<string, unknown>
+  try {
+    const response = await createGuardedFetch(policy)(where, { headers: { accept: 'application/json' } })
+    if (response.status !== 200)
+      throw new IssuerUnreachable(`${where} did not answer 200 (it answered ${response.status})`)
+    metadata = (await response.json()) as Record<string, unknown>
+  } catch (err) {
+    if (err instanceof BackchannelError) throw err
+    throw new IssuerMetadataInvalid(`${where} is not valid transmitter metadata`, { cause: err })
+  }
+  if (typeof metadata !== 'object' || metadata === null) {
+    throw new IssuerMetadataInvalid(`${where} is not a JSON object`)
+  }
+  if (metadata.issuer !== issuer) {
+    throw new IssuerMismatch(
+      `${where} states its issuer as ${JSON.stringify(metadata.issuer)}, not ${JSON.stringify(issuer)}: register it exactly as the transmitter states it`,
+    )
+  }
+  if (typeof metadata.jwks_uri !== 'string')
+    throw new IssuerMetadataInvalid(`the transmitter metadata at ${where} has no jwks_uri`)
+  await checkFetchTarget(parseUrl(metadata.jwks_uri, 'jwks_uri'), 'jwks_uri', policy)
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined)
+  const methods = metadata.delivery_methods_supported
+  return {
+    issuer,
+    jwksUri: metadata.jwks_uri,
+    ...(Array.isArray(methods) ? { deliveryMethods: methods.filter((m) => typeof m === 'string') } : {}),
+    ...(text(metadata.configuration_endpoint) ? { configurationEndpoint: text(metadata.configuration_endpoint) } : {}),
+    ...(text(metadata.verification_endpoint) ? { verificationEndpoint: text(metadata.verification_endpoint) } : {}),
+  }
+}
+
 function parseIssuer(issuer: string, policy: IssuerFetchPolicy): URL {
   const url = parseUrl(issuer, 'the issuer')
   if (url.protocol !== 'https:' && !(policy.allowInsecure && url.protocol === 'http:')) {

@@ -37,6 +37,11 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'sessions.end': 'end one session (a local logout)',
   'sessions.revoke': "end a user's sessions (--sub) or an IdP session's (--sid), as a logout would",
   'audit.list': 'the audit log, newest first',
+  streams: 'Shared Signals streams the gateway receives CAEP and RISC events on',
+  'streams.create': 'register a stream from its transmitter (prints the push URL and Authorization header, once)',
+  'streams.list': 'list the streams',
+  'streams.get': 'show one stream',
+  'streams.delete': 'remove a stream: its push URL answers 404 from then on',
   whoami: 'the role of your token: admin, or owner of one application',
 }
 

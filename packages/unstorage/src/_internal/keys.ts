@@ -20,6 +20,9 @@
  *   k:<apiKeyHash>               application name by API key hash
  *   set:<name>                   a gateway setting (e.g. the admin token's hash)
  *   log:<app or all>             audit log
+ *   stream:<name>                Shared Signals stream record (streams.ts)
+ *   streams                      index set: every stream's name (streams.ts)
+ *   stream-name:<name>           claim: the stream name is taken (streams.ts)
  *   gk:<hash of kid>             the gateway's signing key (private part sealed; signing-keys.ts)
  *   signing-keys                 index set: every signing key (signing-keys.ts)
  */
@@ -79,6 +82,7 @@ export const keys = {
   },
   claim: (key: string) => `r:${h(key)}`,
   appRecord: (name: string) => `app:${h(name)}`,
+  stream: (name: string) => `stream:${h(name)}`,
   apiKey: (hash: string) => `k:${hash}`,
   setting: (name: string) => `set:${h(name)}`,
   log: (app?: string) => (app === undefined ? 'log:all' : `log:${ha(app)}`),
@@ -107,14 +111,21 @@ export const DELIVERY_ID = /^([0-9a-z]{19})\.([0-9a-f]{32})$/
 /** When a delivery was created, seconds since epoch, from its id. */
 export const deliveryIdTime = (id: string) => Number.parseInt(id.slice(0, 9), 36) / 1000
 
+// `app-name\n` is the name claim of stores written before its key lost the newline.
+const CLAIM_PREFIXES = ['r:', 'app-name:', 'app-name\n', 'stream-name:']
+
 /**
  * What a logical key holds, told from its form above, for backends that keep every kind in one
  * key space (Redis): a claim, an index set, a log, or else a record.
  */
 export function keyKind(key: string): 'claim' | 'set' | 'log' | 'record' {
-  if (key.startsWith('r:') || key.startsWith('app-name:') || key.startsWith('app-name\n')) return 'claim'
+  if (CLAIM_PREFIXES.some((prefix) => key.startsWith(prefix))) return 'claim'
   if (key.startsWith('log:')) return 'log'
-  return key === 'apps' || key === 'signing-keys' || key === keys.relayPending || /^a:[^:]+:i[su]:/.test(key)
+  return key === 'apps' ||
+    key === 'streams' ||
+    key === 'signing-keys' ||
+    key === keys.relayPending ||
+    /^a:[^:]+:i[su]:/.test(key)
     ? 'set'
     : 'record'
 }

@@ -1,0 +1,186 @@
+/**
+ * Where a Security Event Token pushed to a stream is verified: the header, the signature with the
+ * stream's pinned algorithm and the transmitter's keys, then the SET's claims.
+ * @see https://www.rfc-editor.org/rfc/rfc8417 RFC 8417 (SET)
+ * @see https://openid.net/specs/openid-sharedsignals-framework-1_0.html SSF 1.0 §3, §10.3
+ * @module
+ */
+import { compactVerify, type JWSHeaderParameters, errors as jose } from 'jose'
+import type { AsymmetricAlgorithm } from './app.js'
+import {
+  BackchannelError,
+  LogoutTokenSignature,
+  SetAudience,
+  SetClaim,
+  SetIssuer,
+  SetKey,
+  SetMalformed,
+  SetSignature,
+  SetTyp,
+} from './errors.js'
+import type { KeyResolver } from './keys.js'
+
+/** A stream the gateway receives Security Event Tokens on, as core needs it. */
+export interface StreamConfig {
+  /** The stream's name, the `:stream` of `/ssf/:stream`. */
+  name: string
+  /** The transmitter's issuer: every SET's `iss`. */
+  issuer: string
+  /** What every SET's `aud` must contain (by default the gateway's public URL). */
+  audience: string
+  /** Where the transmitter publishes its signing keys (from its `/.well-known/ssf-configuration`). */
+  jwksUri: string
+  /** The one accepted `alg`. Default `RS256`. */
+  algorithm?: AsymmetricAlgorithm
+  /** The applications whose sessions the stream's events end. */
+  apps: readonly string[]
+  /** SHA-256 (hex) of the bearer token the transmitter sends in `Authorization`. */
+  authorizationHash: string
+}
+
+/** The verified content of a Security Event Token. */
+export interface SecurityEvent {
+  iss: string
+  jti: string
+  /** Issued at, seconds since epoch. */
+  iat: number
+  /** The one event's type URI, e.g. `https://schemas.openid.net/secevent/caep/event-type/session-revoked`. */
+  type: string
+  /** The event's own members (its `subject`, `event_timestamp`, …), unchecked beyond being an object. */
+  event: Record<string, unknown>
+  /** The subject: the SET's `sub_id` (SSF 1.0 §3.1), else the event's `subject`; `undefined` when neither is an object. */
+  subject?: Record<string, unknown>
+  /** The event's `event_timestamp`, seconds since epoch, when it has a valid one. */
+  eventTimestamp?: number
+}
+
+/** Verifies Security Event Tokens for any stream. */
+export interface SetVerifier {
+  /**
+   * Verifies `token` for `stream`.
+   * @param now seconds since epoch (for the `iat` bound).
+   * @throws {SetInvalid} a subclass naming the rule that failed, with its RFC 8935 `err`.
+   * @throws {KeysUnavailable} the transmitter's keys cannot be loaded (answer 503).
+   */
+  verify(token: string, stream: StreamConfig, now: number): Promise<SecurityEvent>
+}
+
+const ACCEPTED_TYP = new Set(['secevent+jwt', 'application/secevent+jwt'])
+// Headers that would let the token pick its own key: never followed, so never accepted.
+const KEY_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const
+/** Seconds an `iat` may lie ahead of the gateway's clock. */
+const CLOCK_TOLERANCE = 60
+
+/**
+ * Builds the verifier over a key resolver (share the one the logout verifier uses: a transmitter
+ * that is also an OIDC issuer then has one cached key set and one refetch cooldown).
+ *
+ * @example
+ * ```ts
+ * import { createKeyResolver, createSetVerifier } from '@backchannel/core'
+ * const verifier = createSetVerifier({ keys: createKeyResolver() })
+ * const event = await verifier.verify(setToken, stream, Date.now() / 1000)
+ * event.type // 'https://schemas.openid.net/secevent/caep/event-type/session-revoked'
+ * ```
+ */
+export function createSetVerifier(options: { keys: KeyResolver }): SetVerifier {
+  return {
+    async verify(token, stream, now) {
+      if (typeof token !== 'string' || token.split('.').length !== 3) {
+        throw new SetMalformed('the body is not a compact JWS (three dot-separated parts)')
+      }
+      const algorithms = [stream.algorithm ?? 'RS256']
+      let payload: Uint8Array
+      try {
+        const key = async (header: JWSHeaderParameters) => {
+          checkHeader(header)
+          const [first] = await options.keys.getKeys(stream.jwksUri, header)
+          if (!first) throw new SetKey("no key in the transmitter's key set matches the SET")
+          return first
+        }
+        payload = (await compactVerify(token, key, { algorithms })).payload
+      } catch (err) {
+        throw asCoded(err, algorithms)
+      }
+      return checkClaims(parse(payload), stream, now)
+    },
+  }
+}
+
+function checkHeader(header: JWSHeaderParameters): void {
+  if (typeof header.typ !== 'string' || !ACCEPTED_TYP.has(header.typ.toLowerCase())) {
+    throw new SetTyp('the typ header must be secevent+jwt')
+  }
+  for (const name of KEY_HEADERS) {
+    if (name in header) throw new SetKey(`the ${name} header is not accepted: keys come only from the jwks_uri`)
+  }
+}
+
+function asCoded(err: unknown, algorithms: readonly string[]): BackchannelError {
+  // The resolver's "no matching key" is the logout token's class; for a SET it is invalid_key.
+  if (err instanceof LogoutTokenSignature) return new SetKey(err.message, { cause: err })
+  if (err instanceof BackchannelError) return err
+  if (err instanceof jose.JWSSignatureVerificationFailed) {
+    return new SetSignature('the signature does not verify', { cause: err })
+  }
+  if (err instanceof jose.JOSEAlgNotAllowed || err instanceof jose.JOSENotSupported) {
+    return new SetKey(`the alg is not accepted for this stream (expected ${algorithms.join(', ')})`, { cause: err })
+  }
+  if (err instanceof jose.JWSInvalid) return new SetMalformed('the SET is not a valid JWS', { cause: err })
+  return new SetKey("the transmitter's key cannot verify this SET", { cause: err })
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
+function parse(payload: Uint8Array): Record<string, unknown> {
+  let value: unknown
+  try {
+    value = JSON.parse(UTF8.decode(payload))
+  } catch (cause) {
+    throw new SetMalformed('the SET payload is not JSON', { cause })
+  }
+  if (!isObject(value)) throw new SetMalformed('the SET payload is not a JSON object')
+  return value
+}
+
+function checkClaims(claims: Record<string, unknown>, stream: StreamConfig, now: number): SecurityEvent {
+  if (claims.iss !== stream.issuer) {
+    throw new SetIssuer(claims.iss === undefined ? 'iss is missing' : "iss is not the stream's issuer")
+  }
+  const { aud } = claims
+  const audiences = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : []
+  if (!audiences.includes(stream.audience)) throw new SetAudience("aud does not contain the stream's audience")
+
+  const { iat, jti, events } = claims
+  if (typeof iat !== 'number' || !Number.isFinite(iat) || iat < 0) {
+    throw new SetClaim('iat', 'iat is required, as seconds since epoch')
+  }
+  if (iat > now + CLOCK_TOLERANCE) throw new SetClaim('iat', 'iat is in the future')
+  if (typeof jti !== 'string' || jti.length === 0) throw new SetClaim('jti', 'jti is required')
+  // RFC 8417 §2.2: the subject is in the event or sub_id; a top-level sub would be a JWT's subject.
+  if (claims.sub !== undefined) throw new SetClaim('sub', 'a SET must not have a top-level sub (use sub_id)')
+  // RFC 8417 §2.2: a SET does not expire; one with exp is some other token.
+  if (claims.exp !== undefined) throw new SetClaim('exp', 'a SET must not have exp')
+  if (!isObject(events)) throw new SetClaim('events', 'events must be a JSON object')
+  const entries = Object.entries(events)
+  const [only] = entries
+  if (entries.length !== 1 || !only) throw new SetClaim('events', 'events must hold exactly one event')
+  const [type, event] = only
+  if (!isObject(event)) throw new SetClaim('events', 'the event must be a JSON object')
+
+  if (claims.sub_id !== undefined && !isObject(claims.sub_id)) {
+    throw new SetClaim('sub_id', 'sub_id must be a JSON object (a subject identifier)')
+  }
+  const subject = isObject(claims.sub_id) ? claims.sub_id : isObject(event.subject) ? event.subject : undefined
+  const timestamp = event.event_timestamp
+  const result: SecurityEvent = { iss: stream.issuer, jti, iat, type, event }
+  if (subject) result.subject = subject
+  if (typeof timestamp === 'number' && Number.isFinite(timestamp) && timestamp >= 0) {
+    result.eventTimestamp = timestamp
+  }
+  return result
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}

@@ -1,0 +1,97 @@
+/**
+ * `/ssf/:stream`: the push delivery of Security Event Tokens (RFC 8935). Runs core's flow,
+ * throttles failures like the logout route, and records the outcome (metrics, one log line, an
+ * audit record per application of the stream). Every status comes from core's one table.
+ */
+import {
+  errors,
+  processSecurityEventRequest,
+  type SsfFlowDependencies,
+  type SsfOutcome,
+  ssfFailure,
+  ssfResponse,
+} from '@backchannel/core'
+import type { AuditOutcome } from '@backchannel/unstorage'
+import type { Logger } from 'pino'
+import type { AuditRecorder } from './audit.js'
+import type { Caller } from './logout-route.js'
+import type { Metrics } from './metrics.js'
+import type { FailureLimiter } from './rate-limit.js'
+
+/** What the push route needs. */
+export interface SsfRouteDependencies {
+  flow: SsfFlowDependencies
+  audit: AuditRecorder
+  limiter: FailureLimiter
+  metrics: Metrics
+  logger: Logger
+  /** Told of each SET that ended sessions: wakes the relay drainer for the deliveries it wrote. */
+  revoked?: () => void
+}
+
+// Failures a client caused: these count towards the limits (a wrong Authorization too).
+const THROTTLED = new Set([400, 401, 404, 405, 413])
+
+/** Answers one request to `/ssf/:stream`; `rawStream` is the path segment, still percent-encoded. */
+export async function handleSsfPush(request: Request, rawStream: string, caller: Caller, deps: SsfRouteDependencies) {
+  let name: string | undefined
+  try {
+    name = decodeURIComponent(rawStream)
+  } catch {}
+  let outcome =
+    name === undefined
+      ? ssfFailure('', new errors.InvalidRequest('the stream name in the path is not valid percent-encoding'))
+      : await processSecurityEventRequest(request, name, deps.flow)
+  let throttled = false
+  if (THROTTLED.has(outcome.status)) {
+    // Keyed like an application's failures, under a name no application can have.
+    const retryAfter = deps.limiter.fail(caller.address, `ssf\n${outcome.stream}`)
+    if (retryAfter !== undefined) {
+      throttled = true
+      outcome = ssfFailure(outcome.stream, new errors.RateLimited(retryAfter, { cause: outcome.error }))
+    }
+  }
+  if (outcome.result === 'revoked') deps.revoked?.()
+  record(outcome, throttled, caller.requestId, deps)
+  return ssfResponse(outcome)
+}
+
+function record(outcome: SsfOutcome, throttled: boolean, requestId: string, deps: SsfRouteDependencies) {
+  const { status, stream, error, set, event, result, revoked, reason } = outcome
+  const code = error?.code
+  const outcomeName: AuditOutcome | undefined =
+    result ?? (status === 400 || status === 401 ? 'rejected' : status >= 500 ? 'failed' : undefined)
+  // Unknown names would make the label set grow without bound.
+  const known = status !== 404 && status !== 429 && stream !== ''
+  deps.metrics.ssfEvents.inc({
+    stream: known ? stream : '(other)',
+    event: event ?? '',
+    outcome: outcomeName ?? (status === 429 ? 'throttled' : 'rejected'),
+  })
+  if (code === 'ERR_STORE_UNAVAILABLE') deps.metrics.storeErrors.inc()
+
+  const line = { requestId, stream, status, event, result, code, revoked, reason, jti: set?.jti }
+  if (status === 202) deps.logger.info(line, 'security event')
+  else if (status >= 500)
+    deps.logger.error(Object.assign(line, { err: error?.cause ?? error }), 'security event failed')
+  else deps.logger.warn(Object.assign(line, { reason: error?.message }), 'security event refused')
+
+  if (!outcomeName || throttled || !known) return
+  // One record per application the event concerned (none known yet: one record of the gateway's).
+  for (const app of outcome.apps ?? [undefined]) {
+    const target = outcome.targets?.find((t) => t.app === app)
+    deps.audit.record({
+      ...(app === undefined ? {} : { app }),
+      source: 'ssf',
+      stream,
+      // Per application: one whose sessions matched nothing is `unmatched` even if another's did.
+      outcome: target && target.revoked === 0 ? 'unmatched' : outcomeName,
+      ...(event ? { event } : {}),
+      ...(code ? { code } : {}),
+      ...(target || set ? { iss: target?.iss ?? set?.iss } : {}),
+      ...(target?.sub === undefined ? {} : { sub: target.sub }),
+      ...(target?.sid === undefined ? {} : { sid: target.sid }),
+      ...(target ? { revoked: target.revoked } : {}),
+    })
+  }
+}

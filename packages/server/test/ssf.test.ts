@@ -1,0 +1,438 @@
+/**
+ * The Shared Signals receiver end to end over real sockets: a transmitter on 127.0.0.1 (its
+ * `/.well-known/ssf-configuration` and JWKS, SETs signed with jose) and a gateway on 127.0.0.1
+ * that a stream is created on through the admin API, then SETs pushed to `/ssf/:stream`.
+ */
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { hashToken } from '@backchannel/admin'
+import { createAdminClient } from '@backchannel/admin/client'
+import type { SessionStore } from '@backchannel/core'
+import type { BackchannelStore } from '@backchannel/unstorage'
+import { memoryStore } from '@backchannel/unstorage/memory'
+import { serve } from 'h3'
+import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createGateway } from '../src/index.js'
+
+const ADMIN = 'bca_ssf-test-admin-token-0123456789'
+const AUDIENCE = 'https://gateway.example.test'
+const CAEP = 'https://schemas.openid.net/secevent/caep/event-type/'
+const RISC = 'https://schemas.openid.net/secevent/risc/event-type/'
+
+type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>
+let signing: KeyPair
+let stranger: KeyPair // a key the transmitter does not publish
+
+beforeAll(async () => {
+  signing = await generateKeyPair('RS256')
+  stranger = await generateKeyPair('RS256')
+})
+
+const closers: (() => Promise<unknown>)[] = []
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close()
+})
+
+/**
+ * A transmitter on 127.0.0.1: its SSF metadata (stating `statedIssuer` if given) and its JWKS;
+ * with `path`, its issuer has that path, and its metadata is where SSF 1.0 §7.2.1 puts it.
+ */
+async function startTransmitter(statedIssuer?: string, path = '') {
+  let jwksFetches = 0
+  const jwk = { ...(await exportJWK(signing.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }
+  let issuer = ''
+  const server: Server = createServer((req, res) => {
+    if (req.url === `/.well-known/ssf-configuration${path}`) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          spec_version: '1_0',
+          issuer: statedIssuer ?? issuer,
+          jwks_uri: `${issuer}/jwks`,
+          delivery_methods_supported: ['urn:ietf:rfc:8935'],
+        }),
+      )
+    } else if (req.url === '/jwks') {
+      jwksFetches++
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }))
+    } else res.writeHead(404).end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`
+  closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  return { issuer, jwksFetches: () => jwksFetches }
+}
+
+/** A gateway on 127.0.0.1 over `store`, its audience {@link AUDIENCE}. */
+async function startGateway(store: BackchannelStore, extra: { sessions?: SessionStore; insecure?: boolean } = {}) {
+  const gateway = createGateway({
+    store,
+    adminTokenHash: hashToken(ADMIN),
+    fetchPolicy: { allowInsecure: extra.insecure ?? true },
+    publicUrl: AUDIENCE,
+    now: () => Date.now() / 1000 + clockAhead,
+    ...(extra.sessions ? { sessions: extra.sessions, replay: store } : {}),
+  })
+  const server = serve(gateway.app, { port: 0, hostname: '127.0.0.1', silent: true, gracefulShutdown: false })
+  await server.ready()
+  closers.push(async () => {
+    await server.close(true)
+    await gateway.close()
+  })
+  const url = (server.url as string).replace(/\/$/, '')
+  return { url, gateway, admin: createAdminClient({ url: `${url}/trpc`, token: ADMIN }) }
+}
+
+/** A transmitter, a gateway with an app `wiki` (sessions under the transmitter's issuer) and a stream `idp` feeding it. */
+async function setUp(sessionsOver?: (store: BackchannelStore) => SessionStore) {
+  const transmitter = await startTransmitter()
+  const store = memoryStore()
+  closers.push(() => store.close())
+  const { url, gateway, admin } = await startGateway(store, sessionsOver ? { sessions: sessionsOver(store) } : {})
+  await admin.apps.create.mutate({ name: 'wiki', policy: { issuer: transmitter.issuer } })
+  const created = await admin.streams.create.mutate({ name: 'idp', issuer: transmitter.issuer, apps: ['wiki'] })
+  const iss = transmitter.issuer
+  const now = Math.floor(Date.now() / 1000)
+  const register = (sessionId: string, sub: string, sid: string, authTime = now - 600) =>
+    store.register({ app: 'wiki', iss, sessionId, sub, sid, authTime })
+  const state = async (sessionId: string) => (await store.status('wiki', sessionId)).state
+  const push = (token: string, headers: Record<string, string> = {}) =>
+    fetch(`${url}/ssf/idp`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/secevent+jwt',
+        authorization: created.authorizationHeader,
+        ...headers,
+      },
+      body: token,
+    })
+  const audit = async () =>
+    (await admin.audit.list.query({ app: 'wiki' })).filter((r: { source: string }) => r.source === 'ssf')
+  return { transmitter, store, url, gateway, admin, created, iss, now, register, state, push, audit }
+}
+
+let counter = 0
+/** Seconds the gateways' clock runs ahead of the real one (to pass the key set's refetch cooldown). */
+let clockAhead = 0
+afterEach(() => {
+  clockAhead = 0
+})
+/** A SET from the transmitter: `claims` over the defaults, `header` over `{ alg: RS256, typ, kid: k1 }`. */
+async function sign(
+  iss: string,
+  events: Record<string, unknown>,
+  claims: JWTPayload = {},
+  header: Record<string, unknown> = {},
+  key = signing.privateKey,
+) {
+  const payload: Record<string, unknown> = {
+    iss,
+    aud: AUDIENCE,
+    iat: Math.floor(Date.now() / 1000),
+    jti: `set-${++counter}`,
+    events,
+    ...claims,
+  }
+  for (const [name, value] of Object.entries(payload)) if (value === undefined) delete payload[name]
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: 'RS256', typ: 'secevent+jwt', kid: 'k1', ...header } as { alg: string })
+    .sign(key)
+}
+
+const sessionRevoked = (subject: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+  [`${CAEP}session-revoked`]: { subject, ...extra },
+})
+
+describe('streams.create', () => {
+  it('discovers the transmitter, answers the push URL and a header shown once, and keeps only its hash', async () => {
+    const { created, admin, iss } = await setUp()
+    expect(created.pushUrl).toBe(`${AUDIENCE}/ssf/idp`)
+    expect(created.authorizationHeader).toMatch(/^Bearer bcp_/)
+    expect(created.stream).toMatchObject({ name: 'idp', issuer: iss, audience: AUDIENCE, jwksUri: `${iss}/jwks` })
+    const got = await admin.streams.get.query({ name: 'idp' })
+    expect(JSON.stringify(got)).not.toContain('authorizationHash')
+    expect((await admin.streams.list.query()).map((s: { name: string }) => s.name)).toEqual(['idp'])
+    const records = await admin.audit.list.query({ app: 'idp' })
+    expect(records.map((r: { action?: string }) => r.action)).toContain('streams.create')
+    await admin.streams.delete.mutate({ name: 'idp' })
+    await expect(admin.streams.get.query({ name: 'idp' })).rejects.toMatchObject({ data: { code: 'NOT_FOUND' } })
+  })
+
+  it('reads the metadata of an issuer with a path after the host: /.well-known/ssf-configuration/PATH', async () => {
+    const transmitter = await startTransmitter(undefined, '/tenant-1')
+    const store = memoryStore()
+    closers.push(() => store.close())
+    const { admin } = await startGateway(store)
+    await admin.apps.create.mutate({ name: 'wiki' })
+    const created = await admin.streams.create.mutate({ name: 'idp', issuer: transmitter.issuer, apps: ['wiki'] })
+    expect(created.stream).toMatchObject({ issuer: transmitter.issuer, jwksUri: `${transmitter.issuer}/jwks` })
+  })
+
+  it('refuses a transmitter stating another issuer', async () => {
+    const transmitter = await startTransmitter('https://someone-else.example.test')
+    const store = memoryStore()
+    closers.push(() => store.close())
+    const { admin } = await startGateway(store)
+    await admin.apps.create.mutate({ name: 'wiki' })
+    await expect(
+      admin.streams.create.mutate({ name: 'idp', issuer: transmitter.issuer, apps: ['wiki'] }),
+    ).rejects.toMatchObject({ data: { backchannelCode: 'ERR_ISSUER_MISMATCH' } })
+  })
+
+  it('refuses an insecure or private issuer by its rule, before connecting', async () => {
+    const store = memoryStore()
+    closers.push(() => store.close())
+    const { admin } = await startGateway(store, { insecure: false })
+    await admin.apps.create.mutate({ name: 'wiki' })
+    await expect(
+      admin.streams.create.mutate({ name: 'a', issuer: 'http://ssf.invalid', apps: ['wiki'] }),
+    ).rejects.toMatchObject({ data: { backchannelCode: 'ERR_ISSUER_INSECURE' } })
+    await expect(
+      admin.streams.create.mutate({ name: 'b', issuer: 'https://10.255.255.1', apps: ['wiki'] }),
+    ).rejects.toMatchObject({ data: { backchannelCode: 'ERR_ISSUER_ADDRESS_FORBIDDEN' } })
+    expect(await admin.streams.list.query()).toEqual([])
+  })
+})
+
+describe('POST /ssf/:stream', () => {
+  it('answers 401 to a missing or wrong Authorization, 404 to an unknown stream', async () => {
+    const { push, iss, url } = await setUp()
+    const token = await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' }))
+    expect((await push(token, { authorization: '' })).status).toBe(401)
+    expect((await push(token, { authorization: 'Bearer bcp_not-the-token' })).status).toBe(401)
+    const unknown = await fetch(`${url}/ssf/nope`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/secevent+jwt' },
+      body: token,
+    })
+    expect(unknown.status).toBe(404)
+  })
+
+  it('session-revoked naming a session ends that session only: 202, empty body', async () => {
+    const { push, iss, register, state, audit } = await setUp()
+    await register('s1', 'alice', 'idp-sid-1')
+    await register('s2', 'alice', 'idp-sid-2')
+    const subject = {
+      format: 'complex',
+      user: { format: 'iss_sub', iss, sub: 'alice' },
+      session: { format: 'opaque', id: 'idp-sid-1' },
+    }
+    const res = await push(await sign(iss, sessionRevoked(subject)))
+    expect(res.status).toBe(202)
+    expect(await res.text()).toBe('')
+    expect(await state('s1')).toBe('revoked')
+    expect(await state('s2')).toBe('active')
+    await expect
+      .poll(audit)
+      .toMatchObject([
+        { source: 'ssf', stream: 'idp', event: 'session-revoked', outcome: 'revoked', sid: 'idp-sid-1', revoked: 1 },
+      ])
+  })
+
+  it('session-revoked naming a user ends every session of the user', async () => {
+    const { push, iss, register, state } = await setUp()
+    await register('s1', 'alice', 'a')
+    await register('s2', 'alice', 'b')
+    await register('s3', 'bob', 'c')
+    expect((await push(await sign(iss, sessionRevoked({ format: 'iss_sub', iss, sub: 'alice' })))).status).toBe(202)
+    expect([await state('s1'), await state('s2'), await state('s3')]).toEqual(['revoked', 'revoked', 'active'])
+  })
+
+  it('RISC account-disabled with an opaque subject ends every session of the user', async () => {
+    const { push, iss, register, state } = await setUp()
+    await register('s1', 'alice', 'a')
+    const events = { [`${RISC}account-disabled`]: { subject: { format: 'opaque', id: 'alice' }, reason: 'hijacking' } }
+    expect((await push(await sign(iss, events))).status).toBe(202)
+    expect(await state('s1')).toBe('revoked')
+  })
+
+  it('relays what it ends, to sign and hmac relays, as a logout does', async () => {
+    const { push, iss, register, admin } = await setUp()
+    // No drainer runs in these gateways: the deliveries wait in the outbox, nothing is posted.
+    const url = 'http://127.0.0.1:9/bcl'
+    await admin.apps.update.mutate({ name: 'wiki', relays: [{ url, mode: 'hmac' }] })
+    await register('s1', 'alice', 'a')
+    expect(await push(await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' })))).toMatchObject({
+      status: 202,
+    })
+    const deliveries = await admin.relays.list.query({ app: 'wiki' })
+    expect(deliveries).toMatchObject([{ url, mode: 'hmac', state: 'pending' }])
+  })
+
+  it('reads the subject from sub_id first, from the event only without it', async () => {
+    const { push, iss, register, state } = await setUp()
+    await register('alice-1', 'alice', 'a')
+    await register('bob-1', 'bob', 'b')
+    const events = sessionRevoked({ format: 'opaque', id: 'bob' })
+    const token = await sign(iss, events, { sub_id: { format: 'iss_sub', iss, sub: 'alice' } })
+    expect((await push(token)).status).toBe(202)
+    expect([await state('alice-1'), await state('bob-1')]).toEqual(['revoked', 'active'])
+  })
+
+  it('ends only the sessions that began at or before event_timestamp', async () => {
+    const { push, iss, register, state, now } = await setUp()
+    await register('before', 'alice', 'a', now - 600)
+    await register('after', 'alice', 'b', now - 100)
+    const events = sessionRevoked({ format: 'opaque', id: 'alice' }, { event_timestamp: now - 300 })
+    expect((await push(await sign(iss, events))).status).toBe(202)
+    expect([await state('before'), await state('after')]).toEqual(['revoked', 'active'])
+    // Registered later, authenticated before the event: born revoked.
+    await register('late', 'alice', 'c', now - 400)
+    expect(await state('late')).toBe('revoked')
+  })
+
+  it('acts on a redelivered jti once: 202 again, audited replayed', async () => {
+    const { push, iss, register, state, audit, now } = await setUp()
+    await register('s1', 'alice', 'a', now - 600)
+    const token = await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' }, { event_timestamp: now - 300 }))
+    expect((await push(token)).status).toBe(202)
+    expect((await push(token)).status).toBe(202)
+    expect(await state('s1')).toBe('revoked')
+    await expect
+      .poll(async () => (await audit()).map((r: { outcome: string }) => r.outcome))
+      .toEqual(['replayed', 'revoked'])
+  })
+
+  it('answers 202 to an unknown event and a subject matching no session, audited ignored and unmatched', async () => {
+    const { push, iss, audit } = await setUp()
+    const other = {
+      'https://schemas.openid.net/secevent/caep/event-type/token-claims-change': {
+        subject: { format: 'opaque', id: 'x' },
+      },
+    }
+    expect((await push(await sign(iss, other))).status).toBe(202)
+    expect(await push(await sign(iss, sessionRevoked({ format: 'opaque', id: 'nobody' })))).toMatchObject({
+      status: 202,
+    })
+    await expect
+      .poll(async () => (await audit()).map((r: { outcome: string; event?: string }) => [r.outcome, r.event]))
+      .toEqual([
+        ['unmatched', 'session-revoked'],
+        ['ignored', 'other'],
+      ])
+  })
+
+  describe('refuses a SET with 400, its RFC 8935 err and Content-Language: en', () => {
+    const subject = { format: 'opaque', id: 'alice' }
+    const cases: [string, (iss: string) => Promise<string>, string][] = [
+      [
+        'a bad signature',
+        (iss) => sign(iss, sessionRevoked(subject), {}, {}, stranger.privateKey),
+        'authentication_failed',
+      ],
+      [
+        'an unknown kid',
+        (iss) => sign(iss, sessionRevoked(subject), {}, { kid: 'rotated' }, stranger.privateKey),
+        'invalid_key',
+      ],
+      [
+        'a jku header',
+        (iss) => sign(iss, sessionRevoked(subject), {}, { jku: 'https://evil.example/jwks' }),
+        'invalid_key',
+      ],
+      ['wrong iss', () => sign('https://other.example.test', sessionRevoked(subject)), 'invalid_issuer'],
+      [
+        'aud without the audience',
+        (iss) => sign(iss, sessionRevoked(subject), { aud: ['https://elsewhere'] }),
+        'invalid_audience',
+      ],
+      ['no typ', (iss) => sign(iss, sessionRevoked(subject), {}, { typ: undefined }), 'invalid_request'],
+      ['typ JWT', (iss) => sign(iss, sessionRevoked(subject), {}, { typ: 'JWT' }), 'invalid_request'],
+      ['a top-level sub', (iss) => sign(iss, sessionRevoked(subject), { sub: 'alice' }), 'invalid_request'],
+      ['an exp', (iss) => sign(iss, sessionRevoked(subject), { exp: 9_999_999_999 }), 'invalid_request'],
+      ['no jti', (iss) => sign(iss, sessionRevoked(subject), { jti: undefined }), 'invalid_request'],
+      ['no iat', (iss) => sign(iss, sessionRevoked(subject), { iat: undefined }), 'invalid_request'],
+      [
+        'two events',
+        (iss) => sign(iss, { ...sessionRevoked(subject), [`${RISC}account-disabled`]: { subject } }),
+        'invalid_request',
+      ],
+      ['alg none', async (iss) => `${unsignedHeader('none')}.${payloadOf(iss)}.`, 'invalid_key'],
+      [
+        'HS256',
+        async (iss) =>
+          new SignJWT(JSON.parse(Buffer.from(payloadOf(iss), 'base64url').toString()))
+            .setProtectedHeader({ alg: 'HS256', typ: 'secevent+jwt' })
+            .sign(new TextEncoder().encode('a-shared-secret-of-thirty-two-bytes!')),
+        'invalid_key',
+      ],
+      ['a body that is no JWS', async () => 'not-a-set', 'invalid_request'],
+    ]
+    for (const [what, make, err] of cases) {
+      it(`${what}: ${err}`, async () => {
+        const { push, iss, register, state } = await setUp()
+        await register('s1', 'alice', 'a')
+        const res = await push(await make(iss))
+        expect(res.status).toBe(400)
+        expect(res.headers.get('content-language')).toBe('en')
+        expect(await res.json()).toMatchObject({ err, description: expect.any(String) })
+        expect(await state('s1')).toBe('active')
+      })
+    }
+
+    it('a wrong Content-Type: invalid_request', async () => {
+      const { push, iss } = await setUp()
+      const res = await push(await sign(iss, sessionRevoked(subject)), { 'content-type': 'application/jwt' })
+      expect(res.status).toBe(400)
+      expect(await res.json()).toMatchObject({ err: 'invalid_request' })
+    })
+
+    it('a stream whose applications are gone: access_denied', async () => {
+      const { push, iss, admin } = await setUp()
+      await admin.apps.delete.mutate({ name: 'wiki' })
+      const res = await push(await sign(iss, sessionRevoked(subject)))
+      expect(res.status).toBe(400)
+      expect(await res.json()).toMatchObject({ err: 'access_denied' })
+    })
+  })
+
+  it('fetches the key set again once for an unknown kid, then answers invalid_key', async () => {
+    const { push, iss, transmitter } = await setUp()
+    expect((await push(await sign(iss, sessionRevoked({ format: 'opaque', id: 'x' })))).status).toBe(202)
+    const before = transmitter.jwksFetches()
+    clockAhead = 60 // past the 30 s cooldown since the first fetch
+    const unknown = () =>
+      sign(iss, sessionRevoked({ format: 'opaque', id: 'x' }), {}, { kid: 'new' }, stranger.privateKey)
+    expect(await (await push(await unknown())).json()).toMatchObject({ err: 'invalid_key' })
+    expect(await (await push(await unknown())).json()).toMatchObject({ err: 'invalid_key' })
+    expect(transmitter.jwksFetches()).toBe(before + 1)
+  })
+
+  it('answers 503 with Retry-After when sessions cannot be revoked, and the retry then runs', async () => {
+    let down = true
+    // Your own session store (the gateway's `sessions` option), over the gateway's, unreachable at first.
+    const sessions = (store: BackchannelStore): SessionStore => ({
+      register: (input) => store.register(input),
+      status: (app, id) => store.status(app, id),
+      list: (app, iss, sub) => store.list(app, iss, sub),
+      end: (app, id) => store.end(app, id),
+      revoke: (target) => (down ? Promise.reject(new Error('ECONNREFUSED')) : store.revoke(target)),
+    })
+    const { push, iss, register, state } = await setUp(sessions)
+    await register('s1', 'alice', 'a')
+    const token = await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' }))
+    const res = await push(token)
+    expect(res.status).toBe(503)
+    expect(res.headers.get('retry-after')).toMatch(/^\d+$/)
+    expect(await state('s1')).toBe('active')
+    down = false
+    // The claim on the jti was given back: the transmitter's retry is acted on.
+    expect((await push(token)).status).toBe(202)
+    expect(await state('s1')).toBe('revoked')
+  })
+})
+
+function unsignedHeader(alg: string): string {
+  return Buffer.from(JSON.stringify({ alg, typ: 'secevent+jwt' })).toString('base64url')
+}
+
+function payloadOf(iss: string): string {
+  const payload = {
+    iss,
+    aud: AUDIENCE,
+    iat: Math.floor(Date.now() / 1000),
+    jti: `set-${++counter}`,
+    events: sessionRevoked({ format: 'opaque', id: 'alice' }),
+  }
+  return Buffer.from(JSON.stringify(payload)).toString('base64url')
+}
