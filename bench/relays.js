@@ -28,7 +28,7 @@ export async function startSink() {
   let held = []
   let paused = false
   const answer = (req, res, sid) => {
-    if (res.destroyed) return // the attempt timed out: the drainer tries again later
+    if (res.destroyed || req.socket.destroyed) return // the attempt timed out: the drainer tries again later
     res.writeHead(204).end()
     const key = `${req.url} ${sid}`
     if (!answered.has(key)) answered.set(key, performance.now())
@@ -51,7 +51,7 @@ export async function startSink() {
     answered,
     relays: (clientId) =>
       Array.from({ length: RELAYS }, (_, i) => ({ url: `${url}/relay-${i}`, mode: 'sign', clientId })),
-    /** When every one of `sids` has a 2xx from each relay, ms after `since`; `undefined` past PATIENCE. */
+    /** Once each of `sids` has a 2xx from every relay: the performance.now() of the last; `undefined` past PATIENCE. */
     async allAnswered(sids) {
       const deadline = performance.now() + PATIENCE * 1000
       const keys = sids.flatMap((sid) => Array.from({ length: RELAYS }, (_, i) => `/relay-${i} ${sid}`))
@@ -100,7 +100,8 @@ async function logouts(url, tokens, from, count) {
  */
 export async function deliveryRun({ sink, issuer, tokens, clientId }) {
   const folder = await tempDir('bench-relays-')
-  const paced = Math.min(tokens.length - BACKLOG, SMOKE ? 1_000 : 20_000)
+  // Sessions for the paced logouts too: enough for 400 a second.
+  const paced = Math.min(tokens.length - BACKLOG, 400 * (DURATION + 2))
   const server = await gateway(storageEnv('fs', { folder }), issuer, tokens.slice(0, BACKLOG + paced), {
     relays: sink.relays(clientId),
   })
@@ -124,7 +125,7 @@ export async function deliveryRun({ sink, issuer, tokens, clientId }) {
       serverUs: ((await cpuSince(before, [server.pid])) * 1e6) / delivered,
     }
     // Half the logouts per second the drainer kept up with: the relays are not what queues.
-    const rate = Math.max(1, Math.round(drain.rate / RELAYS / 2))
+    const rate = Math.max(1, Math.round(Math.min(drain.rate / RELAYS / 2, paced / (DURATION + 2))))
     log(`relays: ${DURATION} s of logouts at ${rate}/s, each to ${RELAYS} relays…`)
     const answeredAt = new Map()
     const run = await fixedRate(server.url, tokens.slice(0, BACKLOG + paced), BACKLOG, rate, {

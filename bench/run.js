@@ -1,12 +1,14 @@
 // pnpm bench (pnpm build && node bench/run.js): the benchmark suite, everything once, on loopback.
 // - The load run: each contender in its own process, driven by autocannon from this one with
 //   unique, valid RS256 logout tokens (each matching a registered session), the ceiling (h3 + jose
-//   verify, nothing else) first and last. The gateway on memory, fs, fs with 2 workers, Redis and
-//   PostgreSQL (a redis-server and a PostgreSQL cluster of the run's own). Requests/s, p50/p99, the
-//   server's CPU per request over every thread of its processes and their children (the workers;
-//   redis-server's and PostgreSQL's processes too for those stores, from /proc) and both as ratios
-//   to the ceiling; then each store's p99 at half its maximum, open loop; JWKS and discovery
-//   requests after warm-up.
+//   verify, nothing else) first and last. The gateway on memory, fs, fs with 3 relays (delivery
+//   paused: relays.js), fs with 2 workers, Redis and PostgreSQL (a redis-server and a PostgreSQL
+//   cluster of the run's own). Requests/s, p50/p99, the server's CPU per request over every
+//   thread of its processes and their children (the workers; redis-server's and PostgreSQL's
+//   processes too for those stores, from /proc) and both as ratios to the ceiling; then each
+//   store's p99 at half its maximum, open loop (the last ceiling at the memory and fs stores'
+//   rates); JWKS and discovery requests after warm-up.
+// - Relays (relays.js): the outbox emptied by the drainer, and the IdP's 200 to the last relay's 2xx.
 // - Time from `backchannel serve` on a fresh fs folder to /readyz = 200; and with 100,000 and
 //   200,000 sessions registered (filled.js), extrapolated to 1,000,000: disk per session, time to
 //   the store's first answer and heap growth in a fresh process, and the gateway's time to /readyz.
@@ -15,7 +17,8 @@
 // Knobs:
 //   BENCH_SMOKE=1     about a second per part, small sizes: checks that everything runs (CI), not speed
 //   BENCH_DURATION=s  seconds of each measured load run (default 10)
-//   BENCH_ONLY=regex  only the load contenders whose name matches (the ceilings always run)
+//   BENCH_ONLY=regex  only the load contenders whose name matches (the ceilings always run), and
+//                     the relays' delivery run if it matches "relays"
 //   BENCH_SESSIONS=n  sessions of the fs store opened (default 200,000, filled in two halves: the
 //                     figures at 1,000,000 are extrapolated from both; 1000000 measures them, but
 //                     registering them took 6.6 minutes on this shared 2-core machine)
