@@ -9,7 +9,7 @@
 //   fixed rate: the time from the identity provider's 200 to the last of its relays' 2xx.
 import { rm } from 'node:fs/promises'
 import http from 'node:http'
-import { cpuByPid, cpuSince, DURATION, fixedRate, gateway, log, SMOKE, storageEnv, tempDir } from './lib.js'
+import { cpuByPid, cpuSince, DURATION, fixedRate, fmt, gateway, log, SMOKE, storageEnv, tempDir } from './lib.js'
 
 /** Relays per application in these rows. */
 export const RELAYS = 3
@@ -109,7 +109,7 @@ export async function deliveryRun({ sink, issuer, tokens, clientId }) {
   try {
     sink.reset()
     sink.pause()
-    log(`relays: ${BACKLOG} logouts accepted with the sink paused…`)
+    log(`relays: ${fmt(BACKLOG)} logouts accepted with the sink paused…`)
     await logouts(server.url, tokens, 0, BACKLOG)
     const before = await cpuByPid([server.pid])
     const t0 = performance.now()
