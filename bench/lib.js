@@ -189,9 +189,9 @@ const tcall = (url, path, input) =>
 
 /**
  * `backchannel serve` of `checkout` (default: this one; node flags `nodeArgs`) with the app
- * `bench` and one session per token.
+ * `bench` (with `relays`, if given) and one session per token.
  */
-export async function gateway(env, issuer, tokens, { nodeArgs = [], checkout = CHECKOUT } = {}) {
+export async function gateway(env, issuer, tokens, { nodeArgs = [], checkout = CHECKOUT, relays } = {}) {
   const server = await start([...nodeArgs, binOf(checkout), 'serve'], {
     PORT: '0',
     HOST: '127.0.0.1',
@@ -200,7 +200,7 @@ export async function gateway(env, issuer, tokens, { nodeArgs = [], checkout = C
     BACKCHANNEL_LOG_LEVEL: 'info',
     ...env,
   })
-  await tcall(server.url, 'apps.create', { name: 'bench', issuer, clientId: CLIENT_ID })
+  await tcall(server.url, 'apps.create', { name: 'bench', issuer, clientId: CLIENT_ID, ...(relays && { relays }) })
   // tRPC batches of 100 registrations, 8 batches at a time.
   for (let from = 0; from < tokens.length; from += 800) {
     const batches = []
@@ -239,7 +239,7 @@ async function processTree(roots) {
  * PostgreSQL's server processes), by pid, from /proc (Linux). With the CPU of children they have
  * reaped: processes that came and went count in their parent.
  */
-async function cpuByPid(roots) {
+export async function cpuByPid(roots) {
   const tree = await processTree(roots)
   const seconds = new Map()
   for (const [pid, fields] of await Promise.all(tree.map(async (pid) => [pid, await statOf(pid)]))) {
@@ -250,7 +250,7 @@ async function cpuByPid(roots) {
 }
 
 /** CPU seconds under `roots` since `before` ({@link cpuByPid}); a process born since counts whole. */
-const cpuSince = async (before, roots) =>
+export const cpuSince = async (before, roots) =>
   [...(await cpuByPid(roots))].reduce((sum, [pid, seconds]) => sum + seconds - (before.get(pid) ?? 0), 0)
 
 /** The machine's CPU ticks so far and those the hypervisor gave to other guests (steal). */
@@ -269,7 +269,10 @@ async function withSteal(drive) {
   return { ...result, steal: before && after ? (after.steal - before.steal) / (after.total - before.total) : undefined }
 }
 
-/** Request bodies from token `from` on; past the last, again from WARMUP (`wrapped`: replays). */
+/**
+ * Request bodies from token `from` on; past the last, again from WARMUP (`wrapped`: replays).
+ * `used - 1` is the index of the token just returned.
+ */
 function bodies(tokens, from) {
   const cursor = {
     used: from,
@@ -325,9 +328,10 @@ async function majorCollections(url) {
  * `rate` requests/s for DURATION seconds, open loop: request i leaves at start + i/rate whether or
  * not earlier ones were answered, and its latency counts from then (no coordinated omission;
  * autocannon's rate option sends each second's budget in a burst). The first 2 s settle after
- * whatever ran before and are not measured. Latencies in ms, to 0.1 ms.
+ * whatever ran before and are not measured. Latencies in ms, to 0.1 ms. `onAnswer(token, at)`: called
+ * for each 2xx with the index of its token and the `performance.now()` of its answer.
  */
-export async function fixedRate(url, tokens, from, rate) {
+export async function fixedRate(url, tokens, from, rate, { onAnswer } = {}) {
   // fifo: every connection stays in use; idle ones outlived the server's keep-alive (ECONNRESET).
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS, scheduling: 'fifo' })
   const target = new URL('/auth/logout/bench', url)
@@ -350,9 +354,14 @@ export async function fixedRate(url, tokens, from, rate) {
         }
         const send = (i) => {
           const body = cursor.next()
+          const token = cursor.used - 1
           const headers = { 'content-type': 'application/x-www-form-urlencoded', 'content-length': body.length }
           const req = http.request(target, { method: 'POST', agent, headers, timeout: 10_000 }, (res) => {
-            res.resume().once('end', () => finish(i, res.statusCode >= 200 && res.statusCode < 300))
+            res.resume().once('end', () => {
+              const ok = res.statusCode >= 200 && res.statusCode < 300
+              if (ok) onAnswer?.(token, performance.now())
+              finish(i, ok)
+            })
           })
           req.once('timeout', () => req.destroy(new Error('timed out')))
           req.once('error', () => finish(i, false))

@@ -1,12 +1,14 @@
 // pnpm bench (pnpm build && node bench/run.js): the benchmark suite, everything once, on loopback.
 // - The load run: each contender in its own process, driven by autocannon from this one with
 //   unique, valid RS256 logout tokens (each matching a registered session), the ceiling (h3 + jose
-//   verify, nothing else) first and last. The gateway on memory, fs, fs with 2 workers, Redis and
-//   PostgreSQL (a redis-server and a PostgreSQL cluster of the run's own). Requests/s, p50/p99, the
-//   server's CPU per request over every thread of its processes and their children (the workers;
-//   redis-server's and PostgreSQL's processes too for those stores, from /proc) and both as ratios
-//   to the ceiling; then each store's p99 at half its maximum, open loop; JWKS and discovery
-//   requests after warm-up.
+//   verify, nothing else) first and last. The gateway on memory, fs, fs with 3 relays (delivery
+//   paused: relays.js), fs with 2 workers, Redis and PostgreSQL (a redis-server and a PostgreSQL
+//   cluster of the run's own). Requests/s, p50/p99, the server's CPU per request over every
+//   thread of its processes and their children (the workers; redis-server's and PostgreSQL's
+//   processes too for those stores, from /proc) and both as ratios to the ceiling; then each
+//   store's p99 at half its maximum, open loop (the last ceiling at the memory and fs stores'
+//   rates); JWKS and discovery requests after warm-up.
+// - Relays (relays.js): the outbox emptied by the drainer, and the IdP's 200 to the last relay's 2xx.
 // - Time from `backchannel serve` on a fresh fs folder to /readyz = 200; and with 100,000 and
 //   200,000 sessions registered (filled.js), extrapolated to 1,000,000: disk per session, time to
 //   the store's first answer and heap growth in a fresh process, and the gateway's time to /readyz.
@@ -15,7 +17,8 @@
 // Knobs:
 //   BENCH_SMOKE=1     about a second per part, small sizes: checks that everything runs (CI), not speed
 //   BENCH_DURATION=s  seconds of each measured load run (default 10)
-//   BENCH_ONLY=regex  only the load contenders whose name matches (the ceilings always run)
+//   BENCH_ONLY=regex  only the load contenders whose name matches (the ceilings always run), and
+//                     the relays' delivery run if it matches "relays"
 //   BENCH_SESSIONS=n  sessions of the fs store opened (default 200,000, filled in two halves: the
 //                     figures at 1,000,000 are extrapolated from both; 1000000 measures them, but
 //                     registering them took 6.6 minutes on this shared 2-core machine)
@@ -47,6 +50,7 @@ import {
   timeToReady,
   warmUp,
 } from './lib.js'
+import { deliveryRun, RELAYS, startSink } from './relays.js'
 
 // Enough for warm-up, full speed and the paced run of a gateway without reusing a token.
 const TOKENS = SMOKE ? 3_000 : 9_000 * DURATION
@@ -55,20 +59,23 @@ log(`minting ${fmt(TOKENS)} RS256 tokens…`)
 const tokens = await idp.mint(TOKENS)
 const redis = await startRedis()
 const postgres = await startPostgres()
+const sink = await startSink()
+/** The audience of the tokens the gateway signs for its relays. */
+const RELAY_CLIENT = 'bench-relay'
 const baseline = process.env.BENCH_BASELINE && resolve(process.env.BENCH_BASELINE)
 const dirs = []
 
 const script = (file) => () => start([join(here, 'contenders', file)], { ISSUER: idp.issuer, CLIENT_ID, PORT: '0' })
-/** `backchannel serve` of `checkout` on a fresh store of `kind`, with `workers` processes. */
+/** `backchannel serve` of `checkout` on a fresh store of `kind`, with `workers` processes and `relays`. */
 const backchannel =
-  (kind, { workers, checkout } = {}) =>
+  (kind, { workers, checkout, relays } = {}) =>
   async () => {
     const folder = kind === 'fs' ? await tempDir('bench-fs-') : undefined
     if (folder) dirs.push(folder)
     if (kind === 'redis') await redis.flush()
     const url = kind === 'redis' ? redis.url : kind === 'postgres' ? await postgres.database() : undefined
     const env = { ...storageEnv(kind, { folder, url }), ...(workers && { BACKCHANNEL_WORKERS: String(workers) }) }
-    return gateway(env, idp.issuer, tokens, { checkout })
+    return gateway(env, idp.issuer, tokens, { checkout, relays })
   }
 const halfRate = (result) => Math.round(result.rps / 2)
 /** A store's row, then (BENCH_BASELINE) the same from the baseline checkout. */
@@ -81,13 +88,37 @@ const store = (name, kind, { also, workers } = {}) => [
 ]
 
 /**
+ * The fs store with relays, measured right after the same store without: the sink holds what the
+ * relays post until the row is over, so the drainer does nothing meanwhile (delivery is measured
+ * on its own in deliveryRun()).
+ */
+async function withPausedRelays() {
+  sink.pause()
+  const server = await backchannel('fs', { relays: sink.relays(RELAY_CLIENT) })()
+  return {
+    ...server,
+    stop: async () => {
+      sink.resume()
+      await server.stop()
+    },
+  }
+}
+/** The rate of the paced run named `name`, as a paced run of the ceiling at that rate. */
+const atRateOf = (paced, name, store) => ({
+  rate: paced.find((r) => r.name === name)?.rate,
+  name: `ceiling, at the ${store} store's rate`,
+})
+
+/**
  * The load contenders, in order. `also`: other processes whose CPU its requests cost. `pace`: the
- * rate of a paced run after the full-speed one, from its result and the paced runs before it.
+ * paced runs after the full-speed one (a rate, or a list of { rate, name }), from its result and
+ * the paced runs before it.
  */
 const contenders = [
   { name: 'ceiling (h3 + jose verify)', launch: script('ceiling.js') },
   ...store('Backchannel, memory store', 'memory'),
   ...store('Backchannel, fs store', 'fs'),
+  { name: `Backchannel, fs store, ${RELAYS} sign relays (delivery paused)`, launch: withPausedRelays },
   ...store('Backchannel, fs store, 2 workers', 'fs', { workers: 2 }),
   ...store('Backchannel, Redis store', 'redis', { also: [redis.pid] }),
   ...store('Backchannel, PostgreSQL store', 'postgres', { also: [postgres.pid] }),
@@ -95,9 +126,11 @@ const contenders = [
   {
     name: 'ceiling (h3 + jose verify), again',
     launch: script('ceiling.js'),
-    // The floor for the stores' paced p99: the ceiling at the memory store's rate.
-    pace: (_, paced) => paced.find((r) => r.name.includes('memory'))?.rate,
-    pacedName: "ceiling, at the memory store's rate",
+    // The floor for the stores' paced p99: the ceiling at the memory and fs stores' rates.
+    pace: (_, paced) => [
+      atRateOf(paced, 'Backchannel, memory store', 'memory'),
+      atRateOf(paced, 'Backchannel, fs store', 'fs'),
+    ],
   },
 ]
 
@@ -124,13 +157,20 @@ for (const c of contenders) {
   log(`${c.name}: ${DURATION} s under load`)
   const result = await measuredLoad(server.url, tokens, from, [server.pid, ...(c.also ?? [])])
   rows.push({ name: c.name, ...result, fetches: idp.hits.discovery + idp.hits.jwks - hits })
-  const rate = c.pace?.(result, paced)
-  if (rate) {
-    log(`${c.name}: ${DURATION} s at ${fmt(rate)} requests/s`)
-    paced.push({ name: c.pacedName ?? c.name, ...(await fixedRate(server.url, tokens, result.used, rate)) })
+  let next = result.used
+  for (const pace of [c.pace?.(result, paced) ?? []].flat()) {
+    const { rate, name } = typeof pace === 'number' ? { rate: pace, name: c.name } : pace
+    if (!rate) continue
+    log(`${name}: ${DURATION} s at ${fmt(rate)} requests/s`)
+    paced.push({ name, ...(await fixedRate(server.url, tokens, next, rate)) })
+    next = paced.at(-1).used
   }
   await server.stop()
 }
+const relays =
+  !only || only.test('relays')
+    ? await deliveryRun({ sink, issuer: idp.issuer, tokens, clientId: RELAY_CLIENT })
+    : undefined
 
 log('time to ready, three times…')
 const ready = []
@@ -172,6 +212,7 @@ const stores = JSON.parse(await output([join(here, 'stores.js')], { REDIS_URL: r
 
 await redis.stop()
 await postgres.stop()
+await sink.close()
 await idp.close()
 for (const dir of dirs) await rm(dir, { recursive: true, force: true })
 
@@ -182,6 +223,28 @@ const [ceilingRps, ceilingUs] = [mean('rps'), mean('serverUs')]
 const pct = (x) => (x === undefined ? '-' : `${(x * 100).toFixed(1)} %`)
 const reused = (r) => (r.wrapped ? ' (tokens reused)' : '')
 const table = (head, lines) => [`| ${head.join(' | ')} |`, `| --- |${' ---: |'.repeat(head.length - 1)}`, ...lines]
+/** The relay figures (issue 22): the rows of the load run with and without relays, and deliveryRun(). */
+function relayTable() {
+  const without = rows.find((r) => r.name === 'Backchannel, fs store')
+  const withRelays = rows.find((r) => r.name.includes('relays'))
+  const lines = []
+  if (without && withRelays)
+    lines.push(
+      `| server CPU per IdP request, with relays / without (delivery paused) | ${(withRelays.serverUs / without.serverUs).toFixed(2)} (${fmt(withRelays.serverUs)} / ${fmt(without.serverUs)} µs) | ≤ 1.3 |`,
+    )
+  if (relays) {
+    const { drain, paced: p } = relays
+    const missing = (n) => (n > 0 ? ` (${fmt(n)} never answered)` : '')
+    lines.push(
+      `| relayed tokens per second, emptying an outbox of ${fmt(relays.backlog * RELAYS)} | ${fmt(drain.rate)}${missing(drain.missing)} | ≥ 1,000 |`,
+      `| server CPU per relayed token (µs) | ${fmt(drain.serverUs)} | - |`,
+      `| IdP's 200 to the last relay's 2xx at ${fmt(p.rate)} logouts/s: p50 / p99 / max (ms) | ${p.p50} / ${p.p99} / ${p.max}${missing(p.missing)} | - |`,
+    )
+  }
+  if (!lines.length) return []
+  const head = `Relays: the fs store with ${RELAYS} \`sign\` relays per application, each posting to a sink on loopback that answers 204:`
+  return ['', head, '', ...table(['figure', 'value', 'target'], lines)]
+}
 const lines = [
   `${DURATION} s per run, ${CONNECTIONS} connections, ${fmt(TOKENS)} unique RS256 tokens, node ${process.version}, PostgreSQL ${postgres.version} (synchronous_commit=off)${baseline ? `, baseline: ${baseline}` : ''}`,
   '',
@@ -212,6 +275,7 @@ const lines = [
         `| ${r.name} | ${fmt(r.rate)} | ${r.p50} | ${r.p99} | ${r.max} | ${r.errors}${reused(r)} | ${r.majors ?? '-'} | ${pct(r.steal)} |`,
     ),
   ),
+  ...relayTable(),
   '',
   `JWKS and discovery requests at the issuer during the measured runs (after warm-up): ${rows.map((r) => r.fetches).join(', ')}.`,
   `Time from \`backchannel serve\` to /readyz = 200 (fs, fresh folder): median ${fmt(ready[1])} ms (${ready.map(fmt).join(', ')}).`,
@@ -272,6 +336,8 @@ if (stolen.length)
 console.log(lines.join('\n'))
 
 const failed = [...rows, ...paced].filter((r) => !r.name.startsWith('peer') && r.errors > 0)
+if (relays && (relays.paced.errors > 0 || relays.paced.missing > 0 || relays.drain.missing > 0))
+  failed.push({ name: 'relays (errors or deliveries never answered)' })
 if (failed.length) {
   console.error(`errors in: ${failed.map((r) => r.name).join(', ')}`)
   process.exitCode = 1

@@ -235,9 +235,13 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Back
 
     async readIndex(set, prefix, also = []) {
       // The set's members with their records, then the records `also` names: one round trip.
+      // One primary-key probe per member, kept by LIMIT 1 (a plain join, once the statistics say
+      // a set is large, became a hash join over the whole records table: slower with every
+      // other session stored).
       const rows = await sql`SELECT true AS is_member, m.member AS key, r.value
         FROM ${t.members} m
-        LEFT JOIN ${t.records} r ON r.key = ${prefix} || m.member AND r.expires_at > now()
+        LEFT JOIN LATERAL (SELECT value FROM ${t.records}
+          WHERE key = ${prefix} || m.member AND expires_at > now() LIMIT 1) r ON true
         WHERE m.set_key = ${set} AND m.expires_at > now()
         UNION ALL
         SELECT false, key, value FROM ${t.records} WHERE key = ANY(${also}::text[]) AND expires_at > now()`
