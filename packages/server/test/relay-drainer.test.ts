@@ -160,3 +160,17 @@ it('waits on close for an attempt in flight, at most the time it is given', asyn
   await new Promise((resolve) => setTimeout(resolve, 20))
   await stuck.close(50)
 })
+
+it('takes the next batch at once after a full one, not at the next poll', async () => {
+  // 250 deliveries: more than two passes of 100, with the poll an hour away.
+  for (let i = 0; i < 250; i++) await logout()
+  let attempts = 0
+  const d = drainer(async () => {
+    attempts++
+    return { outcome: 'delivered', status: 204 }
+  })
+  await expect.poll(() => attempts, { timeout: 10_000, interval: 50 }).toBe(250)
+  await d.close()
+  await d.audit.close()
+  expect((await store.outbox.pending()).count).toBe(0)
+})

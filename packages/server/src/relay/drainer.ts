@@ -31,6 +31,9 @@ export interface RelayDrainerOptions {
   concurrency?: number
 }
 
+/** Due deliveries taken in one pass. */
+const BATCH = 100
+
 /** A running drainer. */
 export interface RelayDrainer {
   /** Drains now (after the pass in progress, if any); resolves when that pass has attempted what was due. */
@@ -130,8 +133,9 @@ export function createRelayDrainer(options: RelayDrainerOptions): RelayDrainer {
     else logger.warn(Object.assign(line, { outcome, reason: settled.lastError }), 'relay not delivered')
   }
 
-  async function pass(): Promise<void> {
-    const { due, count, oldestCreatedAt } = await outbox.pending(100)
+  /** One batch of due deliveries; `true` when it was full (more are likely due now). */
+  async function pass(): Promise<boolean> {
+    const { due, count, oldestCreatedAt } = await outbox.pending(BATCH)
     metrics.relayPending.set(count)
     metrics.relayOldestPending.set(oldestCreatedAt === undefined ? 0 : Math.max(0, now() - oldestCreatedAt))
     const queue = due.map((d) => d.id)
@@ -147,16 +151,22 @@ export function createRelayDrainer(options: RelayDrainerOptions): RelayDrainer {
       }
     }
     await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker))
+    return due.length === BATCH
   }
 
   const safePass = () =>
-    pass().catch((err: unknown) => logger.warn({ err }, 'the relay outbox could not be read; trying again'))
+    pass().catch((err: unknown) => {
+      logger.warn({ err }, 'the relay outbox could not be read; trying again')
+      return false
+    })
 
   function wake(): Promise<void> {
     if (closed) return Promise.resolve()
     if (!current) {
-      current = safePass().finally(() => {
+      current = safePass().then((full) => {
         current = undefined
+        // A full batch leaves more due now: the next one starts at once, not at the next poll.
+        if (full && !closed) void wake()
       })
       return current
     }
