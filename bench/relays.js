@@ -1,7 +1,7 @@
 // Relays in run.js (issue 22): a sink on loopback that the gateway's relays post to, and the
 // outbox's delivery measured with it.
 // - The sink answers 204 to each delivery and notes, per logout (`sid`) and relay (its path), when
-//   it answered. Paused, it holds what arrives unanswered: the drainer then has its (at most 8)
+//   it answered. Paused, it holds what arrives unanswered: the drainer then has its (at most 32)
 //   attempts in flight and takes nothing more, so delivery costs the gateway nothing meanwhile.
 // - deliveryRun(): a gateway with RELAYS relays accepts BACKLOG logouts while the sink is paused,
 //   then the sink resumes and the drainer empties the outbox with nothing else to do: relayed

@@ -27,7 +27,10 @@ export interface RelayDrainerOptions {
   pollMs?: number
   /** Seconds a taken delivery is this instance's alone (longer than an attempt's 5 s timeout). Default 30. */
   leaseSeconds?: number
-  /** Attempts in flight at once. Default 8. */
+  /**
+   * Attempts in flight at once. Default 32: each waits mostly on the store's commits and the
+   * receiver, not on this process's CPU.
+   */
   concurrency?: number
 }
 
@@ -56,7 +59,7 @@ export function createRelayDrainer(options: RelayDrainerOptions): RelayDrainer {
   const { outbox, apps, attempt, planRetry, audit, metrics, logger, now } = options
   const pollMs = options.pollMs ?? 1000
   const leaseSeconds = options.leaseSeconds ?? 30
-  const concurrency = options.concurrency ?? 8
+  const concurrency = options.concurrency ?? 32
   const inFlight = new Set<Promise<void>>()
   let closed = false
   let current: Promise<void> | undefined
