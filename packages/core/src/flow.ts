@@ -12,13 +12,12 @@ import {
   InternalError,
   InvalidRequest,
   MethodNotAllowed,
-  RelaysUnsupported,
   RequestTooLarge,
 } from './errors.js'
 import { guardStore } from './guard-store.js'
 import { failure, type LogoutOutcome, success, toResponse } from './outcome.js'
 import { type ReplayStore, replayKey } from './replay.js'
-import type { RevocationTarget, SessionRevoker } from './session.js'
+import { type RevocationTarget, relayRequest, type SessionRevoker } from './session.js'
 import type { LogoutVerifier } from './verify.js'
 
 /**
@@ -94,19 +93,9 @@ export async function processLogout(request: LogoutRequest, deps: LogoutFlowDepe
       issuedAt: token.iat ?? now,
       jti: token.jti,
     }
-    if (app.relays && app.relays.length > 0) {
-      // Refused before anything is written: a logout is not acknowledged with its relays lost.
-      if (!deps.revoker.relayOutbox) {
-        throw new RelaysUnsupported(
-          `application ${JSON.stringify(name)} has relays, but its revoker cannot store their deliveries: relays need the gateway's store`,
-        )
-      }
-      const forwards = app.relays.some((relay) => relay.mode === 'forward')
-      target.relay = {
-        relays: app.relays,
-        ...(forwards ? { token: logoutToken, expiresAt: token.exp ?? token.acceptedUntil } : {}),
-      }
-    }
+    // Refused before anything is written when the revoker cannot store the relays' deliveries.
+    const relay = relayRequest(app, deps.revoker, { token: logoutToken, expiresAt: token.exp ?? token.acceptedUntil })
+    if (relay) target.relay = relay
     // Claim the jti with or before the revocation, so that a resent subject-wide token cannot end
     // sessions created after the first logout (BCL §2.5); give the claim back if the revocation
     // fails. A claimed token whose logout is not recorded is no replay: its first attempt stopped

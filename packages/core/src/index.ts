@@ -61,7 +61,7 @@ export type {
   SessionState,
   SessionStore,
 } from './session.js'
-export { DEFAULT_RETENTION, DEFAULT_SESSION_TTL, defineRevoker, isSubjectWide } from './session.js'
+export { DEFAULT_RETENTION, DEFAULT_SESSION_TTL, defineRevoker, isSubjectWide, relayRequest } from './session.js'
 export type { SecurityEvent, SetVerifier, StreamConfig } from './set.js'
 export { createSetVerifier } from './set.js'
 export type { SsfAction } from './ssf-event.js'

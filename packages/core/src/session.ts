@@ -5,6 +5,7 @@
  * @module
  */
 import type { LogoutScope, Relay } from './app.js'
+import { RelaysUnsupported } from './errors.js'
 
 /**
  * What one accepted logout asks to end. Every id is scoped by (`app`, `iss`): `sid` and `sub`
@@ -46,6 +47,33 @@ export interface RelayRequest {
   token?: string
   /** The token's `exp`, seconds since epoch: a `forward` delivery gives up once it has passed. */
   expiresAt?: number
+}
+
+/**
+ * What a revocation of `app` relays, for `revoker` to store in the revocation's own write: with the
+ * identity provider's token to `forward`, every relay; without one (an admin revocation, a Shared
+ * Signals event), only the `sign` and `hmac` relays. `undefined` when there is nothing to relay.
+ *
+ * @example
+ * ```ts
+ * target.relay = relayRequest(app, revoker, { token: logoutToken, expiresAt: claims.exp })
+ * ```
+ * @throws {RelaysUnsupported} before anything is written, when the revoker cannot store deliveries:
+ * a logout is never acknowledged with its relays lost.
+ */
+export function relayRequest(
+  app: { name: string; relays?: readonly Relay[] },
+  revoker: Pick<SessionRevoker, 'relayOutbox'>,
+  forward?: { token: string; expiresAt?: number },
+): RelayRequest | undefined {
+  const relays = forward ? (app.relays ?? []) : (app.relays ?? []).filter((relay) => relay.mode !== 'forward')
+  if (relays.length === 0) return undefined
+  if (!revoker.relayOutbox) {
+    throw new RelaysUnsupported(
+      `application ${JSON.stringify(app.name)} has relays, but its revoker cannot store their deliveries: relays need the gateway's store`,
+    )
+  }
+  return forward && relays.some((relay) => relay.mode === 'forward') ? { relays, ...forward } : { relays }
 }
 
 /**

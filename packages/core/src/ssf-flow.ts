@@ -12,7 +12,6 @@ import {
   InternalError,
   InvalidRequest,
   MethodNotAllowed,
-  RelaysUnsupported,
   RequestTooLarge,
   SetAccessDenied,
   type SetErr,
@@ -24,7 +23,7 @@ import { readBody } from './flow.js'
 import { guardStore } from './guard-store.js'
 import { errorStatus } from './outcome.js'
 import { type ReplayStore, replayKey } from './replay.js'
-import type { RevocationTarget, SessionRevoker } from './session.js'
+import { type RevocationTarget, relayRequest, type SessionRevoker } from './session.js'
 import type { SecurityEvent, SetVerifier, StreamConfig } from './set.js'
 import { interpretEvent } from './ssf-event.js'
 
@@ -131,16 +130,9 @@ export async function processSecurityEventRequest(
         bounded: true,
         jti,
       }
-      // `forward` relays pass on the IdP's logout token byte for byte: a SET is none, so they are skipped.
-      const relays = app.relays?.filter((relay) => relay.mode !== 'forward') ?? []
-      if (relays.length > 0) {
-        if (!revoker.relayOutbox) {
-          throw new RelaysUnsupported(
-            `application ${JSON.stringify(app.name)} has relays, but its revoker cannot store their deliveries`,
-          )
-        }
-        target.relay = { relays }
-      }
+      // No logout token to forward: a SET is none, so `forward` relays are skipped.
+      const relay = relayRequest(app, revoker)
+      if (relay) target.relay = relay
       return target
     })
 

@@ -1,8 +1,8 @@
 /** `sessions.*`: the session registry of one application (admin token, or that app's API key). */
 import {
   BackchannelError,
-  errors,
   type RevocationTarget,
+  relayRequest,
   resolvePolicy,
   type SessionRevoker,
   type SessionStore,
@@ -91,15 +91,8 @@ export const sessionsRouter = router({
         issuedAt: ctx.now(),
       }
       // Relayed as the gateway's own logout: there is no identity provider's token to forward.
-      const relays = (ctx.app.relays ?? []).filter((r) => r.mode !== 'forward')
-      if (relays.length > 0) {
-        if (!ctx.sessions.relayOutbox) {
-          throw new errors.RelaysUnsupported(
-            `application ${JSON.stringify(input.app)} has relays, but its session store cannot store their deliveries: relays need the gateway's store`,
-          )
-        }
-        target.relay = { relays }
-      }
+      const relay = relayRequest({ name: input.app, relays: ctx.app.relays }, ctx.sessions)
+      if (relay) target.relay = relay
       const { revoked } = await ctx.sessions.revoke(target)
       Object.assign(ctx.audit, {
         outcome: 'revoked',
