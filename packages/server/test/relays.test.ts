@@ -23,6 +23,7 @@ import { redisStore } from '@backchannel/unstorage/redis'
 import { serve } from 'h3'
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { createGateway } from '../src/index.js'
+import { listening } from './fixtures/gateway-process.js'
 import { quickRetry } from './fixtures/quick-retry.js'
 import './setup/provided.js'
 
@@ -98,19 +99,7 @@ async function startGatewayProcess(env: Record<string, string>) {
     env: { ...process.env, BACKCHANNEL_ADMIN_TOKEN: ADMIN, BACKCHANNEL_LOG_LEVEL: 'silent', ...env },
   })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  let stderr = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the gateway did not start:\n${stderr}`)), 15_000)
-    child.stderr?.on('data', (c) => {
-      stderr += c
-      const found = /listening on (http:\/\/\S+)/.exec(stderr)?.[1]
-      if (found) {
-        clearTimeout(timer)
-        resolve(found)
-      }
-    })
-    child.once('exit', (code) => reject(new Error(`the gateway exited with ${code}:\n${stderr}`)))
-  })
+  const url = await listening(child).url
   const kill = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     await exited
