@@ -6,6 +6,7 @@
  * @module
  */
 import { compactVerify, type JWSHeaderParameters, errors as jose } from 'jose'
+import { jsonPayload } from './_internal/json-payload.js'
 import type { AsymmetricAlgorithm } from './app.js'
 import {
   BackchannelError,
@@ -102,7 +103,7 @@ export function createSetVerifier(options: { keys: KeyResolver }): SetVerifier {
       } catch (err) {
         throw asCoded(err, algorithms)
       }
-      return checkClaims(parse(payload), stream, now)
+      return checkClaims(jsonPayload(payload, 'the SET', SetMalformed), stream, now)
     },
   }
 }
@@ -128,19 +129,6 @@ function asCoded(err: unknown, algorithms: readonly string[]): BackchannelError 
   }
   if (err instanceof jose.JWSInvalid) return new SetMalformed('the SET is not a valid JWS', { cause: err })
   return new SetKey("the transmitter's key cannot verify this SET", { cause: err })
-}
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true })
-
-function parse(payload: Uint8Array): Record<string, unknown> {
-  let value: unknown
-  try {
-    value = JSON.parse(UTF8.decode(payload))
-  } catch (cause) {
-    throw new SetMalformed('the SET payload is not JSON', { cause })
-  }
-  if (!isObject(value)) throw new SetMalformed('the SET payload is not a JSON object')
-  return value
 }
 
 function checkClaims(claims: Record<string, unknown>, stream: StreamConfig, now: number): SecurityEvent {

@@ -5,6 +5,7 @@
  * @module
  */
 import { compactVerify, type JWSHeaderParameters, errors as jose } from 'jose'
+import { jsonPayload } from './_internal/json-payload.js'
 import { type AppConfig, HMAC_ALGORITHMS, resolvePolicy } from './app.js'
 import { checkClaims, type LogoutToken } from './claims.js'
 import {
@@ -93,7 +94,12 @@ export function createLogoutVerifier(options: LogoutVerifierOptions): LogoutVeri
         if (!(err instanceof jose.JWSSignatureVerificationFailed) || others.length === 0) throw asCoded(err, algorithms)
         payload = await verifyWithAny(token, others, algorithms)
       }
-      return checkClaims(parsePayload(payload), app, resolvePolicy(app.policy), now)
+      return checkClaims(
+        jsonPayload(payload, 'the logout token', LogoutTokenMalformed),
+        app,
+        resolvePolicy(app.policy),
+        now,
+      )
     },
   }
 }
@@ -145,20 +151,4 @@ function asCoded(err: unknown, algorithms: readonly string[]): BackchannelError 
     return new LogoutTokenMalformed('the logout token is not a valid JWS', { cause: err })
   }
   return new LogoutTokenSignature('the signature cannot be checked with this key', { cause: err })
-}
-
-// One decoder for every token: without `stream`, decode() keeps no state between calls.
-const UTF8 = new TextDecoder('utf-8', { fatal: true })
-
-function parsePayload(payload: Uint8Array): Record<string, unknown> {
-  let value: unknown
-  try {
-    value = JSON.parse(UTF8.decode(payload))
-  } catch (cause) {
-    throw new LogoutTokenMalformed('the logout token payload is not JSON', { cause })
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new LogoutTokenMalformed('the logout token payload is not a JSON object')
-  }
-  return value as Record<string, unknown>
 }
