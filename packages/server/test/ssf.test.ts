@@ -3,145 +3,25 @@
  * `/.well-known/ssf-configuration` and JWKS, SETs signed with jose) and a gateway on 127.0.0.1
  * that a stream is created on through the admin API, then SETs pushed to `/ssf/:stream`.
  */
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { hashToken } from '@backchannel/admin'
-import { createAdminClient } from '@backchannel/admin/client'
+
 import type { SessionStore } from '@backchannel/core'
 import type { BackchannelStore } from '@backchannel/unstorage'
 import { memoryStore } from '@backchannel/unstorage/memory'
-import { serve } from 'h3'
-import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createGateway } from '../src/index.js'
-
-const ADMIN = 'bca_ssf-test-admin-token-0123456789'
-const AUDIENCE = 'https://gateway.example.test'
-const CAEP = 'https://schemas.openid.net/secevent/caep/event-type/'
-const RISC = 'https://schemas.openid.net/secevent/risc/event-type/'
-
-type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>
-let signing: KeyPair
-let stranger: KeyPair // a key the transmitter does not publish
-
-beforeAll(async () => {
-  signing = await generateKeyPair('RS256')
-  stranger = await generateKeyPair('RS256')
-})
-
-const closers: (() => Promise<unknown>)[] = []
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close()
-})
-
-/**
- * A transmitter on 127.0.0.1: its SSF metadata (stating `statedIssuer` if given) and its JWKS;
- * with `path`, its issuer has that path, and its metadata is where SSF 1.0 §7.2.1 puts it.
- */
-async function startTransmitter(statedIssuer?: string, path = '') {
-  let jwksFetches = 0
-  const jwk = { ...(await exportJWK(signing.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }
-  let issuer = ''
-  const server: Server = createServer((req, res) => {
-    if (req.url === `/.well-known/ssf-configuration${path}`) {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({
-          spec_version: '1_0',
-          issuer: statedIssuer ?? issuer,
-          jwks_uri: `${issuer}/jwks`,
-          delivery_methods_supported: ['urn:ietf:rfc:8935'],
-        }),
-      )
-    } else if (req.url === '/jwks') {
-      jwksFetches++
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }))
-    } else res.writeHead(404).end()
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`
-  closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())))
-  return { issuer, jwksFetches: () => jwksFetches }
-}
-
-/** A gateway on 127.0.0.1 over `store`, its audience {@link AUDIENCE}. */
-async function startGateway(store: BackchannelStore, extra: { sessions?: SessionStore; insecure?: boolean } = {}) {
-  const gateway = createGateway({
-    store,
-    adminTokenHash: hashToken(ADMIN),
-    fetchPolicy: { allowInsecure: extra.insecure ?? true },
-    publicUrl: AUDIENCE,
-    now: () => Date.now() / 1000 + clockAhead,
-    ...(extra.sessions ? { sessions: extra.sessions, replay: store } : {}),
-  })
-  const server = serve(gateway.app, { port: 0, hostname: '127.0.0.1', silent: true, gracefulShutdown: false })
-  await server.ready()
-  closers.push(async () => {
-    await server.close(true)
-    await gateway.close()
-  })
-  const url = (server.url as string).replace(/\/$/, '')
-  return { url, gateway, admin: createAdminClient({ url: `${url}/trpc`, token: ADMIN }) }
-}
-
-/** A transmitter, a gateway with an app `wiki` (sessions under the transmitter's issuer) and a stream `idp` feeding it. */
-async function setUp(sessionsOver?: (store: BackchannelStore) => SessionStore) {
-  const transmitter = await startTransmitter()
-  const store = memoryStore()
-  closers.push(() => store.close())
-  const { url, gateway, admin } = await startGateway(store, sessionsOver ? { sessions: sessionsOver(store) } : {})
-  await admin.apps.create.mutate({ name: 'wiki', policy: { issuer: transmitter.issuer } })
-  const created = await admin.streams.create.mutate({ name: 'idp', issuer: transmitter.issuer, apps: ['wiki'] })
-  const iss = transmitter.issuer
-  const now = Math.floor(Date.now() / 1000)
-  const register = (sessionId: string, sub: string, sid: string, authTime = now - 600) =>
-    store.register({ app: 'wiki', iss, sessionId, sub, sid, authTime })
-  const state = async (sessionId: string) => (await store.status('wiki', sessionId)).state
-  const push = (token: string, headers: Record<string, string> = {}) =>
-    fetch(`${url}/ssf/idp`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/secevent+jwt',
-        authorization: created.authorizationHeader,
-        ...headers,
-      },
-      body: token,
-    })
-  const audit = async () =>
-    (await admin.audit.list.query({ app: 'wiki' })).filter((r: { source: string }) => r.source === 'ssf')
-  return { transmitter, store, url, gateway, admin, created, iss, now, register, state, push, audit }
-}
-
-let counter = 0
-/** Seconds the gateways' clock runs ahead of the real one (to pass the key set's refetch cooldown). */
-let clockAhead = 0
-afterEach(() => {
-  clockAhead = 0
-})
-/** A SET from the transmitter: `claims` over the defaults, `header` over `{ alg: RS256, typ, kid: k1 }`. */
-async function sign(
-  iss: string,
-  events: Record<string, unknown>,
-  claims: JWTPayload = {},
-  header: Record<string, unknown> = {},
-  key = signing.privateKey,
-) {
-  const payload: Record<string, unknown> = {
-    iss,
-    aud: AUDIENCE,
-    iat: Math.floor(Date.now() / 1000),
-    jti: `set-${++counter}`,
-    events,
-    ...claims,
-  }
-  for (const [name, value] of Object.entries(payload)) if (value === undefined) delete payload[name]
-  return new SignJWT(payload)
-    .setProtectedHeader({ alg: 'RS256', typ: 'secevent+jwt', kid: 'k1', ...header } as { alg: string })
-    .sign(key)
-}
-
-const sessionRevoked = (subject: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
-  [`${CAEP}session-revoked`]: { subject, ...extra },
-})
+import { SignJWT } from 'jose'
+import { describe, expect, it } from 'vitest'
+import {
+  AUDIENCE,
+  closers,
+  nextJti,
+  RISC,
+  sessionRevoked,
+  setClockAhead,
+  setUp,
+  sign,
+  startGateway,
+  startTransmitter,
+  stranger,
+} from './fixtures/ssf-transmitter.js'
 
 describe('streams.create', () => {
   it('discovers the transmitter, answers the push URL and a header shown once, and keeps only its hash', async () => {
@@ -390,7 +270,7 @@ describe('POST /ssf/:stream', () => {
     const { push, iss, transmitter } = await setUp()
     expect((await push(await sign(iss, sessionRevoked({ format: 'opaque', id: 'x' })))).status).toBe(202)
     const before = transmitter.jwksFetches()
-    clockAhead = 60 // past the 30 s cooldown since the first fetch
+    setClockAhead(60) // past the 30 s cooldown since the first fetch
     const unknown = () =>
       sign(iss, sessionRevoked({ format: 'opaque', id: 'x' }), {}, { kid: 'new' }, stranger.privateKey)
     expect(await (await push(await unknown())).json()).toMatchObject({ err: 'invalid_key' })
@@ -431,7 +311,7 @@ function payloadOf(iss: string): string {
     iss,
     aud: AUDIENCE,
     iat: Math.floor(Date.now() / 1000),
-    jti: `set-${++counter}`,
+    jti: nextJti(),
     events: sessionRevoked({ format: 'opaque', id: 'alice' }),
   }
   return Buffer.from(JSON.stringify(payload)).toString('base64url')
