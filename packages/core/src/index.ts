@@ -48,6 +48,14 @@ export type { KeyResolver, KeyResolverOptions } from './keys.js'
 export { createKeyResolver } from './keys.js'
 export type { ErrorStatus, LogoutErrorBody, LogoutOutcome } from './outcome.js'
 export { errorStatus, failure, toResponse } from './outcome.js'
+export type {
+  PendingDeliveries,
+  RelayDelivery,
+  RelayDeliveryState,
+  RelayListQuery,
+  RelayOutbox,
+  RelayOutboxRevoker,
+} from './relay-outbox.js'
 export type { ReplayStore } from './replay.js'
 export { replayKey } from './replay.js'
 export type {

@@ -9,16 +9,22 @@ import type { JsonWebKey } from 'node:crypto'
 import type {
   AppConfig,
   AppRegistry,
+  PendingDeliveries,
   Relay,
+  RelayDelivery,
+  RelayDeliveryState,
+  RelayListQuery,
   RelayMode,
+  RelayOutbox,
+  RelayOutboxRevoker,
   ReplayStore,
   SessionStore,
   StreamConfig,
 } from '@backchannel/core'
 
-// Defined in core, which carries an application's relays to the revocation; named here too, beside
-// the rest of the relay contract.
-export type { Relay, RelayMode }
+// Defined in core (the relays a revocation carries, and the outbox contract a custom revoker can
+// implement and prove with core's suite); named here too, beside the rest of what a gateway keeps.
+export type { PendingDeliveries, Relay, RelayDelivery, RelayDeliveryState, RelayListQuery, RelayMode, RelayOutbox }
 
 /** An application as the gateway keeps it: its verification config plus bookkeeping. */
 export type AppRecord = AppConfig & {
@@ -170,8 +176,10 @@ export interface SigningKeyStore {
   rotate(graceSeconds: number): Promise<string>
 }
 
-/** Everything a gateway keeps, in one store. */
-export interface GatewayStore extends SessionStore, ReplayStore {
+/** Everything a gateway keeps, in one store; its sessions and relay outbox meet core's contracts. */
+export interface GatewayStore extends SessionStore, ReplayStore, RelayOutboxRevoker {
+  /** Every revocation writes its relay deliveries in its own write (see {@link RelayOutboxRevoker}). */
+  readonly relayOutbox: true
   apps: AppStore
   /** The Shared Signals streams (`streams.*`, `/ssf/:stream`). */
   streams: StreamStore
@@ -180,43 +188,11 @@ export interface GatewayStore extends SessionStore, ReplayStore {
   /** The gateway's own signing keys (relays in `sign` mode, `/.well-known/jwks.json`). */
   keys: SigningKeyStore
   /** The relay outbox: the deliveries revocations wrote, for the drainer and `relays.*`. */
-  outbox: RelayOutbox
+  readonly outbox: RelayOutbox
   /** Throws `ERR_STORE_UNAVAILABLE` when the backend cannot be reached. */
   ping(): Promise<void>
   /** Closes connections and timers. */
   close(): Promise<void>
-}
-
-/** Where one delivery stands. */
-export type RelayDeliveryState = 'pending' | 'delivered' | 'dead'
-
-/** One (logout, relay) pair of the outbox and what became of it. Times are seconds since epoch. */
-export interface RelayDelivery {
-  id: string
-  app: string
-  url: string
-  mode: RelayMode
-  clientId?: string
-  state: RelayDeliveryState
-  attempts: number
-  /** HTTP status of the last attempt, when it got one. */
-  lastStatus?: number
-  lastError?: string
-  nextAttemptAt?: number
-  createdAt: number
-  /** When `relays.retry` last gave it a fresh budget (attempts and age count from then). */
-  retriedAt?: number
-  deliveredAt?: number
-  /** What is relayed. */
-  logout: {
-    iss: string
-    sub?: string
-    sid?: string
-    /** `forward` only: the identity provider's logout token, byte for byte. */
-    token?: string
-    /** `forward` only: the token's `exp`; the delivery gives up once it has passed. */
-    expiresAt?: number
-  }
 }
 
 /** What one delivery attempt came to. `retryAfter` is seconds, from the relay's `Retry-After`. */
@@ -224,53 +200,3 @@ export type RelayAttemptResult =
   | { outcome: 'delivered'; status: number }
   | { outcome: 'retry'; status?: number; error: string; retryAfter?: number }
   | { outcome: 'dead'; status?: number; error: string }
-
-/** What {@link RelayOutbox.list} selects. */
-export interface RelayListQuery {
-  app?: string
-  state?: RelayDeliveryState
-  /** Default 50, at most 500. */
-  limit?: number
-  /** A delivery id: only older deliveries (the next page). */
-  before?: string
-}
-
-/** The pending deliveries as the drainer sees them. Times are seconds since epoch. */
-export interface PendingDeliveries {
-  /** Deliveries due by now, soonest due first. */
-  due: RelayDelivery[]
-  /** Every pending delivery, due or not. */
-  count: number
-  /** The `createdAt` of the oldest pending delivery. */
-  oldestCreatedAt?: number
-}
-
-/**
- * The outbox of relay deliveries. Revocations write its rows (in their own write); instances
- * sharing a store take rows by lease, so each delivery is attempted by one instance at a time.
- */
-export interface RelayOutbox {
-  /** Pending deliveries: up to `limit` due now (default 100), and how many are pending in all. */
-  pending(limit?: number): Promise<PendingDeliveries>
-  /**
-   * Takes a due delivery for `leaseSeconds`: the row as stored, or `undefined` when another
-   * instance holds it or it is no longer due. Give it back with {@link RelayOutbox.settle}.
-   */
-  take(id: string, leaseSeconds: number): Promise<RelayDelivery | undefined>
-  /**
-   * Stores a taken delivery's new state (`delivered` and `dead` leave the pending index) and gives
-   * back its lease; writes nothing when the row is gone or no longer pending (discarded, its app
-   * deleted, or settled by another instance meanwhile).
-   */
-  settle(delivery: RelayDelivery): Promise<void>
-  get(id: string): Promise<RelayDelivery | undefined>
-  /** Newest first. */
-  list(query?: RelayListQuery): Promise<RelayDelivery[]>
-  /**
-   * A `dead` delivery becomes pending, due now, with a fresh budget (attempts and age count from
-   * now). `false` for any other (a pending one is only indexed again, should a crash have left it out).
-   */
-  retry(id: string): Promise<boolean>
-  /** Removes a delivery whatever its state; `false` when there was none. */
-  discard(id: string): Promise<boolean>
-}

@@ -96,6 +96,8 @@ export function createStore(first: StoreBackend | StorageStoreOptions, second?: 
   // Guarded here, once: the logout flow and the admin API both get coded errors from it.
   return guardStore({
     ...sessions,
+    // Core's RelayOutboxRevoker: revocations write their deliveries (sessions.ts), `outbox` below.
+    relayOutbox: true,
     claim: (key: string, expiresAt: number) => backend.claim(keys.claim(key), expiresAt, now()),
     release: (key: string) => backend.release(keys.claim(key)),
     ping: () => backend.ping(),

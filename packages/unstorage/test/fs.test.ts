@@ -3,7 +3,7 @@ import { appendFile, copyFile, mkdtemp, readdir, readFile, rename, rm, stat } fr
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing'
+import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing/vitest'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { fsStore } from '../src/presets/fs.js'
 import { describeStoreExtras, itClaimsOnceAcrossInstances, itMakesOneSigningKeyAcrossInstances } from './store-suite.js'

@@ -1,4 +1,4 @@
-import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing'
+import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing/vitest'
 import { memoryStore } from '../src/presets/memory.js'
 import { describeStoreExtras } from './store-suite.js'
 

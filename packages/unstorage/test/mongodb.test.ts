@@ -3,7 +3,7 @@
  * test/setup/services.ts), against a real MongoDB when MONGODB_URL is set.
  */
 import { randomBytes } from 'node:crypto'
-import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing'
+import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing/vitest'
 import { describe, expect, inject, it } from 'vitest'
 import { mongodbStore } from '../src/presets/mongodb.js'
 import { describeStoreExtras, itClaimsOnceAcrossInstances, itMakesOneSigningKeyAcrossInstances } from './store-suite.js'

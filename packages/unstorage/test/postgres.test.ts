@@ -1,6 +1,6 @@
 /** The PostgreSQL preset against a real PostgreSQL server (started by test/setup/services.ts). */
 import { randomBytes } from 'node:crypto'
-import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing'
+import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing/vitest'
 import postgres from 'postgres'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { type PostgresStoreOptions, postgresStore } from '../src/presets/postgres.js'

@@ -3,7 +3,7 @@
  * file only (test/setup/redis-topologies.ts). Every write waits for a replica by default.
  */
 import { randomBytes } from 'node:crypto'
-import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing'
+import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing/vitest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { keys } from '../src/_internal/keys.js'
 import { type RedisStoreOptions, redisStore } from '../src/presets/redis.js'

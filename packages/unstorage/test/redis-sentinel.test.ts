@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { RevocationTarget } from '@backchannel/core'
-import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing'
+import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing/vitest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RedisStoreOptions, redisStore } from '../src/presets/redis.js'
 import type { BackchannelStore } from '../src/store.js'

@@ -1,6 +1,6 @@
 /** The Redis preset against a real redis-server (started by test/setup/services.ts). */
 import { randomBytes } from 'node:crypto'
-import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing'
+import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing/vitest'
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { type RedisStoreOptions, redisStore } from '../src/presets/redis.js'

@@ -7,7 +7,12 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createManualClock, describeReplayStore, describeSessionStore, ODD_STRINGS } from '@backchannel/core/testing'
+import {
+  createManualClock,
+  describeReplayStore,
+  describeSessionStore,
+  ODD_STRINGS,
+} from '@backchannel/core/testing/vitest'
 import { createStorage, type Storage } from 'unstorage'
 import fsLiteDriver from 'unstorage/drivers/fs-lite'
 import memoryDriver from 'unstorage/drivers/memory'

@@ -1,9 +1,15 @@
 /**
- * `@backchannel/core/testing`: the conformance suites every session store and replay store
- * runs (needs vitest), and the in-memory reference implementation that passes them.
+ * `@backchannel/core/testing`: the conformance cases every session store, replay store and relay
+ * outbox runs, in a runner-neutral form (named async functions; no test runner, no Node
+ * built-in imported), and the in-memory reference store that passes them. Run them with
+ * `@backchannel/core/testing/vitest` or `@backchannel/core/testing/node` (`node:test`), or any
+ * runner: `for (const c of cases) test(c.name, c.run)`.
  * @module
  */
+export { ConformanceError } from './assert.js'
+export type { ConformanceCase, Factory, ManualClock, Subject } from './cases.js'
+export { CaseSkipped, createManualClock, isCaseSkipped, ODD_STRINGS } from './cases.js'
 export type { MemoryStoreOptions } from './memory.js'
 export { createMemoryStore } from './memory.js'
-export type { Factory, ManualClock, Subject } from './suite.js'
-export { createManualClock, describeReplayStore, describeSessionStore, ODD_STRINGS } from './suite.js'
+export { relayOutboxCases } from './outbox-cases.js'
+export { replayStoreCases, sessionStoreCases } from './session-cases.js'
