@@ -19,6 +19,11 @@ export interface RelayDelivery {
   clientId?: string
   state: RelayDeliveryState
   attempts: number
+  /**
+   * Tries since the last attempt at which the gateway could not mint the token (`sign`, `hmac`):
+   * nothing was sent, so they are not attempts, but the next try backs off as if they were.
+   */
+  mintFailures?: number
   /** HTTP status of the last attempt, when it got one. */
   lastStatus?: number
   lastError?: string

@@ -1,12 +1,29 @@
-/** The relay drainer over a real memory store, with a manual clock and attempts it is handed. */
-import type { AppRecord, RelayAttemptResult, RelayDelivery } from '@backchannel/unstorage'
+/**
+ * The relay drainer over a real memory store, with a manual clock and attempts it is handed; then
+ * over a real fs store, the real attempt and a receiver on loopback, when the token cannot be minted.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { AppRecord, BackchannelStore, RelayAttemptResult, RelayDelivery } from '@backchannel/unstorage'
+import { fsStore } from '@backchannel/unstorage/fs'
 import { memoryStore } from '@backchannel/unstorage/memory'
 import pino from 'pino'
-import { afterEach, beforeEach, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createAuditRecorder } from '../src/audit.js'
 import { createMetrics } from '../src/metrics.js'
-import type { AttemptDelivery, PlanRetry } from '../src/relay/attempt.js'
+import {
+  type AttemptDelivery,
+  createAttemptDelivery,
+  NOT_SENT,
+  type PlanRetry,
+  planRetry,
+  RETRY_SCHEDULE,
+} from '../src/relay/attempt.js'
 import { createRelayDrainer } from '../src/relay/drainer.js'
+import { createGatewaySigner } from '../src/relay/signer.js'
+import { type RelayReceiver, startRelayReceiver } from './fixtures/relay-receiver.js'
 
 const URL_A = 'https://a.example.com/bcl'
 let t: number
@@ -173,4 +190,130 @@ it('takes the next batch at once after a full one, not at the next poll', async 
   await d.close()
   await d.audit.close()
   expect((await store.outbox.pending()).count).toBe(0)
+})
+
+describe('a try that cannot mint its token (a master key other than the one that sealed the secrets)', () => {
+  let base: string
+  let receiver: RelayReceiver
+  beforeEach(async () => {
+    base = await mkdtemp(join(tmpdir(), 'bc-unminted-'))
+    receiver = await startRelayReceiver(async () => ({ status: 204 }))
+  })
+  afterEach(async () => {
+    await receiver.close()
+    await rm(base, { recursive: true, force: true })
+  })
+  const sealedKey = randomBytes(32)
+  const otherKey = randomBytes(32)
+  const open = (masterKey: Uint8Array) => fsStore({ base, masterKey, fsync: false, now: () => t })
+  /** The real attempt and schedule (jitter fixed at 0), over `over`'s signing keys. */
+  const drainOver = (over: BackchannelStore) => {
+    const signer = createGatewaySigner({ keys: over.keys, now: () => t, cacheSeconds: 0 })
+    const attempt = createAttemptDelivery({
+      signer,
+      issuer: 'https://gw.example.com',
+      fetchPolicy: { allowInsecure: true },
+      now: () => t,
+    })
+    const audit = createAuditRecorder(over.audit, pino({ level: 'silent' }), () => t)
+    const drainer = createRelayDrainer({
+      outbox: over.outbox,
+      apps: over.apps,
+      attempt,
+      planRetry: (d, r, now) => planRetry(d, r, now, () => 0.5),
+      audit,
+      metrics: createMetrics(),
+      logger: pino({ level: 'silent' }),
+      now: () => t,
+      pollMs: 60_000,
+    })
+    return { drainer, audit }
+  }
+  const relayApp = (relays: AppRecord['relays'], relaySecrets?: AppRecord['relaySecrets']): AppRecord => ({
+    kind: 'oidc',
+    name: 'wiki',
+    issuer: 'https://id.example.com',
+    clientId: 'wiki',
+    jwksUri: 'https://id.example.com/jwks',
+    relays,
+    ...(relaySecrets ? { relaySecrets } : {}),
+    apiKeyHash: 'b'.repeat(64),
+    createdAt: t,
+    updatedAt: t,
+  })
+  const relayedLogout = (over: BackchannelStore, mode: 'sign' | 'hmac') =>
+    over.revoke({
+      app: 'wiki',
+      iss: 'https://id.example.com',
+      sub: 'alice',
+      scope: 'session',
+      issuedAt: t,
+      relay: { relays: [{ url: receiver.url, mode, clientId: 'rx' }] },
+    })
+
+  it('sign: spends no attempt, backs off on the schedule past 8 tries, and delivers once the key opens', async () => {
+    const sealing = await open(sealedKey)
+    await sealing.keys.ensure() // the gateway's signing key, sealed under sealedKey
+    await sealing.close()
+
+    const wrong = await open(otherKey)
+    await wrong.apps.create(relayApp([{ url: receiver.url, mode: 'sign', clientId: 'rx' }]))
+    await relayedLogout(wrong, 'sign')
+    const { drainer, audit } = drainOver(wrong)
+    const waits: number[] = []
+    for (let i = 1; i <= 9; i++) {
+      const before = t
+      await drainer.wake()
+      const [row] = await wrong.outbox.list()
+      expect(row).toMatchObject({ state: 'pending', attempts: 0, mintFailures: i })
+      expect(row?.lastError).toMatch(/^the token could not be minted: a stored secret cannot be decrypted/)
+      waits.push((row?.nextAttemptAt ?? 0) - before)
+      t = row?.nextAttemptAt ?? t
+    }
+    // The design's backoff, though no attempt was spent: 9 tries, more than the 8 attempts allowed.
+    expect(waits).toEqual([...RETRY_SCHEDULE, 21_600, 21_600])
+    expect(receiver.received).toHaveLength(0)
+    await drainer.close()
+    await audit.close()
+    const records = await wrong.audit.list({ app: 'wiki' })
+    expect(records).toHaveLength(9)
+    for (const record of records) {
+      expect(record).toMatchObject({ source: 'relay', outcome: 'retry', attempts: 0, code: NOT_SENT })
+      expect(record.status).toBeUndefined()
+    }
+    await wrong.close()
+
+    // Restarted with the right master key: the first real attempt delivers it.
+    const right = await open(sealedKey)
+    const again = drainOver(right)
+    await again.drainer.wake()
+    await again.drainer.close()
+    await again.audit.close()
+    expect(receiver.received).toHaveLength(1)
+    const [row] = await right.outbox.list()
+    expect(row).toMatchObject({ state: 'delivered', attempts: 1, lastStatus: 204 })
+    expect(row?.mintFailures).toBeUndefined()
+    await right.close()
+  })
+
+  it('hmac: a relay secret that cannot be unsealed is retried later, audited as not sent', async () => {
+    const sealing = await open(sealedKey)
+    await sealing.apps.create(relayApp([{ url: receiver.url, mode: 'hmac' }], { [receiver.url]: 'bcs_sealed' }))
+    await sealing.close()
+
+    const wrong = await open(otherKey)
+    await relayedLogout(wrong, 'hmac')
+    const { drainer, audit } = drainOver(wrong)
+    await drainer.wake()
+    await drainer.close()
+    await audit.close()
+    const [row] = await wrong.outbox.list()
+    expect(row).toMatchObject({ state: 'pending', attempts: 0, mintFailures: 1, nextAttemptAt: t + 1 })
+    expect(row?.lastError).toMatch(/^the application could not be read: a stored secret cannot be decrypted/)
+    expect(await wrong.audit.list({ app: 'wiki' })).toEqual([
+      expect.objectContaining({ source: 'relay', outcome: 'retry', attempts: 0, code: NOT_SENT }),
+    ])
+    expect(receiver.received).toHaveLength(0)
+    await wrong.close()
+  })
 })

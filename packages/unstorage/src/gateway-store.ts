@@ -195,8 +195,11 @@ export interface GatewayStore extends SessionStore, ReplayStore, RelayOutboxRevo
   close(): Promise<void>
 }
 
-/** What one delivery attempt came to. `retryAfter` is seconds, from the relay's `Retry-After`. */
+/**
+ * What one delivery attempt came to. `retryAfter` is seconds, from the relay's `Retry-After`.
+ * `sent: false`: nothing was sent (the token could not be minted), so it is no attempt.
+ */
 export type RelayAttemptResult =
   | { outcome: 'delivered'; status: number }
-  | { outcome: 'retry'; status?: number; error: string; retryAfter?: number }
+  | { outcome: 'retry'; status?: number; error: string; retryAfter?: number; sent?: false }
   | { outcome: 'dead'; status?: number; error: string }

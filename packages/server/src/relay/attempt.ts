@@ -31,6 +31,9 @@ export const MAX_AGE_SECONDS = 86_400
 /** One attempt of a delivery; `secret` is the relay's own secret in `hmac` mode. */
 export type AttemptDelivery = (delivery: RelayDelivery, secret?: string) => Promise<RelayAttemptResult>
 
+/** The audit `code` of a try that sent nothing: the token could not be minted, or the application read. */
+export const NOT_SENT = 'ERR_RELAY_NOT_SENT'
+
 /** When to try a failed delivery again, or to give up: the shape of {@link planRetry}. */
 export type PlanRetry = (
   delivery: RelayDelivery,
@@ -117,8 +120,8 @@ export function createAttemptDelivery(deps: AttemptDependencies): AttemptDeliver
       token = await tokenFor(delivery, secret)
     } catch (err) {
       if (err instanceof Dead) return { outcome: 'dead', error: err.message }
-      // The signing key could not be read (the store is down): a later attempt may mint it.
-      return { outcome: 'retry', error: `the token could not be minted: ${messageOf(err)}` }
+      // The signing key could not be read or unsealed: nothing was sent, and a later try may mint it.
+      return { outcome: 'retry', error: `the token could not be minted: ${messageOf(err)}`, sent: false }
     }
     const body = new URLSearchParams({ logout_token: token }).toString()
     let answer: Response
@@ -186,9 +189,10 @@ export function parseRetryAfter(value: string | null, now: number): number | und
 }
 
 /**
- * After a failed attempt (`delivery.attempts` already counts it): when to try again, or give up.
- * Waits follow {@link RETRY_SCHEDULE} with ±25 % jitter, or the relay's `Retry-After` when that is
- * longer. `sign`/`hmac` give up after {@link MAX_ATTEMPTS} attempts or {@link MAX_AGE_SECONDS}
+ * After a failed try (`delivery.attempts`, or `delivery.mintFailures` for a try that sent nothing,
+ * already counts it): when to try again, or give up. Waits follow {@link RETRY_SCHEDULE}, indexed by
+ * both counts, with ±25 % jitter, or the relay's `Retry-After` when that is longer. `sign`/`hmac`
+ * give up after {@link MAX_ATTEMPTS} attempts (mint failures are none) or {@link MAX_AGE_SECONDS}
  * from `createdAt`; `forward` once the identity provider's token would have expired. A `dead`
  * result is dead now. Times are seconds since epoch; `random` is for tests (default `Math.random`).
  *
@@ -207,7 +211,8 @@ export function planRetry(
 ): { state: 'pending'; nextAttemptAt: number } | { state: 'dead' } {
   if (result.outcome === 'delivered') throw new TypeError('planRetry is for a failed attempt')
   if (result.outcome === 'dead') return { state: 'dead' }
-  const step = RETRY_SCHEDULE[Math.min(Math.max(delivery.attempts, 1), RETRY_SCHEDULE.length) - 1] as number
+  const tries = delivery.attempts + (delivery.mintFailures ?? 0)
+  const step = RETRY_SCHEDULE[Math.min(Math.max(tries, 1), RETRY_SCHEDULE.length) - 1] as number
   const wait = Math.max(step * (1 + JITTER * (2 * random() - 1)), result.retryAfter ?? 0)
   const nextAttemptAt = now + wait
   const expiresAt = delivery.mode === 'forward' ? delivery.logout.expiresAt : undefined

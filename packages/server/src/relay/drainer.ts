@@ -5,11 +5,12 @@
  * a logout accepted here, and polls for rows written by other instances or coming due.
  * @module
  */
-import type { AppRecord, RelayAttemptResult, RelayDelivery, RelayOutbox } from '@backchannel/unstorage'
+import type { RelayDelivery, RelayOutbox } from '@backchannel/core'
+import type { AppRecord, RelayAttemptResult } from '@backchannel/unstorage'
 import type { Logger } from 'pino'
 import type { AuditRecorder } from '../audit.js'
 import type { Metrics } from '../metrics.js'
-import type { AttemptDelivery, PlanRetry } from './attempt.js'
+import { type AttemptDelivery, NOT_SENT, type PlanRetry } from './attempt.js'
 
 /** Options of {@link createRelayDrainer}. */
 export interface RelayDrainerOptions {
@@ -33,6 +34,8 @@ export interface RelayDrainerOptions {
    */
   concurrency?: number
 }
+
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err))
 
 /** Due deliveries taken in one pass. */
 const BATCH = 100
@@ -66,10 +69,20 @@ export function createRelayDrainer(options: RelayDrainerOptions): RelayDrainer {
   let queued: Promise<void> | undefined
   let timer: NodeJS.Timeout | undefined
 
-  /** What one attempt at `delivery` came to (`attempted: false`: dead without a POST); never throws. */
+  /**
+   * What one try at `delivery` came to, and whether it was an attempt (something was POSTed or may
+   * have been): dead before sending, or nothing sent for want of a token, is none. Never throws.
+   */
   async function attemptOne(delivery: RelayDelivery): Promise<{ result: RelayAttemptResult; attempted: boolean }> {
     const dead = (error: string) => ({ result: { outcome: 'dead' as const, error }, attempted: false })
-    const app = await apps.get(delivery.app)
+    let app: AppRecord | undefined
+    try {
+      app = await apps.get(delivery.app)
+    } catch (err) {
+      // E.g. a relay secret that cannot be unsealed: no token can be minted, nothing is sent.
+      const error = `the application could not be read: ${messageOf(err)}`
+      return { result: { outcome: 'retry', error, sent: false }, attempted: false }
+    }
     if (!app) return dead('the application was deleted')
     if (!app.relays?.some((r) => r.url === delivery.url && r.mode === delivery.mode)) {
       return dead('the relay was removed from the application')
@@ -77,9 +90,10 @@ export function createRelayDrainer(options: RelayDrainerOptions): RelayDrainer {
     const secret = app.relaySecrets?.[delivery.url]
     if (delivery.mode === 'hmac' && !secret) return dead('the hmac relay has no secret')
     try {
-      return { result: await attempt(delivery, secret), attempted: true }
+      const result = await attempt(delivery, secret)
+      return { result, attempted: !(result.outcome === 'retry' && result.sent === false) }
     } catch (err) {
-      return { result: { outcome: 'retry', error: err instanceof Error ? err.message : String(err) }, attempted: true }
+      return { result: { outcome: 'retry', error: messageOf(err) }, attempted: true }
     }
   }
 
@@ -88,16 +102,19 @@ export function createRelayDrainer(options: RelayDrainerOptions): RelayDrainer {
     if (!taken) return
     const { result, attempted } = await attemptOne(taken)
     const t = now()
+    const unsent = result.outcome === 'retry' && result.sent === false
     const tried: RelayDelivery = {
       ...taken,
       attempts: taken.attempts + (attempted ? 1 : 0),
+      // Tries that sent nothing back off as attempts do, without spending the attempt budget.
+      mintFailures: unsent ? (taken.mintFailures ?? 0) + 1 : undefined,
       lastStatus: result.status,
       lastError: result.outcome === 'delivered' ? undefined : result.error,
     }
     const plan: ReturnType<PlanRetry> | { state: 'delivered' } =
       result.outcome === 'delivered'
         ? { state: 'delivered' }
-        : attempted
+        : attempted || unsent
           ? planRetry(tried, result, t)
           : { state: 'dead' }
     const settled: RelayDelivery =
@@ -121,6 +138,7 @@ export function createRelayDrainer(options: RelayDrainerOptions): RelayDrainer {
       url: taken.url,
       attempts: settled.attempts,
       ...(result.status === undefined ? {} : { status: result.status }),
+      ...(unsent ? { code: NOT_SENT } : {}),
       ...(taken.logout.iss ? { iss: taken.logout.iss } : {}),
       ...(taken.logout.sid === undefined ? {} : { sid: taken.logout.sid }),
       ...(taken.logout.sub === undefined ? {} : { sub: taken.logout.sub }),
@@ -133,7 +151,10 @@ export function createRelayDrainer(options: RelayDrainerOptions): RelayDrainer {
       status: result.status,
     }
     if (outcome === 'delivered') logger.info(line, 'relay delivered')
-    else logger.warn(Object.assign(line, { outcome, reason: settled.lastError }), 'relay not delivered')
+    else {
+      const reason = { outcome, reason: settled.lastError }
+      logger.warn(Object.assign(line, reason), unsent ? 'relay not sent (no attempt spent)' : 'relay not delivered')
+    }
   }
 
   /** One batch of due deliveries; `true` when it was full (more are likely due now). */
