@@ -94,36 +94,3 @@ export function createManualClock(start = 1_800_000_000): ManualClock {
     },
   }
 }
-
-/** What a case's check gets: the store, its clock, and a way to skip. */
-export interface CaseContext<T> {
-  store: T
-  clock: ManualClock
-  subject: Subject<T>
-  /** Ends the case as skipped, saying why. */
-  skip: (why: string) => never
-}
-
-/** A case over `factory`: a fresh subject per run, disposed of whatever `check` does. */
-export function defineCase<T>(
-  factory: Factory<T>,
-  name: string,
-  check: (ctx: CaseContext<T>) => Promise<void>,
-): ConformanceCase {
-  return {
-    name,
-    async run() {
-      const clock = createManualClock()
-      const made = await factory(clock)
-      const subject = made && typeof made === 'object' && 'store' in made ? (made as Subject<T>) : { store: made as T }
-      const skip = (why: string): never => {
-        throw new CaseSkipped(why)
-      }
-      try {
-        await check({ store: subject.store, clock, subject, skip })
-      } finally {
-        await subject.cleanup?.()
-      }
-    },
-  }
-}

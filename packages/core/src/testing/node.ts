@@ -11,11 +11,11 @@
  * @module
  */
 import { describe, it } from 'node:test'
+import { type Suites, suitesOver } from './_internal/suites.js'
 import { type ConformanceCase, isCaseSkipped } from './cases.js'
-import { type Suites, suitesOver } from './suites.js'
 
+export type { Suites } from './_internal/suites.js'
 export * from './index.js'
-export type { Suites } from './suites.js'
 
 /**
  * Runs `cases` as one `node:test` `describe` named `title`.

@@ -8,8 +8,9 @@
 import type { RelayOutboxRevoker } from '../relay-outbox.js'
 import type { ReplayStore } from '../replay.js'
 import type { RevocationTarget, SessionStore } from '../session.js'
-import { equal, match, ok, present, rejects } from './assert.js'
-import { type CaseContext, type ConformanceCase, defineCase, type Factory } from './cases.js'
+import { equal, match, ok, present, rejects } from './_internal/check.js'
+import { type CaseContext, defineCase } from './_internal/define-case.js'
+import type { ConformanceCase, Factory } from './cases.js'
 
 const ISS = 'https://id.example.com'
 const DAY = 86_400

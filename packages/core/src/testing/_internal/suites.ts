@@ -3,12 +3,13 @@
  * `./node`) provides: each adapter is only how one case becomes one test.
  * @module
  */
-import type { RelayOutboxRevoker } from '../relay-outbox.js'
-import type { ReplayStore } from '../replay.js'
-import type { SessionStore } from '../session.js'
-import type { ConformanceCase, Factory } from './cases.js'
-import { relayOutboxCases } from './outbox-cases.js'
-import { replayStoreCases, sessionStoreCases } from './session-cases.js'
+import type { RelayOutboxRevoker } from '../../relay-outbox.js'
+import type { ReplayStore } from '../../replay.js'
+import type { SessionStore } from '../../session.js'
+import type { ConformanceCase, Factory } from '../cases.js'
+import { relayOutboxCases } from '../outbox-cases.js'
+import { replayStoreCases } from '../replay-cases.js'
+import { sessionStoreCases } from '../session-cases.js'
 
 /** The suites an adapter exports. */
 export interface Suites {
