@@ -6,12 +6,14 @@ import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect, it } from 'vitest'
+import type { RelayOutbox, RelayOutboxRevoker } from '../src/relay-outbox.js'
 import type { SessionStore } from '../src/session.js'
 import {
   type ConformanceCase,
   ConformanceError,
   createMemoryStore,
   isCaseSkipped,
+  relayOutboxCases,
   replayStoreCases,
   sessionStoreCases,
 } from '../src/testing/index.js'
@@ -111,4 +113,31 @@ it('skips, saying why, a case about an optional method the store lacks', async (
     'claimAndRevoke(): claims the key and revokes in one call; while the key is held it writes nothing',
     'claimAndRevoke(): exactly one of 20 concurrent calls for one key claims it and revokes',
   ])
+})
+
+it('tells a revoker that claims relayOutbox but stores no delivery that it does not implement the contract', async () => {
+  const outcomes = await runAll(
+    relayOutboxCases((clock) => {
+      const outbox: RelayOutbox = {
+        pending: async () => ({ due: [], count: 0 }),
+        take: async () => undefined,
+        settle: async () => {},
+        get: async () => undefined,
+        list: async () => [],
+        retry: async () => false,
+        discard: async () => false,
+      }
+      const revoker: RelayOutboxRevoker = { ...createMemoryStore({ now: clock.now }), relayOutbox: true, outbox }
+      return revoker
+    }),
+  )
+  expect(
+    outcomes['writes one delivery per relay with the revocation, the IdP’s token kept for forward only'],
+  ).toMatchObject({
+    code: 'ERR_CONFORMANCE',
+    message: 'pending().count: expected 2, got 0',
+  })
+  // No failWrites() from the factory: that case says it could not run.
+  expect(outcomes['stores neither the revocation nor its deliveries when the write fails']).toBe('skipped')
+  expect(Object.values(outcomes).filter((o) => o === 'passed')).toEqual([])
 })

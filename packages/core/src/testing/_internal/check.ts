@@ -2,7 +2,7 @@
  * The few checks the conformance cases make, with no test runner and no Node built-in: the cases
  * run where the store runs (a Worker, Deno, Bun, a browser-like bundle), and `node:assert` is not
  * there everywhere. A failed check throws a {@link ConformanceError} carrying `actual` and
- * `expected`, which vitest and `node:test` both show as a diff.
+ * `expected`, which vitest shows as a diff and `node:test` prints beside the message.
  * @module
  */
 
