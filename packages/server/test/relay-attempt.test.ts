@@ -264,6 +264,16 @@ describe('planRetry', () => {
     expect(planRetry(at(8, 'sign'), failed, t + 30_000, () => 0.5)).toEqual({ state: 'dead' })
   })
 
+  it('backs off tries that sent nothing (mint failures) as attempts, without counting them toward the 8', () => {
+    const unsent: RelayAttemptResult = { ...failed, sent: false }
+    expect(waitOf(planRetry({ ...at(0), mintFailures: 3 }, unsent, t, () => 0.5))).toBe(RETRY_SCHEDULE[2])
+    expect(waitOf(planRetry({ ...at(2), mintFailures: 1 }, unsent, t, () => 0.5))).toBe(RETRY_SCHEDULE[2])
+    expect(planRetry({ ...at(7), mintFailures: 5 }, unsent, t + 30_000, () => 0.5)).toEqual({
+      state: 'pending',
+      nextAttemptAt: t + 30_000 + 21_600,
+    })
+  })
+
   it('gives up once the next attempt would be more than 24 h after the delivery was made', () => {
     const late = t + MAX_AGE_SECONDS - 3600
     expect(planRetry(at(6), failed, late, () => 0.5)).toEqual({ state: 'pending', nextAttemptAt: late + 3600 })
