@@ -266,6 +266,64 @@ export function describeSessionStore(name: string, factory: Factory<SessionStore
       expect([await state('s1'), await state('s2')]).toEqual(['revoked', 'active'])
     })
 
+    describe('listByEmail(), for Shared Signals email subjects', () => {
+      /** The store's listByEmail, or a loud skip. */
+      const byEmail = (skip: (note: string) => never) => {
+        const { listByEmail } = ctx.store
+        if (!listByEmail) return skip('this store has no listByEmail(): email subjects match no session')
+        return (email: string, app = 'app') => listByEmail.call(ctx.store, app, email)
+      }
+
+      it('finds the sessions registered with an email, case-insensitively, at any issuer, oldest first', async ({
+        skip,
+      }) => {
+        const list = byEmail(skip)
+        await register('s1', { sid: 'sid-1', email: 'Alice@Example.com' })
+        ctx.clock.advance(1)
+        await register('s2', { iss: OTHER_ISS, email: 'alice@example.COM' })
+        await register('s3') // the same user, registered without an email
+        await register('b1', { sub: 'bob', email: 'bob@example.com' })
+        await register('a2', { email: 'alice+work@example.com' })
+        await ctx.store.register({ app: 'other', iss: ISS, sessionId: 'x1', sub: 'alice', email: 'alice@example.com' })
+        const found = await list('ALICE@example.com')
+        expect(found.map((s) => [s.sessionId, s.email])).toEqual([
+          ['s1', 'Alice@Example.com'],
+          ['s2', 'alice@example.COM'],
+        ])
+        expect(found[0]).toMatchObject({ iss: ISS, sub: 'alice', sid: 'sid-1' })
+        expect(await list('nobody@example.com')).toEqual([])
+      })
+
+      it("lists an email's revoked sessions until they expire, then none", async ({ skip }) => {
+        const list = byEmail(skip)
+        await register('s1', { sid: 'sid-1', email: 'alice@example.com', expiresAt: ctx.clock.now() + 60 })
+        await revoke({ sid: 'sid-1' })
+        expect((await list('alice@example.com')).map((s) => [s.sessionId, s.revokedAt])).toEqual([
+          ['s1', ctx.clock.now()],
+        ])
+        ctx.clock.advance(61)
+        expect(await list('alice@example.com')).toEqual([])
+      })
+
+      it('reads sessions registered without an email as before', async ({ skip }) => {
+        const list = byEmail(skip)
+        const record = await register('s1', { sid: 'sid-1' })
+        expect(record).not.toHaveProperty('email')
+        expect(await state('s1')).toBe('active')
+        expect((await ctx.store.list('app', ISS, 'alice'))[0]).not.toHaveProperty('email')
+        expect(await list('alice@example.com')).toEqual([])
+      })
+
+      it('round-trips odd characters in an email', async ({ skip }) => {
+        const list = byEmail(skip)
+        for (const [i, odd] of ODD_STRINGS.entries()) {
+          const email = `${odd}@Example.com`
+          await register(`s-${i}`, { email })
+          expect((await list(email.toUpperCase())).map((s) => s.email)).toEqual([email])
+        }
+      })
+    })
+
     describe('claimAndRevoke(), for a store that is also a ReplayStore', () => {
       /** The store's claimAndRevoke, or a loud skip. */
       const claimAndRevoke = (skip: (note: string) => never) => {
