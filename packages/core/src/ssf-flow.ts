@@ -154,13 +154,14 @@ export async function processSecurityEventRequest(
       return accepted(name, { set, event, apps: names, result: 'replayed' })
     }
     const targets: NonNullable<SsfOutcome['targets']> = []
-    const releases: (() => Promise<void>)[] = []
     try {
       for (const target of planned) {
         // A logout token for the same IdP session relayed it already: revoke, but do not relay again.
-        releases.push(await relayOnce(target, replay, now))
-        const { revoked } = await revoker.revoke(target)
-        releases.pop()
+        const releaseRelay = await relayOnce(target, replay, now)
+        const { revoked } = await revoker.revoke(target).catch(async (err: unknown) => {
+          await releaseRelay().catch(() => {})
+          throw err
+        })
         const { app, iss, sub, sid } = target
         targets.push({
           app,
@@ -172,7 +173,7 @@ export async function processSecurityEventRequest(
       }
     } catch (err) {
       // The transmitter retries a refused SET: it must then run rather than be taken for a replay.
-      await Promise.all([replay.release(key), ...releases.map((release) => release())]).catch(() => {})
+      await replay.release(key).catch(() => {})
       throw err
     }
     const revoked = targets.reduce((sum, target) => sum + target.revoked, 0)
