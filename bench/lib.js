@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import autocannon from 'autocannon'
-import { CLIENT_ID } from './issuer.js'
+import { CLIENT_ID, SSF_AUDIENCE } from './issuer.js'
 
 export const SMOKE = process.env.BENCH_SMOKE === '1'
 /** Seconds of each measured run (full speed, then paced). */
@@ -189,9 +189,10 @@ const tcall = (url, path, input) =>
 
 /**
  * `backchannel serve` of `checkout` (default: this one; node flags `nodeArgs`) with the app
- * `bench` (with `relays`, if given) and one session per token.
+ * `bench` (with `relays`, if given) and one session per token. With `stream`, also the Shared
+ * Signals stream `bench` from `issuer` feeding that app: the server's `request` then pushes SETs to it.
  */
-export async function gateway(env, issuer, tokens, { nodeArgs = [], checkout = CHECKOUT, relays } = {}) {
+export async function gateway(env, issuer, tokens, { nodeArgs = [], checkout = CHECKOUT, relays, stream } = {}) {
   const server = await start([...nodeArgs, binOf(checkout), 'serve'], {
     PORT: '0',
     HOST: '127.0.0.1',
@@ -213,7 +214,14 @@ export async function gateway(env, issuer, tokens, { nodeArgs = [], checkout = C
     }
     await Promise.all(batches)
   }
-  return server
+  if (!stream) return server
+  const { result } = await tcall(server.url, 'streams.create', {
+    name: 'bench',
+    issuer,
+    apps: ['bench'],
+    audience: SSF_AUDIENCE,
+  })
+  return { ...server, request: pushRequest(result.data.authorizationHeader) }
 }
 
 /** The fields of /proc/PID/stat after the command name (in parentheses): [0] is the state. */
@@ -270,30 +278,47 @@ async function withSteal(drive) {
 }
 
 /**
+ * What one load request is: where it goes, its headers, its body from one token. The default is
+ * a back-channel logout to the app `bench`; a contender's server may bring its own (`request`).
+ */
+export const LOGOUT_REQUEST = {
+  path: '/auth/logout/bench',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  body: (token) => `logout_token=${token}`,
+}
+
+/** A Security Event Token pushed to the stream `bench` (RFC 8935), with its `Authorization`. */
+export const pushRequest = (authorization) => ({
+  path: '/ssf/bench',
+  headers: { 'content-type': 'application/secevent+jwt', authorization },
+  body: (token) => token,
+})
+
+/**
  * Request bodies from token `from` on; past the last, again from WARMUP (`wrapped`: replays).
  * `used - 1` is the index of the token just returned.
  */
-function bodies(tokens, from) {
+function bodies(tokens, from, request = LOGOUT_REQUEST) {
   const cursor = {
     used: from,
     wrapped: false,
     next() {
       if (cursor.used >= tokens.length) Object.assign(cursor, { used: WARMUP, wrapped: true })
-      return `logout_token=${tokens[cursor.used++]}`
+      return request.body(tokens[cursor.used++])
     },
   }
   return cursor
 }
 
 /** autocannon at full speed on `url`, one token per request from `from` on. */
-export async function load(url, tokens, from, duration = DURATION) {
-  const cursor = bodies(tokens, from)
+export async function load(url, tokens, from, duration = DURATION, request = LOGOUT_REQUEST) {
+  const cursor = bodies(tokens, from, request)
   const result = await autocannon({
-    url: `${url}/auth/logout/bench`,
+    url: `${url}${request.path}`,
     method: 'POST',
     connections: CONNECTIONS,
     duration,
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    headers: request.headers,
     requests: [{ setupRequest: (req) => ({ ...req, body: cursor.next() }) }],
   })
   return {
@@ -308,9 +333,9 @@ export async function load(url, tokens, from, duration = DURATION) {
 }
 
 /** {@link load}, with the CPU per request (µs) of the processes under `roots` and the steal. */
-export async function measuredLoad(url, tokens, from, roots) {
+export async function measuredLoad(url, tokens, from, roots, request = LOGOUT_REQUEST) {
   const before = await cpuByPid(roots)
-  const result = await withSteal(() => load(url, tokens, from))
+  const result = await withSteal(() => load(url, tokens, from, DURATION, request))
   return { ...result, serverUs: ((await cpuSince(before, roots)) * 1e6) / result.requests }
 }
 
@@ -399,16 +424,16 @@ export async function fixedRate(url, tokens, from, rate, { onAnswer } = {}) {
  * WARMUP requests one at a time, each of which must succeed, then some seconds under load.
  * Resolves with the first token not used.
  */
-export async function warmUp(url, tokens) {
+export async function warmUp(url, tokens, request = LOGOUT_REQUEST) {
   for (let i = 0; i < WARMUP; i++) {
-    const res = await fetch(`${url}/auth/logout/bench`, {
+    const res = await fetch(`${url}${request.path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: `logout_token=${tokens[i]}`,
+      headers: request.headers,
+      body: request.body(tokens[i]),
     })
     if (res.status < 200 || res.status > 299) throw new Error(`warm-up answered ${res.status}: ${await res.text()}`)
   }
-  const { used, errors } = await load(url, tokens, WARMUP, WARMUP_SECONDS)
+  const { used, errors } = await load(url, tokens, WARMUP, WARMUP_SECONDS, request)
   if (errors > 0) throw new Error(`${errors} errors while warming up under load`)
   return used
 }

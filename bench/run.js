@@ -2,7 +2,9 @@
 // - The load run: each contender in its own process, driven by autocannon from this one with
 //   unique, valid RS256 logout tokens (each matching a registered session), the ceiling (h3 + jose
 //   verify, nothing else) first and last. The gateway on memory, fs, fs with 3 relays (delivery
-//   paused: relays.js), fs with 2 workers, Redis and PostgreSQL (a redis-server and a PostgreSQL
+//   paused: relays.js), fs with 2 workers, Redis and PostgreSQL, and on memory and fs again with
+//   Shared Signals events pushed instead (unique CAEP session-revoked SETs, each ending the session
+//   a logout token ends) (a redis-server and a PostgreSQL
 //   cluster of the run's own). Requests/s, p50/p99, the server's CPU per request over every
 //   thread of its processes and their children (the workers; redis-server's and PostgreSQL's
 //   processes too for those stores, from /proc) and both as ratios to the ceiling; then each
@@ -66,16 +68,29 @@ const baseline = process.env.BENCH_BASELINE && resolve(process.env.BENCH_BASELIN
 const dirs = []
 
 const script = (file) => () => start([join(here, 'contenders', file)], { ISSUER: idp.issuer, CLIENT_ID, PORT: '0' })
-/** `backchannel serve` of `checkout` on a fresh store of `kind`, with `workers` processes and `relays`. */
+/** The Shared Signals rows' SETs, minted once, when the first of them runs (token i ends session i, as logout token i does). */
+let sets
+const setsFor = async () => {
+  if (!sets) {
+    log(`minting ${fmt(TOKENS)} RS256 Security Event Tokens…`)
+    sets = await idp.mintSets(TOKENS)
+  }
+  return sets
+}
+
+/**
+ * `backchannel serve` of `checkout` on a fresh store of `kind`, with `workers` processes and
+ * `relays`; with `stream`, SETs are pushed to a stream instead of logout tokens posted.
+ */
 const backchannel =
-  (kind, { workers, checkout, relays } = {}) =>
+  (kind, { workers, checkout, relays, stream } = {}) =>
   async () => {
     const folder = kind === 'fs' ? await tempDir('bench-fs-') : undefined
     if (folder) dirs.push(folder)
     if (kind === 'redis') await redis.flush()
     const url = kind === 'redis' ? redis.url : kind === 'postgres' ? await postgres.database() : undefined
     const env = { ...storageEnv(kind, { folder, url }), ...(workers && { BACKCHANNEL_WORKERS: String(workers) }) }
-    return gateway(env, idp.issuer, tokens, { checkout, relays })
+    return gateway(env, idp.issuer, stream ? await setsFor() : tokens, { checkout, relays, stream })
   }
 const halfRate = (result) => Math.round(result.rps / 2)
 /** A store's row, then (BENCH_BASELINE) the same from the baseline checkout. */
@@ -118,6 +133,9 @@ const contenders = [
   { name: 'ceiling (h3 + jose verify)', launch: script('ceiling.js') },
   ...store('Backchannel, memory store', 'memory'),
   ...store('Backchannel, fs store', 'fs'),
+  // Against the two rows above: the same store, a SET per request instead of a logout token.
+  { name: 'Backchannel, memory store, pushed SETs', launch: backchannel('memory', { stream: true }) },
+  { name: 'Backchannel, fs store, pushed SETs', launch: backchannel('fs', { stream: true }) },
   { name: `Backchannel, fs store, ${RELAYS} sign relays (delivery paused)`, launch: withPausedRelays },
   ...store('Backchannel, fs store, 2 workers', 'fs', { workers: 2 }),
   ...store('Backchannel, Redis store', 'redis', { also: [redis.pid] }),
@@ -152,10 +170,12 @@ for (const c of contenders) {
     notRun.push(`${c.name} (${why.slice(0, 200)})`)
   })
   if (!server) continue
-  const from = await warmUp(server.url, tokens)
+  // A Shared Signals row pushes its SETs (server.request); the others post logout tokens.
+  const sent = server.request ? await setsFor() : tokens
+  const from = await warmUp(server.url, sent, server.request)
   const hits = idp.hits.discovery + idp.hits.jwks
   log(`${c.name}: ${DURATION} s under load`)
-  const result = await measuredLoad(server.url, tokens, from, [server.pid, ...(c.also ?? [])])
+  const result = await measuredLoad(server.url, sent, from, [server.pid, ...(c.also ?? [])], server.request)
   rows.push({ name: c.name, ...result, fetches: idp.hits.discovery + idp.hits.jwks - hits })
   let next = result.used
   for (const pace of [c.pace?.(result, paced) ?? []].flat()) {
@@ -245,6 +265,22 @@ function relayTable() {
   const head = `Relays: the fs store with ${RELAYS} \`sign\` relays per application, each posting to a sink on loopback that answers 204:`
   return ['', head, '', ...table(['figure', 'value', 'target'], lines)]
 }
+/** Issue 23: a pushed SET against a back-channel logout on the same store, in server CPU per request. */
+function ssfTable() {
+  const lines = []
+  for (const kind of ['memory', 'fs']) {
+    const logout = rows.find((r) => r.name === `Backchannel, ${kind} store`)
+    const pushed = rows.find((r) => r.name === `Backchannel, ${kind} store, pushed SETs`)
+    if (logout && pushed)
+      lines.push(
+        `| server CPU per request, pushed session-revoked SET / back-channel logout, ${kind} store | ${(pushed.serverUs / logout.serverUs).toFixed(2)} (${fmt(pushed.serverUs)} / ${fmt(logout.serverUs)} µs) | ≤ 1.2 |`,
+      )
+  }
+  if (!lines.length) return []
+  const head =
+    'Shared Signals: a CAEP `session-revoked` SET pushed to `/ssf/:stream` (RFC 8935) against a logout token, each ending one session:'
+  return ['', head, '', ...table(['figure', 'value', 'target'], lines)]
+}
 const lines = [
   `${DURATION} s per run, ${CONNECTIONS} connections, ${fmt(TOKENS)} unique RS256 tokens, node ${process.version}, PostgreSQL ${postgres.version} (synchronous_commit=off)${baseline ? `, baseline: ${baseline}` : ''}`,
   '',
@@ -276,6 +312,7 @@ const lines = [
     ),
   ),
   ...relayTable(),
+  ...ssfTable(),
   '',
   `JWKS and discovery requests at the issuer during the measured runs (after warm-up): ${rows.map((r) => r.fetches).join(', ')}.`,
   `Time from \`backchannel serve\` to /readyz = 200 (fs, fresh folder): median ${fmt(ready[1])} ms (${ready.map(fmt).join(', ')}).`,

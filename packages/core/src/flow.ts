@@ -17,7 +17,7 @@ import {
 import { guardStore } from './guard-store.js'
 import { failure, type LogoutOutcome, success, toResponse } from './outcome.js'
 import { type ReplayStore, replayKey } from './replay.js'
-import { type RevocationTarget, relayRequest, type SessionRevoker } from './session.js'
+import { type RevocationTarget, relayOnce, relayRequest, type SessionRevoker } from './session.js'
 import type { LogoutVerifier } from './verify.js'
 
 /**
@@ -104,21 +104,32 @@ export async function processLogout(request: LogoutRequest, deps: LogoutFlowDepe
     // A token without `jti` (allowed for HMAC apps) is claimed by its hash: resent within its
     // life, it must not end the sessions that began after its first use.
     const key = replayKey(name, token.iss, token.jti ?? `sha256:${await sha256(logoutToken)}`)
-    let claimedIn: ReplayStore | undefined // where this attempt's claim is, to give it back
-    if (deps.replay === undefined && revoker.claimAndRevoke) {
-      // The claim goes with the revocation's write, and is not kept if that fails.
-      const result = await revoker.claimAndRevoke(key, token.acceptedUntil, target)
-      if (result.claimed) return success(name, { token, revoked: result.revoked })
-    } else {
-      const replay = replayStore(deps)
-      if (await replay.claim(key, token.acceptedUntil)) claimedIn = replay
-    }
-    if (!claimedIn && (await isRecorded(target, revoker))) return success(name, { token, replayed: true, revoked: 0 })
+    // A Shared Signals event for the same IdP session relayed it already: revoke, do not relay again.
+    // Given back unless this attempt writes the revocation (a replay, a failure).
+    const releaseRelay = target.relay ? await relayOnce(target, replayStore(deps), now) : undefined
     try {
-      const { revoked } = await revoker.revoke(target)
-      return success(name, { token, revoked })
+      let claimedIn: ReplayStore | undefined // where this attempt's claim is, to give it back
+      if (deps.replay === undefined && revoker.claimAndRevoke) {
+        // The claim goes with the revocation's write, and is not kept if that fails.
+        const result = await revoker.claimAndRevoke(key, token.acceptedUntil, target)
+        if (result.claimed) return success(name, { token, revoked: result.revoked })
+      } else {
+        const replay = replayStore(deps)
+        if (await replay.claim(key, token.acceptedUntil)) claimedIn = replay
+      }
+      if (!claimedIn && (await isRecorded(target, revoker))) {
+        await releaseRelay?.().catch((releaseError) => deps.onError?.(releaseError))
+        return success(name, { token, replayed: true, revoked: 0 })
+      }
+      try {
+        const { revoked } = await revoker.revoke(target)
+        return success(name, { token, revoked })
+      } catch (err) {
+        if (claimedIn) await claimedIn.release(key).catch((releaseError) => deps.onError?.(releaseError))
+        throw err
+      }
     } catch (err) {
-      if (claimedIn) await claimedIn.release(key).catch((releaseError) => deps.onError?.(releaseError))
+      await releaseRelay?.().catch((releaseError) => deps.onError?.(releaseError))
       throw err
     }
   } catch (err) {

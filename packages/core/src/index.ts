@@ -69,10 +69,19 @@ export type {
   SessionState,
   SessionStore,
 } from './session.js'
-export { DEFAULT_RETENTION, DEFAULT_SESSION_TTL, defineRevoker, isSubjectWide, relayRequest } from './session.js'
+export {
+  DEFAULT_RETENTION,
+  DEFAULT_SESSION_TTL,
+  defineRevoker,
+  isSubjectWide,
+  normalizeEmail,
+  RELAY_ONCE_SECONDS,
+  relayOnce,
+  relayRequest,
+} from './session.js'
 export type { SecurityEvent, SetVerifier, StreamConfig } from './set.js'
 export { createSetVerifier } from './set.js'
-export type { SsfAction } from './ssf-event.js'
+export type { EventPolicy, SsfAction } from './ssf-event.js'
 export { interpretEvent, SESSION_EVENTS } from './ssf-event.js'
 export type { SsfFlowDependencies, SsfOutcome, SsfResult } from './ssf-flow.js'
 export {

@@ -6,6 +6,7 @@
  */
 import type { LogoutScope, Relay } from './app.js'
 import { RelaysUnsupported } from './errors.js'
+import type { ReplayStore } from './replay.js'
 
 /**
  * What one accepted logout asks to end. Every id is scoped by (`app`, `iss`): `sid` and `sub`
@@ -74,6 +75,58 @@ export function relayRequest(
     )
   }
   return forward && relays.some((relay) => relay.mode === 'forward') ? { relays, ...forward } : { relays }
+}
+
+/**
+ * Seconds during which a `sid` logout relayed once is not relayed again for the same (app, `iss`,
+ * `sid`), whichever way it is reported again (a back-channel logout token or a Shared Signals
+ * event): 10 minutes.
+ */
+export const RELAY_ONCE_SECONDS = 600
+
+/**
+ * Relays one IdP session's logout once, when it is reported both as a logout token and as a
+ * Shared Signals event: claims (`app`, `iss`, `sid`) for {@link RELAY_ONCE_SECONDS} in `claims`
+ * (the replay store, shared by both flows) and, when another report already holds the claim,
+ * removes `target.relay`: the revocation still runs and is audited, only its fan-out is dropped.
+ * A target without relays or without `sid` is left as it is.
+ *
+ * @param now seconds since epoch.
+ * @returns gives the claim back: call it when the revocation is not written (it failed, or was a
+ * replay), so that the report that does get written relays.
+ * @example
+ * ```ts
+ * const release = await relayOnce(target, replayStore, now)
+ * try { await revoker.revoke(target) } catch (err) { await release(); throw err }
+ * ```
+ */
+export async function relayOnce(
+  target: RevocationTarget,
+  claims: Pick<ReplayStore, 'claim' | 'release'>,
+  now: number,
+): Promise<() => Promise<void>> {
+  const { app, iss, sid } = target
+  if (!target.relay || sid === undefined) return async () => {}
+  const key = `relay-once\n${app.length}:${app}|${iss.length}:${iss}|${sid}`
+  if (await claims.claim(key, now + RELAY_ONCE_SECONDS)) return () => claims.release(key)
+  delete target.relay
+  return async () => {}
+}
+
+/**
+ * How an email address is compared, in every store and for Shared Signals `email` subjects: the
+ * whole address lower-cased, nothing else removed or rewritten. RFC 5321 §2.4 lets a mailbox's
+ * local part be case-sensitive, but mail providers and identity providers treat it as
+ * case-insensitive, so `Alice@Example.com` and `alice@example.com` are one user; dots and `+tags`
+ * are kept, as their meaning differs from one mail provider to the next.
+ *
+ * @example
+ * ```ts
+ * normalizeEmail('Alice.Smith+news@Example.COM') // 'alice.smith+news@example.com'
+ * ```
+ */
+export function normalizeEmail(email: string): string {
+  return email.toLowerCase()
 }
 
 /**
@@ -184,6 +237,11 @@ export interface SessionInput {
   sub: string
   /** The IdP session id (`sid` claim of the ID token), when known. */
   sid?: string
+  /**
+   * The user's email address, when known: a Shared Signals event whose subject is this `email`
+   * ends the session (compared as {@link normalizeEmail} says; kept as given).
+   */
+  email?: string
   /** When the user authenticated, seconds since epoch. Defaults to the time of registration. */
   authTime?: number
   /** When the session ends by itself, seconds since epoch. */
@@ -212,6 +270,12 @@ export interface SessionRegistry {
   list(app: string, iss: string, sub: string): Promise<SessionRecord[]>
   /** Ends one session locally (the user logged out of the application only). */
   end(app: string, sessionId: string): Promise<{ ended: boolean }>
+  /**
+   * Optional. Every live session of `app` registered with `email` (as {@link normalizeEmail}
+   * compares it), active or revoked, oldest first, whatever its issuer; its cost grows with that
+   * user's sessions only. Without it, Shared Signals `email` subjects match nothing.
+   */
+  listByEmail?(app: string, email: string): Promise<SessionRecord[]>
 }
 
 /** A store that both keeps sessions and ends them: what the gateway runs on. */

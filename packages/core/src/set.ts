@@ -37,6 +37,8 @@ export interface StreamConfig {
   apps: readonly string[]
   /** SHA-256 (hex) of the bearer token the transmitter sends in `Authorization`. */
   authorizationHash: string
+  /** `true`: CAEP `credential-change` ends every session of its user. Default `false`: it is ignored. */
+  revokeOnCredentialChange?: boolean
 }
 
 /** The verified content of a Security Event Token. */

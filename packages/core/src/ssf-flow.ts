@@ -23,17 +23,21 @@ import { readBody } from './flow.js'
 import { guardStore } from './guard-store.js'
 import { errorStatus } from './outcome.js'
 import { type ReplayStore, replayKey } from './replay.js'
-import { type RevocationTarget, relayRequest, type SessionRevoker } from './session.js'
+import { type RevocationTarget, relayOnce, relayRequest, type SessionRegistry, type SessionRevoker } from './session.js'
 import type { SecurityEvent, SetVerifier, StreamConfig } from './set.js'
-import { interpretEvent } from './ssf-event.js'
+import { interpretEvent, type SsfAction } from './ssf-event.js'
 
 /** What the push flow needs. Errors of the stores that are not coded become `ERR_STORE_UNAVAILABLE` (503). */
 export interface SsfFlowDependencies {
   streams: { get(name: string): Promise<StreamConfig | undefined> }
   apps: AppRegistry
   verifier: SetVerifier
-  /** Ends sessions (the same revoker as logouts, so relays fire too). */
-  revoker: SessionRevoker
+  /**
+   * Ends sessions (the same revoker as logouts, so relays fire too). With `listByEmail` (the
+   * gateway's stores have it), `email` subjects end the sessions of the users registered with
+   * that email; without it they are ignored.
+   */
+  revoker: SessionRevoker & Pick<SessionRegistry, 'listByEmail'>
   /** Where `jti`s are claimed for {@link SET_REPLAY_SECONDS}. */
   replay: ReplayStore
   /** The clock, seconds since epoch. Default `Date.now() / 1000`. */
@@ -70,7 +74,10 @@ export interface SsfOutcome {
   revoked?: number
   /** The stream's registered applications, once the SET is verified. */
   apps?: string[]
-  /** What was revoked in each application (`result` `revoked` or `unmatched`). */
+  /**
+   * What was revoked, one entry per application and user (`result` `revoked` or `unmatched`): an
+   * `email` subject may name several users of one application, or none.
+   */
   targets?: { app: string; iss: string; sub?: string; sid?: string; revoked: number }[]
 }
 
@@ -104,37 +111,42 @@ export async function processSecurityEventRequest(
 
     const now = deps.now?.() ?? Date.now() / 1000
     set = await deps.verifier.verify(body.trim(), stream, now)
-    const action = interpretEvent(set)
+    const action = interpretEvent(set, stream)
     event = action.event
     const apps = (await Promise.all(stream.apps.map((app) => guardStore(deps.apps).get(app)))).filter((a) => !!a)
     if (apps.length === 0) throw new SetAccessDenied('the stream feeds no registered application')
     const names = apps.map((app) => app.name)
-    if (action.action === 'ignore') {
-      return accepted(name, { set, event, apps: names, result: 'ignored', reason: action.reason })
+    const revoker = guardStore(deps.revoker)
+    const ignored = (reason: string) => accepted(name, { set, event, apps: names, result: 'ignored', reason })
+    if (action.action === 'ignore') return ignored(action.reason)
+    if (action.email !== undefined && action.sid === undefined && !revoker.listByEmail) {
+      return ignored('the session store does not match email subjects')
     }
 
     // A session that began after the event is not ended (and a future time is taken as now).
     const issuedAt = Math.min(set.eventTimestamp ?? set.iat, now)
-    const revoker = guardStore(deps.revoker)
     const { jti } = set
     // Every target is built, and refused if need be, before anything is claimed or written.
-    const planned = apps.map((app) => {
-      const target: RevocationTarget = {
-        app: app.name,
-        iss: action.iss ?? sessionIssuer(app),
-        ...(action.sub === undefined ? {} : { sub: action.sub }),
-        ...(action.sid === undefined ? {} : { sid: action.sid }),
-        // `session-revoked` naming a session ends that session only, whatever the app's logout scope.
-        scope: 'session',
-        issuedAt,
-        bounded: true,
-        jti,
+    const planned: RevocationTarget[] = []
+    for (const app of apps) {
+      for (const user of await usersOf(action, app, revoker)) {
+        const target: RevocationTarget = {
+          app: app.name,
+          iss: user.iss ?? sessionIssuer(app),
+          ...(user.sub === undefined ? {} : { sub: user.sub }),
+          ...(action.sid === undefined ? {} : { sid: action.sid }),
+          // `session-revoked` naming a session ends that session only, whatever the app's logout scope.
+          scope: 'session',
+          issuedAt,
+          bounded: true,
+          jti,
+        }
+        // No logout token to forward: a SET is none, so `forward` relays are skipped.
+        const relay = relayRequest(app, revoker)
+        if (relay) target.relay = relay
+        planned.push(target)
       }
-      // No logout token to forward: a SET is none, so `forward` relays are skipped.
-      const relay = relayRequest(app, revoker)
-      if (relay) target.relay = relay
-      return target
-    })
+    }
 
     const replay = guardStore(deps.replay)
     const key = replayKey(`ssf\n${name}`, set.iss, jti)
@@ -144,7 +156,12 @@ export async function processSecurityEventRequest(
     const targets: NonNullable<SsfOutcome['targets']> = []
     try {
       for (const target of planned) {
-        const { revoked } = await revoker.revoke(target)
+        // A logout token for the same IdP session relayed it already: revoke, but do not relay again.
+        const releaseRelay = await relayOnce(target, replay, now)
+        const { revoked } = await revoker.revoke(target).catch(async (err: unknown) => {
+          await releaseRelay().catch(() => {})
+          throw err
+        })
         const { app, iss, sub, sid } = target
         targets.push({
           app,
@@ -166,6 +183,24 @@ export async function processSecurityEventRequest(
       err instanceof BackchannelError ? err : new InternalError('the SET could not be processed', { cause: err })
     return { ...ssfFailure(name, error), ...(set ? { set } : {}), ...(event ? { event } : {}) }
   }
+}
+
+/**
+ * The users an event's action names in `app`: the one it names, or for an `email` subject (and no
+ * session) each (`iss`, `sub`) registered with that email — none when nobody is.
+ */
+async function usersOf(
+  action: Extract<SsfAction, { action: 'revoke' }>,
+  app: { name: string },
+  revoker: SsfFlowDependencies['revoker'],
+): Promise<{ iss?: string; sub?: string }[]> {
+  const { email, sid, iss, sub } = action
+  if (email === undefined || sid !== undefined || !revoker.listByEmail) return [{ iss, sub }]
+  const users = new Map<string, { iss: string; sub: string }>()
+  for (const session of await revoker.listByEmail(app.name, email)) {
+    users.set(JSON.stringify([session.iss, session.sub]), { iss: session.iss, sub: session.sub })
+  }
+  return [...users.values()]
 }
 
 /**

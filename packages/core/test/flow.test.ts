@@ -343,6 +343,36 @@ describe('relays', () => {
     expect(targets[0]?.relay).toEqual({ relays, token, expiresAt: exp })
   })
 
+  it('relays an IdP session once in RELAY_ONCE_SECONDS, the claim given back when the revocation fails', async () => {
+    const targets: RevocationTarget[] = []
+    let down = true
+    gw = createTestGateway([{ ...idp.app(), relays }])
+    Object.assign(gw.deps, {
+      revoker: {
+        relayOutbox: true,
+        revoke: async (t: RevocationTarget) => {
+          if (down) throw new Error('ECONNREFUSED')
+          targets.push(t)
+          return { revoked: 0 }
+        },
+      },
+    })
+    const first = await idp.sign()
+    expect((await gw.post(first)).status).toBe(503)
+    down = false
+    // The failed attempt's claim was given back: its retry relays.
+    expect((await gw.post(first)).status).toBe(200)
+    expect(targets.map((t) => t.relay !== undefined)).toEqual([true])
+    // Another report of sid-1 (a new token, or a SET) revokes without relaying; sid-2 relays.
+    expect((await gw.post(await idp.sign())).status).toBe(200)
+    expect((await gw.post(await idp.sign(idp.claims({ sid: 'sid-2' })))).status).toBe(200)
+    expect(targets.map((t) => [t.sid, t.relay !== undefined])).toEqual([
+      ['sid-1', true],
+      ['sid-1', false],
+      ['sid-2', true],
+    ])
+  })
+
   it('refuses, before anything is written, a logout whose relays the revoker cannot store', async () => {
     gw = createTestGateway([{ ...idp.app(), relays }])
     await gw.store.register({ app: 'app', iss: idp.url, sessionId: 's1', sub: 'user-1', sid: 'sid-1' })

@@ -48,15 +48,43 @@ describe('interpretEvent', () => {
     }
   })
 
-  it('ignores other events, missing subjects, email subjects and unknown formats, saying why', () => {
-    expect(interpretEvent(set(`${CAEP}credential-change`, { format: 'opaque', id: 'a' }))).toMatchObject({
+  it('credential-change ends every session of the user only when the stream says so', () => {
+    const changed = set(`${CAEP}credential-change`, { format: 'opaque', id: 'alice' })
+    expect(interpretEvent(changed)).toEqual({
       action: 'ignore',
-      event: 'other',
+      event: 'credential-change',
+      reason: expect.stringContaining('revokeOnCredentialChange'),
     })
+    expect(interpretEvent(changed, { revokeOnCredentialChange: false })).toMatchObject({ action: 'ignore' })
+    expect(interpretEvent(changed, { revokeOnCredentialChange: true })).toEqual({
+      action: 'revoke',
+      event: 'credential-change',
+      sub: 'alice',
+    })
+  })
+
+  it('an email subject names its email, alone or as the user of a complex subject', () => {
+    expect(interpretEvent(set(`${CAEP}session-revoked`, { format: 'email', email: 'Alice@Example.com' }))).toEqual({
+      action: 'revoke',
+      event: 'session-revoked',
+      email: 'Alice@Example.com',
+    })
+    const complex = { user: { format: 'email', email: 'a@example.com' }, session: { format: 'opaque', id: 's' } }
+    expect(interpretEvent(set(`${CAEP}session-revoked`, complex))).toEqual({
+      action: 'revoke',
+      event: 'session-revoked',
+      email: 'a@example.com',
+      sid: 's',
+    })
+  })
+
+  it('ignores other events, missing subjects, emailless email subjects and unknown formats, saying why', () => {
+    const other = set(`${CAEP}token-claims-change`, { format: 'opaque', id: 'a' })
+    expect(interpretEvent(other)).toMatchObject({ action: 'ignore', event: 'other' })
     expect(interpretEvent(set(`${CAEP}session-revoked`))).toMatchObject({ action: 'ignore', reason: /no subject/ })
-    expect(interpretEvent(set(`${CAEP}session-revoked`, { format: 'email', email: 'a@example.com' }))).toMatchObject({
+    expect(interpretEvent(set(`${CAEP}session-revoked`, { format: 'email' }))).toMatchObject({
       action: 'ignore',
-      reason: /email/,
+      reason: /lacks email/,
     })
     expect(
       interpretEvent(set(`${RISC}account-disabled`, { format: 'phone_number', phone_number: '+1' })),

@@ -68,7 +68,7 @@ it('imports neither vitest nor any Node built-in from the neutral entry', () => 
 it('runs every case in a plain loop: the reference store passes them all', async () => {
   const store = (clock: { now: () => number }) => createMemoryStore({ now: clock.now })
   const outcomes = await runAll([...sessionStoreCases(store), ...replayStoreCases(store)])
-  expect(Object.keys(outcomes)).toHaveLength(19 + 5)
+  expect(Object.keys(outcomes)).toHaveLength(23 + 5)
   expect(Object.values(outcomes).every((o) => o === 'passed')).toBe(true)
 })
 

@@ -79,19 +79,24 @@ function record(outcome: SsfOutcome, throttled: boolean, requestId: string, deps
   if (!outcomeName || throttled || !known) return
   // One record per application the event concerned (none known yet: one record of the gateway's).
   for (const app of outcome.apps ?? [undefined]) {
-    const target = outcome.targets?.find((t) => t.app === app)
+    // An email subject may name several users of one application: one record sums them.
+    const targets = outcome.targets?.filter((t) => t.app === app) ?? []
+    const target = targets[0]
+    const appRevoked = targets.reduce((sum, t) => sum + t.revoked, 0)
+    const acted = result === 'revoked' || result === 'unmatched'
     deps.audit.record({
       ...(app === undefined ? {} : { app }),
       source: 'ssf',
       stream,
       // Per application: one whose sessions matched nothing is `unmatched` even if another's did.
-      outcome: target && target.revoked === 0 ? 'unmatched' : outcomeName,
+      outcome: acted && appRevoked === 0 ? 'unmatched' : outcomeName,
       ...(event ? { event } : {}),
       ...(code ? { code } : {}),
+      ...(result === 'ignored' && reason ? { reason } : {}),
       ...(target || set ? { iss: target?.iss ?? set?.iss } : {}),
-      ...(target?.sub === undefined ? {} : { sub: target.sub }),
+      ...(target?.sub === undefined || targets.length > 1 ? {} : { sub: target.sub }),
       ...(target?.sid === undefined ? {} : { sid: target.sid }),
-      ...(target ? { revoked: target.revoked } : {}),
+      ...(acted ? { revoked: appRevoked } : {}),
     })
   }
 }

@@ -125,6 +125,8 @@ export interface AuditRecord {
   subHash?: string
   /** Sessions this logout ended. */
   revoked?: number
+  /** `source: "ssf"`, outcome `ignored`: why the event ended no session. */
+  reason?: string
   /** `source: "relay"`: the delivery, its relay's URL, its attempts so far and the relay's HTTP status. */
   delivery?: string
   url?: string

@@ -12,6 +12,7 @@ import {
   DEFAULT_RETENTION,
   DEFAULT_SESSION_TTL,
   isSubjectWide,
+  normalizeEmail,
   type RevocationTarget,
   type SessionInput,
   type SessionRecord,
@@ -236,7 +237,7 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
       const t = now()
       // Object.assign, not `{ ...input, authTime, createdAt }`: the spread form costs more per login.
       const record: SessionRecord = Object.assign({}, input, { authTime: input.authTime ?? t, createdAt: t })
-      const { app, iss, sub, sid, sessionId } = record
+      const { app, iss, sub, sid, sessionId, email } = record
       const until = input.expiresAt ?? t + sessionTtl
       // Born revoked when a logout already covers it: kept in the record, so it outlives the marker.
       const bornRevoked = revokedAt(record, await markersOf(record, t))
@@ -248,6 +249,7 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
         storage.setItem(keys.sessionPrefix(app) + member, stored, { ttl: ttlSeconds(until, t) }),
         backend.addMember(k.subIndex(sub), member, until),
         sid === undefined ? undefined : backend.addMember(k.sidIndex(sid), member, until),
+        email === undefined ? undefined : backend.addMember(keys.emailIndex(app, normalizeEmail(email)), member, until),
       ])
       return { ...record }
     },
@@ -272,6 +274,30 @@ export function createSessionStore(backend: StoreBackend, options: SessionOption
           return at === undefined ? r : { ...r, revokedAt: at }
         })
         .sort((a, b) => a.createdAt - b.createdAt)
+    },
+
+    async listByEmail(app, email) {
+      const t = now()
+      const normalized = normalizeEmail(email)
+      const { records } = await indexed(
+        keys.emailIndex(app, normalized),
+        app,
+        (r) => r.email !== undefined && normalizeEmail(r.email) === normalized,
+        t,
+      )
+      // Markers are kept per issuer: read each issuer's in one round trip.
+      const byIssuer = new Map<string, SessionRecord[]>()
+      for (const r of records.values()) byIssuer.set(r.iss, [...(byIssuer.get(r.iss) ?? []), r])
+      const listed = await Promise.all(
+        [...byIssuer].map(async ([iss, rs]) => {
+          const markers = await markerTable(keys.of(app, iss), new Set(rs.map((r) => r.sub)), sidsOf(rs), t)
+          return rs.map((r) => {
+            const at = revokedAt(r, markers.of(r))
+            return at === undefined ? r : { ...r, revokedAt: at }
+          })
+        }),
+      )
+      return listed.flat().sort((a, b) => a.createdAt - b.createdAt)
     },
 
     async end(app, sessionId) {

@@ -51,12 +51,12 @@ export async function fillState(store: BackchannelStore) {
   expect(await store.apps.create(hmac)).toBe(true)
   expect(await store.apps.create(oidc)).toBe(true)
   const iss = 'https://id.example.com'
-  for (const [sessionId, sub, sid] of [
-    ['s1', 'alice', 'x1'],
-    ['s2', 'alice', 'x2'],
-    ['s3', 'bob', 'x3'],
+  for (const [sessionId, sub, sid, email] of [
+    ['s1', 'alice', 'x1', undefined],
+    ['s2', 'alice', 'x2', 'Alice@Example.com'],
+    ['s3', 'bob', 'x3', 'bob@example.com'],
   ] as const) {
-    await store.register({ app: 'wiki', iss, sessionId, sub, sid })
+    await store.register({ app: 'wiki', iss, sessionId, sub, sid, ...(email ? { email } : {}) })
   }
   await store.revoke({ app: 'wiki', iss, sid: 'x1', scope: 'session', issuedAt: now })
   expect(await store.claim('jti-live', now + 3600)).toBe(true)
@@ -72,6 +72,7 @@ export async function fillState(store: BackchannelStore) {
     apps: ['wiki'],
     authorizationHash: 'ab'.repeat(32),
     delivery: 'push' as const,
+    revokeOnCredentialChange: true,
     createdAt: now,
     updatedAt: now,
   }
@@ -92,6 +93,13 @@ export async function expectFilledState(store: BackchannelStore, filled: Awaited
     's1',
     's2',
   ])
+  // Emails and their index moved too; a session registered without one still reads.
+  expect((await store.listByEmail?.('wiki', 'alice@example.com'))?.map((s) => [s.sessionId, s.email])).toEqual([
+    ['s2', 'Alice@Example.com'],
+  ])
+  expect(
+    (await store.list('wiki', 'https://id.example.com', 'alice')).find((s) => s.sessionId === 's1'),
+  ).not.toHaveProperty('email')
   // The claim survived: the same token is a replay.
   expect(await store.claim('jti-live', Date.now() / 1000 + 3600)).toBe(false)
   expect((await store.audit.list()).map((r) => [r.app, r.outcome])).toEqual([

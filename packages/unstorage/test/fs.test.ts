@@ -236,14 +236,15 @@ describe('fs preset: the data folder', () => {
     const [first, second] = [await fsStore({ base }), await fsStore({ base })]
     await first.register({ app: 'a', iss: 'i', sessionId: 's', sub: 'u', sid: 'x' })
     const now = Date.now() / 1000
-    // Both read the key as free in this turn; the claim queued first commits first.
+    // Both read the key as free in this turn. The claim queued first usually commits first, but the
+    // order of two environments' commits is not promised (a loaded machine flips it): exactly one
+    // wins, and a claim-and-revoke that lost wrote nothing.
     const [claimed, logout] = await Promise.all([
       second.claim('jti-1', now + 60),
       first.claimAndRevoke?.('jti-1', now + 60, { app: 'a', iss: 'i', sid: 'x', scope: 'session', issuedAt: now }),
     ])
-    expect(claimed).toBe(true)
-    expect(logout).toEqual({ claimed: false })
-    expect(await first.status('a', 's')).toEqual({ state: 'active' })
+    expect(claimed).toBe(!logout?.claimed)
+    expect((await first.status('a', 's')).state).toBe(logout?.claimed ? 'revoked' : 'active')
     await Promise.all([first.close(), second.close()])
   })
 

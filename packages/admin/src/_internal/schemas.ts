@@ -48,6 +48,16 @@ export const relays = z
 export const id = z.string().min(1).max(1024)
 
 /**
+ * An email address, as a session is registered with it: one `@` with something on each side, no
+ * white space, at most 320 characters (64 for the local part, 255 for the domain). Not checked
+ * further: identity providers allow addresses stricter checks refuse.
+ */
+export const email = z
+  .string()
+  .max(320)
+  .regex(/^[^@\s]+@[^@\s]+$/, 'an email address: local-part@domain')
+
+/**
  * The `id` of an audit record, as `before` to read the page after it: 22 lowercase letters and
  * digits (the time in milliseconds, the instance, a counter; see unstorage's audit log).
  */

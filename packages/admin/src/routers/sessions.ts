@@ -11,7 +11,7 @@ import {
 import { TRPCError } from '@trpc/server'
 import { z } from 'zod'
 import { publicSession, publicState } from '../_internal/public-records.js'
-import { appName, id, time } from '../_internal/schemas.js'
+import { appName, email, id, time } from '../_internal/schemas.js'
 import { type AuditDetails, authenticatedProcedure, router } from '../trpc.js'
 
 /** Resolves `input.app` and lets through the admin token or that application's own API key. */
@@ -56,7 +56,14 @@ const registryProcedure = sessionProcedure.use(async function hasRegistry({ ctx,
 export const sessionsRouter = router({
   register: registryProcedure
     .input(
-      z.object({ sessionId: id, sub: id, sid: id.optional(), authTime: time.optional(), expiresAt: time.optional() }),
+      z.object({
+        sessionId: id,
+        sub: id,
+        sid: id.optional(),
+        email: email.optional(),
+        authTime: time.optional(),
+        expiresAt: time.optional(),
+      }),
     )
     // Registration is the busiest admin call: built like the store's own records, not by a spread.
     .mutation(async ({ ctx, input }) =>

@@ -42,6 +42,10 @@ export const streamsRouter = router({
           streamId: z.string().min(1).max(1024).optional().describe("the transmitter's id of the stream, if known"),
           delivery: z.literal('push').optional().describe('how events arrive: pushed to the gateway (the default)'),
           algorithm: z.enum(ASYMMETRIC_ALGORITHMS).optional().describe('the one alg accepted (default RS256)'),
+          revokeOnCredentialChange: z
+            .boolean()
+            .optional()
+            .describe('CAEP credential-change ends every session of its user (default false: it is ignored)'),
         })
         .strict(),
     )
@@ -66,6 +70,7 @@ export const streamsRouter = router({
         authorizationHash: hashToken(token),
         delivery: 'push',
         ...(input.streamId ? { streamId: input.streamId } : {}),
+        ...(input.revokeOnCredentialChange ? { revokeOnCredentialChange: true } : {}),
         createdAt: t,
         updatedAt: t,
       }

@@ -9,6 +9,7 @@ import {
   DEFAULT_RETENTION,
   DEFAULT_SESSION_TTL,
   isSubjectWide,
+  normalizeEmail,
   type RevocationTarget,
   type SessionInput,
   type SessionRecord,
@@ -56,6 +57,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
   const sessions = new Map<string, Entry>()
   const bySid = new Map<string, Set<string>>()
   const bySub = new Map<string, Set<string>>()
+  const byEmail = new Map<string, Set<string>>()
   const sidTombstones = new Map<string, Marker>()
   const subWatermarks = new Map<string, Marker>()
   const claims = new Map<string, number>()
@@ -85,7 +87,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
     for (const [k, e] of sessions) if (e.expiresAt <= t) sessions.delete(k)
     for (const map of [sidTombstones, subWatermarks]) for (const [k, m] of map) if (m.expiresAt <= t) map.delete(k)
     for (const [k, exp] of claims) if (exp <= t) claims.delete(k)
-    for (const map of [bySid, bySub]) {
+    for (const map of [bySid, bySub, byEmail]) {
       for (const [k, ids] of map) {
         const app = (JSON.parse(k) as string[])[0] as string
         for (const id of ids) if (!sessions.has(key(app, id))) ids.delete(id)
@@ -115,6 +117,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       sessions.set(key(app, sessionId), { record, expiresAt: record.expiresAt ?? t + sessionTtl })
       if (sid !== undefined) index(bySid, key(app, iss, sid), sessionId)
       index(bySub, key(app, iss, sub), sessionId)
+      if (record.email !== undefined) index(byEmail, key(app, normalizeEmail(record.email)), sessionId)
       return { ...record }
     },
 
@@ -127,6 +130,18 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
 
     async list(app, iss, sub) {
       return find(bySub, key(app, iss, sub), app, (r) => r.iss === iss && r.sub === sub)
+        .sort((a, b) => a.createdAt - b.createdAt)
+        .map((r) => ({ ...r }))
+    },
+
+    async listByEmail(app, email) {
+      const normalized = normalizeEmail(email)
+      return find(
+        byEmail,
+        key(app, normalized),
+        app,
+        (r) => r.email !== undefined && normalizeEmail(r.email) === normalized,
+      )
         .sort((a, b) => a.createdAt - b.createdAt)
         .map((r) => ({ ...r }))
     },

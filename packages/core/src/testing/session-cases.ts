@@ -45,6 +45,13 @@ function claimAndRevokeOf({ store, skip }: CaseContext<SessionStore>) {
   return { claim: both.claim.bind(both), claimAndRevoke: both.claimAndRevoke.bind(both) }
 }
 
+/** The store's listByEmail over app `app` by default, or a skip. */
+function listByEmailOf({ store, skip }: CaseContext<SessionStore>) {
+  const { listByEmail } = store
+  if (!listByEmail) return skip('this store has no listByEmail(): email subjects match no session')
+  return (email: string, app = 'app') => listByEmail.call(store, app, email)
+}
+
 /**
  * The session conformance cases against the stores `factory` builds, one fresh store per case.
  *
@@ -247,6 +254,67 @@ export function sessionStoreCases(factory: Factory<SessionStore>): ConformanceCa
       equal(await ctx.store.end('app', 's1'), { ended: false }, 'end() again')
       equal(await ctx.store.end('app', 'nope'), { ended: false }, 'end() of an unknown session')
       equal(await states('s1', 's2'), ['revoked', 'active'], 'states of s1, s2')
+    }),
+
+    it('listByEmail(): finds the sessions registered with an email, case-insensitively, at any issuer, oldest first', async (ctx) => {
+      const { register } = helpers(ctx)
+      const list = listByEmailOf(ctx)
+      await register('s1', { sid: 'sid-1', email: 'Alice@Example.com' })
+      ctx.clock.advance(1)
+      await register('s2', { iss: OTHER_ISS, email: 'alice@example.COM' })
+      await register('s3') // the same user, registered without an email
+      await register('b1', { sub: 'bob', email: 'bob@example.com' })
+      await register('a2', { email: 'alice+work@example.com' })
+      await ctx.store.register({ app: 'other', iss: ISS, sessionId: 'x1', sub: 'alice', email: 'alice@example.com' })
+      const found = await list('ALICE@example.com')
+      equal(
+        found.map((s) => [s.sessionId, s.email]),
+        [
+          ['s1', 'Alice@Example.com'],
+          ['s2', 'alice@example.COM'],
+        ],
+        'listByEmail(ALICE@example.com)',
+      )
+      match(found[0], { iss: ISS, sub: 'alice', sid: 'sid-1' }, 'the first session found')
+      equal(await list('nobody@example.com'), [], 'listByEmail of an email no session has')
+    }),
+
+    it("listByEmail(): lists an email's revoked sessions until they expire, then none", async (ctx) => {
+      const { register, revoke } = helpers(ctx)
+      const list = listByEmailOf(ctx)
+      await register('s1', { sid: 'sid-1', email: 'alice@example.com', expiresAt: ctx.clock.now() + 60 })
+      await revoke({ sid: 'sid-1' })
+      equal(
+        (await list('alice@example.com')).map((s) => [s.sessionId, s.revokedAt]),
+        [['s1', ctx.clock.now()]],
+        'a revoked session listed with its revokedAt',
+      )
+      ctx.clock.advance(61)
+      equal(await list('alice@example.com'), [], 'listByEmail after the session expired')
+    }),
+
+    it('listByEmail(): reads sessions registered without an email as before', async (ctx) => {
+      const { register, state } = helpers(ctx)
+      const list = listByEmailOf(ctx)
+      const record = await register('s1', { sid: 'sid-1' })
+      ok(!('email' in record), 'register() without an email returns no email property')
+      equal(await state('s1'), 'active', 'state of s1')
+      ok(!('email' in ((await ctx.store.list('app', ISS, 'alice'))[0] ?? {})), 'list() shows no email property')
+      equal(await list('alice@example.com'), [], 'listByEmail of an email no session has')
+    }),
+
+    it('listByEmail(): round-trips odd characters in an email', async (ctx) => {
+      const { register } = helpers(ctx)
+      const list = listByEmailOf(ctx)
+      for (const [i, odd] of ODD_STRINGS.entries()) {
+        const email = `${odd}@Example.com`
+        await register(`s-${i}`, { email })
+        equal(
+          (await list(email.toUpperCase())).map((s) => s.email),
+          [email],
+          `listByEmail of ${JSON.stringify(email)}`,
+        )
+      }
     }),
 
     it('claimAndRevoke(): claims the key and revokes in one call; while the key is held it writes nothing', async (ctx) => {

@@ -71,6 +71,7 @@ const FLAG_HELP: Readonly<Record<string, string>> = {
   sessionId: "your application's id of the session",
   sub: "the user's id (sub)",
   sid: "the identity provider's session id (sid)",
+  email: "the user's email address: a Shared Signals event for this email ends the session",
   authTime: 'when the user signed in, seconds since epoch (default now)',
   expiresAt: 'when the session ends, seconds since epoch',
   limit: 'how many records, 1 to 500 (default 50)',

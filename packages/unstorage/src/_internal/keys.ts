@@ -10,6 +10,7 @@
  *   a:<app>:w:<iss,sub>          subject watermark
  *   a:<app>:is:<iss,sid>         index set: hashed session ids of a sid
  *   a:<app>:iu:<iss,sub>         index set: hashed session ids of a subject
+ *   a:<app>:ie:<email>           index set: hashed session ids registered with an email (normalised; any issuer)
  *   a:<app>:r:<iss,jti>          replay claim
  *   a:<app>:o:<time,random>      relay delivery (outbox.ts); its id is `<time,random>.<app hash>`
  *   relay-pending                index set: ids of pending relay deliveries
@@ -80,6 +81,8 @@ export const keys = {
       subIndex: (sub: string) => `${base}iu:${id(sub)}`,
     }
   },
+  /** The index set of the sessions registered with `email`, already normalised (`normalizeEmail`). */
+  emailIndex: (app: string, email: string) => `a:${ha(app)}:ie:${h('email', email)}`,
   claim: (key: string) => `r:${h(key)}`,
   appRecord: (name: string) => `app:${h(name)}`,
   stream: (name: string) => `stream:${h(name)}`,
@@ -125,7 +128,7 @@ export function keyKind(key: string): 'claim' | 'set' | 'log' | 'record' {
     key === 'streams' ||
     key === 'signing-keys' ||
     key === keys.relayPending ||
-    /^a:[^:]+:i[su]:/.test(key)
+    /^a:[^:]+:i[sue]:/.test(key)
     ? 'set'
     : 'record'
 }
