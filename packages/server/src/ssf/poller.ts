@@ -143,7 +143,16 @@ export function createStreamPoller(options: StreamPollingOptions, deps: StreamPo
     let failures = 0
     try {
       while (!stopped) {
-        const stream = await streams.get(name).catch(() => undefined)
+        let stream: StreamRecord | undefined
+        try {
+          stream = await streams.get(name)
+        } catch (err) {
+          failures++
+          logger.warn({ stream: name, err, failures }, 'the stream could not be read; trying again')
+          await sleep(backoff(failures))
+          continue
+        }
+        // Deleted, or changed so that it can no longer be polled.
         if (!pollable(stream)) break
         const started = now()
         const sent = { ack: [...ack], setErrs: { ...setErrs } }
