@@ -99,7 +99,6 @@ export function createStreamPoller(options: StreamPollingOptions, deps: StreamPo
 
   /** Polls `name` while this instance holds its lease, from the term `held`. */
   async function work(name: string, firstTerm: number): Promise<void> {
-    const terms = [firstTerm]
     let held = firstTerm
     let stopped = false
     let wake: (() => void) | undefined
@@ -112,7 +111,8 @@ export function createStreamPoller(options: StreamPollingOptions, deps: StreamPo
     stops.add(stop)
     const sleep = (seconds: number) =>
       new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, seconds * 1000)
+        if (stopped) return resolve()
+        const t = setTimeout(resolve, seconds * 1000).unref()
         wake = () => {
           clearTimeout(t)
           resolve()
@@ -127,14 +127,15 @@ export function createStreamPoller(options: StreamPollingOptions, deps: StreamPo
           const next = held + 1
           if (await streams.lease(name, next, (next + 1) * term).catch(() => false)) {
             held = next
-            terms.push(next)
+            // Stopped meanwhile: the finally below may have given back the older terms only.
+            if (stopped) return streams.releaseLease(name, next).catch(() => {})
             return renew()
           }
           logger.warn({ stream: name }, 'the poll lease could not be renewed; polling stops at the end of its term')
-          renewal = setTimeout(stop, Math.max(0, next * term - now()) * 1000)
+          renewal = setTimeout(stop, Math.max(0, next * term - now()) * 1000).unref()
         },
         Math.max(0, at - now()) * 1000,
-      )
+      ).unref()
     }
     renew()
 
@@ -193,9 +194,11 @@ export function createStreamPoller(options: StreamPollingOptions, deps: StreamPo
     } finally {
       clearTimeout(renewal)
       stops.delete(stop)
-      // Given back so that another instance takes the stream now rather than at the next term;
-      // only terms still running: a lapsed one may be another instance's by now.
-      for (const t of terms) if (t >= termOf(now())) await streams.releaseLease(name, t).catch(() => {})
+      // Given back so that another instance takes the stream now rather than at the next term:
+      // the term held and, once renewed, the one still running before it.
+      for (const t of new Set([held - 1, held])) {
+        if (t >= firstTerm && t >= termOf(now())) await streams.releaseLease(name, t).catch(() => {})
+      }
     }
   }
 
