@@ -9,6 +9,8 @@ import type { BackchannelStore } from '@backchannel/unstorage'
 import { memoryStore } from '@backchannel/unstorage/memory'
 import { redisStore } from '@backchannel/unstorage/redis'
 import { describe, expect, inject, it } from 'vitest'
+import { adminCommands } from '../src/cli/admin.js'
+import { type Command, renderHelp, resolveCommand } from '../src/cli/help.js'
 import type { StreamPollingOptions } from '../src/ssf/poller.js'
 import {
   AUDIENCE,
@@ -349,5 +351,19 @@ describe('stream events', () => {
         ['stream-updated', 'applied'],
       ])
     expect(await admin.streams.get.query({ name: 'idp' })).toMatchObject({ status: 'paused' })
+  })
+})
+
+describe('the CLI', () => {
+  it('has backchannel streams connect and verify, their tokens as flags', async () => {
+    const streams = adminCommands().streams?.subCommands as Record<string, Command>
+    const connect = await resolveCommand(streams.connect as Command)
+    expect(connect.flags['access-token']).toMatchObject({ required: true })
+    const help = renderHelp(['backchannel', 'streams', 'connect'], connect)
+    expect(help).toMatch(/^Usage: backchannel streams connect --name <name> --access-token <access-token>/)
+    expect((await resolveCommand(streams.verify as Command)).flags['access-token']).toMatchObject({ required: false })
+    const create = await resolveCommand(streams.create as Command)
+    expect(create.flags.delivery).toMatchObject({ type: 'enum', options: ['push', 'poll'] })
+    expect(Object.keys(create.flags)).toEqual(expect.arrayContaining(['poll-token', 'poll-endpoint-url']))
   })
 })
