@@ -56,7 +56,7 @@ export const SET_REPLAY_SECONDS = 7 * 86400
  */
 export type SsfResult = 'revoked' | 'unmatched' | 'ignored' | 'replayed' | 'applied'
 
-/** The answer to one push request, ready for any HTTP framework to send. */
+/** What became of one SET, pushed or polled: for a push, the answer, ready for any HTTP framework to send. */
 export interface SsfOutcome {
   /** 202 when accepted; else the error's status from core's one table (400, 401, 404, 405, 413, 500, 503). */
   status: number

@@ -116,7 +116,8 @@ export interface StreamStore extends StreamEventRecorder {
  * What happened: to a logout attempt (`revoked`, `replayed`, `rejected`, `failed`); for an admin
  * action, `applied` (it took effect; `sessions.revoke` says `revoked`, as a logout would); to one
  * relay delivery attempt (`source: "relay"`), `delivered`, `retry` or `dead`; to a Shared Signals
- * event (`source: "ssf"`), also `ignored` (it asks nothing of sessions) or `unmatched` (no session matched).
+ * event (`source: "ssf"`), also `ignored` (it asks nothing of sessions) or `unmatched` (no session
+ * matched), and `applied` for a verification or `stream-updated` event recorded on its stream.
  */
 export type AuditOutcome =
   | 'revoked'
