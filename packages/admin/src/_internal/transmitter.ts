@@ -42,6 +42,9 @@ export async function checkUrl(ctx: AdminContext, value: string, what: string): 
   if (!url || !/^https?:$/.test(url.protocol)) {
     throw new errors.IssuerUrlInvalid(`${what} ${JSON.stringify(value)} is not an absolute http(s) URL`)
   }
+  if (url.username || url.password) {
+    throw new errors.IssuerUrlInvalid(`${what}: no user or password in the URL: it is shown by streams get and in logs`)
+  }
   await (ctx.deps.checkStreamUrl ?? ((u: URL, w: string) => checkFetchTarget(u, w, {})))(url, what)
   return url
 }

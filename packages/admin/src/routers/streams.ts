@@ -25,6 +25,13 @@ import { type AdminContext, adminAction, adminProcedure, router } from '../trpc.
 /** A stream as the API shows it: everything but its authorization hash and poll token. */
 export type PublicStream = Omit<StreamRecord, 'authorizationHash' | 'pollToken'>
 
+/** What `streams.create` answers: a push stream's URL and `Authorization` header, shown this once. */
+export interface CreatedStream {
+  stream: PublicStream
+  pushUrl?: string
+  authorizationHeader?: string
+}
+
 /** A stream with where it stands: its status, last event and last verification. */
 export type StreamWithState = PublicStream & StreamState
 
@@ -102,7 +109,6 @@ export const streamsRouter = router({
         )
       }
       const publicUrl = (ctx.deps.publicUrl ?? 'http://localhost:3000').replace(/\/$/, '')
-      // A poll stream's push header is never shown: nothing can push to it.
       const token = newStreamToken()
       const t = ctx.now()
       const stream: StreamRecord = {
@@ -124,12 +130,11 @@ export const streamsRouter = router({
         throw new TRPCError({ code: 'CONFLICT', message: `a stream is already named ${JSON.stringify(input.name)}` })
       }
       ctx.audit.fields = fieldNames(input)
-      const created: { stream: PublicStream; pushUrl?: string; authorizationHeader?: string } = {
-        stream: publicStream(stream),
-      }
-      if (!poll)
-        Object.assign(created, { pushUrl: `${publicUrl}/ssf/${input.name}`, authorizationHeader: `Bearer ${token}` })
-      return created
+      const created: CreatedStream = { stream: publicStream(stream) }
+      // A poll stream has no push URL or header: nothing can push to it.
+      return poll
+        ? created
+        : { ...created, pushUrl: `${publicUrl}/ssf/${input.name}`, authorizationHeader: `Bearer ${token}` }
     }),
   /** Every stream, by name, with its status. */
   list: adminProcedure.query(async ({ ctx }) =>
