@@ -29,6 +29,8 @@ import {
 const SSF = 'https://schemas.openid.net/secevent/ssf/event-type/'
 /** Quick polling for tests: short terms (so a renewal happens within a test), short waits. */
 const POLLING: StreamPollingOptions = { checkMs: 100, idleSeconds: 0.05, leaseSeconds: 3, backoff: () => 0.2 }
+/** `expect.poll` with room for a loaded machine: each poll of the gateway is a few round trips. */
+const eventually = <T>(value: () => T | Promise<T>) => expect.poll(value, { timeout: 10_000 })
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** A transmitter and a gateway over `store` with an app `wiki` and a poll stream `idp` (its poll endpoint given by hand). */
@@ -124,8 +126,8 @@ describe('poll delivery', () => {
     await register('s1', 'alice')
     const token = await revokedAlice(iss)
     const jti = management.enqueue(token)
-    await expect.poll(() => state('s1')).toBe('revoked')
-    await expect.poll(() => management.acked()).toContain(jti)
+    await eventually(() => state('s1')).toBe('revoked')
+    await eventually(() => management.acked()).toContain(jti)
 
     const bad = management.enqueue(
       await sign('https://other.example.test', sessionRevoked({ format: 'opaque', id: 'bob' })),
@@ -133,16 +135,14 @@ describe('poll delivery', () => {
     const forged = management.enqueue(
       await sign(iss, sessionRevoked({ format: 'opaque', id: 'bob' }), {}, {}, stranger.privateKey),
     )
-    await expect
-      .poll(() => management.setErrs())
-      .toMatchObject({
-        [bad]: { err: 'invalid_issuer', description: expect.any(String) },
-        [forged]: { err: 'authentication_failed' },
-      })
+    await eventually(() => management.setErrs()).toMatchObject({
+      [bad]: { err: 'invalid_issuer', description: expect.any(String) },
+      [forged]: { err: 'authentication_failed' },
+    })
 
     // The transmitter sends the first SET again, as after a lost acknowledgement.
     management.enqueue(token)
-    await expect.poll(() => management.acked().filter((j) => j === jti).length).toBe(2)
+    await eventually(() => management.acked().filter((j) => j === jti).length).toBe(2)
     // Refused SETs are the gateway's records (no application yet), the others the application's.
     const outcomes = (await admin.audit.list.query({}))
       .filter((r: { source: string; stream?: string }) => r.source === 'ssf' && r.stream === 'idp')
@@ -154,7 +154,7 @@ describe('poll delivery', () => {
     // Three SETs at once arrive two by two: the gateway asks for maxEvents and holds the poll open.
     const many = await Promise.all([1, 2, 3].map(() => revokedAlice(iss)))
     const jtis = many.map((t) => management.enqueue(t))
-    await expect.poll(() => management.acked()).toEqual(expect.arrayContaining(jtis))
+    await eventually(() => management.acked()).toEqual(expect.arrayContaining(jtis))
     expect(management.polls.every((p) => p.maxEvents === 2 && p.returnImmediately === false)).toBe(true)
     expect(management.queued()).toEqual([])
   })
@@ -173,18 +173,18 @@ describe('poll delivery', () => {
     const jti = management.enqueue(await revokedAlice(iss))
     const before = management.polls.length
     // Delivered, refused by the store, and delivered again, several times over.
-    await expect.poll(() => management.polls.length).toBeGreaterThan(before + 3)
+    await eventually(() => management.polls.length).toBeGreaterThan(before + 3)
     expect(management.acked()).not.toContain(jti)
     expect(management.setErrs()).not.toHaveProperty(jti)
     expect(await state('s1')).toBe('active')
     down = false
-    await expect.poll(() => management.acked()).toContain(jti)
+    await eventually(() => management.acked()).toContain(jti)
     expect(await state('s1')).toBe('revoked')
   })
 
   it('a stopped gateway stops polling at once', async () => {
     const { gateway, management } = await pollSetUp()
-    await expect.poll(() => management.polls.length).toBeGreaterThan(0)
+    await eventually(() => management.polls.length).toBeGreaterThan(0)
     await gateway.close()
     const polls = management.polls.length
     await sleep(500)
@@ -208,7 +208,7 @@ describe('poll delivery', () => {
       for (const user of ['u1', 'u2', 'u3', 'u4']) {
         await register(user, user)
         const jti = management.enqueue(await sign(iss, sessionRevoked({ format: 'opaque', id: user })))
-        await expect.poll(() => management.acked(), { timeout: 10_000 }).toContain(jti)
+        await eventually(() => management.acked()).toContain(jti)
         expect(await state(user)).toBe('revoked')
         await sleep(900)
       }
@@ -217,7 +217,7 @@ describe('poll delivery', () => {
       await gateway.close()
       await register('u5', 'u5')
       const jti = management.enqueue(await sign(iss, sessionRevoked({ format: 'opaque', id: 'u5' })))
-      await expect.poll(() => management.acked(), { timeout: 10_000 }).toContain(jti)
+      await eventually(() => management.acked()).toContain(jti)
       expect(await state('u5')).toBe('revoked')
       expect(management.mostPollsAtOnce).toBe(1)
       await other.gateway.close()
@@ -294,13 +294,14 @@ describe('streams.connect', () => {
     expect(connected.stream).toMatchObject({ streamId: 'stream-1', pollEndpointUrl: `${iss}/poll` })
     expect(transmitter.management.configurations[0]?.body.delivery).toEqual({ method: 'urn:ietf:rfc:8936' })
     const jti = transmitter.management.enqueue(await revokedAlice(iss))
-    await expect.poll(() => transmitter.management.acked()).toContain(jti)
+    await eventually(() => transmitter.management.acked()).toContain(jti)
 
     // Verification over poll: the event is queued, polled, and its state recorded.
     const { lastVerification } = await admin.streams.verify.mutate({ name: 'idp', accessToken: MANAGEMENT_TOKEN })
-    await expect
-      .poll(async () => (await admin.streams.get.query({ name: 'idp' })).lastVerification)
-      .toMatchObject({ state: lastVerification.state, verifiedAt: expect.any(Number) })
+    await eventually(async () => (await admin.streams.get.query({ name: 'idp' })).lastVerification).toMatchObject({
+      state: lastVerification.state,
+      verifiedAt: expect.any(Number),
+    })
   })
 })
 
@@ -315,21 +316,20 @@ describe('stream events', () => {
     await admin.streams.connect.mutate({ name: 'idp', accessToken: MANAGEMENT_TOKEN })
     const { lastVerification } = await admin.streams.verify.mutate({ name: 'idp', accessToken: MANAGEMENT_TOKEN })
     expect(management.verifications).toEqual([{ stream_id: 'stream-1', state: lastVerification.state }])
-    await expect
-      .poll(async () => (await admin.streams.get.query({ name: 'idp' })).lastVerification)
-      .toEqual({ ...lastVerification, verifiedAt: expect.any(Number) })
+    await eventually(async () => (await admin.streams.get.query({ name: 'idp' })).lastVerification).toEqual({
+      ...lastVerification,
+      verifiedAt: expect.any(Number),
+    })
 
     // A verification nobody asked for: 202, audited ignored.
     const events = { [`${SSF}verification`]: { state: 'not-asked-for' } }
     const unasked = await sign(iss, events, { sub_id: { format: 'opaque', id: 'stream-1' } })
     expect((await management.push(unasked)).status).toBe(202)
-    await expect
-      .poll(async () =>
-        (await admin.audit.list.query({ app: 'wiki' }))
-          .filter((r: { event?: string }) => r.event === 'verification')
-          .map((r: { outcome: string }) => r.outcome),
-      )
-      .toEqual(['ignored', 'applied'])
+    await eventually(async () =>
+      (await admin.audit.list.query({ app: 'wiki' }))
+        .filter((r: { event?: string }) => r.event === 'verification')
+        .map((r: { outcome: string }) => r.outcome),
+    ).toEqual(['ignored', 'applied'])
   })
 
   it('stream-updated to paused is recorded, with its reason, and shown by streams.get', async () => {
@@ -339,17 +339,19 @@ describe('stream events', () => {
     expect(before).not.toHaveProperty('lastEventAt')
     const paused = { [`${SSF}stream-updated`]: { status: 'paused', reason: 'maintenance' } }
     expect((await push(await sign(iss, paused))).status).toBe(202)
-    await expect
-      .poll(() => admin.streams.get.query({ name: 'idp' }))
-      .toMatchObject({ status: 'paused', statusReason: 'maintenance', lastEventAt: expect.any(Number) })
+    await eventually(() => admin.streams.get.query({ name: 'idp' })).toMatchObject({
+      status: 'paused',
+      statusReason: 'maintenance',
+      lastEventAt: expect.any(Number),
+    })
     const nonsense = { [`${SSF}stream-updated`]: { status: 'asleep' } }
     expect((await push(await sign(iss, nonsense))).status).toBe(202)
-    await expect
-      .poll(async () => (await audit()).map((r: { outcome: string; event?: string }) => [r.event, r.outcome]))
-      .toEqual([
-        ['stream-updated', 'ignored'],
-        ['stream-updated', 'applied'],
-      ])
+    await eventually(async () =>
+      (await audit()).map((r: { outcome: string; event?: string }) => [r.event, r.outcome]),
+    ).toEqual([
+      ['stream-updated', 'ignored'],
+      ['stream-updated', 'applied'],
+    ])
     expect(await admin.streams.get.query({ name: 'idp' })).toMatchObject({ status: 'paused' })
   })
 })
