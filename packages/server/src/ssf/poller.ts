@@ -3,12 +3,7 @@
  * instance at a time, which holds the stream's lease in the store. Each SET a poll brings goes
  * through the same flow as a pushed one; the next poll acknowledges those stored (accepted, or
  * seen before) and reports those refused in `setErrs` with their `err`. A SET the gateway could not
- * store (the store is down) is neither: the transmitter delivers it again.
- *
- * The lease comes in terms of `leaseSeconds`: the holder of a term takes the next one during its
- * last third; any other instance tries a term only once it has begun (plus a short grace), so
- * the holder keeps its streams while it lives, and another takes over within one term when it
- * stops or dies. A term is a claim (the store's one atomic primitive), never extended.
+ * store (the store is down) is neither: the transmitter delivers it again. The lease: poll-lease.ts.
  * @module
  */
 import { randomUUID } from 'node:crypto'
@@ -16,6 +11,7 @@ import type { SsfOutcome } from '@backchannel/core'
 import { createGuardedFetch, type IssuerFetchPolicy } from '@backchannel/core/discovery'
 import type { StreamRecord, StreamStore } from '@backchannel/unstorage'
 import type { Logger } from 'pino'
+import { holdLease, takeLease } from './poll-lease.js'
 import { type PollRequest, pollTransmitter } from './poll-request.js'
 
 /** How a gateway polls its poll streams; every field has a default. */
@@ -93,13 +89,11 @@ export function createStreamPoller(options: StreamPollingOptions, deps: StreamPo
   let closed = false
   let timer: NodeJS.Timeout | undefined
 
-  const termOf = (t: number) => Math.floor(t / term)
   const pollable = (s: StreamRecord | undefined): s is StreamRecord & { pollEndpointUrl: string; pollToken: string } =>
     s?.delivery === 'poll' && s.pollEndpointUrl !== undefined && s.pollToken !== undefined
 
-  /** Polls `name` while this instance holds its lease, from the term `held`. */
+  /** Polls `name` while this instance holds its lease, taken for `firstTerm`. */
   async function work(name: string, firstTerm: number): Promise<void> {
-    let held = firstTerm
     let stopped = false
     let wake: (() => void) | undefined
     const aborter = new AbortController()
@@ -118,26 +112,7 @@ export function createStreamPoller(options: StreamPollingOptions, deps: StreamPo
           resolve()
         }
       })
-    // Takes the next term during the last third of the one held; without it, stops when it ends.
-    let renewal: NodeJS.Timeout | undefined
-    const renew = () => {
-      const at = (held + 1) * term - term / 3
-      renewal = setTimeout(
-        async () => {
-          const next = held + 1
-          if (await streams.lease(name, next, (next + 1) * term).catch(() => false)) {
-            held = next
-            // Stopped meanwhile: the finally below may have given back the older terms only.
-            if (stopped) return streams.releaseLease(name, next).catch(() => {})
-            return renew()
-          }
-          logger.warn({ stream: name }, 'the poll lease could not be renewed; polling stops at the end of its term')
-          renewal = setTimeout(stop, Math.max(0, next * term - now()) * 1000).unref()
-        },
-        Math.max(0, at - now()) * 1000,
-      ).unref()
-    }
-    renew()
+    const lease = holdLease(streams, name, firstTerm, { termSeconds: term, now, logger, lost: stop })
 
     const ack: string[] = []
     const setErrs: PollRequest['setErrs'] = {}
@@ -192,13 +167,8 @@ export function createStreamPoller(options: StreamPollingOptions, deps: StreamPo
         }
       }
     } finally {
-      clearTimeout(renewal)
       stops.delete(stop)
-      // Given back so that another instance takes the stream now rather than at the next term:
-      // the term held and, once renewed, the one still running before it.
-      for (const t of new Set([held - 1, held])) {
-        if (t >= firstTerm && t >= termOf(now())) await streams.releaseLease(name, t).catch(() => {})
-      }
+      await lease.release()
     }
   }
 
@@ -206,13 +176,10 @@ export function createStreamPoller(options: StreamPollingOptions, deps: StreamPo
     const all = await streams.list()
     for (const stream of all) {
       if (closed || workers.has(stream.name) || !pollable(stream)) continue
-      const t = now()
-      const current = termOf(t)
-      // The holder of the previous term took this one before it began: let it be seen first.
-      if (t < current * term + Math.min(2, term / 6)) continue
-      if (!(await streams.lease(stream.name, current, (current + 1) * term))) continue
+      const taken = await takeLease(streams, stream.name, term, now)
+      if (taken === undefined) continue
       logger.info({ stream: stream.name }, 'polling the stream')
-      const running = work(stream.name, current)
+      const running = work(stream.name, taken)
         .catch((err: unknown) => logger.error({ err, stream: stream.name }, 'the poll of a stream stopped'))
         .finally(() => workers.delete(stream.name))
       workers.set(stream.name, running)
