@@ -4,7 +4,7 @@
  * @module
  */
 import { BackchannelError, errorStatus, type SessionRevoker, type SessionStore } from '@backchannel/core'
-import type { DiscoveredIssuer, DiscoveredTransmitter } from '@backchannel/core/discovery'
+import type { DiscoveredIssuer, DiscoveredTransmitter, GuardedFetch } from '@backchannel/core/discovery'
 import type { AppRecord, AuditInput, GatewayStore } from '@backchannel/unstorage'
 import { initTRPC, TRPCError } from '@trpc/server'
 import { sameHash } from './_internal/credentials.js'
@@ -25,6 +25,16 @@ export interface AdminDependencies {
    * (`discoverTransmitter` of core). Default: that discovery with the strictest policy.
    */
   discoverTransmitter?: (issuer: string) => Promise<DiscoveredTransmitter>
+  /**
+   * How `streams.connect` and `streams.verify` reach a transmitter's management API (core's
+   * guarded fetch with the gateway's fetch policy). Default: that fetch with the strictest policy.
+   */
+  transmitterFetch?: GuardedFetch
+  /**
+   * Refuses a transmitter URL (configuration, verification or poll endpoint; `what` names it) the
+   * gateway would not reach (`checkFetchTarget` with its fetch policy). Default: the strictest policy.
+   */
+  checkStreamUrl?: (url: URL, what: string) => Promise<void>
   /** The gateway's public URL (`BACKCHANNEL_PUBLIC_URL`): streams' push URLs and default audience. Default `http://localhost:3000`. */
   publicUrl?: string
   /** SHA-256 (hex) of the admin token. */

@@ -5,8 +5,8 @@
  * Follow one logout: `flow.ts` (form body → outcome) → `verify.ts` (header, signature) →
  * `claims.ts` (claim rules) → your {@link SessionRevoker}; `outcome.ts` picks the HTTP status from
  * one table, for every route of the gateway. The Shared Signals receiver follows the same path:
- * `ssf-flow.ts` (push request → outcome) → `set.ts` (a SET's rules) → `ssf-event.ts` (what an event
- * ends) → the same revoker. Errors are classes in the {@link errors} namespace; `./mint` signs HMAC
+ * `ssf-flow.ts` (push request or polled SET → outcome) → `set.ts` (a SET's rules) → `ssf-event.ts`
+ * (what an event ends) → the same revoker; `ssf-stream-event.ts` reads the events about the stream itself. Errors are classes in the {@link errors} namespace; `./mint` signs HMAC
  * logout tokens, `./discovery` reads an issuer (and a transmitter), `./testing` proves a store.
  * @module
  */
@@ -86,10 +86,13 @@ export { interpretEvent, SESSION_EVENTS } from './ssf-event.js'
 export type { SsfFlowDependencies, SsfOutcome, SsfResult } from './ssf-flow.js'
 export {
   MAX_SET_BYTES,
+  processSecurityEvent,
   processSecurityEventRequest,
   SET_REPLAY_SECONDS,
   ssfFailure,
   ssfResponse,
 } from './ssf-flow.js'
+export type { StreamEvent, StreamEventRecorder, StreamStatus } from './ssf-stream-event.js'
+export { readStreamEvent, STREAM_EVENTS } from './ssf-stream-event.js'
 export type { LogoutVerifier, LogoutVerifierOptions, VerifyOptions } from './verify.js'
 export { createLogoutVerifier } from './verify.js'

@@ -1,8 +1,10 @@
 /**
- * The push delivery of the Shared Signals receiver, free of any HTTP framework: request → stream
- * → its `Authorization` → verified SET → replay claim (7 days) → one revocation per application
- * of the stream → {@link SsfOutcome}.
+ * The delivery of the Shared Signals receiver, free of any HTTP framework: request → stream → its
+ * `Authorization` → verified SET → replay claim (7 days) → one revocation per application of the
+ * stream → {@link SsfOutcome}. A polled SET ({@link processSecurityEvent}) joins at the verified
+ * SET: push and poll are one pipeline.
  * @see https://www.rfc-editor.org/rfc/rfc8935 RFC 8935 (push delivery)
+ * @see https://www.rfc-editor.org/rfc/rfc8936 RFC 8936 (poll delivery)
  * @module
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
@@ -26,10 +28,12 @@ import { type ReplayStore, replayKey } from './replay.js'
 import { type RevocationTarget, relayOnce, relayRequest, type SessionRegistry, type SessionRevoker } from './session.js'
 import type { SecurityEvent, SetVerifier, StreamConfig } from './set.js'
 import { interpretEvent, type SsfAction } from './ssf-event.js'
+import { readStreamEvent, STREAM_EVENTS, type StreamEventRecorder } from './ssf-stream-event.js'
 
-/** What the push flow needs. Errors of the stores that are not coded become `ERR_STORE_UNAVAILABLE` (503). */
+/** What the flow needs. Errors of the stores that are not coded become `ERR_STORE_UNAVAILABLE` (503). */
 export interface SsfFlowDependencies {
-  streams: { get(name: string): Promise<StreamConfig | undefined> }
+  /** The streams; without `recordEvent`, verification and `stream-updated` events are answered ignored. */
+  streams: { get(name: string): Promise<StreamConfig | undefined> } & Partial<StreamEventRecorder>
   apps: AppRegistry
   verifier: SetVerifier
   /**
@@ -50,10 +54,13 @@ export const MAX_SET_BYTES = 64 * 1024
 /** Seconds a SET's `jti` is remembered: 7 days, as transmitters retry for hours. */
 export const SET_REPLAY_SECONDS = 7 * 86400
 
-/** What became of an accepted SET: it ended sessions, matched none, asked nothing, or was seen before. */
-export type SsfResult = 'revoked' | 'unmatched' | 'ignored' | 'replayed'
+/**
+ * What became of an accepted SET: it ended sessions, matched none, asked nothing, or was seen
+ * before; `applied`: a stream event (verification, `stream-updated`) was recorded on the stream.
+ */
+export type SsfResult = 'revoked' | 'unmatched' | 'ignored' | 'replayed' | 'applied'
 
-/** The answer to one push request, ready for any HTTP framework to send. */
+/** What became of one SET, pushed or polled: for a push, the answer, ready for any HTTP framework to send. */
 export interface SsfOutcome {
   /** 202 when accepted; else the error's status from core's one table (400, 401, 404, 405, 413, 500, 503). */
   status: number
@@ -95,27 +102,63 @@ export async function processSecurityEventRequest(
   name: string,
   deps: SsfFlowDependencies,
 ): Promise<SsfOutcome> {
-  let set: SecurityEvent | undefined
-  let event: string | undefined
+  let stream: StreamConfig | undefined
+  let body: string | undefined
   try {
     if (request.method !== 'POST') throw new MethodNotAllowed(`${request.method} is not allowed: use POST`)
-    const stream = await guardStore(deps.streams).get(name)
+    stream = await guardStore(deps.streams).get(name)
     if (!stream) throw new StreamUnknown(`no stream is registered as ${JSON.stringify(name)}`)
     if (!authorized(request.headers.get('authorization'), stream.authorizationHash)) {
       throw new StreamUnauthorized("the Authorization header is missing or not this stream's")
     }
     const mediaType = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase()
     if (mediaType !== 'application/secevent+jwt') throw new InvalidRequest('the body must be application/secevent+jwt')
-    const body = await readBody(request, MAX_SET_BYTES)
+    body = await readBody(request, MAX_SET_BYTES)
     if (body === undefined) throw new RequestTooLarge(`the SET is larger than ${MAX_SET_BYTES} bytes`)
+  } catch (err) {
+    return ssfFailure(name, coded(err))
+  }
+  return processSecurityEvent(body.trim(), stream, deps)
+}
 
+/**
+ * Runs one SET of `stream` that arrived by any means (the body of a push, one of a poll's `sets`):
+ * verification, then what its event asks. It never throws: every failure is an outcome, whose
+ * `body.err` is what a poll acknowledges in `setErrs`.
+ *
+ * @example
+ * ```ts
+ * const outcome = await processSecurityEvent(token, stream, { streams, apps, verifier, revoker, replay })
+ * outcome.status // 202: acknowledge it; 400: a setErr with outcome.body.err; 503: neither, it comes again
+ * ```
+ */
+export async function processSecurityEvent(
+  token: string,
+  stream: StreamConfig,
+  deps: SsfFlowDependencies,
+): Promise<SsfOutcome> {
+  const { name } = stream
+  let set: SecurityEvent | undefined
+  let event: string | undefined
+  try {
     const now = deps.now?.() ?? Date.now() / 1000
-    set = await deps.verifier.verify(body.trim(), stream, now)
+    set = await deps.verifier.verify(token, stream, now)
     const action = interpretEvent(set, stream)
     event = action.event
     const apps = (await Promise.all(stream.apps.map((app) => guardStore(deps.apps).get(app)))).filter((a) => !!a)
     if (apps.length === 0) throw new SetAccessDenied('the stream feeds no registered application')
     const names = apps.map((app) => app.name)
+    const streamEvent = readStreamEvent(set)
+    if (streamEvent !== undefined) {
+      // About the stream, not a subject: recorded on the stream, and never claimed (recording twice is harmless).
+      event = STREAM_EVENTS[set.type] ?? 'other'
+      const fields = { set, event, apps: names }
+      if (typeof streamEvent === 'string') return accepted(name, { ...fields, result: 'ignored', reason: streamEvent })
+      const recorder = deps.streams.recordEvent && guardStore(deps.streams as StreamEventRecorder)
+      if (await recorder?.recordEvent(name, streamEvent, now)) return accepted(name, { ...fields, result: 'applied' })
+      const reason = recorder ? 'no verification was requested with this state' : 'stream events are not recorded here'
+      return accepted(name, { ...fields, result: 'ignored', reason })
+    }
     const revoker = guardStore(deps.revoker)
     const ignored = (reason: string) => accepted(name, { set, event, apps: names, result: 'ignored', reason })
     if (action.action === 'ignore') return ignored(action.reason)
@@ -179,11 +222,12 @@ export async function processSecurityEventRequest(
     const revoked = targets.reduce((sum, target) => sum + target.revoked, 0)
     return accepted(name, { set, event, apps: names, targets, result: revoked > 0 ? 'revoked' : 'unmatched', revoked })
   } catch (err) {
-    const error =
-      err instanceof BackchannelError ? err : new InternalError('the SET could not be processed', { cause: err })
-    return { ...ssfFailure(name, error), ...(set ? { set } : {}), ...(event ? { event } : {}) }
+    return { ...ssfFailure(name, coded(err)), ...(set ? { set } : {}), ...(event ? { event } : {}) }
   }
 }
+
+const coded = (err: unknown): BackchannelError =>
+  err instanceof BackchannelError ? err : new InternalError('the SET could not be processed', { cause: err })
 
 /**
  * The users an event's action names in `app`: the one it names, or for an `email` subject (and no

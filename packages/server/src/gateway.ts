@@ -15,12 +15,13 @@ import {
   errorStatus,
   errors,
   type IssuerFetchPolicy,
+  processSecurityEvent,
   type ReplayStore,
   resolvePolicy,
   type SessionRevoker,
   type SessionStore,
 } from '@backchannel/core'
-import { checkFetchTarget, discoverIssuer, discoverTransmitter } from '@backchannel/core/discovery'
+import { checkFetchTarget, createGuardedFetch, discoverIssuer, discoverTransmitter } from '@backchannel/core/discovery'
 import type { AppRecord, GatewayStore } from '@backchannel/unstorage'
 import { getRequestIP, getRouterParam, H3, type H3Config, type H3Event } from 'h3'
 import pino, { type Logger } from 'pino'
@@ -33,7 +34,9 @@ import { createFailureLimiter, type FailureLimits } from './rate-limit.js'
 import { type AttemptDelivery, createAttemptDelivery, type PlanRetry, planRetry } from './relay/attempt.js'
 import { createRelayDrainer, type RelayDrainer } from './relay/drainer.js'
 import { createGatewaySigner, type GatewaySigner } from './relay/signer.js'
-import { handleSsfPush } from './ssf-route.js'
+import { createStreamPoller, pollRequestId, type StreamPoller, type StreamPollingOptions } from './ssf/poller.js'
+import { createStreamActivity } from './ssf/stream-activity.js'
+import { handleSsfPush, recordSsfOutcome } from './ssf-route.js'
 import { createWellKnown } from './well-known.js'
 
 /** Options of {@link createGateway}. */
@@ -75,6 +78,12 @@ export interface GatewayOptions {
    * has one. `backchannel serve` always runs one.
    */
   relays?: RelayOptions
+  /**
+   * Poll delivery of Shared Signals streams: given (`{}` for the defaults), the gateway polls the
+   * `delivery: "poll"` streams whose lease it holds (stopped by `close()`); without it, it polls
+   * none. `backchannel serve` always polls.
+   */
+  streamPolling?: StreamPollingOptions
 }
 
 /** How a gateway delivers relays (see `relay/drainer.ts`); every field has a default. */
@@ -125,8 +134,9 @@ export interface Gateway {
   /** Signs relayed tokens as {@link Gateway.issuer} and publishes its keys. */
   signer: GatewaySigner
   /**
-   * Stops the relay drainer (waiting for its attempts in flight, a few seconds at most) and waits
-   * for the audit records of answered logouts to be written. Does not close the store.
+   * Stops polling streams (a poll in flight is abandoned), stops the relay drainer (waiting for its
+   * attempts in flight, a few seconds at most) and waits for the audit records of answered logouts
+   * and SETs to be written. Does not close the store.
    */
   close(): Promise<void>
 }
@@ -226,7 +236,23 @@ export function createGateway(options: GatewayOptions): Gateway {
     metrics,
     logger,
     revoked: drainer && (() => void drainer.wake()),
+    seen: createStreamActivity(store.streams, now, logger),
   }
+  const poller: StreamPoller | undefined =
+    options.streamPolling &&
+    createStreamPoller(options.streamPolling, {
+      streams: store.streams,
+      fetchPolicy,
+      logger,
+      now,
+      // The same flow and records as a pushed SET: one pipeline.
+      process: async (token, stream) => {
+        const outcome = await processSecurityEvent(token, stream, ssf.flow)
+        if (outcome.result === 'revoked') ssf.revoked?.()
+        recordSsfOutcome(outcome, false, pollRequestId(), ssf)
+        return outcome
+      },
+    })
   const admin: AdminDependencies = {
     store,
     sessions,
@@ -234,6 +260,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     now,
     discover: (issuer, clientId) => discoverIssuer(issuer, { clientId, fetchPolicy }),
     discoverTransmitter: (issuer) => discoverTransmitter(issuer, fetchPolicy),
+    transmitterFetch: createGuardedFetch(fetchPolicy),
+    checkStreamUrl: (url, what) => checkFetchTarget(url, what, fetchPolicy),
     publicUrl: issuer,
     checkRelayUrl: (url) => checkFetchTarget(url, 'relay', fetchPolicy),
     onAppChanged: (name, previous) => {
@@ -314,6 +342,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     issuer,
     signer,
     async close() {
+      await poller?.close()
       await drainer?.close()
       await audit.close()
     },

@@ -25,4 +25,6 @@ export type {
 export { defineRevokerPlugin } from './revoker-plugin.js'
 export type { RunningServer } from './serve.js'
 export { runServer } from './serve.js'
+export type { StreamPollingOptions } from './ssf/poller.js'
+export { pollBackoff } from './ssf/poller.js'
 export { openStore } from './storage.js'

@@ -74,7 +74,7 @@ export function createMetrics() {
     }),
     ssfEvents: new Counter({
       name: 'backchannel_ssf_events_total',
-      help: 'Security Event Tokens pushed to streams, by stream, event (short name, "other") and outcome (revoked, unmatched, ignored, replayed, rejected, failed)',
+      help: 'Security Event Tokens pushed to or polled from streams, by stream, event (short name, "other") and outcome (revoked, unmatched, ignored, replayed, applied, rejected, failed)',
       labelNames: ['stream', 'event', 'outcome'] as const,
       registers: [registry],
     }),

@@ -65,6 +65,7 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
     },
     publicUrl: config.publicUrl,
     relays: {},
+    streamPolling: {},
   })
   // The first start makes the signing key. Keys that cannot be read (sealed under another master
   // key, a store down) do not stop the start: only what needs them fails, as for app secrets.

@@ -27,6 +27,8 @@ export interface SsfRouteDependencies {
   logger: Logger
   /** Told of each SET that ended sessions: wakes the relay drainer for the deliveries it wrote. */
   revoked?: () => void
+  /** Told of each verified SET, with its stream's name (the stream's `lastEventAt`). */
+  seen?: (stream: string) => void
 }
 
 // Failures a client caused: these count towards the limits (a wrong Authorization too).
@@ -52,12 +54,22 @@ export async function handleSsfPush(request: Request, rawStream: string, caller:
     }
   }
   if (outcome.result === 'revoked') deps.revoked?.()
-  record(outcome, throttled, caller.requestId, deps)
+  recordSsfOutcome(outcome, throttled, caller.requestId, deps)
   return ssfResponse(outcome)
 }
 
-function record(outcome: SsfOutcome, throttled: boolean, requestId: string, deps: SsfRouteDependencies) {
+/**
+ * Records what became of one SET, pushed or polled: metrics, one log line, an audit record per
+ * application of the stream, the stream's last event.
+ */
+export function recordSsfOutcome(
+  outcome: SsfOutcome,
+  throttled: boolean,
+  requestId: string,
+  deps: SsfRouteDependencies,
+) {
   const { status, stream, error, set, event, result, revoked, reason } = outcome
+  if (set) deps.seen?.(stream)
   const code = error?.code
   const outcomeName: AuditOutcome | undefined =
     result ?? (status === 400 || status === 401 ? 'rejected' : status >= 500 ? 'failed' : undefined)

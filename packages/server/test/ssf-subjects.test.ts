@@ -128,7 +128,7 @@ describe('events', () => {
     await ssf.register('b1', 'bob', 'c')
     const res = await fetch(`${ssf.url}/ssf/strict`, {
       method: 'POST',
-      headers: { 'content-type': 'application/secevent+jwt', authorization: strict.authorizationHeader },
+      headers: { 'content-type': 'application/secevent+jwt', authorization: strict.authorizationHeader ?? '' },
       body: await sign(ssf.iss, credentialChange('alice')),
     })
     expect(res.status).toBe(202)

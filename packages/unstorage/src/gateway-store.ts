@@ -20,6 +20,8 @@ import type {
   ReplayStore,
   SessionStore,
   StreamConfig,
+  StreamEventRecorder,
+  StreamStatus,
 } from '@backchannel/core'
 
 // Defined in core (the relays a revocation carries, and the outbox contract a custom revoker can
@@ -56,31 +58,72 @@ export interface AppStore extends AppRegistry {
 
 /** A Shared Signals stream as the gateway keeps it (`streams.create`). Times are seconds since epoch. */
 export interface StreamRecord extends StreamConfig {
-  /** How events arrive: pushed to `/ssf/:stream` (RFC 8935). */
-  delivery: 'push'
+  /** How events arrive: pushed to `/ssf/:stream` (RFC 8935), or polled by the gateway (RFC 8936). */
+  delivery: 'push' | 'poll'
   /** The transmitter's id of the stream, when known. */
   streamId?: string
+  /** `poll`: where the gateway polls (the stream configuration's transmitter-supplied `delivery.endpoint_url`). */
+  pollEndpointUrl?: string
+  /** `poll`: the bearer token the gateway polls with (decrypted here, sealed at rest). */
+  pollToken?: string
   createdAt: number
   updatedAt: number
 }
 
+/** A stream's last verification request (`streams.verify`) and when its event came back. Seconds since epoch. */
+export interface StreamVerification {
+  state: string
+  requestedAt: number
+  verifiedAt?: number
+}
+
+/**
+ * Where a stream stands, as its events said: kept apart from its {@link StreamRecord}, so that
+ * recording an event never rewrites (or races with a change to) its configuration.
+ */
+export interface StreamState {
+  /** As the last `stream-updated` event said; `enabled` until one says otherwise. */
+  status: StreamStatus
+  /** The transmitter's reason for that status, when it gave one. */
+  statusReason?: string
+  /** When the last verified event arrived, seconds since epoch (written at most once a second per stream). */
+  lastEventAt?: number
+  lastVerification?: StreamVerification
+}
+
 /** The registry of Shared Signals streams. */
-export interface StreamStore {
+export interface StreamStore extends StreamEventRecorder {
   /** The stream; `undefined` if none is registered under `name`. */
   get(name: string): Promise<StreamRecord | undefined>
   /** Every stream, by name. */
   list(): Promise<StreamRecord[]>
   /** Registers a new stream; `false` (and nothing written) if the name is taken. */
   create(stream: StreamRecord): Promise<boolean>
-  /** Removes the stream; `false` if it did not exist. */
+  /** Replaces an existing stream's record (`streams.connect`). */
+  update(stream: StreamRecord): Promise<void>
+  /** Removes the stream and its state; `false` if it did not exist. */
   delete(name: string): Promise<boolean>
+  /** The stream's state (status, last event, last verification). */
+  state(name: string): Promise<StreamState>
+  /** Records a verification request: its event, carrying `state`, marks it verified. */
+  requestVerification(name: string, verification: StreamVerification): Promise<void>
+  /** Records that a verified event arrived at `at`, seconds since epoch. */
+  touch(name: string, at: number): Promise<void>
+  /**
+   * Takes the poll lease of a stream for the term `term` until `expiresAt` (seconds since epoch):
+   * `true` for exactly one caller across every instance sharing the store.
+   */
+  lease(name: string, term: number, expiresAt: number): Promise<boolean>
+  /** Gives the lease of a term back (a stopping instance), so that another takes it at once. */
+  releaseLease(name: string, term: number): Promise<void>
 }
 
 /**
  * What happened: to a logout attempt (`revoked`, `replayed`, `rejected`, `failed`); for an admin
  * action, `applied` (it took effect; `sessions.revoke` says `revoked`, as a logout would); to one
  * relay delivery attempt (`source: "relay"`), `delivered`, `retry` or `dead`; to a Shared Signals
- * event (`source: "ssf"`), also `ignored` (it asks nothing of sessions) or `unmatched` (no session matched).
+ * event (`source: "ssf"`), also `ignored` (it asks nothing of sessions) or `unmatched` (no session
+ * matched), and `applied` for a verification or `stream-updated` event recorded on its stream.
  */
 export type AuditOutcome =
   | 'revoked'

@@ -30,7 +30,9 @@ export type {
   SigningKey,
   SigningKeyStore,
   StreamRecord,
+  StreamState,
   StreamStore,
+  StreamVerification,
 } from './gateway-store.js'
 export type { OutboxRetention } from './outbox.js'
 export { isDeliveryId } from './outbox.js'

@@ -111,7 +111,7 @@ export function createStore(first: StoreBackend | StorageStoreOptions, second?: 
     importState: (read: () => AsyncIterable<string>, opts?: ImportOptions) =>
       importState(backend, options.masterKey, now, read, opts),
     apps: guardStore(createAppStore(backend, options.masterKey, now)),
-    streams: guardStore(createStreamStore(backend, now)),
+    streams: guardStore(createStreamStore(backend, options.masterKey, now)),
     audit: { ...guardStore(audit), hashSub: audit.hashSub },
     settings: guardStore(createSettings(backend, now)),
     keys: guardStore(createSigningKeyStore(backend, options.masterKey, now)),

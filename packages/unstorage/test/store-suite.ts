@@ -325,6 +325,54 @@ export function describeStoreExtras(
       expect(await store.streams.create(stream)).toBe(true)
     })
 
+    it("keeps a poll stream's token, its state apart from its record, and one poll lease per term", async () => {
+      const stream = {
+        name: 'okta',
+        issuer: 'https://ssf.example.com',
+        audience: 'https://gateway.example.com',
+        jwksUri: 'https://ssf.example.com/jwks',
+        apps: ['wiki'],
+        authorizationHash: 'ab'.repeat(32),
+        delivery: 'poll' as const,
+        pollToken: 'the-poll-token',
+        createdAt: clock.now(),
+        updatedAt: clock.now(),
+      }
+      expect(await store.streams.create(stream)).toBe(true)
+      expect(await store.streams.get('okta')).toEqual(stream)
+      const connected = { ...stream, streamId: 's-1', pollEndpointUrl: 'https://ssf.example.com/poll' }
+      await store.streams.update(connected)
+      expect(await store.streams.get('okta')).toEqual(connected)
+
+      expect(await store.streams.state('okta')).toEqual({ status: 'enabled' })
+      const t = clock.now()
+      await store.streams.requestVerification('okta', { state: 'st-1', requestedAt: t })
+      expect(await store.streams.recordEvent('okta', { event: 'verification', state: 'other' }, t + 1)).toBe(false)
+      expect(await store.streams.recordEvent('okta', { event: 'verification', state: 'st-1' }, t + 2)).toBe(true)
+      expect(await store.streams.recordEvent('okta', { event: 'verification', state: 'st-1' }, t + 3)).toBe(true)
+      const paused = { event: 'stream-updated' as const, status: 'paused' as const, reason: 'maintenance' }
+      expect(await store.streams.recordEvent('okta', paused, t + 4)).toBe(true)
+      await store.streams.touch('okta', t + 5)
+      expect(await store.streams.state('okta')).toEqual({
+        status: 'paused',
+        statusReason: 'maintenance',
+        lastEventAt: t + 5,
+        lastVerification: { state: 'st-1', requestedAt: t, verifiedAt: t + 2 },
+      })
+      // The record is untouched by its events.
+      expect(await store.streams.get('okta')).toEqual(connected)
+
+      expect(await store.streams.lease('okta', 7, t + 30)).toBe(true)
+      expect(await store.streams.lease('okta', 7, t + 30)).toBe(false)
+      expect(await store.streams.lease('okta', 8, t + 60)).toBe(true)
+      await store.streams.releaseLease('okta', 7)
+      expect(await store.streams.lease('okta', 7, t + 30)).toBe(true)
+
+      expect(await store.streams.delete('okta')).toBe(true)
+      expect(await store.streams.create(stream)).toBe(true)
+      expect(await store.streams.state('okta')).toEqual({ status: 'enabled' })
+    })
+
     it('ends, for a bounded revocation, only the sessions that began by its issuedAt, now and later', async () => {
       const iss = 'https://id.example.com'
       const t = clock.now()
@@ -419,9 +467,28 @@ export function itKeepsNoSecretInClear(
         updatedAt: 0,
       })
       await store.audit.record({ app: 'billing', source: 'admin', outcome: 'revoked', sub: 'alice' })
+      const pollToken = `poll-${randomBytes(16).toString('hex')}`
+      await store.streams.create({
+        name: 'okta',
+        issuer: 'https://ssf.example.com',
+        audience: 'https://gateway.example.com',
+        jwksUri: 'https://ssf.example.com/jwks',
+        apps: ['billing'],
+        authorizationHash: 'b'.repeat(64),
+        delivery: 'poll',
+        pollToken,
+        createdAt: 0,
+        updatedAt: 0,
+      })
       const all = (await dump(shared)).join('\n')
       expect(all).toContain('sealed')
-      for (const form of [secret.toString('base64url'), secret.toString('base64'), secret.toString('hex'), 'alice']) {
+      for (const form of [
+        secret.toString('base64url'),
+        secret.toString('base64'),
+        secret.toString('hex'),
+        'alice',
+        pollToken,
+      ]) {
         expect(all).not.toContain(form)
       }
     } finally {

@@ -38,10 +38,14 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'sessions.revoke': "end a user's sessions (--sub) or an IdP session's (--sid), as a logout would",
   'audit.list': 'the audit log, newest first',
   streams: 'Shared Signals streams the gateway receives CAEP and RISC events on',
-  'streams.create': 'register a stream from its transmitter (prints the push URL and Authorization header, once)',
+  'streams.create':
+    'register a stream from its transmitter (push: prints the push URL and Authorization header, once; or --delivery poll)',
   'streams.list': 'list the streams',
   'streams.get': 'show one stream',
   'streams.delete': 'remove a stream: its push URL answers 404 from then on',
+  'streams.connect':
+    "create or update the stream at the transmitter's configuration endpoint (push to this gateway, or poll)",
+  'streams.verify': 'ask the transmitter for a verification event; streams get shows when it arrived',
   whoami: 'the role of your token: admin, or owner of one application',
 }
 

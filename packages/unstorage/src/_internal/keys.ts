@@ -24,6 +24,10 @@
  *   stream:<name>                Shared Signals stream record (streams.ts)
  *   streams                      index set: every stream's name (streams.ts)
  *   stream-name:<name>           claim: the stream name is taken (streams.ts)
+ *   stream-status:<name>         a stream's status, from its last stream-updated event (streams.ts)
+ *   stream-seen:<name>           when a stream's last verified event arrived (streams.ts)
+ *   stream-verify:<name>         a stream's last verification request (streams.ts)
+ *   r:<stream-lease,name,term>   claim: the instance polling a stream for one term (streams.ts)
  *   gk:<hash of kid>             the gateway's signing key (private part sealed; signing-keys.ts)
  *   signing-keys                 index set: every signing key (signing-keys.ts)
  */
@@ -86,6 +90,10 @@ export const keys = {
   claim: (key: string) => `r:${h(key)}`,
   appRecord: (name: string) => `app:${h(name)}`,
   stream: (name: string) => `stream:${h(name)}`,
+  streamStatus: (name: string) => `stream-status:${h(name)}`,
+  streamSeen: (name: string) => `stream-seen:${h(name)}`,
+  streamVerification: (name: string) => `stream-verify:${h(name)}`,
+  streamLease: (name: string, term: number) => `r:${h('stream-lease', name, String(term))}`,
   apiKey: (hash: string) => `k:${hash}`,
   setting: (name: string) => `set:${h(name)}`,
   log: (app?: string) => (app === undefined ? 'log:all' : `log:${ha(app)}`),
