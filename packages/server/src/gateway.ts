@@ -20,7 +20,7 @@ import {
   type SessionRevoker,
   type SessionStore,
 } from '@backchannel/core'
-import { checkFetchTarget, discoverIssuer, discoverTransmitter } from '@backchannel/core/discovery'
+import { checkFetchTarget, createGuardedFetch, discoverIssuer, discoverTransmitter } from '@backchannel/core/discovery'
 import type { AppRecord, GatewayStore } from '@backchannel/unstorage'
 import { getRequestIP, getRouterParam, H3, type H3Config, type H3Event } from 'h3'
 import pino, { type Logger } from 'pino'
@@ -165,7 +165,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   const metrics = options.metrics ?? createMetrics()
   const fetchPolicy = options.fetchPolicy ?? {}
   const keys = createKeyResolver({
-    fetchPolicy,
+    // Node's guarded fetch: resolved addresses checked at connect time, and the proxy.
+    fetch: createGuardedFetch(fetchPolicy),
     now,
     onFetch: ({ ok }) => metrics.jwksFetches.inc({ result: ok ? 'ok' : 'error' }),
   })
