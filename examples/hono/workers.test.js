@@ -1,9 +1,25 @@
-// The Hono app as a Cloudflare Worker (worker.js), bundled with esbuild and run by workerd through
-// Miniflare, on loopback: the Worker fetches the provider's keys with its own fetch.
+// The Hono app as a Cloudflare Worker (worker.js), bundled with esbuild as wrangler would and run
+// by workerd through Miniflare, on loopback: the Worker fetches the provider's keys with its own fetch.
+import { build } from 'esbuild'
 import { Miniflare } from 'miniflare'
 import { afterAll, beforeAll, it } from 'vitest'
-import { buildWorker } from './build-worker.js'
 import { expectLogoutEndsOneSession, freePort, providerFor } from './runtime.js'
+
+/** worker.js as one module, with wrangler's conditions; node: built-ins come from `nodejs_compat`. */
+async function buildWorker() {
+  const result = await build({
+    entryPoints: [`${import.meta.dirname}/worker.js`],
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    conditions: ['workerd', 'worker', 'browser'],
+    mainFields: ['module', 'main'],
+    external: ['node:*'],
+    write: false,
+    logLevel: 'silent',
+  })
+  return result.outputFiles[0].text
+}
 
 let idp
 let worker

@@ -1,0 +1,5 @@
+/** @type {import('next').NextConfig} */
+export default {
+  // The workspace root, where pnpm's lockfile and node_modules are.
+  turbopack: { root: new URL('../..', import.meta.url).pathname },
+}
