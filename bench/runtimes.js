@@ -21,7 +21,7 @@ const runtimes = [
   {
     name: 'Deno',
     command: join(packageDir('deno'), 'deno'),
-    args: ['run', '--no-prompt', '--allow-read', '--allow-env', script],
+    args: ['run', '--no-prompt', '--cached-only', '--allow-read', '--allow-env', script],
   },
 ]
 

@@ -18,7 +18,15 @@ beforeAll(async () => {
   const redis = redisUrl ? new URL(redisUrl) : undefined
   const env = { ...provider.settings, PORT: String(port), ...(redis ? { REDIS_URL: `${redisUrl}/12` } : {}) }
   const net = ['127.0.0.1', new URL(provider.settings.ISSUER).host, ...(redis ? [redis.host] : [])]
-  const args = ['run', '--no-prompt', `--allow-net=${net.join(',')}`, '--allow-env', '--allow-read', '--allow-sys']
+  const args = [
+    'run',
+    '--no-prompt',
+    '--cached-only',
+    `--allow-net=${net.join(',')}`,
+    '--allow-env',
+    '--allow-read',
+    '--allow-sys',
+  ]
   app = await startProcess(deno, [...args, 'deno.js'], env, import.meta.dirname)
 })
 afterAll(async () => {
