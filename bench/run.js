@@ -16,6 +16,7 @@
 //   the store's first answer and heap growth in a fresh process, and the gateway's time to /readyz.
 // - The stores alone (stores.js): revoking 10,000 sessions with 1,000 vs 200,000 others, heap,
 //   Redis and PostgreSQL bytes per session.
+// - Verification on Node, Bun and Deno (runtimes.js): CPU per verify of core's verifier, same tokens.
 // Knobs:
 //   BENCH_SMOKE=1     about a second per part, small sizes: checks that everything runs (CI), not speed
 //   BENCH_DURATION=s  seconds of each measured load run (default 10)
@@ -234,6 +235,8 @@ await redis.stop()
 await postgres.stop()
 await sink.close()
 await idp.close()
+log('verification on Node, Bun and Deno (runtimes.js)…')
+const runtimes = (await output([join(here, 'runtimes.js')], {})).trim().split('\n')
 for (const dir of dirs) await rm(dir, { recursive: true, force: true })
 
 // ── the report ──
@@ -355,6 +358,8 @@ const lines = [
     ['store', `${fmt(stores.others[0])} others (ms)`, `${fmt(stores.others[1])} others (ms)`, 'ratio'],
     stores.revoke.map((r) => `| ${r.store} | ${fmt(r.few)} | ${fmt(r.many)} | ${(r.many / r.few).toFixed(2)} |`),
   ),
+  '',
+  ...runtimes,
 ]
 if (notRun.length) lines.push('', `Not run from the baseline: ${notRun.join('; ')}.`)
 // The ceiling runs first and last: if it moved, the machine's speed changed during the run.

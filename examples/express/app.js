@@ -3,7 +3,7 @@
 // process, no gateway server. Behind a gateway, the same route takes the provider's token as the
 // gateway forwards it to each replica (a `forward` relay).
 import { createKeyResolver, createLogoutVerifier, processLogout } from '@backchannel/core'
-import { discoverIssuer } from '@backchannel/core/discovery'
+import { createGuardedFetch, discoverIssuer } from '@backchannel/core/discovery'
 import { memoryStore } from '@backchannel/unstorage/memory'
 import express from 'express'
 import session from 'express-session'
@@ -22,7 +22,8 @@ export async function createApp({ issuer, clientId, development = false }) {
   const store = memoryStore()
   const logoutDeps = {
     apps: { get: async (name) => (name === oidcApp.name ? oidcApp : undefined) },
-    verifier: createLogoutVerifier({ keys: createKeyResolver({ fetchPolicy }) }),
+    // Node's guarded fetch: every address the key fetch connects to is checked.
+    verifier: createLogoutVerifier({ keys: createKeyResolver({ fetch: createGuardedFetch(fetchPolicy) }) }),
     revoker: store, // also where jtis are claimed, in the same write as the revocation
   }
 

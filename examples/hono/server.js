@@ -1,8 +1,8 @@
 // node server.js — with ISSUER, CLIENT_ID (and DEVELOPMENT=true for an http:// issuer), on PORT.
 import { serve } from '@hono/node-server'
-import { createApp } from './app.js'
+import { createNodeApp } from './node.js'
 
-const app = await createApp({
+const app = await createNodeApp({
   issuer: process.env.ISSUER ?? 'http://localhost:4000',
   clientId: process.env.CLIENT_ID ?? 'hono-demo',
   development: process.env.DEVELOPMENT === 'true',

@@ -5,6 +5,7 @@
  * @module
  */
 import { base64url } from 'jose'
+import { concat } from './_internal/bytes.js'
 import { type AppRegistry, resolvePolicy } from './app.js'
 import {
   AppUnknown,
@@ -214,7 +215,7 @@ export async function readBody(request: Request, maxBytes: number): Promise<stri
     }
     chunks.push(chunk)
   }
-  return Buffer.concat(chunks).toString('utf8')
+  return new TextDecoder().decode(concat(chunks, size))
 }
 
 function readLogoutToken({ body, contentType }: LogoutRequest): string {
@@ -222,7 +223,7 @@ function readLogoutToken({ body, contentType }: LogoutRequest): string {
   if (mediaType !== 'application/x-www-form-urlencoded') {
     throw new InvalidRequest('the body must be application/x-www-form-urlencoded')
   }
-  if (Buffer.byteLength(body) > MAX_BODY_BYTES) {
+  if (overBodyLimit(body)) {
     throw new RequestTooLarge(`the request body is larger than ${MAX_BODY_BYTES} bytes`)
   }
   const values = new URLSearchParams(body).getAll('logout_token')
@@ -264,6 +265,14 @@ function replayStore({ replay, revoker }: LogoutFlowDependencies): ReplayStore {
 async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))
   return base64url.encode(new Uint8Array(digest))
+}
+
+/** Whether `text` is over {@link MAX_BODY_BYTES} in UTF-8, encoding it only when its length leaves a doubt. */
+function overBodyLimit(text: string): boolean {
+  // Each UTF-16 unit is 1 to 3 UTF-8 bytes.
+  if (text.length > MAX_BODY_BYTES) return true
+  if (text.length * 3 <= MAX_BODY_BYTES) return false
+  return new TextEncoder().encode(text).byteLength > MAX_BODY_BYTES
 }
 
 function lastPathSegment(url: string): string {

@@ -11,9 +11,9 @@
  * @module
  */
 
-export type { IssuerFetchPolicy } from './_internal/guarded-fetch.js'
-export type { OutboundProxy } from './_internal/outbound-proxy.js'
-export { proxyFromEnv } from './_internal/outbound-proxy.js'
+export type { IssuerFetchPolicy } from './_internal/issuer-fetch.js'
+export type { OutboundProxy } from './_internal/proxy-settings.js'
+export { proxyFromEnv } from './_internal/proxy-settings.js'
 export type {
   AppConfig,
   AppRegistry,

@@ -4,7 +4,7 @@
  * @module
  */
 import { createLocalJWKSet, type JSONWebKeySet, type JWSHeaderParameters, errors as jose } from 'jose'
-import { createGuardedFetch, type GuardedFetch, type IssuerFetchPolicy } from './_internal/guarded-fetch.js'
+import { createWebFetch, type GuardedFetch, type IssuerFetchPolicy } from './_internal/issuer-fetch.js'
 import { IssuerUnreachable, KeysUnavailable, LogoutTokenSignature } from './errors.js'
 
 type LocalKeySet = ReturnType<typeof createLocalJWKSet>
@@ -12,7 +12,12 @@ type VerificationKey = Awaited<ReturnType<LocalKeySet>>
 
 /** Options of {@link createKeyResolver}. */
 export interface KeyResolverOptions {
-  /** How requests to issuers are guarded (https only, public addresses, timeout, size cap). */
+  /**
+   * How requests to issuers are guarded (https only, public addresses, timeout, size cap), when
+   * `fetch` is not given. The default fetch is the runtime's own: it refuses address literals and
+   * `localhost` names that are not public, but cannot check what a host name resolves to, nor use
+   * a proxy (it throws `ERR_PROXY_INVALID` if asked to): on Node, pass `fetch` as below.
+   */
   fetchPolicy?: IssuerFetchPolicy
   /** Minimum seconds between two fetches of one key set caused by an unknown `kid`. Default 30. */
   cooldown?: number
@@ -22,7 +27,11 @@ export interface KeyResolverOptions {
   now?: () => number
   /** Called once per HTTP fetch of a key set (for metrics), with its outcome. */
   onFetch?: (event: { jwksUri: string; ok: boolean }) => void
-  /** Replaces the guarded fetch (tests); it must enforce the same rules. */
+  /**
+   * The fetch of key sets, used as given. On Node, `createGuardedFetch(policy)` of
+   * `@backchannel/core/discovery` adds the check of resolved addresses and the proxy; elsewhere, a
+   * fetch of your platform's (a Worker's service binding, a fetch with your own egress rules).
+   */
   fetch?: GuardedFetch
 }
 
@@ -45,12 +54,16 @@ export interface KeyResolver {
  *
  * @example
  * ```ts
- * const keys = createKeyResolver({ cooldown: 30 })
+ * const keys = createKeyResolver({ cooldown: 30 }) // any runtime: the runtime's fetch
  * const verifier = createLogoutVerifier({ keys })
+ * // On Node, with the check of resolved addresses and the proxy:
+ * import { proxyFromEnv } from '@backchannel/core'
+ * import { createGuardedFetch } from '@backchannel/core/discovery'
+ * const guarded = createKeyResolver({ fetch: createGuardedFetch({ proxy: proxyFromEnv() }) })
  * ```
  */
 export function createKeyResolver(options: KeyResolverOptions = {}): KeyResolver {
-  const fetch = options.fetch ?? createGuardedFetch(options.fetchPolicy)
+  const fetch = options.fetch ?? createWebFetch(options.fetchPolicy)
   const now = options.now ?? (() => Date.now() / 1000)
   const cooldown = options.cooldown ?? 30
   const maxAge = options.maxAge ?? 600

@@ -7,7 +7,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc8936 RFC 8936 (poll delivery)
  * @module
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { constantTimeEqual, fromHex } from './_internal/bytes.js'
 import { type AppRegistry, sessionIssuer } from './app.js'
 import {
   BackchannelError,
@@ -108,7 +108,7 @@ export async function processSecurityEventRequest(
     if (request.method !== 'POST') throw new MethodNotAllowed(`${request.method} is not allowed: use POST`)
     stream = await guardStore(deps.streams).get(name)
     if (!stream) throw new StreamUnknown(`no stream is registered as ${JSON.stringify(name)}`)
-    if (!authorized(request.headers.get('authorization'), stream.authorizationHash)) {
+    if (!(await authorized(request.headers.get('authorization'), stream.authorizationHash))) {
       throw new StreamUnauthorized("the Authorization header is missing or not this stream's")
     }
     const mediaType = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase()
@@ -290,10 +290,10 @@ export function ssfResponse(outcome: SsfOutcome): Response {
 }
 
 /** Compares `Bearer <token>` with the stored hash, in constant time. */
-function authorized(header: string | null, expectedHash: string): boolean {
+async function authorized(header: string | null, expectedHash: string): Promise<boolean> {
   const token = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1]
   if (!token) return false
-  const actual = createHash('sha256').update(token).digest()
-  const expected = Buffer.from(expectedHash, 'hex')
-  return expected.length === actual.length && timingSafeEqual(actual, expected)
+  const actual = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token)))
+  const expected = fromHex(expectedHash)
+  return expected !== undefined && constantTimeEqual(actual, expected)
 }

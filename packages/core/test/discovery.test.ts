@@ -3,7 +3,7 @@
  * other than loopback are checked without any network traffic (address classification only).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { isForbiddenAddress } from '../src/_internal/guarded-fetch.js'
+import { isForbiddenAddress } from '../src/_internal/ip.js'
 import { discoverIssuer } from '../src/discovery/index.js'
 import { CLIENT_ID, startIssuer, type TestIssuer } from './fixtures/issuer.js'
 

@@ -143,7 +143,7 @@ describe('with HTTPS_PROXY set', () => {
   })
 
   it('JWKS fetches go through the proxy', async () => {
-    const keys = createKeyResolver({ fetchPolicy: trusted() })
+    const keys = createKeyResolver({ fetch: createGuardedFetch(trusted()) })
     await expect(keys.getKeys(`${issuer}/jwks`, { alg: 'RS256', kid: 'proxied-key' })).resolves.toHaveLength(1)
     expect(proxy.connects).toEqual([address])
     expect(issuerHits).toEqual(['/jwks'])
@@ -166,7 +166,7 @@ describe('with HTTPS_PROXY set', () => {
         code: 'ERR_ISSUER_ADDRESS_FORBIDDEN',
       })
     }
-    const keys = createKeyResolver({ fetchPolicy })
+    const keys = createKeyResolver({ fetch: createGuardedFetch(fetchPolicy) })
     await expect(keys.getKeys(`${issuer}/jwks`, { alg: 'RS256' })).rejects.toMatchObject({
       code: 'ERR_KEYS_UNAVAILABLE',
       cause: { code: 'ERR_ISSUER_ADDRESS_FORBIDDEN' },
@@ -326,6 +326,11 @@ describe('proxyFromEnv', () => {
   it('createGuardedFetch checks proxy settings given in code, naming the field', () => {
     expect(() => createGuardedFetch({ proxy: { httpsProxy: 'ftp://proxy.internal' } })).toThrow(
       expect.objectContaining({ code: 'ERR_PROXY_INVALID', variable: 'proxy.httpsProxy' }),
+    )
+  })
+  it("a key resolver on the runtime's fetch refuses a proxy rather than bypass it", () => {
+    expect(() => createKeyResolver({ fetchPolicy: { proxy: { httpsProxy: 'http://proxy.internal:3128' } } })).toThrow(
+      expect.objectContaining({ code: 'ERR_PROXY_INVALID', variable: 'proxy' }),
     )
   })
 })

@@ -175,7 +175,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   const metrics = options.metrics ?? createMetrics()
   const fetchPolicy = options.fetchPolicy ?? {}
   const keys = createKeyResolver({
-    fetchPolicy,
+    // Node's guarded fetch: resolved addresses checked at connect time, and the proxy.
+    fetch: createGuardedFetch(fetchPolicy),
     now,
     onFetch: ({ ok }) => metrics.jwksFetches.inc({ result: ok ? 'ok' : 'error' }),
   })

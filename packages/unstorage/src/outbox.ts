@@ -36,9 +36,11 @@ interface StoredDelivery {
 
 // This process, then a counter: ids made here sort in the order they were made, even within one
 // millisecond (the logs list them in that order), and never collide with another instance's.
-const instance = randomBytes(3).toString('hex').slice(0, 5)
+// Made at the first id, not at import: a Cloudflare Worker may not draw random bytes at load.
+let instance: string | undefined
 let sequence = 0
 const nextSuffix = () => {
+  instance ??= randomBytes(3).toString('hex').slice(0, 5)
   sequence = (sequence + 1) % 36 ** 5
   return `${instance}${sequence.toString(36).padStart(5, '0')}`
 }

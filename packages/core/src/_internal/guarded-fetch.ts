@@ -1,5 +1,5 @@
 /**
- * The only way core talks to an issuer: a `fetch`-shaped function over node:http(s) that refuses
+ * How core talks to an issuer on Node: a `fetch`-shaped function over node:http(s) that refuses
  * non-`https:` URLs, non-public addresses (checked at connect time, in the socket's own DNS
  * lookup, so a rebinding DNS answer cannot slip past), redirects, slow answers and large bodies.
  * Through a forward proxy ({@link IssuerFetchPolicy.proxy}) the same rules hold: see outbound-proxy.ts.
@@ -7,7 +7,7 @@
 import { lookup as dnsLookup, promises as dnsPromises } from 'node:dns'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { BlockList, isIP, type LookupFunction } from 'node:net'
+import type { LookupFunction } from 'node:net'
 import {
   IssuerAddressForbidden,
   IssuerInsecure,
@@ -16,70 +16,9 @@ import {
   IssuerTimeout,
   IssuerUnreachable,
 } from '../errors.js'
-import { createProxyRouter, type OutboundProxy } from './outbound-proxy.js'
-
-/** Rules for requests to issuers, set once for the whole gateway. */
-export interface IssuerFetchPolicy {
-  /** Allow `http:` URLs and loopback/private addresses (development and tests). Default `false`. */
-  allowInsecure?: boolean
-  /** Hosts allowed although they resolve to a private address (intranet IdPs); still `https:` only. */
-  trustedHosts?: readonly string[]
-  /** Seconds to wait for a whole response. Default 5. */
-  timeout?: number
-  /** Largest accepted response body, in bytes. Default 512 KiB. */
-  maxBytes?: number
-  /**
-   * Forward proxy for outbound requests (`proxyFromEnv()` reads `HTTPS_PROXY`, `NO_PROXY`, …). The
-   * target's address is still resolved and checked here; the proxy's own address is not.
-   */
-  proxy?: OutboundProxy
-}
-
-/** A `fetch` that obeys an {@link IssuerFetchPolicy}; it throws `IssuerRefused` subclasses. */
-export type GuardedFetch = (url: string | URL, init?: RequestInit) => Promise<Response>
-
-// Everything that is not a public unicast address (RFC 6890 special-purpose registries).
-const forbidden = new BlockList()
-for (const [net, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.0.2.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['198.51.100.0', 24],
-  ['203.0.113.0', 24],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  forbidden.addSubnet(net, prefix, 'ipv4')
-}
-for (const [net, prefix] of [
-  ['::', 127], // :: and ::1
-  ['64:ff9b::', 96], // NAT64 can reach private IPv4
-  ['100::', 64],
-  ['2001:db8::', 32],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-] as const) {
-  forbidden.addSubnet(net, prefix, 'ipv6')
-}
-
-/** `true` when `address` (IPv4 or IPv6, including IPv4-mapped IPv6) is not a public address. */
-export function isForbiddenAddress(address: string): boolean {
-  const family = isIP(address)
-  if (family === 0) return true
-  if (family === 6) {
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1]
-    if (mapped) return forbidden.check(mapped, 'ipv4')
-  }
-  return forbidden.check(address, family === 4 ? 'ipv4' : 'ipv6')
-}
+import { ipFamily, isForbiddenAddress } from './ip.js'
+import { type GuardedFetch, type IssuerFetchPolicy, policyHost, schemeAllowed } from './issuer-fetch.js'
+import { createProxyRouter } from './outbound-proxy.js'
 
 /**
  * Refuses, before anything connects, a URL the policy would refuse to fetch: not `https:`, or
@@ -89,15 +28,15 @@ export function isForbiddenAddress(address: string): boolean {
  * @throws {IssuerInsecure | IssuerAddressForbidden}
  */
 export async function checkFetchTarget(url: URL, what: string, policy: IssuerFetchPolicy): Promise<void> {
-  if (url.protocol !== 'https:' && !(policy.allowInsecure && url.protocol === 'http:')) {
+  if (!schemeAllowed(url, policy)) {
     throw new IssuerInsecure(
       `${what} ${url.href} must be https: (set BACKCHANNEL_ALLOW_INSECURE_ISSUERS for development)`,
     )
   }
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase()
+  const host = policyHost(url)
   const trusted = (policy.trustedHosts ?? []).some((h) => h.toLowerCase() === host)
   if (policy.allowInsecure || trusted) return
-  const addresses = isIP(host)
+  const addresses = ipFamily(host)
     ? [host]
     : await dnsPromises.lookup(host, { all: true }).then(
         (found) => found.map((a) => a.address),
@@ -141,12 +80,12 @@ export function createGuardedFetch(policy: IssuerFetchPolicy = {}): GuardedFetch
   return async (input, init = {}) => {
     const url = new URL(input)
     const secure = url.protocol === 'https:'
-    if (!secure && !(policy.allowInsecure && url.protocol === 'http:')) {
+    if (!schemeAllowed(url, policy)) {
       throw new IssuerInsecure(`${url.origin} is not https: (set BACKCHANNEL_ALLOW_INSECURE_ISSUERS for development)`)
     }
-    const host = url.hostname.replace(/^\[|\]$/g, '')
-    const checkAddress = !policy.allowInsecure && !trusted.has(host.toLowerCase())
-    if (checkAddress && isIP(host) && isForbiddenAddress(host)) {
+    const host = policyHost(url)
+    const checkAddress = !policy.allowInsecure && !trusted.has(host)
+    if (checkAddress && ipFamily(host) && isForbiddenAddress(host)) {
       throw new IssuerAddressForbidden(`${url.host} is not a public address (trust the host to allow it)`)
     }
 

@@ -1,6 +1,8 @@
 /**
- * OpenID Provider discovery for registering an OIDC application by its issuer URL. A subpath of
- * its own, so that the verifier alone does not load openid-client.
+ * OpenID Provider discovery for registering an OIDC application by its issuer URL, and Node's
+ * guarded fetch (`createGuardedFetch`: resolved addresses checked at connect time, forward
+ * proxies). The Node-only subpath: the main entry runs on any runtime with web crypto and `fetch`,
+ * and does not load openid-client nor `node:` modules.
  *
  * @example
  * ```ts
@@ -14,7 +16,8 @@
  * @module
  */
 import * as client from 'openid-client'
-import { checkFetchTarget, createGuardedFetch, type IssuerFetchPolicy } from '../_internal/guarded-fetch.js'
+import { checkFetchTarget, createGuardedFetch } from '../_internal/guarded-fetch.js'
+import type { IssuerFetchPolicy } from '../_internal/issuer-fetch.js'
 import {
   BackchannelError,
   IssuerInsecure,
@@ -25,7 +28,6 @@ import {
   IssuerUrlInvalid,
 } from '../errors.js'
 
-export type { GuardedFetch, IssuerFetchPolicy } from '../_internal/guarded-fetch.js'
 /** The fetch discovery and key fetches use, for the gateway's other outbound requests (relays). */
 /**
  * Refuses, before anything connects, a URL the gateway would not fetch or post to under a
@@ -38,6 +40,7 @@ export type { GuardedFetch, IssuerFetchPolicy } from '../_internal/guarded-fetch
  * ```
  */
 export { checkFetchTarget, createGuardedFetch } from '../_internal/guarded-fetch.js'
+export type { GuardedFetch, IssuerFetchPolicy } from '../_internal/issuer-fetch.js'
 
 /** Options of {@link discoverIssuer}. */
 export interface DiscoverOptions {

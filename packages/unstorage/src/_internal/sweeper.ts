@@ -17,7 +17,8 @@ export function startSweeper(sweep: () => Promise<void>, seconds: number): Sweep
         running = undefined
       })
   }, seconds * 1000)
-  timer.unref()
+  // Workers' timers are numbers: nothing keeps an isolate alive, and there is nothing to unref.
+  ;(timer as { unref?: () => void }).unref?.()
   return {
     async stop() {
       clearInterval(timer)
