@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto'
 import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing'
 import postgres from 'postgres'
 import { afterAll, describe, expect, inject, it } from 'vitest'
+import { startPostgres } from '../../../test/postgres-server.js'
 import { type PostgresStoreOptions, postgresStore } from '../src/presets/postgres.js'
-import { startPostgres } from './setup/postgres-server.js'
 import {
   describeStoreExtras,
   itClaimsOnceAcrossInstances,
@@ -109,7 +109,10 @@ describe.skipIf(!url)('PostgreSQL preset', () => {
   })
 
   // The restarted server keeps its data folder: what was written before the outage is still there.
-  itRecoversFromAnOutage(startPostgres, (url) => postgresStore({ url, masterKey }))
+  itRecoversFromAnOutage(
+    () => startPostgres({ settings: ['fsync=off'] }),
+    (url) => postgresStore({ url, masterKey }),
+  )
 
   it('answers ERR_STORE_UNAVAILABLE from the start when the server cannot be reached', async () => {
     await expect(postgresStore({ url: 'postgres://postgres@127.0.0.1:1/postgres', masterKey })).rejects.toMatchObject({
