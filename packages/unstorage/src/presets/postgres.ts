@@ -234,11 +234,10 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Back
     },
 
     async readIndex(set, prefix, also = []) {
-      // The set's members, then their records and those `also` names, in one round trip. The
-      // records are read by one index scan over an array of keys, not joined to the members: the
-      // planner puts such an array at a few keys whatever the statistics say, so the plan is the
-      // same for a set of 1 or 10,000. (Joined, a large set's read turned into a hash join over
-      // the whole records table, or a per-member probe costly enough to be JIT-compiled each call.)
+      // The set's members, then their records and those `also` names: one round trip. The records
+      // are read by one index scan over an array of keys, not joined: the planner sizes such an
+      // array at a few keys whatever the statistics, so a large set's read never becomes a hash join
+      // over all records, nor a per-member probe estimated costly enough to be JIT-compiled each call.
       const rows = await sql`WITH m AS MATERIALIZED (
           SELECT member FROM ${t.members} WHERE set_key = ${set} AND expires_at > now())
         SELECT member AS key, NULL AS value FROM m
