@@ -1,8 +1,8 @@
 // What run.js and profile.js share: processes on loopback (the gateway with its sessions,
 // redis-server, PostgreSQL), load (full speed and at a fixed rate) and CPU read from /proc.
-import { execFile, execFileSync, spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chown, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import http from 'node:http'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import autocannon from 'autocannon'
+import { startPostgres as startPostgresServer } from '../test/postgres-server.js'
 import { CLIENT_ID, SSF_AUDIENCE } from './issuer.js'
 
 export const SMOKE = process.env.BENCH_SMOKE === '1'
@@ -112,71 +113,25 @@ export async function startRedis() {
   return { url: `redis://127.0.0.1:${port}`, pid: child.pid, flush, stop: () => stop(child) }
 }
 
-/** The newest PostgreSQL server binaries installed (Debian: /usr/lib/postgresql/N/bin). */
-async function postgresBin() {
-  const root = '/usr/lib/postgresql'
-  const versions = await readdir(root).catch(() => [])
-  const newest = versions
-    .map(Number)
-    .filter(Number.isInteger)
-    .sort((a, b) => b - a)[0]
-  if (newest === undefined) throw new Error('PostgreSQL is not installed (apt-get install -y postgresql)')
-  return { bin: join(root, String(newest), 'bin'), version: newest }
-}
-
 /**
- * A PostgreSQL cluster of its own in a fresh folder, on a loopback port. `synchronous_commit=off`:
- * a commit does all its work (WAL written, fsync kept on) but does not wait for the disk, as
- * redis-server here does not. As root, initdb and postgres run as the `postgres` user (it refuses
- * root). `database()` creates an empty database and resolves with its URL.
+ * A PostgreSQL cluster of its own in a fresh folder, on a loopback port (the tests' server,
+ * test/postgres-server.js). `synchronous_commit=off`: a commit does all its work (WAL written,
+ * fsync kept on) but does not wait for the disk, as redis-server here does not. `database()`
+ * creates an empty database and resolves with its URL.
  */
 export async function startPostgres() {
-  const { bin, version } = await postgresBin()
-  const dir = await tempDir('bench-pg-')
-  const id = (flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }))
-  const user = process.getuid?.() === 0 ? { uid: id('-u'), gid: id('-g') } : {}
-  if (user.uid !== undefined) await chown(dir, user.uid, user.gid)
-  const data = join(dir, 'data')
-  const as = { ...user, env: { ...process.env, HOME: dir, LC_ALL: 'C.UTF-8' } }
-  execFileSync(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync'], {
-    ...as,
-    stdio: 'ignore',
-  })
-  const port = await freePort()
-  const settings = ['listen_addresses=127.0.0.1', 'synchronous_commit=off'].flatMap((s) => ['-c', s])
-  const args = ['-D', data, '-p', String(port), '-k', dir, ...settings]
-  const child = track(spawn(join(bin, 'postgres'), args, { ...as, stdio: 'ignore' }))
-  const psql = (sql) =>
-    promisify(execFile)('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-Atqc', sql]).then((r) =>
-      r.stdout.trim(),
-    )
-  for (let tries = 0; ; tries++) {
-    if (child.exitCode !== null) throw new Error(`postgres exited with ${child.exitCode}`)
-    if (
-      await psql('SELECT 1').then(
-        () => true,
-        () => false,
-      )
-    )
-      break
-    if (tries > 150) throw new Error(`postgres did not start on port ${port}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  const server = await startPostgresServer({ settings: ['synchronous_commit=off'] })
+  const psql = (sql) => promisify(execFile)('psql', [server.url, '-Atqc', sql]).then((r) => r.stdout.trim())
   let databases = 0
   return {
-    version,
-    pid: child.pid,
-    psql,
+    version: server.version,
+    pid: server.pid,
     async database() {
       const name = `bench_${++databases}`
       await psql(`CREATE DATABASE ${name}`)
-      return `postgres://postgres@127.0.0.1:${port}/${name}`
+      return server.url.replace(/\/postgres$/, `/${name}`)
     },
-    async stop() {
-      // SIGINT: PostgreSQL's fast shutdown, connections cut.
-      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve).kill('SIGINT'))
-      await rm(dir, { recursive: true, force: true })
-    },
+    stop: server.remove,
   }
 }
 

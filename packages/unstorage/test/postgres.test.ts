@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto'
 import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing/vitest'
 import postgres from 'postgres'
 import { afterAll, describe, expect, inject, it } from 'vitest'
+import { startPostgres } from '../../../test/postgres-server.js'
 import { type PostgresStoreOptions, postgresStore } from '../src/presets/postgres.js'
-import { startPostgres } from './setup/postgres-server.js'
 import {
   describeStoreExtras,
   itClaimsOnceAcrossInstances,
@@ -108,8 +108,49 @@ describe.skipIf(!url)('PostgreSQL preset', () => {
     }
   })
 
+  it("reads an index set's records in one index scan, however large the set and whatever ANALYZE saw", async () => {
+    const schema = `plan${++n}`
+    const statements: { query: string; params: unknown[] }[] = []
+    const debug = (_: number, query: string, params: unknown[]) => statements.push({ query, params })
+    const store = await postgresStore({ url: url as string, masterKey, schema, postgres: { debug } })
+    try {
+      const table = (name: string) => raw(`${schema}.${name}`)
+      // A set of 2,000 members among 4,000 records, and the statistics saying so.
+      await raw`INSERT INTO ${table('records')} SELECT 'p:' || i, '{}', now() + interval '1 hour'
+        FROM generate_series(1, 4000) i`
+      await raw`INSERT INTO ${table('members')} SELECT CASE WHEN i <= 2000 THEN 'big' ELSE 'one:' || i END,
+        i::text, now() + interval '1 hour' FROM generate_series(1, 4000) i`
+      await raw`ANALYZE ${table('records')}, ${table('members')}`
+      statements.length = 0
+      const read = await store.backend.readIndex('big', 'p:', ['p:4000'])
+      expect(read.members).toHaveLength(2000)
+      expect(read.members.every((m) => m.value !== null)).toBe(true)
+      expect(read.also).toEqual([{}])
+
+      // Its plan, as run: the records are scanned once by their index, not probed once per member
+      // (nor read whole for a hash join).
+      const [statement] = statements
+      const [row] = await raw.unsafe(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement?.query}`, statement?.params as never[])
+      type Node = { 'Node Type': string; 'Relation Name'?: string; 'Actual Loops': number; Plans?: Node[] }
+      const nodes = (node: Node): Node[] => [node, ...(node.Plans ?? []).flatMap(nodes)]
+      const onRecords = nodes(row?.['QUERY PLAN'][0].Plan).filter((node) => node['Relation Name'] === 'records')
+      expect(onRecords).not.toHaveLength(0)
+      for (const node of onRecords) {
+        expect([node['Node Type'], node['Actual Loops']]).toEqual([
+          expect.stringMatching(/^(Bitmap Heap|Index) Scan$/),
+          1,
+        ])
+      }
+    } finally {
+      await store.close()
+    }
+  })
+
   // The restarted server keeps its data folder: what was written before the outage is still there.
-  itRecoversFromAnOutage(startPostgres, (url) => postgresStore({ url, masterKey }))
+  itRecoversFromAnOutage(
+    () => startPostgres({ settings: ['fsync=off'] }),
+    (url) => postgresStore({ url, masterKey }),
+  )
 
   it('answers ERR_STORE_UNAVAILABLE from the start when the server cannot be reached', async () => {
     await expect(postgresStore({ url: 'postgres://postgres@127.0.0.1:1/postgres', masterKey })).rejects.toMatchObject({

@@ -4,8 +4,8 @@
  * developer machine their tests skip and say how to install them.
  */
 import type { TestProject } from 'vitest/node'
+import { postgresBin, startPostgres } from '../../../../test/postgres-server.js'
 import { startCongo } from './congo.js'
-import { postgresBin, startPostgres } from './postgres-server.js'
 import { hasRedisServer, startRedis } from './redis-server.js'
 
 declare module 'vitest' {
@@ -39,7 +39,8 @@ export default async function setup(project: TestProject) {
     'postgresUrl',
     postgresBin() !== undefined,
     async () => {
-      const postgres = await startPostgres()
+      // A throwaway cluster: durability off.
+      const postgres = await startPostgres({ settings: ['fsync=off'] })
       return { url: postgres.url, stop: postgres.remove }
     },
     'postgresql',
