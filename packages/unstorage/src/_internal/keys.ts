@@ -25,6 +25,7 @@
  *   stream-name:<name>           claim: the stream name is taken (streams.ts)
  *   gk:<hash of kid>             the gateway's signing key (private part sealed; signing-keys.ts)
  *   signing-keys                 index set: every signing key (signing-keys.ts)
+ *   cs:<hash>                    an admin console session, by its id's hash (console-sessions.ts)
  */
 import { hash } from 'node:crypto'
 
@@ -83,6 +84,7 @@ export const keys = {
   claim: (key: string) => `r:${h(key)}`,
   appRecord: (name: string) => `app:${h(name)}`,
   stream: (name: string) => `stream:${h(name)}`,
+  consoleSession: (idHash: string) => `cs:${h(idHash)}`,
   apiKey: (hash: string) => `k:${hash}`,
   setting: (name: string) => `set:${h(name)}`,
   log: (app?: string) => (app === undefined ? 'log:all' : `log:${ha(app)}`),
