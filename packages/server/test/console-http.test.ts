@@ -1,0 +1,160 @@
+/**
+ * The admin console over real HTTP, without a browser: the session cookie's flags, sign-out
+ * ending the session in the store, the CSRF token and Origin checks on every POST, the security
+ * headers on every answer, and the page weight.
+ */
+import { gzipSync } from 'node:zlib'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ADMIN_TOKEN } from './fixtures/gateway-process.js'
+import { type LoopbackGateway, startLoopbackGateway } from './fixtures/loopback-gateway.js'
+
+let gw: LoopbackGateway
+
+beforeAll(async () => {
+  gw = await startLoopbackGateway()
+})
+afterAll(async () => {
+  await gw?.close()
+})
+
+const form = (fields: Record<string, string>) => new URLSearchParams(fields)
+
+/** POSTs a form as the console's own page would (same origin), unless `headers` say otherwise. */
+function post(path: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
+  return fetch(`${gw.url}${path}`, {
+    method: 'POST',
+    body: form(fields),
+    redirect: 'manual',
+    headers: { origin: gw.url, 'sec-fetch-site': 'same-origin', ...headers },
+  })
+}
+
+/** Signs in; the session cookie (`name=value`) and the page's CSRF token. */
+async function signIn(): Promise<{ cookie: string; csrf: string; setCookie: string }> {
+  const res = await post('/admin/sign-in', { token: ADMIN_TOKEN })
+  expect(res.status).toBe(303)
+  expect(res.headers.get('location')).toBe('/admin/apps')
+  const setCookie = res.headers.get('set-cookie') ?? ''
+  const cookie = setCookie.split(';')[0] ?? ''
+  const html = await (await get('/admin/apps', cookie)).text()
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? ''
+  expect(csrf).not.toBe('')
+  return { cookie, csrf, setCookie }
+}
+
+const get = (path: string, cookie?: string) =>
+  fetch(`${gw.url}${path}`, { redirect: 'manual', headers: cookie ? { cookie } : {} })
+
+describe('signing in', () => {
+  it('sets an HttpOnly, SameSite=Strict cookie on /admin with an expiry, holding no token', async () => {
+    const { setCookie, cookie } = await signIn()
+    expect(setCookie).toMatch(/^backchannel_console=[\w-]{43};/)
+    expect(setCookie).toMatch(/; HttpOnly/i)
+    expect(setCookie).toMatch(/; SameSite=Strict/i)
+    expect(setCookie).toMatch(/; Path=\/admin/i)
+    expect(setCookie).toMatch(/; Max-Age=28800/i)
+    // Plain http on loopback: not Secure (a browser would drop it); https requests get Secure.
+    expect(setCookie).not.toMatch(/; Secure/i)
+    expect(setCookie).not.toContain(ADMIN_TOKEN)
+    expect(cookie).not.toContain(ADMIN_TOKEN)
+  })
+
+  it('refuses a wrong token with a message, and sets no cookie', async () => {
+    const res = await post('/admin/sign-in', { token: 'not-the-token' })
+    expect(res.status).toBe(401)
+    expect(res.headers.get('set-cookie')).toBeNull()
+    expect(await res.text()).toContain('This is not the admin token.')
+  })
+
+  it('sends the signed-out to the sign-in page', async () => {
+    const res = await get('/admin/apps')
+    expect(res.status).toBe(303)
+    expect(res.headers.get('location')).toBe('/admin/sign-in')
+    expect((await get('/admin/apps', 'backchannel_console=forged')).status).toBe(303)
+  })
+
+  it('signing out ends the session in the store: the cookie opens nothing afterwards', async () => {
+    const { cookie, csrf } = await signIn()
+    expect((await get('/admin/apps', cookie)).status).toBe(200)
+    const out = await post('/admin/sign-out', { csrf }, { cookie })
+    expect(out.status).toBe(303)
+    expect(out.headers.get('set-cookie')).toMatch(/^backchannel_console=;.*Max-Age=0/i)
+    expect((await get('/admin/apps', cookie)).status).toBe(303)
+  })
+})
+
+describe('cross-site requests', () => {
+  it('refuses a POST without the CSRF token, or with another session’s, changing nothing', async () => {
+    const { cookie } = await signIn()
+    const other = await signIn()
+    for (const fields of [{}, { csrf: other.csrf }]) {
+      const res = await post('/admin/apps', { ...fields, kind: 'hmac', name: 'csrf-victim' }, { cookie })
+      expect(res.status).toBe(403)
+    }
+    expect((await gw.admin.apps.list.query()).map((a) => a.name)).not.toContain('csrf-victim')
+  })
+
+  it('refuses a POST from another origin, or that the browser marks cross-site, even with the token', async () => {
+    const { cookie, csrf } = await signIn()
+    const crossOrigin = await post(
+      '/admin/apps',
+      { csrf, kind: 'hmac', name: 'csrf-victim' },
+      { cookie, origin: 'https://evil.example' },
+    )
+    expect(crossOrigin.status).toBe(403)
+    const crossSite = await post(
+      '/admin/apps',
+      { csrf, kind: 'hmac', name: 'csrf-victim' },
+      { cookie, 'sec-fetch-site': 'cross-site' },
+    )
+    expect(crossSite.status).toBe(403)
+    expect((await gw.admin.apps.list.query()).map((a) => a.name)).not.toContain('csrf-victim')
+    // The same form from the console's own page goes through.
+    const own = await post('/admin/apps', { csrf, kind: 'hmac', name: 'csrf-ok' }, { cookie })
+    expect(own.status).toBe(200)
+  })
+})
+
+describe('headers and weight', () => {
+  it('sends a strict CSP, nosniff, no referrer and no-store on every console answer', async () => {
+    const { cookie } = await signIn()
+    for (const res of [
+      await get('/admin/sign-in'),
+      await get('/admin/apps', cookie),
+      await get('/admin/assets/console.css'),
+      await get('/admin/nothing-here', cookie),
+      await post('/admin/sign-in', { token: 'wrong' }),
+    ]) {
+      expect(res.headers.get('content-security-policy')).toBe(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; " +
+          "frame-ancestors 'none'; base-uri 'none'",
+      )
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff')
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer')
+      expect(res.headers.get('cache-control')).toBe('no-store')
+    }
+  })
+
+  it('serves its stylesheet and script with their content types; a page has no inline script or style', async () => {
+    const css = await get('/admin/assets/console.css')
+    expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8')
+    const js = await get('/admin/assets/console.js')
+    expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8')
+    expect((await get('/admin/assets/gateway.ts')).status).toBe(404)
+    expect((await get('/admin/assets/%2e%2e%2fhttp.ts')).status).toBe(404)
+    const { cookie } = await signIn()
+    const html = await (await get('/admin/apps/new', cookie)).text()
+    expect(html).not.toMatch(/<script>|<script [^>]*>[^<]|<style|style="|\son\w+="/i)
+  })
+
+  it('weighs under 200 KB compressed: a page and its assets, gzipped', async () => {
+    const { cookie } = await signIn()
+    const bodies = await Promise.all(
+      ['/admin/apps/new', '/admin/assets/console.css', '/admin/assets/console.js'].map(async (path) =>
+        Buffer.from(await (await get(path, cookie)).arrayBuffer()),
+      ),
+    )
+    const compressed = bodies.reduce((sum, body) => sum + gzipSync(body).byteLength, 0)
+    expect(compressed).toBeLessThan(200_000)
+  })
+})
