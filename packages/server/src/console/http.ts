@@ -48,15 +48,16 @@ export function forbidden(reason: string): Response {
 }
 
 /**
- * Whether a POST comes from the console's own pages: a browser says where a request comes from in
- * `Sec-Fetch-Site` and `Origin`; either one naming another site refuses it. `publicUrl` is also
- * accepted as the origin (behind a proxy that terminates TLS the request URL says `http:`).
+ * Whether a POST comes from the console's own pages. A browser says where a request comes from in
+ * `Sec-Fetch-Site`; when it does not send that header, an `Origin` naming another site refuses it.
+ * (Under `Referrer-Policy: no-referrer` Chromium sends `Origin: null` even for the page's own
+ * forms, so `null` decides nothing.) `publicUrl` is accepted as the origin too: behind a proxy
+ * that terminates TLS the request URL says `http:`.
  */
 export function sameOrigin(request: Request, publicUrl: string): boolean {
   const site = request.headers.get('sec-fetch-site')
-  if (site !== null && site !== 'same-origin') return false
+  if (site !== null) return site === 'same-origin'
   const origin = request.headers.get('origin')
-  if (origin === null) return true
-  const own = new URL(request.url)
-  return origin === own.origin || origin === new URL(publicUrl).origin
+  if (origin === null || origin === 'null') return true
+  return origin === new URL(request.url).origin || origin === new URL(publicUrl).origin
 }

@@ -91,8 +91,20 @@ export function AppPage(props: {
         <FailureSummary state={props.settings} />
         <form method="post" action={`/admin/apps/${app.name}/update`}>
           <Csrf ctx={props.ctx} />
-          <Field name="policy.maxTokenAge" label="Maximum token age (seconds)" state={settings} inputMode="numeric" />
-          <Field name="policy.clockTolerance" label="Clock tolerance (seconds)" state={settings} inputMode="numeric" />
+          <Field
+            name="policy.maxTokenAge"
+            label="Maximum token age (seconds)"
+            state={settings}
+            inputMode="numeric"
+            hint="Empty: the default, 600."
+          />
+          <Field
+            name="policy.clockTolerance"
+            label="Clock tolerance (seconds)"
+            state={settings}
+            inputMode="numeric"
+            hint="Empty: the default, 60."
+          />
           <Field
             as="select"
             name="policy.allowMissingExp"
