@@ -91,7 +91,7 @@ describe.skipIf(!available)('the admin console in Chromium', () => {
   })
 
   it('creates an OIDC application by issuer URL and shows its logout URL; a bad name is refused, field named', async () => {
-    await go('/admin/apps/new')
+    await go('/admin/register')
     const oidc = page.locator('section', { has: page.locator('#oidc-title') })
     await oidc.getByLabel('Name').fill('Wiki!')
     await oidc.getByLabel('Issuer URL').fill(provider.issuer)
@@ -109,7 +109,7 @@ describe.skipIf(!available)('the admin console in Chromium', () => {
   })
 
   it('creates an HMAC application, shows its secret once, and its curl line logs a user out', async () => {
-    await go('/admin/apps/new')
+    await go('/admin/register')
     const hmac = page.locator('section', { has: page.locator('#hmac-title') })
     await hmac.getByLabel('Name').fill('billing')
     await hmac.getByLabel('User id for the example logout').fill('carol')
@@ -216,7 +216,7 @@ describe.skipIf(!available)('the admin console in Chromium', () => {
   it('fits a 400 px wide window: no page scrolls sideways', async () => {
     await provider.logout('wiki-client', 'frank', 'sid-frank') // a real logout, for the health columns
     await page.setViewportSize({ width: 400, height: 800 })
-    for (const path of ['/admin/apps', '/admin/apps/wiki', '/admin/apps/new', '/admin/audit', '/admin/relays']) {
+    for (const path of ['/admin/apps', '/admin/apps/wiki', '/admin/register', '/admin/audit', '/admin/relays']) {
       await go(path)
       const wide = await page.evaluate(() =>
         [...document.querySelectorAll('body *')]
@@ -237,7 +237,7 @@ describe.skipIf(!available)('the admin console in Chromium', () => {
     const shots: [string, string][] = [
       ['applications', '/admin/apps'],
       ['application', '/admin/apps/wiki'],
-      ['register', '/admin/apps/new'],
+      ['register', '/admin/register'],
       ['sessions', '/admin/sessions?app=wiki&sub=alice'],
       ['audit', '/admin/audit?app=wiki'],
       ['relays', '/admin/relays?app=billing'],

@@ -4,14 +4,28 @@
  * headers on every answer, and the page weight.
  */
 import { gzipSync } from 'node:zlib'
+import { mintLogoutToken } from '@backchannel/core/mint'
+import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_TOKEN } from './fixtures/gateway-process.js'
 import { type LoopbackGateway, startLoopbackGateway } from './fixtures/loopback-gateway.js'
 
 let gw: LoopbackGateway
+/** Everything the gateway logged, as text. */
+let logged = ''
 
 beforeAll(async () => {
-  gw = await startLoopbackGateway()
+  gw = await startLoopbackGateway({
+    logger: pino(
+      { level: 'debug' },
+      {
+        write: (line: string) => {
+          logged += line
+        },
+      },
+    ),
+    failureLimits: { perAddress: 5 },
+  })
 })
 afterAll(async () => {
   await gw?.close()
@@ -83,11 +97,56 @@ describe('signing in', () => {
   })
 })
 
+describe('signing in, further', () => {
+  it('marks the cookie Secure when the console is reached over https', async () => {
+    const res = await gw.gateway.fetch(
+      new Request('https://gw.example/admin/sign-in', {
+        method: 'POST',
+        body: form({ token: ADMIN_TOKEN }),
+        headers: { 'sec-fetch-site': 'same-origin' },
+      }),
+    )
+    expect(res.status).toBe(303)
+    expect(res.headers.get('set-cookie')).toMatch(/; Secure/i)
+  })
+
+  it('throttles failed sign-ins per address with the failure limits, never the right token', async () => {
+    const statuses: number[] = []
+    for (let i = 0; i < 7; i++) statuses.push((await post('/admin/sign-in', { token: `wrong-${i}` })).status)
+    // Seven failures against a limit of five a minute: at least the last two are refused.
+    expect(statuses.slice(-2)).toEqual([429, 429])
+    const throttled = await post('/admin/sign-in', { token: 'wrong-again' })
+    expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect(await throttled.text()).toContain('Too many failed sign-ins')
+    expect((await post('/admin/sign-in', { token: ADMIN_TOKEN })).status).toBe(303)
+  })
+})
+
+describe('the token debugger', () => {
+  it('stores and logs nothing: no audit record, no log line with the token, and its jti stays unclaimed', async () => {
+    const { cookie, csrf } = await signIn()
+    const { secret } = await gw.admin.apps.create.mutate({ name: 'debugged' })
+    const token = await mintLogoutToken({ secret: secret ?? '', sub: 'zoe' })
+    const before = await gw.admin.audit.list.query({ app: 'debugged' })
+    const res = await post('/admin/debugger', { csrf, token, target: 'app:debugged' }, { cookie })
+    expect(res.status).toBe(200)
+    expect(await res.text()).toContain('Accepted: the token passes every rule')
+    expect(await gw.admin.audit.list.query({ app: 'debugged' })).toEqual(before)
+    expect(logged).not.toContain(token)
+    expect(logged).not.toContain(token.split('.')[2])
+    const logout = await fetch(`${gw.url}/auth/logout/debugged`, {
+      method: 'POST',
+      body: form({ logout_token: token }),
+    })
+    expect(logout.status).toBe(200)
+  })
+})
+
 describe('cross-site requests', () => {
   it('refuses a POST without the CSRF token, or with another session’s, changing nothing', async () => {
     const { cookie } = await signIn()
     const other = await signIn()
-    for (const fields of [{}, { csrf: other.csrf }]) {
+    for (const fields of [{}, { csrf: other.csrf }] as Record<string, string>[]) {
       const res = await post('/admin/apps', { ...fields, kind: 'hmac', name: 'csrf-victim' }, { cookie })
       expect(res.status).toBe(403)
     }
@@ -145,14 +204,14 @@ describe('headers and weight', () => {
     expect((await get('/admin/assets/gateway.ts')).status).toBe(404)
     expect((await get('/admin/assets/%2e%2e%2fhttp.ts')).status).toBe(404)
     const { cookie } = await signIn()
-    const html = await (await get('/admin/apps/new', cookie)).text()
+    const html = await (await get('/admin/register', cookie)).text()
     expect(html).not.toMatch(/<script>|<script [^>]*>[^<]|<style|style="|\son\w+="/i)
   })
 
   it('weighs under 200 KB compressed: a page and its assets, gzipped', async () => {
     const { cookie } = await signIn()
     const bodies = await Promise.all(
-      ['/admin/apps/new', '/admin/assets/console.css', '/admin/assets/console.js'].map(async (path) =>
+      ['/admin/register', '/admin/assets/console.css', '/admin/assets/console.js'].map(async (path) =>
         Buffer.from(await (await get(path, cookie)).arrayBuffer()),
       ),
     )

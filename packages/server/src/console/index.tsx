@@ -118,7 +118,7 @@ export function createConsole(options: ConsoleOptions): Console {
     }
     if (pathname === '/admin' || pathname === '/admin/') return seeOther('/admin/apps')
     const match = /^\/admin\/apps\/([a-z0-9][a-z0-9-]{0,62})(\/[a-z-]+)?$/.exec(pathname)
-    const key = match && match[1] !== 'new' ? `${method} /admin/apps/:name${match[2] ?? ''}` : `${method} ${pathname}`
+    const key = match ? `${method} /admin/apps/:name${match[2] ?? ''}` : `${method} ${pathname}`
     const handler = ROUTES[key]
     if (!handler) return notFound()
     const ctx = { csrf: signedIn.session.csrfToken }

@@ -318,7 +318,7 @@ const debugToken: Handler = async ({ api, ctx, form }, deps) => {
 /** The signed-in routes: `METHOD path`, `:name` standing for an application's name. */
 export const ROUTES: Readonly<Record<string, Handler>> = {
   'GET /admin/apps': appsPage,
-  'GET /admin/apps/new': async ({ ctx }) => page(<NewAppPage ctx={ctx} />),
+  'GET /admin/register': async ({ ctx }) => page(<NewAppPage ctx={ctx} />),
   'POST /admin/apps': createApp,
   'GET /admin/apps/:name': (req, deps) => appPage(req, deps),
   'POST /admin/apps/:name/update': updateApp,

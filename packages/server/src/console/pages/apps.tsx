@@ -8,7 +8,7 @@ export function AppsPage(props: { ctx: PageContext; apps: { app: PublicApp; heal
     <Layout title="Applications" ctx={props.ctx}>
       <Notice text={props.notice} />
       <p>
-        <a class="button" href="/admin/apps/new">
+        <a class="button" href="/admin/register">
           Register an application
         </a>
       </p>
