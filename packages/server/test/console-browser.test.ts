@@ -117,6 +117,8 @@ describe.skipIf(!available)('the admin console in Chromium', () => {
     await page.waitForSelector('#secret')
     billingSecret = await value('#secret')
     expect(billingSecret).not.toBe('')
+    mkdirSync(SHOTS, { recursive: true })
+    await page.screenshot({ path: `${SHOTS}created.png`, fullPage: true })
     expect(await value('#cli-line')).toBe(
       `backchannel token --app billing --secret ${billingSecret} --sub carol --send ${gw.url}`,
     )
@@ -257,6 +259,7 @@ describe.skipIf(!available)('the admin console in Chromium', () => {
     await go('/admin/apps')
     await page.getByRole('button', { name: 'Sign out' }).click()
     await page.waitForURL('**/admin/sign-in')
+    await page.screenshot({ path: `${SHOTS}sign-in.png` })
     const res = await fetch(`${gw.url}/admin/apps`, {
       redirect: 'manual',
       headers: { cookie: `${cookie?.name}=${cookie?.value}` },

@@ -19,7 +19,7 @@ import { readForm } from './forms.js'
 import { forbidden, page, sameOrigin, secured, seeOther } from './http.js'
 import { SignInPage } from './pages/sign-in.js'
 import { Layout } from './pages/ui.js'
-import { ROUTES, type RouteDependencies } from './routes.js'
+import { ROUTES, type RouteDependencies } from './routes/index.js'
 import { findSession, SESSION_COOKIE, SESSION_SECONDS, sessionCookie, startSession, validCsrf } from './sessions.js'
 
 /** Options of {@link createConsole}. */
