@@ -271,6 +271,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     secureCookies:
       issuer.startsWith('https:') && (options.trustProxy === true || (options.trustedProxies?.length ?? 0) > 0),
     now,
+    onError: (err) => logger.error({ err }, 'admin console error'),
   })
   const caller = (event: H3Event) => ({
     address: clientAddress(getRequestIP(event), event.req.headers.get('x-forwarded-for')),

@@ -4,6 +4,7 @@
  * headers on every answer, and the page weight.
  */
 import { gzipSync } from 'node:zlib'
+import { errors } from '@backchannel/core'
 import { mintLogoutToken } from '@backchannel/core/mint'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -119,6 +120,25 @@ describe('signing in, further', () => {
     expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0)
     expect(await throttled.text()).toContain('Too many failed sign-ins')
     expect((await post('/admin/sign-in', { token: ADMIN_TOKEN })).status).toBe(303)
+  })
+})
+
+describe('failures', () => {
+  it('answers 503 with the security headers when the store is down, and logs the error', async () => {
+    const lines: string[] = []
+    const down = await startLoopbackGateway({ logger: pino({}, { write: (line: string) => lines.push(line) }) })
+    try {
+      // The store went away: reading a session fails as a store that does not answer does.
+      down.store.consoleSessions.get = () => Promise.reject(new errors.StoreUnavailable('the store failed'))
+      const res = await fetch(`${down.url}/admin/apps`, { headers: { cookie: 'backchannel_console=x' } })
+      expect(res.status).toBe(503)
+      expect(res.headers.get('retry-after')).toBe('5')
+      expect(res.headers.get('content-security-policy')).toMatch(/^default-src 'none'/)
+      expect(await res.text()).toContain('The store does not answer')
+      await expect.poll(() => lines.join('')).toContain('admin console error')
+    } finally {
+      await down.close()
+    }
   })
 })
 

@@ -7,7 +7,7 @@
  */
 import { timingSafeEqual } from 'node:crypto'
 import { type AdminDependencies, hashToken } from '@backchannel/admin'
-import type { LogoutVerifier, SetVerifier } from '@backchannel/core'
+import { errorStatus, type LogoutVerifier, type SetVerifier } from '@backchannel/core'
 import type { GatewayStore } from '@backchannel/unstorage'
 import { TRPCError } from '@trpc/server'
 import { getHTTPStatusCodeFromError } from '@trpc/server/http'
@@ -37,6 +37,8 @@ export interface ConsoleOptions {
   secureCookies?: boolean
   /** The clock, seconds since epoch. */
   now?: () => number
+  /** Told of an error no page expected (the store down, a bug); the page then says only that it failed. */
+  onError?: (error: unknown) => void
 }
 
 /** The console: answers every request under `/admin`. */
@@ -139,7 +141,22 @@ export function createConsole(options: ConsoleOptions): Console {
 
   return {
     async handle(event, address) {
-      return secured(await route(event, address))
+      try {
+        return secured(await route(event, address))
+      } catch (err) {
+        options.onError?.(err)
+        const { status, retryAfter } = errorStatus(err)
+        const response = page(
+          <Layout title="The console could not answer">
+            <p role="alert">
+              {status === 503 ? 'The store does not answer: try again in a moment.' : 'Something went wrong.'}
+            </p>
+          </Layout>,
+          status,
+        )
+        if (retryAfter !== undefined) response.headers.set('retry-after', String(retryAfter))
+        return secured(response)
+      }
     },
   }
 }
