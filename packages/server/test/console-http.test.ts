@@ -3,6 +3,8 @@
  * ending the session in the store, the CSRF token and Origin checks on every POST, the security
  * headers on every answer, and the page weight.
  */
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import { errors } from '@backchannel/core'
 import { mintLogoutToken } from '@backchannel/core/mint'
@@ -159,6 +161,23 @@ describe('the token debugger', () => {
       body: form({ logout_token: token }),
     })
     expect(logout.status).toBe(200)
+  })
+})
+
+describe('rotating a secret', () => {
+  it("shows a curl line with the iss and aud the application's policy expects, which logs the user out", async () => {
+    const { cookie, csrf } = await signIn()
+    await gw.admin.apps.create.mutate({ name: 'strict', policy: { audience: 'gateway', issuer: 'billing-backend' } })
+    await gw.admin.sessions.register.mutate({ app: 'strict', sessionId: 's-1', sub: 'test-user' })
+    const res = await post('/admin/apps/strict/rotate-secret', { csrf, graceSeconds: '0' }, { cookie })
+    expect(res.status).toBe(200)
+    const html = await res.text()
+    const cli = /id="cli-line"[^>]*value="([^"]+)"/.exec(html)?.[1] ?? ''
+    expect(cli).toMatch(/--iss billing-backend --aud gateway --send /)
+    const [command, ...args] = (/id="curl-line"[^>]*value="([^"]+)"/.exec(html)?.[1] ?? '').split(' ')
+    expect(command).toBe('curl')
+    await promisify(execFile)('curl', args)
+    expect((await gw.admin.sessions.status.query({ app: 'strict', sessionId: 's-1' })).state).toBe('revoked')
   })
 })
 

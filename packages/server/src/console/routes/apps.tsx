@@ -12,22 +12,36 @@ import { AppPage, CredentialsPage, settingsValues } from '../pages/app.js'
 import { AppsPage, NewAppPage } from '../pages/apps.js'
 import { type ConsoleRequest, type Handler, logoutUrl, notice, type RouteDependencies } from './shared.js'
 
-/** The example logout of an HMAC app's new secret: a curl line with a token signed now, and the CLI line. */
-async function example(deps: RouteDependencies, app: string, secret: string, sub: string) {
-  const token = await mintLogoutToken({ secret, sub })
+/**
+ * The example logout of an HMAC app's new secret: a curl line with a token signed now, and the CLI
+ * line; both with the `iss` and `aud` its policy expects, if any.
+ */
+async function example(deps: RouteDependencies, app: PublicApp, secret: string, sub: string) {
+  const { issuer: iss, audience: aud } = app.policy
+  const token = await mintLogoutToken({ secret, sub, ...defined({ iss, aud }) })
+  const flags = [
+    ['--app', app.name],
+    ['--secret', secret],
+    ['--sub', sub],
+    ['--iss', iss],
+    ['--aud', aud],
+    ['--send', deps.publicUrl],
+  ].flatMap(([flag, value]) => (value === undefined ? [] : [`${flag} ${shellWord(value)}`]))
   return {
     sub,
-    curl: `curl -sS -d logout_token=${token} ${logoutUrl(deps, app)}`,
-    cli: `backchannel token --app ${app} --secret ${shellWord(secret)} --sub ${shellWord(sub)} --send ${deps.publicUrl}`,
+    curl: `curl -sS -d logout_token=${token} ${logoutUrl(deps, app.name)}`,
+    cli: `backchannel token ${flags.join(' ')}`,
   }
 }
 
+/** Every application with its health. */
 export const appsPage: Handler = async ({ api, ctx, url }) => {
   const apps = await api.apps.list()
   const rows = await Promise.all(apps.map(async (app) => ({ app, health: await api.apps.health({ name: app.name }) })))
   return page(<AppsPage ctx={ctx} apps={rows} notice={notice(url)} />)
 }
 
+/** Registers an application; the answer shows its logout URL, API key and (HMAC) secret, once. */
 export const createApp: Handler = async ({ api, ctx, form }, deps) => {
   const kind = form.kind === 'oidc' ? 'oidc' : 'hmac'
   const input =
@@ -52,14 +66,13 @@ export const createApp: Handler = async ({ api, ctx, form }, deps) => {
       apiKey={apiKey}
       secret={secret}
       example={
-        secret === undefined
-          ? undefined
-          : await example(deps, app.name, secret, optional(form.exampleSub) ?? 'test-user')
+        secret === undefined ? undefined : await example(deps, app, secret, optional(form.exampleSub) ?? 'test-user')
       }
     />,
   )
 }
 
+/** The page of one application, with `extra` (a refused form, shown again) and `status`. */
 export async function appPage(
   req: ConsoleRequest,
   deps: RouteDependencies,
@@ -100,6 +113,7 @@ function changes(app: PublicApp, form: FormValues) {
   })
 }
 
+/** Saves the policy and relays fields that changed; new hmac relay secrets are shown once. */
 export const updateApp: Handler = async (req, deps) => {
   const input = changes(await req.api.apps.get({ name: req.name }), req.form)
   if (Object.keys(input).length === 0) return seeOther(`/admin/apps/${req.name}?notice=unchanged`)
@@ -118,6 +132,7 @@ export const updateApp: Handler = async (req, deps) => {
   )
 }
 
+/** Rotates an HMAC application's secret; the answer shows the new one, once. */
 export const rotateSecret: Handler = async (req, deps) => {
   const graceSeconds = numeric(req.form.graceSeconds)
   const result = await attempt(() =>
@@ -132,11 +147,12 @@ export const rotateSecret: Handler = async (req, deps) => {
       app={req.name}
       logoutUrl={logoutUrl(deps, req.name)}
       secret={secret}
-      example={await example(deps, req.name, secret, 'test-user')}
+      example={await example(deps, await req.api.apps.get({ name: req.name }), secret, 'test-user')}
     />,
   )
 }
 
+/** Rotates an application's API key; the answer shows the new one, once. */
 export const rotateApiKey: Handler = async (req, deps) => {
   const result = await attempt(() => req.api.apps.rotateApiKey({ name: req.name }))
   if (!result.ok) return appPage(req, deps, { rotation: { failure: result.failure } }, 400)

@@ -14,6 +14,7 @@ import { SessionsPage } from '../pages/sessions.js'
 import { type StreamRow, StreamsPage } from '../pages/streams.js'
 import { appNames, type Handler, notice } from './shared.js'
 
+/** A user's sessions in one application, once both are chosen. */
 export const sessionsPage: Handler = async ({ api, ctx, url }) => {
   const values = queryValues(url)
   const apps = await appNames(api)
@@ -33,6 +34,7 @@ export const sessionsPage: Handler = async ({ api, ctx, url }) => {
   )
 }
 
+/** Revokes every session of a user (`sessions.revoke`, relays included). */
 export const revokeSessions: Handler = async ({ api, ctx, form }) => {
   const app = form.app ?? ''
   const sub = optional(form.sub)
@@ -54,6 +56,7 @@ export const revokeSessions: Handler = async ({ api, ctx, form }) => {
   )
 }
 
+/** The audit log, filtered as the query says, 50 records a page. */
 export const auditPage: Handler = async ({ api, ctx, url }) => {
   const values = queryValues(url)
   const limit = 50
@@ -76,6 +79,7 @@ export const auditPage: Handler = async ({ api, ctx, url }) => {
   return page(<AuditPage ctx={ctx} apps={apps} query={{ values }} records={result.value} next={next} />)
 }
 
+/** Relay deliveries, filtered by application and state, newest first. */
 export const relaysPage: Handler = async ({ api, ctx, url }) => {
   const values = queryValues(url)
   const input = defined({ app: optional(values.app), state: optional(values.state), limit: 100 })
@@ -87,6 +91,7 @@ export const relaysPage: Handler = async ({ api, ctx, url }) => {
   )
 }
 
+/** Retries one dead delivery, or every dead delivery of an application. */
 export const retryRelays: Handler = async ({ api, ctx, form }) => {
   const input = form.id ? { id: form.id } : { app: form.app ?? '', state: 'dead' as const }
   const result = await attempt(() => api.relays.retry(input))
@@ -101,6 +106,7 @@ export const retryRelays: Handler = async ({ api, ctx, form }) => {
   return seeOther(`/admin/relays?notice=retried&count=${result.value.retried}`)
 }
 
+/** The Shared Signals streams and the last event each received (from the audit log). */
 export const streamsPage: Handler = async ({ api, ctx }, deps) => {
   const [streams, events] = await Promise.all([api.streams.list(), api.audit.list({ source: 'ssf', limit: 500 })])
   const rows: StreamRow[] = streams.map((stream) => {
@@ -121,9 +127,11 @@ async function debuggerTargets(api: AdminCaller): Promise<[string, string][]> {
   ]
 }
 
+/** The token debugger's form. */
 export const debuggerPage: Handler = async ({ api, ctx }) =>
   page(<DebuggerPage ctx={ctx} targets={await debuggerTargets(api)} />)
 
+/** Checks a pasted token for an application or stream: its header, claims and the first rule it fails. */
 export const debugToken: Handler = async ({ api, ctx, form }, deps) => {
   const report = await checkToken(deps.tokens, form.token ?? '', form.target ?? '')
   return page(<DebuggerPage ctx={ctx} targets={await debuggerTargets(api)} state={{ values: form }} report={report} />)
