@@ -215,10 +215,11 @@ describe.skipIf(!available)('the admin console in Chromium', () => {
     expect(res.status).toBe(200)
   })
 
-  it('fits a 400 px wide window: no page scrolls sideways', async () => {
+  it('fits a 400 px wide window: no page scrolls sideways (docs/console/narrow.png)', async () => {
     await provider.logout('wiki-client', 'frank', 'sid-frank') // a real logout, for the health columns
     await page.setViewportSize({ width: 400, height: 800 })
-    for (const path of ['/admin/apps', '/admin/apps/wiki', '/admin/register', '/admin/audit', '/admin/relays']) {
+    const paths = ['/admin/apps', '/admin/apps/wiki', '/admin/register', '/admin/sessions?app=wiki&sub=alice']
+    for (const path of [...paths, '/admin/audit', '/admin/relays', '/admin/streams', '/admin/debugger']) {
       await go(path)
       const wide = await page.evaluate(() =>
         [...document.querySelectorAll('body *')]
@@ -231,6 +232,8 @@ describe.skipIf(!available)('the admin console in Chromium', () => {
         400,
       )
     }
+    await go('/admin/apps/wiki')
+    await page.screenshot({ path: `${SHOTS}narrow.png` })
     await page.setViewportSize({ width: 1000, height: 700 })
   })
 
