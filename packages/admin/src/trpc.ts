@@ -53,6 +53,11 @@ export interface AdminDependencies {
    * still answers, since what it did (a secret shown once) cannot be undone.
    */
   onAuditLost?: (error: unknown, record: AuditInput) => void
+  /**
+   * When this instance last fetched the key set at `jwksUri`, seconds since epoch (`apps.health`);
+   * `undefined` when it has not. Default: never known.
+   */
+  keysFetchedAt?: (jwksUri: string) => number | undefined
   /** Told after `keys.rotate` (sign with the new key at once on this instance). */
   onKeysRotated?: () => void
 }
@@ -111,20 +116,34 @@ const TRPC_CODE_BY_STATUS: Readonly<Record<number, TRPCError['code']>> = {
   503: 'SERVICE_UNAVAILABLE',
 }
 
+/**
+ * The message the API answers an error with: a bad input names each field that failed
+ * (`policy.maxTokenAge: Too big…`); an internal error says only that. The admin console shows
+ * errors of in-process calls with it, so they read as the API's.
+ *
+ * @example
+ * ```ts
+ * try { await caller.apps.create({ name: 'Bad Name' }) } catch (err) { errorMessage(err as TRPCError) }
+ * // 'name: must be 1–63 lowercase letters, digits or "-", not starting with "-"'
+ * ```
+ */
+export function errorMessage(error: TRPCError): string {
+  if (error.code === 'INTERNAL_SERVER_ERROR') return 'internal error'
+  const issues = (error.cause as { issues?: { path: PropertyKey[]; message: string }[] } | undefined)?.issues
+  return error.code === 'BAD_REQUEST' && Array.isArray(issues)
+    ? issues.map((i) => `${i.path.map(String).join('.') || 'input'}: ${i.message}`).join('; ')
+    : error.message
+}
+
 // The context and the meta every procedure may declare (see AdminMeta).
 const withMeta = initTRPC.context<AdminContext>().meta<AdminMeta>()
 const t = withMeta.create({
   errorFormatter({ shape, error }) {
     const cause = error.cause
-    const issues = (cause as { issues?: { path: PropertyKey[]; message: string }[] } | undefined)?.issues
-    const message =
-      error.code === 'BAD_REQUEST' && Array.isArray(issues)
-        ? issues.map((i) => `${i.path.map(String).join('.') || 'input'}: ${i.message}`).join('; ')
-        : shape.message
     const backchannelCode = cause instanceof BackchannelError ? cause.code : undefined
     // Never leak a stack or an internal message to API callers.
     const data = { code: shape.data.code, httpStatus: shape.data.httpStatus, path: shape.data.path, backchannelCode }
-    return { ...shape, message: error.code === 'INTERNAL_SERVER_ERROR' ? 'internal error' : message, data }
+    return { ...shape, message: errorMessage(error), data }
   },
 })
 

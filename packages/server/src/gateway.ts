@@ -1,7 +1,7 @@
 /**
  * `createGateway`: the h3 application of the gateway — the logout route, the Shared Signals push
  * route (`/ssf/:stream`, ssf-route.ts), health, metrics, its
- * `/.well-known` issuer documents and the admin API — over a store, and its split between a public
+ * `/.well-known` issuer documents, the admin API and the admin console (`/admin`) — over a store, and its split between a public
  * and a management listener ({@link MANAGEMENT_PATHS}). It listens nowhere; `serve.ts` does.
  * @module
  */
@@ -28,6 +28,7 @@ import pino, { type Logger } from 'pino'
 import { createAppCache } from './app-cache.js'
 import { createAuditRecorder } from './audit.js'
 import { createClientAddress } from './client-address.js'
+import { createConsole } from './console/index.js'
 import { handleLogout, handleLogoutPath } from './logout-route.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { createFailureLimiter, type FailureLimits } from './rate-limit.js'
@@ -174,12 +175,18 @@ export function createGateway(options: GatewayOptions): Gateway {
   const logger = options.logger ?? pino({ level: 'silent' })
   const metrics = options.metrics ?? createMetrics()
   const fetchPolicy = options.fetchPolicy ?? {}
+  // When each key set was last fetched by this instance: the console's application health.
+  const keysFetchedAt = new Map<string, number>()
   const keys = createKeyResolver({
     // Node's guarded fetch: resolved addresses checked at connect time, and the proxy.
     fetch: createGuardedFetch(fetchPolicy),
     now,
-    onFetch: ({ ok }) => metrics.jwksFetches.inc({ result: ok ? 'ok' : 'error' }),
+    onFetch: ({ jwksUri, ok }) => {
+      metrics.jwksFetches.inc({ result: ok ? 'ok' : 'error' })
+      if (ok) keysFetchedAt.set(jwksUri, now())
+    },
   })
+  const verifiers = { logout: createLogoutVerifier({ keys }), set: createSetVerifier({ keys }) }
   const issuer = options.publicUrl ?? 'http://localhost:3000'
   const signer = createGatewaySigner({ keys: store.keys, now })
   const wellKnown = createWellKnown(issuer, signer, logger)
@@ -201,7 +208,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const logout = {
     flow: {
       apps,
-      verifier: createLogoutVerifier({ keys }),
+      verifier: verifiers.logout,
       revoker: sessions,
       // Your own sessions keep jtis in the gateway's store, or your replay store; the gateway's own
       // store claims and revokes in one write.
@@ -227,7 +234,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       streams: store.streams,
       apps,
       // The same key resolver as logouts: a transmitter that is also an OIDC issuer has one key set.
-      verifier: createSetVerifier({ keys }),
+      verifier: verifiers.set,
       revoker: sessions,
       replay: options.replay ?? store,
       now,
@@ -271,6 +278,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       logger.info({ app: name }, 'application changed')
     },
     onAuditLost: (err, record) => logger.error({ app: record.app, action: record.action, err }, 'audit record lost'),
+    keysFetchedAt: (jwksUri) => keysFetchedAt.get(jwksUri),
     onKeysRotated: () => {
       signer.refresh()
       logger.info('signing keys rotated')
@@ -280,6 +288,19 @@ export function createGateway(options: GatewayOptions): Gateway {
   const clientAddress = createClientAddress({
     trustPeer: options.trustProxy ?? false,
     trustedProxies: options.trustedProxies ?? [],
+  })
+  const adminConsole = createConsole({
+    admin,
+    store,
+    publicUrl: issuer,
+    verifiers,
+    // Failed sign-ins are counted as failed logouts are, per address, with the same limits.
+    limiter: createFailureLimiter(options.failureLimits ?? {}, now),
+    // Behind a trusted proxy that terminates TLS, requests arrive over http: the public URL tells.
+    secureCookies:
+      issuer.startsWith('https:') && (options.trustProxy === true || (options.trustedProxies?.length ?? 0) > 0),
+    now,
+    onError: (err) => logger.error({ err }, 'admin console error'),
   })
   const caller = (event: H3Event) => ({
     address: clientAddress(getRequestIP(event), event.req.headers.get('x-forwarded-for')),
@@ -328,6 +349,8 @@ export function createGateway(options: GatewayOptions): Gateway {
         }),
     )
     .all('/trpc/**', (event) => handleAdminRequest(event.req, admin))
+    .all('/admin', (event) => adminConsole.handle(event, caller(event).address))
+    .all('/admin/**', (event) => adminConsole.handle(event, caller(event).address))
     // Unauthenticated: the document describes the API and holds no secret (generated once, on first ask).
     .get('/openapi.json', () => Response.json(openApiDocument()))
 

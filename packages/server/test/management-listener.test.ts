@@ -1,9 +1,10 @@
 /**
- * `BACKCHANNEL_MANAGEMENT_ADDRESS`, over real sockets to a gateway process: `/trpc` and
- * `/metrics` answer on the management listener only, the public one answers them 404 in the
+ * `BACKCHANNEL_MANAGEMENT_ADDRESS`, over real sockets to a gateway process: `/trpc`,
+ * `/metrics` and the admin console `/admin` answer on the management listener only, the public one answers them 404 in the
  * documented shape and keeps the logout route and health; the same under `--workers 2`.
  */
 import { mkdtempSync } from 'node:fs'
+import { get } from 'node:http'
 import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -52,6 +53,30 @@ describe.each(cases)('a management listener, %s', (_name, env) => {
   it('is on its own port, named in the banner', () => {
     expect(management).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     expect(management).not.toBe(gateway.url)
+  })
+
+  it('serves the admin console there, its session good on every worker; the public listener answers /admin 404', async () => {
+    const signIn = await fetch(`${management}/admin/sign-in`, {
+      method: 'POST',
+      body: new URLSearchParams({ token: ADMIN_TOKEN }),
+      headers: { 'sec-fetch-site': 'same-origin' },
+      redirect: 'manual',
+    })
+    expect(signIn.status).toBe(303)
+    const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] ?? ''
+    // A new connection each time: under --workers 2 they are shared between the workers, and the
+    // session is good on each (it is in the store, not in a worker's memory).
+    const status = () =>
+      new Promise<number | undefined>((resolve, reject) =>
+        get(`${management}/admin/apps`, { headers: { cookie }, agent: false }, (res) => {
+          res.resume()
+          resolve(res.statusCode)
+        }).on('error', reject),
+      )
+    for (let i = 0; i < 6; i++) expect(await status()).toBe(200)
+    for (const path of ['/admin', '/admin/sign-in', '/admin/assets/console.css']) {
+      expect((await fetch(`${gateway.url}${path}`, { redirect: 'manual' })).status, path).toBe(404)
+    }
   })
 
   it('serves /trpc, /metrics and /openapi.json there, and the public listener answers them 404 in the documented shape', async () => {

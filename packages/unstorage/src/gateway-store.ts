@@ -221,6 +221,27 @@ export interface SigningKeyStore {
   rotate(graceSeconds: number): Promise<string>
 }
 
+/** A signed-in session of the admin console. Times are seconds since epoch. */
+export interface ConsoleSession {
+  /** Who signed in: the admin token. */
+  role: 'admin'
+  /** The token every form of this session carries (cross-site request protection). */
+  csrfToken: string
+  createdAt: number
+  /** When the session ends, however active it is (a fixed lifetime). */
+  expiresAt: number
+}
+
+/** The admin console's sessions, by the SHA-256 (hex) of their id; the id itself is never stored. */
+export interface ConsoleSessionStore {
+  /** Stores a session until its `expiresAt`. */
+  create(idHash: string, session: ConsoleSession): Promise<void>
+  /** The session, or `undefined` when there is none or it has expired. */
+  get(idHash: string): Promise<ConsoleSession | undefined>
+  /** Ends a session (signing out); nothing when there is none. */
+  delete(idHash: string): Promise<void>
+}
+
 /** Everything a gateway keeps, in one store; its sessions and relay outbox meet core's contracts. */
 export interface GatewayStore extends SessionStore, ReplayStore, RelayOutboxRevoker {
   /** Every revocation writes its relay deliveries in its own write (see {@link RelayOutboxRevoker}). */
@@ -234,6 +255,8 @@ export interface GatewayStore extends SessionStore, ReplayStore, RelayOutboxRevo
   keys: SigningKeyStore
   /** The relay outbox: the deliveries revocations wrote, for the drainer and `relays.*`. */
   readonly outbox: RelayOutbox
+  /** The admin console's sign-in sessions. */
+  readonly consoleSessions: ConsoleSessionStore
   /** Throws `ERR_STORE_UNAVAILABLE` when the backend cannot be reached. */
   ping(): Promise<void>
   /** Closes connections and timers. */

@@ -17,6 +17,8 @@ export type {
   AuditLog,
   AuditOutcome,
   AuditRecord,
+  ConsoleSession,
+  ConsoleSessionStore,
   GatewayStore,
   PendingDeliveries,
   Relay,

@@ -11,6 +11,7 @@ import { createStorageBackend } from './_internal/storage-backend.js'
 import { createAppStore } from './apps.js'
 import { createAuditLog } from './audit.js'
 import type { StoreBackend } from './backend.js'
+import { createConsoleSessionStore } from './console-sessions.js'
 import { type DumpSummary, type ExportOptions, exportState, type ImportOptions, importState } from './dump.js'
 import type { GatewayStore, SettingsStore } from './gateway-store.js'
 import { createOutbox, outboxRetention } from './outbox.js'
@@ -116,6 +117,7 @@ export function createStore(first: StoreBackend | StorageStoreOptions, second?: 
     settings: guardStore(createSettings(backend, now)),
     keys: guardStore(createSigningKeyStore(backend, options.masterKey, now)),
     outbox: guardStore(createOutbox(backend, now, outboxRetention(options.relayRetention))),
+    consoleSessions: guardStore(createConsoleSessionStore(backend, now)),
   })
 }
 

@@ -51,6 +51,23 @@ export function describeStoreExtras(
       updatedAt: clock.now(),
     })
 
+    it('keeps console sessions by their id hash until they expire, and ends them on delete', async () => {
+      const session = {
+        role: 'admin' as const,
+        csrfToken: 'csrf-1',
+        createdAt: clock.now(),
+        expiresAt: clock.now() + 60,
+      }
+      await store.consoleSessions.create('hash-1', session)
+      expect(await store.consoleSessions.get('hash-1')).toEqual(session)
+      expect(await store.consoleSessions.get('hash-2')).toBeUndefined()
+      await store.consoleSessions.delete('hash-1')
+      expect(await store.consoleSessions.get('hash-1')).toBeUndefined()
+      await store.consoleSessions.create('hash-3', session)
+      clock.advance(61)
+      expect(await store.consoleSessions.get('hash-3')).toBeUndefined()
+    })
+
     it('registers applications, refuses a taken name, and finds one by API key hash', async () => {
       expect(await store.apps.create(hmacApp())).toBe(true)
       expect(await store.apps.create(hmacApp())).toBe(false)

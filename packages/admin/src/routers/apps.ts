@@ -6,6 +6,7 @@ import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS } from '@backchannel/core'
 import type { AppRecord } from '@backchannel/unstorage'
 import { TRPCError } from '@trpc/server'
 import { z } from 'zod'
+import { appHealth } from '../_internal/app-health.js'
 import { newApiKey, newSecret, secretKey } from '../_internal/credentials.js'
 import { settleRelays } from '../_internal/relays.js'
 import { algorithms, appName, graceSeconds, policy, relays } from '../_internal/schemas.js'
@@ -143,6 +144,16 @@ export const appsRouter = router({
   get: adminProcedure
     .input(z.object({ name: appName }).strict())
     .query(async ({ ctx, input }) => publicApp(await load(ctx, input.name))),
+
+  /**
+   * How one application is doing: its last logout, its last refusal and the rule that failed, when
+   * its keys were last fetched, its relay backlog (the admin console's applications page).
+   */
+  health: adminProcedure.input(z.object({ name: appName }).strict()).query(async ({ ctx, input }) => {
+    const app = await load(ctx, input.name)
+    const fetchedAt = app.kind === 'oidc' ? ctx.deps.keysFetchedAt?.(app.jwksUri) : undefined
+    return appHealth(ctx.deps.store, app.name, fetchedAt)
+  }),
 
   update: adminAction
     .input(

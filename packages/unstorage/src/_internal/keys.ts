@@ -30,6 +30,7 @@
  *   r:<stream-lease,name,term>   claim: the instance polling a stream for one term (streams.ts)
  *   gk:<hash of kid>             the gateway's signing key (private part sealed; signing-keys.ts)
  *   signing-keys                 index set: every signing key (signing-keys.ts)
+ *   cs:<hash>                    an admin console session, by its id's hash (console-sessions.ts)
  */
 import { hash } from 'node:crypto'
 
@@ -94,6 +95,7 @@ export const keys = {
   streamSeen: (name: string) => `stream-seen:${h(name)}`,
   streamVerification: (name: string) => `stream-verify:${h(name)}`,
   streamLease: (name: string, term: number) => `r:${h('stream-lease', name, String(term))}`,
+  consoleSession: (idHash: string) => `cs:${h(idHash)}`,
   apiKey: (hash: string) => `k:${hash}`,
   setting: (name: string) => `set:${h(name)}`,
   log: (app?: string) => (app === undefined ? 'log:all' : `log:${ha(app)}`),

@@ -1,0 +1,52 @@
+/**
+ * The console calls the admin API in process: the same procedures, with the signed-in admin as
+ * the caller, so every rule, validation message and audit record is the API's own.
+ * @module
+ */
+import { type AdminDependencies, appRouter, createCallerFactory, errorMessage } from '@backchannel/admin'
+import { TRPCError } from '@trpc/server'
+
+const callerOf = createCallerFactory(appRouter)
+
+/** The admin API as the signed-in admin calls it. */
+export type AdminCaller = ReturnType<typeof callerOf>
+
+/** A caller of the admin API with the admin's role. */
+export function adminCaller(deps: AdminDependencies): AdminCaller {
+  return callerOf({ deps, now: deps.now ?? (() => Date.now() / 1000), caller: { role: 'admin' } })
+}
+
+/** A refused call as a page shows it: the API's message, and the message of each field it names. */
+export interface ApiFailure {
+  message: string
+  /** By field path as the form names its inputs (`name`, `policy.maxTokenAge`). */
+  fields: Record<string, string>
+}
+
+/**
+ * The failure of an API call, for the page that made it. A message the API starts with field
+ * names (`clientId: required with issuer`, `sub/sid: give at least one`) is linked to those fields.
+ * Anything that is not the API's refusal is thrown again.
+ */
+export function apiFailure(err: unknown): ApiFailure {
+  if (!(err instanceof TRPCError)) throw err
+  const message = errorMessage(err)
+  const fields: Record<string, string> = {}
+  for (const part of message.split('; ')) {
+    const named = /^([A-Za-z][\w.]*(?:\/[A-Za-z][\w.]*)*): (.+)$/.exec(part)
+    if (!named?.[1] || !named[2]) continue
+    for (const field of named[1].split('/')) fields[field] = fields[field] ? `${fields[field]}; ${named[2]}` : named[2]
+  }
+  return { message, fields }
+}
+
+/** Calls the API; a refusal becomes an {@link ApiFailure} instead of an exception. */
+export async function attempt<T>(
+  call: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; failure: ApiFailure }> {
+  try {
+    return { ok: true, value: await call() }
+  } catch (err) {
+    return { ok: false, failure: apiFailure(err) }
+  }
+}
