@@ -13,6 +13,7 @@ import {
   revokeSessions,
   sessionsPage,
   streamsPage,
+  verifyStream,
 } from './records.js'
 import type { Handler } from './shared.js'
 
@@ -33,6 +34,7 @@ export const ROUTES: Readonly<Record<string, Handler>> = {
   'GET /admin/relays': relaysPage,
   'POST /admin/relays/retry': retryRelays,
   'GET /admin/streams': streamsPage,
+  'POST /admin/streams/verify': verifyStream,
   'GET /admin/debugger': debuggerPage,
   'POST /admin/debugger': debugToken,
 }

@@ -11,8 +11,9 @@ import { AuditPage } from '../pages/audit.js'
 import { DebuggerPage } from '../pages/debugger.js'
 import { RelaysPage } from '../pages/relays.js'
 import { SessionsPage } from '../pages/sessions.js'
+import type { FormState } from '../pages/ui.js'
 import { type StreamRow, StreamsPage } from '../pages/streams.js'
-import { appNames, type Handler, notice } from './shared.js'
+import { appNames, type ConsoleRequest, type Handler, notice, type RouteDependencies } from './shared.js'
 
 /** A user's sessions in one application, once both are chosen. */
 export const sessionsPage: Handler = async ({ api, ctx, url }) => {
@@ -106,8 +107,9 @@ export const retryRelays: Handler = async ({ api, ctx, form }) => {
   return seeOther(`/admin/relays?notice=retried&count=${result.value.retried}`)
 }
 
-/** The Shared Signals streams and the last event each received (from the audit log). */
-export const streamsPage: Handler = async ({ api, ctx }, deps) => {
+/** The Shared Signals streams, their state, and the last event each received (from the audit log). */
+async function streamsView(req: ConsoleRequest, deps: RouteDependencies, verify?: FormState, status = 200) {
+  const { api, ctx, url } = req
   const [streams, events] = await Promise.all([api.streams.list(), api.audit.list({ source: 'ssf', limit: 500 })])
   const rows: StreamRow[] = streams.map((stream) => {
     const last = events.find((e) => e.stream === stream.name)
@@ -116,7 +118,27 @@ export const streamsPage: Handler = async ({ api, ctx }, deps) => {
       ...(last && { lastEvent: { at: last.at, outcome: last.outcome, event: last.event, code: last.code } }),
     }
   })
-  return page(<StreamsPage ctx={ctx} streams={rows} publicUrl={deps.publicUrl} />)
+  return page(
+    <StreamsPage ctx={ctx} streams={rows} publicUrl={deps.publicUrl} verify={verify} notice={notice(url)} />,
+    status,
+  )
+}
+
+/** The streams page. */
+export const streamsPage: Handler = (req, deps) => streamsView(req, deps)
+
+/**
+ * Asks a stream's transmitter for a verification event (`streams.verify`); the page then shows it
+ * asked, and verified once the event arrived. A refusal is shown with the API's message; the
+ * access token is never written back into the page.
+ */
+export const verifyStream: Handler = async (req, deps) => {
+  const name = req.form.name ?? ''
+  const result = await attempt(() =>
+    req.api.streams.verify(defined({ name, accessToken: optional(req.form.accessToken) }) as { name: string }),
+  )
+  if (result.ok) return seeOther(`/admin/streams?${new URLSearchParams({ notice: 'verify', name })}`)
+  return streamsView(req, deps, { values: { name }, failure: result.failure }, 400)
 }
 
 async function debuggerTargets(api: AdminCaller): Promise<[string, string][]> {

@@ -35,6 +35,8 @@ const NOTICES: Record<string, (count: string) => string> = {
   unchanged: () => 'Nothing was changed.',
   revoked: (n) => `${n} session(s) revoked.`,
   retried: (n) => `${n} delivery(ies) queued again.`,
+  verify: () =>
+    'Verification asked for: the transmitter sends its event, and the stream shows verified once it arrives.',
 }
 /** The notice a redirect asked for (`?notice=revoked&count=2`), if it is one of {@link NOTICES}; a count is digits only. */
 export function notice(url: URL): string | undefined {
