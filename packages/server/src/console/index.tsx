@@ -15,7 +15,7 @@ import { deleteCookie, getCookie, type H3Event, setCookie } from 'h3'
 import type { FailureLimiter } from '../rate-limit.js'
 import { adminCaller, apiFailure } from './api.js'
 import { asset } from './assets.js'
-import { readForm } from './forms.js'
+import { type FormValues, readForm } from './forms.js'
 import { forbidden, page, sameOrigin, secured, seeOther } from './http.js'
 import { SignInPage } from './pages/sign-in.js'
 import { Layout } from './pages/ui.js'
@@ -47,7 +47,7 @@ export interface Console {
   handle(event: H3Event, address: string): Promise<Response>
 }
 
-/** Larger form bodies are refused before they are read. */
+/** Larger form bodies are refused, read no further than this however they are framed. */
 const MAX_FORM_BYTES = 100_000
 
 /**
@@ -70,8 +70,7 @@ export function createConsole(options: ConsoleOptions): Console {
   const sessions = options.store.consoleSessions
   const adminHash = Buffer.from(options.admin.adminTokenHash)
 
-  async function signIn(event: H3Event, address: string): Promise<Response> {
-    const { token } = await readForm(event.req)
+  async function signIn(event: H3Event, address: string, { token }: FormValues): Promise<Response> {
     if (typeof token === 'string' && token !== '' && timingSafeEqual(Buffer.from(hashToken(token)), adminHash)) {
       const { id } = await startSession(sessions, now())
       setCookie(event, SESSION_COOKIE, id, sessionCookie(secure(event), SESSION_SECONDS))
@@ -99,17 +98,16 @@ export function createConsole(options: ConsoleOptions): Console {
     }
     if (method === 'POST') {
       if (!sameOrigin(event.req, publicUrl)) return forbidden('cross-site request refused')
-      if (Number(event.req.headers.get('content-length') ?? 0) > MAX_FORM_BYTES) {
-        return new Response('form too large\n', { status: 413 })
-      }
     }
+    // Read before the session is looked up: the sign-in form is reachable without one.
+    const form = method === 'POST' ? await readForm(event.req, MAX_FORM_BYTES) : {}
+    if (form === undefined) return new Response('form too large\n', { status: 413 })
     if (pathname === '/admin/sign-in') {
-      if (method === 'POST') return signIn(event, address)
+      if (method === 'POST') return signIn(event, address, form)
       return page(<SignInPage />)
     }
     const signedIn = await findSession(sessions, getCookie(event, SESSION_COOKIE))
     if (!signedIn) return method === 'GET' ? seeOther('/admin/sign-in') : forbidden('sign in first')
-    const form = method === 'POST' ? await readForm(event.req) : {}
     if (method === 'POST' && !validCsrf(signedIn.session, form.csrf)) {
       return forbidden('this form is stale or came from elsewhere: reload the page')
     }
