@@ -11,8 +11,8 @@ import { AuditPage } from '../pages/audit.js'
 import { DebuggerPage } from '../pages/debugger.js'
 import { RelaysPage } from '../pages/relays.js'
 import { SessionsPage } from '../pages/sessions.js'
-import type { FormState } from '../pages/ui.js'
 import { type StreamRow, StreamsPage } from '../pages/streams.js'
+import type { FormState } from '../pages/ui.js'
 import { appNames, type ConsoleRequest, type Handler, notice, type RouteDependencies } from './shared.js'
 
 /** A user's sessions in one application, once both are chosen. */
