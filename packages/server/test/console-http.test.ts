@@ -86,7 +86,7 @@ describe('signing in', () => {
     const res = await post('/admin/sign-in', { token: 'not-the-token' })
     expect(res.status).toBe(401)
     expect(res.headers.get('set-cookie')).toBeNull()
-    expect(await res.text()).toContain('This is not the admin token.')
+    expect(await res.text()).toContain('This is neither the admin token nor an application')
   })
 
   it('sends the signed-out to the sign-in page', async () => {
