@@ -217,8 +217,9 @@ export function createConsole(options: ConsoleOptions): Console {
 
 const notFound = () => page(<Layout title="Not found">{null}</Layout>, 404)
 
-/** What an owner whose API key was rotated reads: its session ended with the key. */
-const KEY_ROTATED = "This application's API key was rotated: sign in again with the new one."
+/** What an owner whose API key was rotated (or application removed) reads: its session ended with the key. */
+const KEY_ROTATED =
+  "This application's API key was rotated, or the application removed: sign in again with a current key."
 
 /** 403: an owner at a page that is not its own, with the sentence saying why. */
 function refused(ctx: PageContext, why: string): Response {
