@@ -6,6 +6,7 @@
 import { BackchannelError, errorStatus, type SessionRevoker, type SessionStore } from '@backchannel/core'
 import type { DiscoveredIssuer, DiscoveredTransmitter, GuardedFetch } from '@backchannel/core/discovery'
 import type { AppRecord, AuditInput, GatewayStore } from '@backchannel/unstorage'
+import { isDeliveryId } from '@backchannel/unstorage'
 import { initTRPC, TRPCError } from '@trpc/server'
 import { sameHash } from './_internal/credentials.js'
 import { hashToken } from './tokens.js'
@@ -62,8 +63,16 @@ export interface AdminDependencies {
   onKeysRotated?: () => void
 }
 
-/** What a procedure declares in `.meta(…)`. */
+/**
+ * Who may call a procedure: `admin`, the admin token only; `owner`, the admin token or the API key
+ * of the application the input names (see {@link ownerProcedure}); `any`, any valid token (`whoami`).
+ */
+export type Role = 'admin' | 'owner' | 'any'
+
+/** What a procedure declares in `.meta(…)`; its builder declares its `role`. */
 export interface AdminMeta {
+  /** Who may call it. Every procedure has one: a call of a procedure without it is refused. */
+  role?: Role
   /**
    * An admin action: each call that succeeds leaves one audit record (`source: "admin"`, the
    * procedure as `action`, the caller as `actor`, the input's `name` or `app` as `app`).
@@ -186,11 +195,17 @@ const recordAdminAction = t.middleware(async function recordAdminAction({ ctx, m
   return result
 })
 
-// The recorder wraps every check below it: a refused call fails, so it is never recorded.
-const base = t.procedure.use(mapBackchannelErrors).use(recordAdminAction)
+/** A procedure built on none of the builders below has no role: refused, never open by omission. */
+const requireRole = t.middleware(async function requireRole({ meta, path, next }) {
+  if (!meta?.role) throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `${path} declares no role` })
+  return next()
+})
 
-/** Any caller with a valid token. */
-export const authenticatedProcedure = base.use(async function isAuthenticated({ ctx, next }) {
+// The recorder wraps every check below it: a refused call fails, so it is never recorded.
+const base = t.procedure.use(mapBackchannelErrors).use(recordAdminAction).use(requireRole)
+
+/** Any caller with a valid token (`whoami`). */
+export const authenticatedProcedure = base.meta({ role: 'any' }).use(async function isAuthenticated({ ctx, next }) {
   if (ctx.caller.role === 'anonymous') {
     throw new TRPCError({ code: 'UNAUTHORIZED', message: 'send Authorization: Bearer <admin token or API key>' })
   }
@@ -199,10 +214,51 @@ export const authenticatedProcedure = base.use(async function isAuthenticated({ 
 })
 
 /** The admin token only. */
-export const adminProcedure = authenticatedProcedure.use(async function isAdmin({ ctx, next }) {
+export const adminProcedure = authenticatedProcedure.meta({ role: 'admin' }).use(async function isAdmin({ ctx, next }) {
   if (ctx.caller.role !== 'admin') throw new TRPCError({ code: 'FORBIDDEN', message: 'this needs the admin token' })
   return next()
 })
 
 /** The admin token only, and each call that succeeds is an audit record (see {@link AdminMeta}). */
 export const adminAction = adminProcedure.meta({ audited: true })
+
+/**
+ * The application a call's input names: its `app`, its `name`, or (`relays.retry { id }`) the
+ * application of the relay delivery `id`; `undefined` when it names none.
+ */
+async function targetApp(ctx: AdminContext, input: unknown): Promise<string | undefined> {
+  if (typeof input !== 'object' || input === null) return undefined
+  const { app, name, id } = input as Record<string, unknown>
+  if (typeof app === 'string') return app
+  if (typeof name === 'string') return name
+  if (typeof id === 'string' && isDeliveryId(id)) return (await ctx.deps.store.outbox.get(id))?.app
+  return undefined
+}
+
+/**
+ * The admin token, or the API key of the application the input names (its owner). An owner's call
+ * that names no application, or another one, is `FORBIDDEN` before the handler runs. The target is
+ * read from the input as sent, which the procedure's schema then validates: an application's name
+ * is never transformed, so the one checked here is the one the handler gets.
+ */
+export const ownerProcedure = authenticatedProcedure.meta({ role: 'owner' }).use(async function isOwner({
+  ctx,
+  getRawInput,
+  next,
+}) {
+  if (ctx.caller.role === 'admin') return next()
+  const target = await targetApp(ctx, await getRawInput())
+  if (ctx.caller.role !== 'app' || target !== ctx.caller.app) {
+    throw new TRPCError({
+      code: 'FORBIDDEN',
+      message:
+        target === undefined
+          ? "an application's API key must name its own application (app)"
+          : "an application's API key reaches only its own application",
+    })
+  }
+  return next()
+})
+
+/** {@link ownerProcedure}, and each call that succeeds is an audit record naming the owner as actor. */
+export const ownerAction = ownerProcedure.meta({ audited: true })

@@ -82,13 +82,15 @@ describe('apps.health', () => {
     expect((await api.apps.health({ name: 'billing' })).relayBacklog).toEqual({ pending: 1, dead: 1, capped: false })
   })
 
-  it('is for the admin token only, and says when there is no such application', async () => {
+  it("is for the admin token and the application's owner, and says when there is no such application", async () => {
     const api = await admin()
     const { apiKey } = await api.apps.create({ name: 'billing' })
     const owner = createCallerFactory(appRouter)(
       await createAdminContext(deps, new Request('http://gw/trpc', { headers: { authorization: `Bearer ${apiKey}` } })),
     )
-    await expect(owner.apps.health({ name: 'billing' })).rejects.toMatchObject({ code: 'FORBIDDEN' })
+    expect(await owner.apps.health({ name: 'billing' })).toMatchObject({ relayBacklog: { pending: 0, dead: 0 } })
+    await api.apps.create({ name: 'wiki' })
+    await expect(owner.apps.health({ name: 'wiki' })).rejects.toMatchObject({ code: 'FORBIDDEN' })
     await expect(api.apps.health({ name: 'nope' })).rejects.toMatchObject({ code: 'NOT_FOUND' })
   })
 })

@@ -87,9 +87,17 @@ describe('openApiDocument', () => {
     expect(op('apps.list').operation.parameters?.[0]?.required).toBe(false)
   })
 
-  it('says which token each procedure takes, and describes errors by status', () => {
-    expect(op('apps.create').operation.description).toMatch(/^The admin token only\./)
-    expect(op('sessions.register').operation.description).toMatch(/API key \(which reaches its own application only\)/)
+  it('says which role each procedure needs (x-backchannel-role and a line), and describes errors by status', () => {
+    expect(op('apps.create').operation.description).toMatch(/^Role `admin`: the admin token only\./)
+    expect(op('sessions.register').operation.description).toMatch(/^Role `owner`: .*its own application only/)
+    const procedures = appRouter._def.procedures as unknown as Record<string, { _def: { meta?: { role?: string } } }>
+    for (const [path, { _def }] of Object.entries(procedures)) {
+      const { operation } = op(path) as { operation: Operation & { 'x-backchannel-role'?: string } }
+      expect(operation['x-backchannel-role'], path).toBe(_def.meta?.role)
+      expect(['admin', 'owner', 'any']).toContain(operation['x-backchannel-role'])
+    }
+    expect((op('whoami').operation as unknown as Record<string, unknown>)['x-backchannel-role']).toBe('any')
+    expect(op('whoami').operation.responses['403']).toBeUndefined()
     for (const path of ['apps.create', 'sessions.status']) {
       const { operation } = op(path)
       expect(operation.security).toEqual([{ bearer: [] }])
@@ -142,7 +150,7 @@ describe('a procedure added later is described with no edit', () => {
 
   it('with its declared output schema inside the envelope, and its role', () => {
     const list = paths['/trpc/relays.list']?.get
-    expect(list?.description).toMatch(/API key/)
+    expect(list?.description).toMatch(/^Role `any`/)
     expect(list?.description).not.toMatch(/not described/)
     expect(list?.responses['200']).toMatchObject({
       content: {
@@ -159,7 +167,7 @@ describe('a procedure added later is described with no edit', () => {
       },
     })
     const retry = paths['/trpc/relays.retry']?.post
-    expect(retry?.description).toMatch(/^The admin token only\. The answer's shape is not described/)
+    expect(retry?.description).toMatch(/^Role `admin`: the admin token only\. The answer's shape is not described/)
   })
 
   it('without a token when it is not built on authenticatedProcedure', () => {

@@ -42,7 +42,7 @@ export * as errors from './errors.js'
 // extend (e.g. the server's `ConfigError`), so it should not need the namespace.
 export { BackchannelError } from './errors.js'
 export type { LogoutFlowDependencies, LogoutHandlerOptions, LogoutRequest } from './flow.js'
-export { createLogoutHandler, MAX_BODY_BYTES, processLogout, processLogoutRequest } from './flow.js'
+export { createLogoutHandler, MAX_BODY_BYTES, processLogout, processLogoutRequest, readBody } from './flow.js'
 export { guardStore } from './guard-store.js'
 export type { KeyResolver, KeyResolverOptions } from './keys.js'
 export { createKeyResolver } from './keys.js'

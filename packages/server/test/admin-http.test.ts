@@ -32,11 +32,11 @@ function call(path: string, kind: 'query' | 'mutation', input: unknown, token?: 
       })
 }
 
-// `owner`: the admin token or that application's own API key (rotations), as `session`.
+// `owner`: the admin token or that application's own API key (its reads and rotations), as `session`.
 const PROCEDURES: [string, 'query' | 'mutation', unknown, 'admin' | 'owner' | 'session'][] = [
   ['apps.create', 'mutation', { name: 'new-app' }, 'admin'],
   ['apps.list', 'query', {}, 'admin'],
-  ['apps.get', 'query', { name: 'billing' }, 'admin'],
+  ['apps.get', 'query', { name: 'billing' }, 'owner'],
   ['apps.update', 'mutation', { name: 'billing', policy: { maxTokenAge: 60 } }, 'admin'],
   ['apps.delete', 'mutation', { name: 'billing' }, 'admin'],
   ['apps.rotateSecret', 'mutation', { name: 'billing' }, 'owner'],

@@ -52,6 +52,45 @@ it('revokes sessions and reads the audit log', async () => {
   expect(audit).toMatchObject([{ app: 'wiki', source: 'admin', outcome: 'revoked', revoked: 1 }])
 })
 
+it("takes an owner's API key in BACKCHANNEL_TOKEN or --token; a command it may not run names the role it needs", async () => {
+  const { apiKey } = await gateway.admin.apps.create.mutate({ name: 'tenant' })
+  await gateway.admin.apps.create.mutate({ name: 'neighbour' })
+  const owner = (...args: string[]) =>
+    runCli(args, { BACKCHANNEL_URL: gateway.url, BACKCHANNEL_ADMIN_TOKEN: '', BACKCHANNEL_TOKEN: apiKey })
+  const whoami = await owner('whoami')
+  expect({ code: whoami.code, answer: JSON.parse(whoami.stdout) }).toEqual({
+    code: 0,
+    answer: { role: 'owner', app: 'tenant' },
+  })
+  expect(JSON.parse((await owner('apps', 'get', '--name', 'tenant')).stdout)).toMatchObject({ name: 'tenant' })
+  expect(JSON.parse((await owner('audit', '--app', 'tenant')).stdout)).toMatchObject([
+    { app: 'tenant', action: 'apps.create', actor: 'admin' },
+  ])
+  // --token wins over the environment, whichever kind of token it is.
+  const asAdmin = await runCli(['whoami', '--token', ADMIN_TOKEN], {
+    BACKCHANNEL_URL: gateway.url,
+    BACKCHANNEL_TOKEN: apiKey,
+  })
+  expect(JSON.parse(asAdmin.stdout)).toEqual({ role: 'admin' })
+
+  // Refused: one line naming the role the command needs, exit 1 as every refusal of the gateway.
+  const env = { BACKCHANNEL_ADMIN_TOKEN: '', BACKCHANNEL_TOKEN: apiKey }
+  await refused(
+    ['apps', 'update', '--name', 'tenant', '--max-token-age', '60'],
+    1,
+    /^backchannel: FORBIDDEN: this needs the admin token \(this command needs role admin: the admin token\)/,
+    env,
+  )
+  await refused(
+    ['apps', 'get', '--name', 'neighbour'],
+    1,
+    /FORBIDDEN: .*its own application \(this command needs role owner: the admin token, or the API key of the application it names/,
+    env,
+  )
+  await refused(['apps', 'list'], 1, /FORBIDDEN: .*needs role admin/, env)
+  expect((await gateway.admin.apps.get.query({ name: 'tenant' })).policy).toEqual({})
+})
+
 it('says what went wrong, on stderr, with a non-zero exit', async () => {
   const missing = await cli('apps', 'get', '--name', 'nope')
   expect(missing.code).toBe(1)
@@ -145,7 +184,9 @@ describe('refuses what it cannot run, before any request', () => {
     await refused(['apps', 'list'], 2, /BACKCHANNEL_URL: "ftp:\/\/gw" is not the gateway's http\(s\) URL/, {
       BACKCHANNEL_URL: 'ftp://gw',
     })
-    await refused(['apps', 'list'], 2, /give --token or set BACKCHANNEL_ADMIN_TOKEN/, { BACKCHANNEL_ADMIN_TOKEN: '' })
+    await refused(['apps', 'list'], 2, /give --token or set BACKCHANNEL_TOKEN .* or BACKCHANNEL_ADMIN_TOKEN/, {
+      BACKCHANNEL_ADMIN_TOKEN: '',
+    })
   })
 
   it("prints the gateway's refusal naming the field, exit 1", async () => {
@@ -195,12 +236,13 @@ describe('help and version', () => {
     expect(group.stderr).toMatch(/^Usage: backchannel sessions <command>[\s\S]*register/)
   })
 
-  it("audit's --token says what an application's API key may do", async () => {
+  it("--token says which token the command takes, from its procedure's role", async () => {
     expect((await runCli(['audit', '--help'])).stdout).toMatch(
-      /--token <token> +the admin token \(an application's API key may not read the audit log\)/,
+      /--token <token> +the admin token, or the API key of the application it names/,
     )
-    expect((await runCli(['sessions', 'list', '--help'])).stdout).toMatch(
-      /--token <token> +the admin token, or the application's own API key/,
+    expect((await runCli(['apps', 'update', '--help'])).stdout).toMatch(/--token <token> +the admin token \(default/)
+    expect((await runCli(['whoami', '--help'])).stdout).toMatch(
+      /--token <token> +the admin token, or an application's API key/,
     )
   })
 })

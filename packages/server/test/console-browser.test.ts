@@ -2,7 +2,8 @@
  * The admin console in a real browser: Debian's Chromium driven by playwright-core, against a
  * gateway on 127.0.0.1 (its relay drainer running), the oidc-provider of the e2e tests and a
  * relay receiver. The tests run in order, as an operator would: each builds on the last. At the
- * end, a screenshot of each page is written to docs/console/.
+ * end, a screenshot of each page is written to docs/console/. Then an application's owner does the
+ * same in its tenant space, signed in with its API key (docs/console/tenant-*.png).
  *
  * Without /usr/bin/chromium the tests are skipped, saying so; under CI=true they fail instead.
  */
@@ -81,7 +82,9 @@ describe.skipIf(!available)('the admin console in Chromium', () => {
     expect(new URL(page.url()).pathname).toBe('/admin/sign-in')
     await page.getByLabel('Admin token').fill('not-the-admin-token')
     await page.getByRole('button', { name: 'Sign in' }).click()
-    await expect.poll(() => page.locator('#f-token-error').textContent()).toBe('This is not the admin token.')
+    await expect
+      .poll(() => page.locator('#f-token-error').textContent())
+      .toBe("This is neither the admin token nor an application's API key.")
     await page.getByLabel('Admin token').fill(ADMIN_TOKEN)
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.waitForURL('**/admin/apps')
@@ -269,5 +272,99 @@ describe.skipIf(!available)('the admin console in Chromium', () => {
     })
     expect(res.status).toBe(303)
     expect(res.headers.get('location')).toBe('/admin/sign-in')
+  })
+})
+
+describe.skipIf(!available)("an application's owner in its tenant space, in Chromium", () => {
+  let owner: Page
+  let apiKey = ''
+  const visit = (path: string) => owner.goto(`${gw.url}${path}`)
+
+  it('signs in with its API key, copies its logout URL, and sees no other application', async () => {
+    apiKey = (await gw.admin.apps.create.mutate({ name: 'shop', relays: [{ mode: 'hmac', url: receiver.url }] })).apiKey
+    const context = await browser.newContext({
+      viewport: { width: 1000, height: 700 },
+      permissions: ['clipboard-read', 'clipboard-write'],
+    })
+    owner = await context.newPage()
+    owner.setDefaultTimeout(10_000)
+    owner.on('dialog', (dialog) => void dialog.accept())
+    await visit('/admin')
+    await owner.getByLabel('Admin token or API key').fill(apiKey)
+    await owner.getByRole('button', { name: 'Sign in' }).click()
+    await owner.waitForURL('**/admin/apps/shop')
+    await owner.locator('button[data-copy="logout-url"]').click()
+    await expect.poll(() => owner.locator('button[data-copy="logout-url"]').textContent()).toBe('Copied')
+    expect(await owner.evaluate(() => navigator.clipboard.readText())).toBe(`${gw.url}/auth/logout/shop`)
+    const links = await owner.locator('nav a').evaluateAll((as) => as.map((a) => a.getAttribute('href')))
+    expect(links).toEqual([
+      '/admin/apps/shop',
+      '/admin/sessions?app=shop',
+      '/admin/audit?app=shop',
+      '/admin/relays?app=shop',
+      '/admin/debugger',
+    ])
+    for (const path of ['/admin/apps/shop', '/admin/sessions', '/admin/audit', '/admin/relays', '/admin/debugger']) {
+      await visit(path)
+      const text = (await owner.locator('main').textContent()) ?? ''
+      expect(text, path).not.toMatch(/\b(wiki|billing)\b/)
+    }
+    await visit('/admin/apps/shop')
+    mkdirSync(SHOTS, { recursive: true })
+    await owner.screenshot({ path: `${SHOTS}tenant-application.png`, fullPage: true })
+  })
+
+  it('rotates its secret, logs a user out with the curl line shown, and finds that logout in its audit log', async () => {
+    await gw.admin.sessions.register.mutate({ app: 'shop', sessionId: 'test-user-1', sub: 'test-user' })
+    await visit('/admin/apps/shop')
+    await owner.getByLabel('Grace period (seconds)').fill('300')
+    await owner.getByRole('button', { name: 'Rotate the secret' }).click()
+    await owner.waitForSelector('#secret')
+    expect(await owner.locator('#secret').inputValue()).toMatch(/^bcs_/)
+    await owner.screenshot({ path: `${SHOTS}tenant-secret.png`, fullPage: true })
+    const [command, ...args] = (await owner.locator('#curl-line').inputValue()).split(' ')
+    expect(command).toBe('curl')
+    await promisify(execFile)('curl', args)
+    expect((await gw.admin.sessions.status.query({ app: 'shop', sessionId: 'test-user-1' })).state).toBe('revoked')
+
+    await owner.getByRole('link', { name: 'Audit log' }).click()
+    await owner.waitForURL('**/admin/audit?app=shop')
+    const rows = owner.locator('tbody tr')
+    const texts = await rows.allTextContents()
+    expect(texts.some((t) => /shop\s*backchannel\s*revoked/.test(t))).toBe(true)
+    expect(texts.some((t) => /apps\.rotateSecret.*by owner:shop/.test(t))).toBe(true)
+    expect(texts.join('\n')).not.toMatch(/wiki|billing/)
+    await owner.screenshot({ path: `${SHOTS}tenant-audit.png`, fullPage: true })
+  })
+
+  it("is refused at an operator's URL typed by hand: 403 and a sentence saying why", async () => {
+    for (const path of ['/admin/streams', '/admin/apps', '/admin/apps/wiki']) {
+      const res = await visit(path)
+      expect(res?.status(), path).toBe(403)
+      expect(await owner.getByRole('alert').textContent(), path).toMatch(
+        /signed in with the API key of shop, you reach shop alone\./,
+      )
+    }
+    await visit('/admin/streams')
+    await owner.screenshot({ path: `${SHOTS}tenant-refused.png` })
+  })
+
+  it('after rotating its API key, signs in again with the new one; the old one no longer signs in', async () => {
+    await visit('/admin/apps/shop')
+    await owner.getByRole('button', { name: 'Rotate the API key' }).click()
+    await owner.waitForSelector('#api-key')
+    const fresh = await owner.locator('#api-key').inputValue()
+    expect(fresh).toMatch(/^bck_/)
+    await owner.getByRole('link', { name: 'Sign in again with the new key' }).click()
+    await owner.waitForURL('**/admin/sign-in**')
+    await owner.getByLabel('Admin token or API key').fill(apiKey)
+    await owner.getByRole('button', { name: 'Sign in' }).click()
+    await expect
+      .poll(() => owner.locator('#f-token-error').textContent())
+      .toBe("This is neither the admin token nor an application's API key.")
+    await owner.getByLabel('Admin token or API key').fill(fresh)
+    await owner.getByRole('button', { name: 'Sign in' }).click()
+    await owner.waitForURL('**/admin/apps/shop')
+    await owner.context().close()
   })
 })

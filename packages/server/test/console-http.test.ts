@@ -4,6 +4,7 @@
  * headers on every answer, and the page weight.
  */
 import { execFile } from 'node:child_process'
+import { request } from 'node:http'
 import { promisify } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import { errors } from '@backchannel/core'
@@ -12,6 +13,7 @@ import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_TOKEN } from './fixtures/gateway-process.js'
 import { type LoopbackGateway, startLoopbackGateway } from './fixtures/loopback-gateway.js'
+import { AUDIENCE, closers, MANAGEMENT_TOKEN, startTransmitter } from './fixtures/ssf-transmitter.js'
 
 let gw: LoopbackGateway
 /** Everything the gateway logged, as text. */
@@ -37,30 +39,34 @@ afterAll(async () => {
 const form = (fields: Record<string, string>) => new URLSearchParams(fields)
 
 /** POSTs a form as the console's own page would (same origin), unless `headers` say otherwise. */
-function post(path: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
-  return fetch(`${gw.url}${path}`, {
+function post(path: string, fields: Record<string, string>, headers: Record<string, string> = {}, base = gw.url) {
+  return fetch(`${base}${path}`, {
     method: 'POST',
     body: form(fields),
     redirect: 'manual',
-    headers: { origin: gw.url, 'sec-fetch-site': 'same-origin', ...headers },
+    headers: { origin: base, 'sec-fetch-site': 'same-origin', ...headers },
   })
 }
 
-/** Signs in; the session cookie (`name=value`) and the page's CSRF token. */
-async function signIn(): Promise<{ cookie: string; csrf: string; setCookie: string }> {
-  const res = await post('/admin/sign-in', { token: ADMIN_TOKEN })
+/** Signs in with `token` at `base`; the session cookie (`name=value`) and the page's CSRF token. */
+async function signIn(
+  token = ADMIN_TOKEN,
+  base = gw.url,
+): Promise<{ cookie: string; csrf: string; setCookie: string }> {
+  const res = await post('/admin/sign-in', { token }, {}, base)
   expect(res.status).toBe(303)
-  expect(res.headers.get('location')).toBe('/admin/apps')
+  const landing = res.headers.get('location') ?? ''
+  expect(landing).toMatch(/^\/admin\/apps/)
   const setCookie = res.headers.get('set-cookie') ?? ''
   const cookie = setCookie.split(';')[0] ?? ''
-  const html = await (await get('/admin/apps', cookie)).text()
+  const html = await (await get(landing, cookie, base)).text()
   const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? ''
   expect(csrf).not.toBe('')
   return { cookie, csrf, setCookie }
 }
 
-const get = (path: string, cookie?: string) =>
-  fetch(`${gw.url}${path}`, { redirect: 'manual', headers: cookie ? { cookie } : {} })
+const get = (path: string, cookie?: string, base = gw.url) =>
+  fetch(`${base}${path}`, { redirect: 'manual', headers: cookie ? { cookie } : {} })
 
 describe('signing in', () => {
   it('sets an HttpOnly, SameSite=Strict cookie on /admin with an expiry, holding no token', async () => {
@@ -80,7 +86,7 @@ describe('signing in', () => {
     const res = await post('/admin/sign-in', { token: 'not-the-token' })
     expect(res.status).toBe(401)
     expect(res.headers.get('set-cookie')).toBeNull()
-    expect(await res.text()).toContain('This is not the admin token.')
+    expect(await res.text()).toContain('This is neither the admin token nor an application')
   })
 
   it('sends the signed-out to the sign-in page', async () => {
@@ -212,6 +218,101 @@ describe('cross-site requests', () => {
     // The same form from the console's own page goes through.
     const own = await post('/admin/apps', { csrf, kind: 'hmac', name: 'csrf-ok' }, { cookie })
     expect(own.status).toBe(200)
+  })
+})
+
+/**
+ * POSTs `chunks` to the sign-in form over a real socket, chunked (no Content-Length), a few ms
+ * apart; the answer's status. The gateway may answer and close before the last chunk: writing
+ * then stops, and the reset that follows is expected.
+ */
+function postChunked(chunks: string[]): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let answered = false
+    const req = request(
+      `${gw.url}/admin/sign-in`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'transfer-encoding': 'chunked' },
+      },
+      (res) => {
+        answered = true
+        res.resume()
+        resolve(res.statusCode ?? 0)
+      },
+    )
+    req.on('error', (err) => {
+      if (!answered) reject(err)
+    })
+    void (async () => {
+      for (const chunk of chunks) {
+        if (answered) return
+        req.write(chunk)
+        await new Promise((wait) => setTimeout(wait, 2))
+      }
+      req.end()
+    })()
+  })
+}
+
+describe('form bodies', () => {
+  it('answers 413 to a chunked sign-in body over the cap, with no Content-Length to go by', async () => {
+    // 150 KB in 10 KB chunks against a cap of 100 KB: the body never says its size.
+    expect(await postChunked(['token=', ...Array.from({ length: 15 }, () => 'a'.repeat(10_000))])).toBe(413)
+    // A chunked form under the cap is read as usual: the admin token signs in.
+    expect(await postChunked(['token=', encodeURIComponent(ADMIN_TOKEN)])).toBe(303)
+  })
+})
+
+describe('Shared Signals streams', () => {
+  it("a stream's Verify button makes the transmitter send its verification event; the page then shows it verified", async () => {
+    const transmitter = await startTransmitter()
+    const at = await startLoopbackGateway()
+    closers.push(() => at.close())
+    transmitter.management.pushOrigin = at.url
+    await at.admin.apps.create.mutate({ name: 'wiki', policy: { issuer: transmitter.issuer } })
+    await at.admin.streams.create.mutate({
+      name: 'idp',
+      issuer: transmitter.issuer,
+      apps: ['wiki'],
+      audience: AUDIENCE,
+    })
+    const { cookie, csrf } = await signIn(ADMIN_TOKEN, at.url)
+
+    // No stream_id yet: the API's refusal is shown, and the token typed is not written back.
+    const refused = await post(
+      '/admin/streams/verify',
+      { csrf, name: 'idp', accessToken: MANAGEMENT_TOKEN },
+      { cookie },
+      at.url,
+    )
+    expect(refused.status).toBe(400)
+    const refusal = await refused.text()
+    expect(refusal).toContain('the stream has no stream_id')
+    expect(refusal).not.toContain(MANAGEMENT_TOKEN)
+
+    await at.admin.streams.connect.mutate({ name: 'idp', accessToken: MANAGEMENT_TOKEN })
+    const before = await (await get('/admin/streams', cookie, at.url)).text()
+    expect(before).toContain('never asked')
+    expect(before).toContain('<label for="f-verify-idp-accessToken">Transmitter access token (optional)</label>')
+    const asked = await post(
+      '/admin/streams/verify',
+      { csrf, name: 'idp', accessToken: MANAGEMENT_TOKEN },
+      { cookie },
+      at.url,
+    )
+    expect(asked.status).toBe(303)
+    expect(transmitter.management.verifications).toHaveLength(1)
+    await expect
+      .poll(
+        async () =>
+          (await (await get(asked.headers.get('location') ?? '', cookie, at.url)).text()).match(
+            /verified \d{4}-[^<]*/,
+          )?.[0],
+      )
+      .toMatch(/^verified .* \(asked /)
+    const shown = await (await get('/admin/streams', cookie, at.url)).text()
+    expect(shown).toContain('<td>enabled</td>')
   })
 })
 

@@ -222,15 +222,28 @@ export interface SigningKeyStore {
 }
 
 /** A signed-in session of the admin console. Times are seconds since epoch. */
-export interface ConsoleSession {
-  /** Who signed in: the admin token. */
-  role: 'admin'
+export type ConsoleSession = {
   /** The token every form of this session carries (cross-site request protection). */
   csrfToken: string
   createdAt: number
   /** When the session ends, however active it is (a fixed lifetime). */
   expiresAt: number
-}
+} & (
+  | {
+      /** Signed in with the admin token. */
+      role: 'admin'
+    }
+  | {
+      /** Signed in with an application's API key: its owner, in its tenant space. */
+      role: 'owner'
+      app: string
+      /**
+       * SHA-256 (hex) of the API key it signed in with: once the application's key is another
+       * (rotated), the session is over.
+       */
+      apiKeyHash: string
+    }
+)
 
 /** The admin console's sessions, by the SHA-256 (hex) of their id; the id itself is never stored. */
 export interface ConsoleSessionStore {

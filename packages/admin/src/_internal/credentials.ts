@@ -14,7 +14,14 @@ export const newStreamToken = () => `bcp_${randomBytes(32).toString('base64url')
 /** The HMAC key of a secret string. */
 export const secretKey = (secret: string) => new TextEncoder().encode(secret)
 
-/** Compares two hex hashes in constant time. */
+/**
+ * Compares two hex hashes in constant time (`false` for empty or different lengths).
+ *
+ * @example
+ * ```ts
+ * sameHash(hashToken('a'), hashToken('a')) // true
+ * ```
+ */
 export function sameHash(a: string, b: string): boolean {
   const x = Buffer.from(a, 'hex')
   const y = Buffer.from(b, 'hex')

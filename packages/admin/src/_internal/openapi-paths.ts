@@ -1,9 +1,9 @@
 /**
  * The operations of a tRPC router's procedures, read from what tRPC v11 keeps of each at run time:
- * its type, its input and output zod schemas, and the middlewares that say which token it takes.
+ * its type, its input and output zod schemas, and the role its meta declares.
  */
 import { z } from 'zod'
-import { adminProcedure, authenticatedProcedure } from '../trpc.js'
+import type { AdminMeta, Role } from '../trpc.js'
 import { type JsonSchema, successEnvelope } from './openapi-envelopes.js'
 
 /** What tRPC v11 keeps of a procedure at run time. */
@@ -11,12 +11,17 @@ interface ProcedureDef {
   type: 'query' | 'mutation' | 'subscription'
   inputs: unknown[]
   output?: unknown
-  middlewares: unknown[]
+  meta?: AdminMeta
 }
 
-/** Whether a procedure is built on `builder` (runs all its middlewares): how its role is read. */
-const builtOn = (def: ProcedureDef, builder: { _def: { middlewares: unknown[] } }) =>
-  builder._def.middlewares.every((m) => def.middlewares.includes(m))
+/** Who may call, by role: the sentence each operation's description starts with. */
+const WHO: Readonly<Record<Role, string>> = {
+  admin: 'Role `admin`: the admin token only.',
+  owner:
+    'Role `owner`: the admin token, or the API key of the application the input names (`app` or `name`; ' +
+    'an API key reaches its own application only).',
+  any: 'Role `any`: any valid token, the admin token or an API key.',
+}
 
 function zodSchema(path: string, parser: unknown): z.ZodType {
   if (!(parser instanceof z.ZodType)) throw new TypeError(`${path}: describable only with zod schemas`)
@@ -47,21 +52,19 @@ function operation(path: string, def: ProcedureDef, errorStatuses: string[]): Re
   const inputSchema = input && { 'application/json': { schema: jsonSchema(path, input, 'input') } }
   const required = input !== undefined && !input.safeParse(undefined).success
   const output = def.output === undefined ? undefined : jsonSchema(path, zodSchema(path, def.output), 'output')
-  const authenticated = builtOn(def, authenticatedProcedure)
-  const who = !authenticated
-    ? 'No token needed.'
-    : builtOn(def, adminProcedure)
-      ? 'The admin token only.'
-      : "The admin token, or an application's API key (which reaches its own application only)."
+  // A router of other procedures (no AdminMeta) is described as open; the admin API refuses a role-less call.
+  const role = def.meta?.role
+  const who = role ? WHO[role] : 'No token needed.'
   const errors = errorStatuses
-    .filter((status) => authenticated || (status !== '401' && status !== '403'))
+    .filter((status) => (role ? role !== 'any' || status !== '403' : status !== '401' && status !== '403'))
     .map((status) => [status, { $ref: `#/components/responses/Error${status}` }])
   return {
     operationId: path,
     summary: `${path} (${def.type})`,
     description: output ? who : `${who} The answer's shape is not described: the router declares no output schema.`,
     tags: [path.split('.')[0]],
-    security: authenticated ? [{ bearer: [] }] : [],
+    ...(role && { 'x-backchannel-role': role }),
+    security: role ? [{ bearer: [] }] : [],
     ...(def.type === 'query'
       ? inputSchema && {
           parameters: [

@@ -1,6 +1,6 @@
 /**
  * `apps.*`: registering, changing and removing applications (admin token; an application's own
- * API key also rotates its secret and key). Every mutation is an audited admin action.
+ * API key also reads it, its health, and rotates its secret and key). Every mutation is audited.
  */
 import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS } from '@backchannel/core'
 import type { AppRecord } from '@backchannel/unstorage'
@@ -12,7 +12,7 @@ import { settleRelays } from '../_internal/relays.js'
 import { algorithms, appName, graceSeconds, policy, relays } from '../_internal/schemas.js'
 import { publicApp } from '../public-app.js'
 import { hashToken } from '../tokens.js'
-import { type AdminContext, adminAction, adminProcedure, authenticatedProcedure, router } from '../trpc.js'
+import { type AdminContext, adminAction, adminProcedure, ownerAction, ownerProcedure, router } from '../trpc.js'
 
 const bad = (message: string) => new TRPCError({ code: 'BAD_REQUEST', message })
 
@@ -38,17 +38,6 @@ function pinned<A extends string>(
   }
   return list as A[] | undefined
 }
-
-/** An audited action of the admin token, or of the API key of the application named in the input (its owner). */
-const ownerAction = authenticatedProcedure
-  .meta({ audited: true })
-  .input(z.object({ name: appName }))
-  .use(async function isOwner({ ctx, input, next }) {
-    if (ctx.caller.role === 'app' && ctx.caller.app !== input.name) {
-      throw new TRPCError({ code: 'FORBIDDEN', message: "an application's API key reaches only its own application" })
-    }
-    return next()
-  })
 
 /** The input fields an update sets, by name: `clientId`, `policy.maxTokenAge`. */
 function fieldsSet(input: Record<string, unknown>): string[] {
@@ -141,15 +130,15 @@ export const appsRouter = router({
     .input(z.object({}).strict().optional())
     .query(async ({ ctx }) => (await ctx.deps.store.apps.list()).map(publicApp)),
 
-  get: adminProcedure
+  get: ownerProcedure
     .input(z.object({ name: appName }).strict())
     .query(async ({ ctx, input }) => publicApp(await load(ctx, input.name))),
 
   /**
    * How one application is doing: its last logout, its last refusal and the rule that failed, when
-   * its keys were last fetched, its relay backlog (the admin console's applications page).
+   * its keys were last fetched, its relay backlog (the admin console's pages, the tenant space's too).
    */
-  health: adminProcedure.input(z.object({ name: appName }).strict()).query(async ({ ctx, input }) => {
+  health: ownerProcedure.input(z.object({ name: appName }).strict()).query(async ({ ctx, input }) => {
     const app = await load(ctx, input.name)
     const fetchedAt = app.kind === 'oidc' ? ctx.deps.keysFetchedAt?.(app.jwksUri) : undefined
     return appHealth(ctx.deps.store, app.name, fetchedAt)
@@ -211,7 +200,6 @@ export const appsRouter = router({
   }),
 
   rotateSecret: ownerAction
-    // Strict as everywhere: merged with the builder's schema, so it names `name` too.
     .input(
       z
         .object({

@@ -1,9 +1,12 @@
-/** `audit.list`: the audit log, newest first, optionally filtered (admin token only). */
+/**
+ * `audit.list`: the audit log, newest first, optionally filtered: every application's with the
+ * admin token, one application's with its API key (`app` set to it, or `FORBIDDEN`).
+ */
 import type { AuditRecord } from '@backchannel/unstorage'
 import { z } from 'zod'
 import { publicAudit } from '../_internal/public-records.js'
 import { appName, auditId, time } from '../_internal/schemas.js'
-import { adminProcedure, router } from '../trpc.js'
+import { ownerProcedure, router } from '../trpc.js'
 
 const SOURCES = ['backchannel', 'admin', 'relay', 'ssf'] as const
 const OUTCOMES = [
@@ -30,7 +33,7 @@ const matches = (r: AuditRecord, f: Filter) =>
   (f.until === undefined || r.at <= f.until)
 
 export const auditRouter = router({
-  list: adminProcedure
+  list: ownerProcedure
     .input(
       z
         .object({

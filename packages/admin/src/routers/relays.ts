@@ -1,13 +1,12 @@
 /**
  * `relays.*`: the relay deliveries of the outbox. `list` and `retry` reach an owner's own
- * application; `discard` and retrying a whole application's dead letters need the admin token.
+ * application (`app` set to it, or a delivery of it); `discard` needs the admin token.
  */
 import { isDeliveryId, type RelayDelivery } from '@backchannel/unstorage'
-import { TRPCError } from '@trpc/server'
 import { z } from 'zod'
 import { wholeSeconds } from '../_internal/public-records.js'
 import { appName } from '../_internal/schemas.js'
-import { type AdminContext, adminAction, authenticatedProcedure, router } from '../trpc.js'
+import { adminAction, ownerAction, ownerProcedure, router } from '../trpc.js'
 
 /**
  * A delivery as `relays.list` shows it: never the token it carries (`logout`) nor the relay's
@@ -34,19 +33,11 @@ function publicDelivery(d: RelayDelivery): PublicDelivery {
 const deliveryId = z.string().refine(isDeliveryId, 'must be a delivery id from relays.list')
 const state = z.enum(['pending', 'delivered', 'dead'])
 
-const forbidden = () =>
-  new TRPCError({ code: 'FORBIDDEN', message: "an application's API key reaches only its own deliveries" })
-
-/** The caller may act on deliveries of `app`: the admin, or that application's owner. */
-function mayReach(ctx: AdminContext, app: string | undefined): boolean {
-  return ctx.caller.role === 'admin' || (ctx.caller.role === 'app' && ctx.caller.app === app)
-}
-
 /** Dead letters of one application retried per call, at most. */
 const RETRY_BATCH = 500
 
 export const relaysRouter = router({
-  list: authenticatedProcedure
+  list: ownerProcedure
     .input(
       z
         .object({
@@ -58,33 +49,21 @@ export const relaysRouter = router({
         .strict()
         .optional(),
     )
-    .query(async ({ ctx, input = {} }) => {
-      if (!mayReach(ctx, input.app)) throw forbidden()
-      return (await ctx.deps.store.outbox.list(input)).map(publicDelivery)
-    }),
+    .query(async ({ ctx, input = {} }) => (await ctx.deps.store.outbox.list(input)).map(publicDelivery)),
 
-  retry: authenticatedProcedure
-    .meta({ audited: true })
+  /** `{ id }`: one delivery (an owner's unknown id is FORBIDDEN, as another's is); `{ app, state: "dead" }`: its dead letters. */
+  retry: ownerAction
     .input(
       z.union([z.object({ id: deliveryId }).strict(), z.object({ app: appName, state: z.literal('dead') }).strict()]),
     )
     .mutation(async ({ ctx, input }) => {
       const { outbox } = ctx.deps.store
       if ('id' in input) {
+        // ownerProcedure already refused an owner an id that is not its application's, or unknown.
         const delivery = await outbox.get(input.id)
-        // An owner learns nothing of another application's ids: not found and not theirs look alike.
-        if (!delivery || !mayReach(ctx, delivery.app)) {
-          if (ctx.caller.role !== 'admin') throw forbidden()
-          return { retried: 0 }
-        }
+        if (!delivery) return { retried: 0 }
         Object.assign(ctx.audit, { app: delivery.app, delivery: input.id })
         return { retried: (await outbox.retry(input.id)) ? 1 : 0 }
-      }
-      if (ctx.caller.role !== 'admin') {
-        throw new TRPCError({
-          code: 'FORBIDDEN',
-          message: "retrying an application's dead letters needs the admin token",
-        })
       }
       let retried = 0
       for (const d of await outbox.list({ app: input.app, state: 'dead', limit: RETRY_BATCH })) {

@@ -12,17 +12,14 @@ import { TRPCError } from '@trpc/server'
 import { z } from 'zod'
 import { publicSession, publicState } from '../_internal/public-records.js'
 import { appName, email, id, time } from '../_internal/schemas.js'
-import { type AuditDetails, authenticatedProcedure, router } from '../trpc.js'
+import { type AuditDetails, ownerProcedure, router } from '../trpc.js'
 
-/** Resolves `input.app` and lets through the admin token or that application's own API key. */
-const sessionProcedure = authenticatedProcedure.input(z.object({ app: appName })).use(async function canReachApp({
+/** Resolves `input.app`, for the admin token or that application's own API key. */
+const sessionProcedure = ownerProcedure.input(z.object({ app: appName })).use(async function loadApp({
   ctx,
   input,
   next,
 }) {
-  if (ctx.caller.role === 'app' && ctx.caller.app !== input.app) {
-    throw new TRPCError({ code: 'FORBIDDEN', message: "an application's API key reaches only its own sessions" })
-  }
   const app = await ctx.deps.store.apps.get(input.app)
   if (!app) throw new TRPCError({ code: 'NOT_FOUND', message: `no application is named ${JSON.stringify(input.app)}` })
   return next({ ctx: { app, iss: sessionIssuer(app), sessions: ctx.deps.sessions ?? ctx.deps.store } })

@@ -4,7 +4,7 @@
  * added to the router is a command without an edit here; the tables below only word things better.
  * @module
  */
-import { appRouter } from '@backchannel/admin'
+import { appRouter, type Role } from '@backchannel/admin'
 import { createTRPCUntypedClient, httpLink, TRPCClientError } from '@trpc/client'
 import type { Flags, FlagValues } from './flags.js'
 import type { Command } from './help.js'
@@ -13,7 +13,11 @@ import { assembleInput, flagFor, type InputField, inputFields, inputSchema } fro
 
 /** What the CLI reads of a tRPC procedure. */
 interface Procedure {
-  _def: { type: 'query' | 'mutation' | 'subscription'; inputs: unknown[]; meta?: { description?: string } }
+  _def: {
+    type: 'query' | 'mutation' | 'subscription'
+    inputs: unknown[]
+    meta?: { description?: string; role?: Role }
+  }
 }
 
 /** Command names that differ from the procedure's path. */
@@ -86,28 +90,28 @@ const FLAG_HELP: Readonly<Record<string, string>> = {
   id: 'the delivery id (from relays list)',
 }
 
-/** What `--token` may be, by procedure (or its router); the admin token where none is named. */
-const TOKEN_HELP: Readonly<Record<string, string>> = {
-  sessions: "the admin token, or the application's own API key",
-  whoami: "the admin token, or an application's API key",
-  'audit.list': "the admin token (an application's API key may not read the audit log)",
-  'apps.rotateSecret': "the admin token, or the application's own API key",
-  'apps.rotateApiKey': "the admin token, or the application's own API key",
-  'relays.list': "the admin token, or an application's API key with --app set to it",
-  'relays.retry': "the admin token, or an application's API key for its own deliveries (by --id)",
+/** Who may call, by the role a procedure declares: `--token`'s help, and the line of a refusal. */
+const WHO: Readonly<Record<Role, string>> = {
+  admin: 'the admin token',
+  owner: "the admin token, or the API key of the application it names (its owner's)",
+  any: "the admin token, or an application's API key",
 }
 
 const CONNECTION = new Set(['url', 'token'])
 
-function connectionFlags(path: string): Flags {
-  const who = TOKEN_HELP[path] ?? TOKEN_HELP[path.split('.')[0] as string] ?? 'the admin token'
+function connectionFlags(role: Role | undefined): Flags {
+  const who = WHO[role ?? 'admin']
   return {
     url: {
       type: 'string',
       valueHint: 'URL',
       description: 'the gateway (default $BACKCHANNEL_URL, else http://localhost:$PORT, else port 3000)',
     },
-    token: { type: 'string', valueHint: 'token', description: `${who} (default $BACKCHANNEL_ADMIN_TOKEN)` },
+    token: {
+      type: 'string',
+      valueHint: 'token',
+      description: `${who} (default $BACKCHANNEL_TOKEN, else $BACKCHANNEL_ADMIN_TOKEN)`,
+    },
   }
 }
 
@@ -118,7 +122,8 @@ export function adminCommands(router: { _def: { procedures: object } } = appRout
     const { type, inputs, meta } = procedure._def
     if (type === 'subscription') continue
     const words = COMMAND_NAMES[path] ?? path.split('.').map((w) => w.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))
-    const command = leaf(path, type, inputs, meta?.description ?? DESCRIPTIONS[path] ?? `the ${path} ${type}`)
+    const description = meta?.description ?? DESCRIPTIONS[path] ?? `the ${path} ${type}`
+    const command = leaf(path, type, inputs, description, meta?.role)
     let level = tree
     for (const [i, word] of words.entries()) {
       if (i === words.length - 1) {
@@ -139,7 +144,13 @@ export function adminCommands(router: { _def: { procedures: object } } = appRout
   return tree
 }
 
-function leaf(path: string, type: 'query' | 'mutation', inputs: unknown[], description: string): Command {
+function leaf(
+  path: string,
+  type: 'query' | 'mutation',
+  inputs: unknown[],
+  description: string,
+  role: Role | undefined,
+): Command {
   const schema = inputSchema(inputs)
   // A validator that cannot describe itself as JSON Schema still takes its whole input, as JSON.
   const whole: InputField = { path: [], flag: 'input', schema: { description: 'the input, as JSON' }, required: false }
@@ -152,28 +163,35 @@ function leaf(path: string, type: 'query' | 'mutation', inputs: unknown[], descr
   }
   return {
     meta: { description },
-    args: { ...flags, ...connectionFlags(path) },
+    args: { ...flags, ...connectionFlags(role) },
     run: ({ args }: { args: FlagValues }) =>
-      call(path, type, inputs.length > 0 ? assembleInput(fields, args) : undefined, args, fields),
+      call({ path, type, role, fields }, inputs.length > 0 ? assembleInput(fields, args) : undefined, args),
   }
 }
 
+/** What a command knows of its procedure. */
+interface Target {
+  path: string
+  type: 'query' | 'mutation'
+  role: Role | undefined
+  fields: readonly InputField[]
+}
+
 /** Calls one procedure over HTTP and prints its answer as JSON. */
-async function call(
-  path: string,
-  type: 'query' | 'mutation',
-  input: unknown,
-  args: FlagValues,
-  fields: readonly InputField[],
-) {
+async function call({ path, type, role, fields }: Target, input: unknown, args: FlagValues) {
   const base =
     (args.url as string | undefined) ?? process.env.BACKCHANNEL_URL ?? `http://localhost:${process.env.PORT ?? 3000}`
   const from = args.url !== undefined ? '--url' : process.env.BACKCHANNEL_URL ? 'BACKCHANNEL_URL' : 'PORT'
   if (!URL.canParse(base) || !/^https?:$/.test(new URL(base).protocol)) {
     fail(`${from}: ${JSON.stringify(base)} is not the gateway's http(s) URL, e.g. http://localhost:3000`, 2)
   }
-  const token = (args.token as string | undefined) ?? process.env.BACKCHANNEL_ADMIN_TOKEN
-  if (!token) fail('give --token or set BACKCHANNEL_ADMIN_TOKEN', 2)
+  // BACKCHANNEL_TOKEN holds either kind of token; BACKCHANNEL_ADMIN_TOKEN, the server's own, still works.
+  const token =
+    (args.token as string | undefined) ??
+    (process.env.BACKCHANNEL_TOKEN || undefined) ??
+    process.env.BACKCHANNEL_ADMIN_TOKEN
+  if (!token)
+    fail('give --token or set BACKCHANNEL_TOKEN (the admin token or an API key) or BACKCHANNEL_ADMIN_TOKEN', 2)
   const url = base.replace(/\/+$/, '').replace(/(\/trpc)?$/, '/trpc')
   const client = createTRPCUntypedClient({
     links: [httpLink({ url, headers: { authorization: `Bearer ${token}` } })],
@@ -181,14 +199,19 @@ async function call(
   try {
     print(type === 'query' ? await client.query(path, input) : await client.mutation(path, input))
   } catch (err) {
-    throw explain(err, url, fields)
+    throw explain(err, url, fields, role)
   }
 }
 
-/** One line for a failed call: the API's own code and message, or why the gateway did not answer. */
-function explain(err: unknown, url: string, fields: readonly InputField[]): CliError {
+/**
+ * One line for a failed call: the API's own code and message, or why the gateway did not answer.
+ * A `FORBIDDEN` names the role the command needs (its procedure's meta), read after the call: the
+ * gateway alone knows whose the token is.
+ */
+function explain(err: unknown, url: string, fields: readonly InputField[], role: Role | undefined): CliError {
   if (err instanceof TRPCClientError && typeof err.data?.code === 'string') {
-    return new CliError(`${err.data.code}: ${withFlags(err.message, fields)}`)
+    const needs = err.data.code === 'FORBIDDEN' && role ? ` (this command needs role ${role}: ${WHO[role]})` : ''
+    return new CliError(`${err.data.code}: ${withFlags(err.message, fields)}${needs}`)
   }
   // fetch's own failure ("fetch failed") carries the socket's reason in its cause.
   const chain: Error[] = []

@@ -1,19 +1,21 @@
 /**
- * The console calls the admin API in process: the same procedures, with the signed-in admin as
- * the caller, so every rule, validation message and audit record is the API's own.
+ * The console calls the admin API in process: the same procedures, with the signed-in admin or
+ * owner as the caller, so every rule (what an owner may reach), validation message and audit
+ * record (its actor) is the API's own.
  * @module
  */
-import { type AdminDependencies, appRouter, createCallerFactory, errorMessage } from '@backchannel/admin'
+import { type AdminDependencies, appRouter, type Caller, createCallerFactory, errorMessage } from '@backchannel/admin'
 import { TRPCError } from '@trpc/server'
 
 const callerOf = createCallerFactory(appRouter)
 
-/** The admin API as the signed-in admin calls it. */
+/** The admin API as the signed-in admin or owner calls it. */
 export type AdminCaller = ReturnType<typeof callerOf>
 
-/** A caller of the admin API with the admin's role. */
-export function adminCaller(deps: AdminDependencies): AdminCaller {
-  return callerOf({ deps, now: deps.now ?? (() => Date.now() / 1000), caller: { role: 'admin' } })
+/** A caller of the admin API as the admin, or (`owner` given) as that application's owner. */
+export function consoleCaller(deps: AdminDependencies, owner?: string): AdminCaller {
+  const caller: Caller = owner === undefined ? { role: 'admin' } : { role: 'app', app: owner }
+  return callerOf({ deps, now: deps.now ?? (() => Date.now() / 1000), caller })
 }
 
 /** A refused call as a page shows it: the API's message, and the message of each field it names. */

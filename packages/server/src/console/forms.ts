@@ -5,14 +5,21 @@
  * goes is refused by the API, with its message).
  * @module
  */
+import { readBody } from '@backchannel/core'
 
 /** A form's fields, each its last value. */
 export type FormValues = Record<string, string>
 
-/** The fields of a urlencoded or multipart body, strings only. */
-export async function readForm(request: Request): Promise<FormValues> {
+/**
+ * The fields of a urlencoded or multipart body, strings only; `undefined` when the body is larger
+ * than `maxBytes`, however it is framed (a chunked body has no Content-Length to check first).
+ */
+export async function readForm(request: Request, maxBytes: number): Promise<FormValues | undefined> {
+  const body = await readBody(request, maxBytes)
+  if (body === undefined) return undefined
+  const parsed = new Response(body, { headers: { 'content-type': request.headers.get('content-type') ?? '' } })
   const values: FormValues = {}
-  for (const [name, value] of await request.formData()) if (typeof value === 'string') values[name] = value
+  for (const [name, value] of await parsed.formData()) if (typeof value === 'string') values[name] = value
   return values
 }
 

@@ -1,7 +1,8 @@
 /**
- * Signing in to the console: the admin token is exchanged for an opaque session id in a cookie;
- * the session lives in the gateway store under the id's hash (so every worker and instance knows
- * it, and signing out ends it everywhere), for a fixed {@link SESSION_SECONDS}.
+ * Signing in to the console: the admin token, or an application's API key (its owner's tenant
+ * space), is exchanged for an opaque session id in a cookie; the session lives in the gateway store
+ * under the id's hash (so every worker and instance knows it, and signing out ends it everywhere),
+ * for a fixed {@link SESSION_SECONDS}.
  * @module
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto'
@@ -27,14 +28,18 @@ export function sessionCookie(secure: boolean, maxAge: number) {
   return { httpOnly: true, sameSite: 'strict', path: '/admin', secure, maxAge } as const
 }
 
-/** Starts a session for the admin; returns the cookie value (the id, never stored) and the session. */
+/** Who a session is for: the admin, or the owner of `app` signed in with the key of hash `apiKeyHash`. */
+export type SignedInAs = { role: 'admin' } | { role: 'owner'; app: string; apiKeyHash: string }
+
+/** Starts a session for `who`; returns the cookie value (the id, never stored) and the session. */
 export async function startSession(
   store: ConsoleSessionStore,
+  who: SignedInAs,
   now: number,
 ): Promise<{ id: string; session: ConsoleSession }> {
   const id = randomBytes(32).toString('base64url')
   const session: ConsoleSession = {
-    role: 'admin',
+    ...who,
     csrfToken: randomBytes(32).toString('base64url'),
     createdAt: now,
     expiresAt: now + SESSION_SECONDS,

@@ -1,6 +1,7 @@
 /**
- * One application: its logout URL, settings and health; editing its policy and relays; rotating
- * its secret or API key. And the page that shows new credentials, once.
+ * One application: its logout URL, settings and health; editing its policy and relays (the
+ * operator; its owner reads them); rotating its secret or API key. And the page that shows new
+ * credentials, once.
  */
 import type { AppHealth, PublicApp } from '@backchannel/admin'
 import { backlog } from './apps.js'
@@ -42,6 +43,7 @@ export function AppPage(props: {
         label="Back-channel logout URL (paste it into the identity provider)"
         value={props.logoutUrl}
       />
+      <SettingUp app={app} />
       <p class="links">
         <a href={`/admin/sessions?app=${app.name}`}>Sessions</a>
         <a href={`/admin/audit?app=${app.name}`}>Audit log</a>
@@ -86,70 +88,74 @@ export function AppPage(props: {
           <dd>{backlog(health)}</dd>
         </dl>
       </section>
-      <section class="card" aria-labelledby="edit">
-        <h2 id="edit">Policy and relays</h2>
-        <FailureSummary state={props.settings} />
-        <form method="post" action={`/admin/apps/${app.name}/update`}>
-          <Csrf ctx={props.ctx} />
-          <Field
-            name="policy.maxTokenAge"
-            label="Maximum token age (seconds)"
-            state={settings}
-            inputMode="numeric"
-            hint="Empty: the default, 600."
-          />
-          <Field
-            name="policy.clockTolerance"
-            label="Clock tolerance (seconds)"
-            state={settings}
-            inputMode="numeric"
-            hint="Empty: the default, 60."
-          />
-          <Field
-            as="select"
-            name="policy.allowMissingExp"
-            label="Tokens without exp"
-            state={settings}
-            options={[
-              ['', 'unchanged'],
-              ['false', 'refused'],
-              ['true', 'accepted'],
-            ]}
-          />
-          <Field
-            as="select"
-            name="policy.logoutScope"
-            label="A logout ends"
-            state={settings}
-            options={[
-              ['', 'unchanged'],
-              ['session', 'the session (sid)'],
-              ['user', 'every session of the user'],
-            ]}
-          />
-          {app.kind === 'hmac' && (
-            <>
-              <Field name="policy.audience" label="Expected aud" state={settings} />
-              <Field name="policy.issuer" label="Expected iss" state={settings} />
-            </>
-          )}
-          <Field
-            name="policy.relayWaitMs"
-            label="Wait for relays (milliseconds)"
-            state={settings}
-            inputMode="numeric"
-          />
-          <Field
-            as="textarea"
-            name="relays"
-            label="Relays"
-            state={settings}
-            rows={4}
-            hint="One a line: mode URL [clientId], mode forward, sign or hmac. Empty removes every relay."
-          />
-          <button type="submit">Save</button>
-        </form>
-      </section>
+      {props.ctx.owner ? (
+        <PolicyAndRelays app={app} />
+      ) : (
+        <section class="card" aria-labelledby="edit">
+          <h2 id="edit">Policy and relays</h2>
+          <FailureSummary state={props.settings} />
+          <form method="post" action={`/admin/apps/${app.name}/update`}>
+            <Csrf ctx={props.ctx} />
+            <Field
+              name="policy.maxTokenAge"
+              label="Maximum token age (seconds)"
+              state={settings}
+              inputMode="numeric"
+              hint="Empty: the default, 600."
+            />
+            <Field
+              name="policy.clockTolerance"
+              label="Clock tolerance (seconds)"
+              state={settings}
+              inputMode="numeric"
+              hint="Empty: the default, 60."
+            />
+            <Field
+              as="select"
+              name="policy.allowMissingExp"
+              label="Tokens without exp"
+              state={settings}
+              options={[
+                ['', 'unchanged'],
+                ['false', 'refused'],
+                ['true', 'accepted'],
+              ]}
+            />
+            <Field
+              as="select"
+              name="policy.logoutScope"
+              label="A logout ends"
+              state={settings}
+              options={[
+                ['', 'unchanged'],
+                ['session', 'the session (sid)'],
+                ['user', 'every session of the user'],
+              ]}
+            />
+            {app.kind === 'hmac' && (
+              <>
+                <Field name="policy.audience" label="Expected aud" state={settings} />
+                <Field name="policy.issuer" label="Expected iss" state={settings} />
+              </>
+            )}
+            <Field
+              name="policy.relayWaitMs"
+              label="Wait for relays (milliseconds)"
+              state={settings}
+              inputMode="numeric"
+            />
+            <Field
+              as="textarea"
+              name="relays"
+              label="Relays"
+              state={settings}
+              rows={4}
+              hint="One a line: mode URL [clientId], mode forward, sign or hmac. Empty removes every relay."
+            />
+            <button type="submit">Save</button>
+          </form>
+        </section>
+      )}
       <section class="card" aria-labelledby="rotate">
         <h2 id="rotate">Credentials</h2>
         <FailureSummary state={props.rotation} />
@@ -179,6 +185,67 @@ export function AppPage(props: {
   )
 }
 
+/** How to set the logout URL up at the identity provider, or (HMAC) how the application's backend uses it. */
+function SettingUp({ app }: { app: PublicApp }) {
+  return app.kind === 'oidc' ? (
+    <p class="hint">
+      At the identity provider, open the client <span class="mono">{app.clientId}</span> and set its back-channel logout
+      URL to this one, with back-channel logout session required if it offers it (Keycloak: Client settings → Logout
+      settings; Auth0: Application → Settings → OpenID Connect Back-Channel Logout; Okta: the app's logout settings). It
+      then posts a signed logout token here whenever a user signs out.
+    </p>
+  ) : (
+    <p class="hint">
+      Your backend posts <span class="mono">logout_token=JWT</span> (form-encoded) to this URL, the JWT signed with the
+      application's HMAC secret (HS256): the secret's rotation below shows a ready curl line and the CLI line.
+    </p>
+  )
+}
+
+/** The policy and relays as an owner reads them: what its tokens must satisfy and where logouts go are the operator's to change. */
+function PolicyAndRelays({ app }: { app: PublicApp }) {
+  const values = settingsValues(app)
+  const rows: [string, string][] = [
+    ['Maximum token age (seconds)', values['policy.maxTokenAge'] || '600 (default)'],
+    ['Clock tolerance (seconds)', values['policy.clockTolerance'] || '60 (default)'],
+    ['Tokens without exp', app.policy.allowMissingExp ? 'accepted' : 'refused'],
+    ['A logout ends', app.policy.logoutScope === 'user' ? 'every session of the user' : 'the session (sid)'],
+    ...(app.kind === 'hmac'
+      ? ([
+          ['Expected aud', values['policy.audience'] || 'any'],
+          ['Expected iss', values['policy.issuer'] || 'any'],
+        ] as [string, string][])
+      : []),
+    ['Wait for relays (milliseconds)', values['policy.relayWaitMs'] || '0 (default)'],
+  ]
+  return (
+    <section class="card" aria-labelledby="policy">
+      <h2 id="policy">Policy and relays</h2>
+      <p class="hint">Read only: the operator changes them.</p>
+      <dl>
+        {rows.map(([term, value]) => (
+          <>
+            <dt>{term}</dt>
+            <dd>{value}</dd>
+          </>
+        ))}
+        <dt>Relays</dt>
+        <dd>
+          {(app.relays ?? []).length === 0 ? (
+            'none'
+          ) : (
+            <ul class="mono">
+              {(app.relays ?? []).map((r) => (
+                <li>{`${r.mode} ${r.url}`}</li>
+              ))}
+            </ul>
+          )}
+        </dd>
+      </dl>
+    </section>
+  )
+}
+
 /** New credentials, shown on this one answer and never again (nothing is kept to show them later). */
 export function CredentialsPage(props: {
   ctx: PageContext
@@ -201,6 +268,12 @@ export function CredentialsPage(props: {
       {props.apiKey && (
         <Copyable id="api-key" label="API key (the application's token for /trpc)" value={props.apiKey} />
       )}
+      {props.apiKey && props.ctx.owner && (
+        <p role="status">
+          The key you signed in with no longer works: this session is over.{' '}
+          <a href="/admin/sign-in">Sign in again with the new key</a>.
+        </p>
+      )}
       {Object.entries(props.relaySecrets ?? {}).map(([url, secret], i) => (
         <Copyable id={`relay-secret-${i}`} label={`Secret of the hmac relay ${url}`} value={secret} />
       ))}
@@ -215,9 +288,11 @@ export function CredentialsPage(props: {
           <Copyable id="cli-line" label="CLI: mints a fresh token and sends it" value={props.example.cli} />
         </section>
       )}
-      <p>
-        <a href={`/admin/apps/${props.app}`}>Back to {props.app}</a>
-      </p>
+      {!(props.apiKey && props.ctx.owner) && (
+        <p>
+          <a href={`/admin/apps/${props.app}`}>Back to {props.app}</a>
+        </p>
+      )}
     </Layout>
   )
 }

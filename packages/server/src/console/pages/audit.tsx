@@ -52,7 +52,7 @@ export function AuditPage(props: {
           name="app"
           label="Application"
           state={props.query}
-          options={appOptions(props.apps, 'every application')}
+          options={appOptions(props.ctx, props.apps, 'every application')}
         />
         <Field as="select" name="source" label="Source" state={props.query} options={options(SOURCES)} />
         <Field as="select" name="outcome" label="Outcome" state={props.query} options={options(OUTCOMES)} />

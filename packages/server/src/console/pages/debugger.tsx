@@ -1,6 +1,6 @@
 /** The token debugger: a pasted logout token or SET, its header and claims, and the first rule it fails. */
 import type { TokenReport } from '../debugger.js'
-import { Csrf, Field, type FormState, Layout, type PageContext } from './ui.js'
+import { Csrf, FailureSummary, Field, type FormState, Layout, type PageContext } from './ui.js'
 
 /** The form, and the report of the token last sent. */
 export function DebuggerPage(props: {
@@ -13,6 +13,7 @@ export function DebuggerPage(props: {
   return (
     <Layout title="Token debugger" ctx={props.ctx}>
       <p>Nothing sent here is stored or logged, and its jti is not claimed: the token can still be used.</p>
+      <FailureSummary state={props.state} />
       <form method="post" action="/admin/debugger" class="card">
         <Csrf ctx={props.ctx} />
         <Field

@@ -37,7 +37,7 @@ export function RelaysPage(props: {
           name="app"
           label="Application"
           state={props.query}
-          options={appOptions(props.apps, 'every application')}
+          options={appOptions(props.ctx, props.apps, 'every application')}
         />
         <Field
           as="select"

@@ -38,7 +38,13 @@ export function SessionsPage(props: {
       <FailureSummary state={props.query} />
       <FailureSummary state={props.revoke} />
       <form method="get" action="/admin/sessions" class="card filters">
-        <Field as="select" name="app" label="Application" state={props.query} options={appOptions(props.apps)} />
+        <Field
+          as="select"
+          name="app"
+          label="Application"
+          state={props.query}
+          options={appOptions(props.ctx, props.apps)}
+        />
         <Field name="sub" label="User (sub)" state={props.query} required />
         <button type="submit">Show sessions</button>
       </form>

@@ -6,19 +6,31 @@
 import type { ComponentChildren, JSX } from 'preact'
 import type { ApiFailure } from '../api.js'
 
-/** What every signed-in page knows: the session's CSRF token, for its forms. */
+/** What every signed-in page knows: the session's CSRF token, for its forms, and whose space it is. */
 export interface PageContext {
   csrf: string
+  /** Signed in with this application's API key: its owner's tenant space. Absent for the admin. */
+  owner?: string
 }
 
-const NAV = [
+/** The operator's navigation. */
+const NAV: readonly (readonly [string, string])[] = [
   ['/admin/apps', 'Applications'],
   ['/admin/sessions', 'Sessions'],
   ['/admin/audit', 'Audit log'],
   ['/admin/relays', 'Relays'],
   ['/admin/streams', 'Streams'],
   ['/admin/debugger', 'Token debugger'],
-] as const
+]
+
+/** An owner's navigation: its application and what the API lets it reach of it; none of the operator's pages. */
+const ownerNav = (app: string): readonly (readonly [string, string])[] => [
+  [`/admin/apps/${app}`, app],
+  [`/admin/sessions?app=${app}`, 'Sessions'],
+  [`/admin/audit?app=${app}`, 'Audit log'],
+  [`/admin/relays?app=${app}`, 'Relays'],
+  ['/admin/debugger', 'Token debugger'],
+]
 
 /** The frame of every page; `ctx` absent on the sign-in page (no navigation, no sign-out). */
 export function Layout(props: { title: string; ctx?: PageContext; children: ComponentChildren }) {
@@ -36,7 +48,7 @@ export function Layout(props: { title: string; ctx?: PageContext; children: Comp
           <span class="brand">Backchannel</span>
           {props.ctx && (
             <nav aria-label="Console">
-              {NAV.map(([href, label]) => (
+              {(props.ctx.owner ? ownerNav(props.ctx.owner) : NAV).map(([href, label]) => (
                 <a href={href}>{label}</a>
               ))}
               <form method="post" action="/admin/sign-out" class="inline">
@@ -184,7 +196,11 @@ export function time(seconds: number | undefined): string {
   return seconds === undefined ? '—' : new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
 }
 
-/** Options of an application select: every app, and "any" first when `any` is given. */
-export function appOptions(names: readonly string[], any?: string): [string, string][] {
-  return [...(any ? [['', any] as [string, string]] : []), ...names.map((n) => [n, n] as [string, string])]
+/**
+ * Options of an application select: every app, and "any" first when `any` is given, unless an
+ * owner is signed in (its one application is all it may choose).
+ */
+export function appOptions(ctx: PageContext, names: readonly string[], any?: string): [string, string][] {
+  const all = any && !ctx.owner ? [['', any] as [string, string]] : []
+  return [...all, ...names.map((n) => [n, n] as [string, string])]
 }

@@ -13,26 +13,38 @@ import {
   revokeSessions,
   sessionsPage,
   streamsPage,
+  verifyStream,
 } from './records.js'
 import type { Handler } from './shared.js'
 
 export type { ConsoleRequest, RouteDependencies } from './shared.js'
 
+/** A route: its handler, and whether an application's owner may use it (else it is the operator's alone). */
+export interface Route {
+  run: Handler
+  owner: boolean
+}
+
+const operator = (run: Handler): Route => ({ run, owner: false })
+/** Reached by the admin and by an owner, whose pages show (and whose API calls reach) its application alone. */
+const shared = (run: Handler): Route => ({ run, owner: true })
+
 /** The signed-in routes: `METHOD path`, `:name` standing for an application's name. */
-export const ROUTES: Readonly<Record<string, Handler>> = {
-  'GET /admin/apps': appsPage,
-  'GET /admin/register': newAppPage,
-  'POST /admin/apps': createApp,
-  'GET /admin/apps/:name': (req, deps) => appPage(req, deps),
-  'POST /admin/apps/:name/update': updateApp,
-  'POST /admin/apps/:name/rotate-secret': rotateSecret,
-  'POST /admin/apps/:name/rotate-api-key': rotateApiKey,
-  'GET /admin/sessions': sessionsPage,
-  'POST /admin/sessions/revoke': revokeSessions,
-  'GET /admin/audit': auditPage,
-  'GET /admin/relays': relaysPage,
-  'POST /admin/relays/retry': retryRelays,
-  'GET /admin/streams': streamsPage,
-  'GET /admin/debugger': debuggerPage,
-  'POST /admin/debugger': debugToken,
+export const ROUTES: Readonly<Record<string, Route>> = {
+  'GET /admin/apps': operator(appsPage),
+  'GET /admin/register': operator(newAppPage),
+  'POST /admin/apps': operator(createApp),
+  'GET /admin/apps/:name': shared((req, deps) => appPage(req, deps)),
+  'POST /admin/apps/:name/update': operator(updateApp),
+  'POST /admin/apps/:name/rotate-secret': shared(rotateSecret),
+  'POST /admin/apps/:name/rotate-api-key': shared(rotateApiKey),
+  'GET /admin/sessions': shared(sessionsPage),
+  'POST /admin/sessions/revoke': shared(revokeSessions),
+  'GET /admin/audit': shared(auditPage),
+  'GET /admin/relays': shared(relaysPage),
+  'POST /admin/relays/retry': shared(retryRelays),
+  'GET /admin/streams': operator(streamsPage),
+  'POST /admin/streams/verify': operator(verifyStream),
+  'GET /admin/debugger': shared(debuggerPage),
+  'POST /admin/debugger': shared(debugToken),
 }

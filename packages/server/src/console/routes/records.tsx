@@ -3,7 +3,7 @@
  * deliveries and their retry, the Shared Signals streams, and the token debugger.
  * @module
  */
-import { type AdminCaller, attempt } from '../api.js'
+import { attempt } from '../api.js'
 import { checkToken } from '../debugger.js'
 import { defined, optional, queryValues, utcSeconds } from '../forms.js'
 import { page, seeOther } from '../http.js'
@@ -12,12 +12,13 @@ import { DebuggerPage } from '../pages/debugger.js'
 import { RelaysPage } from '../pages/relays.js'
 import { SessionsPage } from '../pages/sessions.js'
 import { type StreamRow, StreamsPage } from '../pages/streams.js'
-import { appNames, type Handler, notice } from './shared.js'
+import type { FormState } from '../pages/ui.js'
+import { appNames, type ConsoleRequest, chosenApp, type Handler, notice, type RouteDependencies } from './shared.js'
 
 /** A user's sessions in one application, once both are chosen. */
 export const sessionsPage: Handler = async ({ api, ctx, url }) => {
   const values = queryValues(url)
-  const apps = await appNames(api)
+  const apps = await appNames({ api, ctx })
   if (!values.app || !values.sub)
     return page(<SessionsPage ctx={ctx} apps={apps} query={{ values }} notice={notice(url)} />)
   const result = await attempt(() => api.sessions.list({ app: values.app ?? '', sub: values.sub ?? '' }))
@@ -44,7 +45,7 @@ export const revokeSessions: Handler = async ({ api, ctx, form }) => {
       `/admin/sessions?${new URLSearchParams({ app, sub: sub ?? '', notice: 'revoked', count: String(result.value.revoked) })}`,
     )
   }
-  const apps = await appNames(api)
+  const apps = await appNames({ api, ctx })
   return page(
     <SessionsPage
       ctx={ctx}
@@ -61,7 +62,7 @@ export const auditPage: Handler = async ({ api, ctx, url }) => {
   const values = queryValues(url)
   const limit = 50
   const input = defined({
-    app: optional(values.app),
+    app: chosenApp(ctx, values.app),
     source: optional(values.source),
     outcome: optional(values.outcome),
     since: utcSeconds(values.since),
@@ -69,7 +70,10 @@ export const auditPage: Handler = async ({ api, ctx, url }) => {
     before: optional(values.before),
     limit,
   })
-  const [apps, result] = await Promise.all([appNames(api), attempt(() => api.audit.list(input as { limit: number }))])
+  const [apps, result] = await Promise.all([
+    appNames({ api, ctx }),
+    attempt(() => api.audit.list(input as { limit: number })),
+  ])
   if (!result.ok) return page(<AuditPage ctx={ctx} apps={apps} query={{ values, failure: result.failure }} />, 400)
   const last = result.value.at(-1)
   const next =
@@ -82,8 +86,11 @@ export const auditPage: Handler = async ({ api, ctx, url }) => {
 /** Relay deliveries, filtered by application and state, newest first. */
 export const relaysPage: Handler = async ({ api, ctx, url }) => {
   const values = queryValues(url)
-  const input = defined({ app: optional(values.app), state: optional(values.state), limit: 100 })
-  const [apps, result] = await Promise.all([appNames(api), attempt(() => api.relays.list(input as { limit: number }))])
+  const input = defined({ app: chosenApp(ctx, values.app), state: optional(values.state), limit: 100 })
+  const [apps, result] = await Promise.all([
+    appNames({ api, ctx }),
+    attempt(() => api.relays.list(input as { limit: number })),
+  ])
   const query = { values, ...(result.ok ? {} : { failure: result.failure }) }
   return page(
     <RelaysPage ctx={ctx} apps={apps} query={query} deliveries={result.ok ? result.value : []} notice={notice(url)} />,
@@ -96,8 +103,8 @@ export const retryRelays: Handler = async ({ api, ctx, form }) => {
   const input = form.id ? { id: form.id } : { app: form.app ?? '', state: 'dead' as const }
   const result = await attempt(() => api.relays.retry(input))
   if (!result.ok) {
-    const apps = await appNames(api)
-    const deliveries = await api.relays.list({ limit: 100 })
+    const apps = await appNames({ api, ctx })
+    const deliveries = await api.relays.list(defined({ app: ctx.owner, limit: 100 }) as { limit: number })
     return page(
       <RelaysPage ctx={ctx} apps={apps} query={{}} deliveries={deliveries} retry={{ failure: result.failure }} />,
       400,
@@ -106,8 +113,9 @@ export const retryRelays: Handler = async ({ api, ctx, form }) => {
   return seeOther(`/admin/relays?notice=retried&count=${result.value.retried}`)
 }
 
-/** The Shared Signals streams and the last event each received (from the audit log). */
-export const streamsPage: Handler = async ({ api, ctx }, deps) => {
+/** The Shared Signals streams, their state, and the last event each received (from the audit log). */
+async function streamsView(req: ConsoleRequest, deps: RouteDependencies, verify?: FormState, status = 200) {
+  const { api, ctx, url } = req
   const [streams, events] = await Promise.all([api.streams.list(), api.audit.list({ source: 'ssf', limit: 500 })])
   const rows: StreamRow[] = streams.map((stream) => {
     const last = events.find((e) => e.stream === stream.name)
@@ -116,10 +124,32 @@ export const streamsPage: Handler = async ({ api, ctx }, deps) => {
       ...(last && { lastEvent: { at: last.at, outcome: last.outcome, event: last.event, code: last.code } }),
     }
   })
-  return page(<StreamsPage ctx={ctx} streams={rows} publicUrl={deps.publicUrl} />)
+  return page(
+    <StreamsPage ctx={ctx} streams={rows} publicUrl={deps.publicUrl} verify={verify} notice={notice(url)} />,
+    status,
+  )
 }
 
-async function debuggerTargets(api: AdminCaller): Promise<[string, string][]> {
+/** The streams page. */
+export const streamsPage: Handler = (req, deps) => streamsView(req, deps)
+
+/**
+ * Asks a stream's transmitter for a verification event (`streams.verify`); the page then shows it
+ * asked, and verified once the event arrived. A refusal is shown with the API's message; the
+ * access token is never written back into the page.
+ */
+export const verifyStream: Handler = async (req, deps) => {
+  const name = req.form.name ?? ''
+  const result = await attempt(() =>
+    req.api.streams.verify(defined({ name, accessToken: optional(req.form.accessToken) }) as { name: string }),
+  )
+  if (result.ok) return seeOther(`/admin/streams?${new URLSearchParams({ notice: 'verify', name })}`)
+  return streamsView(req, deps, { values: { name }, failure: result.failure }, 400)
+}
+
+/** What the debugger checks tokens for: every application and stream; an owner's application alone. */
+async function debuggerTargets({ api, ctx }: Pick<ConsoleRequest, 'api' | 'ctx'>): Promise<[string, string][]> {
+  if (ctx.owner) return [[`app:${ctx.owner}`, `application ${ctx.owner} (logout token)`]]
   const [apps, streams] = await Promise.all([api.apps.list(), api.streams.list()])
   return [
     ...apps.map((a) => [`app:${a.name}`, `application ${a.name} (logout token)`] as [string, string]),
@@ -128,11 +158,21 @@ async function debuggerTargets(api: AdminCaller): Promise<[string, string][]> {
 }
 
 /** The token debugger's form. */
-export const debuggerPage: Handler = async ({ api, ctx }) =>
-  page(<DebuggerPage ctx={ctx} targets={await debuggerTargets(api)} />)
+export const debuggerPage: Handler = async (req) =>
+  page(<DebuggerPage ctx={req.ctx} targets={await debuggerTargets(req)} />)
 
 /** Checks a pasted token for an application or stream: its header, claims and the first rule it fails. */
-export const debugToken: Handler = async ({ api, ctx, form }, deps) => {
+export const debugToken: Handler = async (req, deps) => {
+  const { ctx, form } = req
+  const targets = await debuggerTargets(req)
+  // The checker reads the store itself, not through the API: only a target offered to this caller is checked.
+  if (!targets.some(([value]) => value === form.target)) {
+    const failure = {
+      message: 'target: choose one of the applications offered',
+      fields: { target: 'choose one of those offered' },
+    }
+    return page(<DebuggerPage ctx={ctx} targets={targets} state={{ values: form, failure }} />, 400)
+  }
   const report = await checkToken(deps.tokens, form.token ?? '', form.target ?? '')
-  return page(<DebuggerPage ctx={ctx} targets={await debuggerTargets(api)} state={{ values: form }} report={report} />)
+  return page(<DebuggerPage ctx={ctx} targets={targets} state={{ values: form }} report={report} />)
 }

@@ -5,7 +5,7 @@
  */
 import type { AdminCaller } from '../api.js'
 import type { TokenCheck } from '../debugger.js'
-import type { FormValues } from '../forms.js'
+import { type FormValues, optional } from '../forms.js'
 import type { PageContext } from '../pages/ui.js'
 
 /** One signed-in request, as a handler sees it. */
@@ -35,6 +35,8 @@ const NOTICES: Record<string, (count: string) => string> = {
   unchanged: () => 'Nothing was changed.',
   revoked: (n) => `${n} session(s) revoked.`,
   retried: (n) => `${n} delivery(ies) queued again.`,
+  verify: () =>
+    'Verification asked for: the transmitter sends its event, and the stream shows verified once it arrives.',
 }
 /** The notice a redirect asked for (`?notice=revoked&count=2`), if it is one of {@link NOTICES}; a count is digits only. */
 export function notice(url: URL): string | undefined {
@@ -44,5 +46,9 @@ export function notice(url: URL): string | undefined {
 
 /** The back-channel logout URL of an application: what its identity provider posts to. */
 export const logoutUrl = (deps: RouteDependencies, app: string) => `${deps.publicUrl}/auth/logout/${app}`
-/** Every application's name, for the pages' application selects. */
-export const appNames = async (api: AdminCaller) => (await api.apps.list()).map((a) => a.name)
+/** The application names the pages' selects offer: every one to the admin, its own to an owner. */
+export const appNames = async ({ api, ctx }: Pick<ConsoleRequest, 'api' | 'ctx'>) =>
+  ctx.owner ? [ctx.owner] : (await api.apps.list()).map((a) => a.name)
+
+/** The application a page's query names; an owner's own when it names none (the API wants it named). */
+export const chosenApp = (ctx: ConsoleRequest['ctx'], value: string | undefined) => optional(value) ?? ctx.owner
