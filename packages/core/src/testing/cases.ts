@@ -31,6 +31,18 @@ export interface Subject<T> {
 /** Builds a fresh, empty store for one case, on the case's clock. */
 export type Factory<T> = (clock: ManualClock) => Promise<T | Subject<T>> | T | Subject<T>
 
+/**
+ * What a {@link Factory} made, as a {@link Subject}: a bare store is wrapped, a subject kept.
+ *
+ * @example
+ * ```ts
+ * const { store, cleanup } = subjectOf(await factory(createManualClock()))
+ * ```
+ */
+export function subjectOf<T>(made: T | Subject<T>): Subject<T> {
+  return made && typeof made === 'object' && 'store' in made ? (made as Subject<T>) : { store: made as T }
+}
+
 /** One conformance case. */
 export interface ConformanceCase {
   /** What the case proves, e.g. `"a sid logout ends the sessions of that sid only"`. */

@@ -15,8 +15,16 @@ import type { ConformanceCase, Factory } from './cases.js'
 const ISS = 'https://id.example.com'
 const DAY = 86_400
 
-/** A logout of `sid` for app `wiki`, relayed to one `forward` and one `sign` relay. */
-const targetAt = (now: number, sid: string): RevocationTarget => ({
+/**
+ * The logout the outbox cases revoke: `sid` of `alice` at app `wiki`, issued at `now` (seconds
+ * since epoch), relayed to one `forward` and one `sign` relay. For cases of your own beside them.
+ *
+ * @example
+ * ```ts
+ * await store.revoke(relayTarget(clock.now(), 'x')) // two pending deliveries
+ * ```
+ */
+export const relayTarget = (now: number, sid: string): RevocationTarget => ({
   app: 'wiki',
   iss: ISS,
   sub: 'alice',
@@ -89,7 +97,7 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
     it('writes one delivery per relay with the revocation, the IdP’s token kept for forward only', async (ctx) => {
       const { store, clock } = ctx
       ok(store.relayOutbox === true, 'relayOutbox is true')
-      await store.revoke(targetAt(clock.now(), 'x'))
+      await store.revoke(relayTarget(clock.now(), 'x'))
       const { due, count } = await store.outbox.pending()
       equal(count, 2, 'pending().count')
       match(
@@ -113,7 +121,7 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
       const sessions = store as RelayOutboxRevoker & Partial<SessionStore>
       await sessions.register?.(sessionOf('x'))
       subject.failWrites()
-      const target = targetAt(clock.now(), 'x')
+      const target = relayTarget(clock.now(), 'x')
       await rejects(store.revoke(target), { code: 'ERR_STORE_UNAVAILABLE' }, 'revoke() on failing writes')
       if (store.recorded) equal(await store.recorded(target), false, 'recorded() of the failed logout')
       if (sessions.status) match(await sessions.status('wiki', 's-x'), { state: 'active' }, 'the session’s status')
@@ -129,7 +137,7 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
       await (store as RelayOutboxRevoker & Partial<SessionStore>).register?.(sessionOf('x'))
       // The first write may commit, the second fails: a revoker writing in two steps is caught halfway.
       subject.failWrites(1)
-      const target = targetAt(clock.now(), 'x')
+      const target = relayTarget(clock.now(), 'x')
       await store.revoke(target).catch(() => undefined)
       const rows = (await store.outbox.list()).length
       if (await revoked(target)) equal(rows, 2, 'deliveries stored with the recorded logout')
@@ -139,8 +147,8 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
     it('claimAndRevoke() writes no second delivery for a replayed token, and keeps the first past the time a write may take', async (ctx) => {
       const logout = logoutOf(ctx)
       const { store, clock } = ctx
-      equal(await logout(targetAt(clock.now(), 'x')), true, 'the first logout claimed')
-      equal(await logout(targetAt(clock.now(), 'x')), false, 'the replay claimed')
+      equal(await logout(relayTarget(clock.now(), 'x')), true, 'the first logout claimed')
+      equal(await logout(relayTarget(clock.now(), 'x')), false, 'the replay claimed')
       equal((await store.outbox.pending()).count, 2, 'pending().count')
       equal((await store.outbox.list({ app: 'wiki' })).length, 2, 'list({ app }).length')
       clock.advance(61)
@@ -149,13 +157,19 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
 
     it('leases a delivery to one taker until the lease expires, and settles it', async (ctx) => {
       const { store, clock } = ctx
-      await store.revoke(targetAt(clock.now(), 'x'))
+      await store.revoke(relayTarget(clock.now(), 'x'))
       const first = await takeFirst(ctx)
       equal(await store.outbox.take(first.id, 30), undefined, 'take() while leased')
       clock.advance(31)
       const again = present(await store.outbox.take(first.id, 30), 'take() once the lease expired')
       equal(again.id, first.id, 'the id take() returned once the lease expired')
-      await store.outbox.settle({ ...again, state: 'delivered', attempts: 1, lastStatus: 200, deliveredAt: clock.now() })
+      await store.outbox.settle({
+        ...again,
+        state: 'delivered',
+        attempts: 1,
+        lastStatus: 200,
+        deliveredAt: clock.now(),
+      })
       equal(await store.outbox.take(first.id, 30), undefined, 'take() of a delivered row')
       match(await store.outbox.get(first.id), { state: 'delivered', attempts: 1 }, 'get() of the delivered row')
       equal((await store.outbox.pending()).count, 1, 'pending().count')
@@ -163,7 +177,7 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
 
     it('gives a delivery to exactly one of 20 concurrent take() calls', async (ctx) => {
       const { store, clock } = ctx
-      await store.revoke(targetAt(clock.now(), 'x'))
+      await store.revoke(relayTarget(clock.now(), 'x'))
       const first = present((await store.outbox.pending()).due[0], 'the first due delivery')
       const takes = await Promise.all(Array.from({ length: 20 }, () => store.outbox.take(first.id, 30)))
       equal(
@@ -175,7 +189,7 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
 
     it('ignores a late settle() by a former lease holder: the new holder’s lease and the row stay', async (ctx) => {
       const { store, clock } = ctx
-      await store.revoke(targetAt(clock.now(), 'x'))
+      await store.revoke(relayTarget(clock.now(), 'x'))
       const a = await takeFirst(ctx)
       clock.advance(31)
       const b = present(await store.outbox.take(a.id, 30), 'take() by B once A’s lease expired')
@@ -184,12 +198,16 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
       equal(await store.outbox.get(a.id), stored, 'get() after A’s late settle()')
       equal(await store.outbox.take(a.id, 30), undefined, 'take() while B holds the lease')
       await store.outbox.settle({ ...b, attempts: 1, lastStatus: 503, nextAttemptAt: clock.now() + 5 })
-      match(await store.outbox.get(a.id), { state: 'pending', attempts: 1, lastStatus: 503 }, 'get() after B’s settle()')
+      match(
+        await store.outbox.get(a.id),
+        { state: 'pending', attempts: 1, lastStatus: 503 },
+        'get() after B’s settle()',
+      )
     }),
 
     it('does not bring back a delivery discarded while its attempt ran', async (ctx) => {
       const { store, clock } = ctx
-      await store.revoke(targetAt(clock.now(), 'x'))
+      await store.revoke(relayTarget(clock.now(), 'x'))
       const first = await takeFirst(ctx)
       equal(await store.outbox.discard(first.id), true, 'discard()')
       await store.outbox.settle({ ...first, attempts: 1, lastStatus: 503, nextAttemptAt: clock.now() + 5 })
@@ -199,7 +217,7 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
 
     it('does not hand out a delivery before its next attempt is due, and keeps its unsent tries', async (ctx) => {
       const { store, clock } = ctx
-      await store.revoke(targetAt(clock.now(), 'x'))
+      await store.revoke(relayTarget(clock.now(), 'x'))
       const first = await takeFirst(ctx)
       const lastError = 'the token could not be minted'
       await store.outbox.settle({ ...first, unsentTries: 2, lastError, nextAttemptAt: clock.now() + 5 })
@@ -219,9 +237,9 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
       clock,
     }) => {
       const { outbox } = store
-      await store.revoke(targetAt(clock.now(), 'x'))
+      await store.revoke(relayTarget(clock.now(), 'x'))
       clock.advance(1)
-      await store.revoke({ ...targetAt(clock.now(), 'y'), app: 'other' })
+      await store.revoke({ ...relayTarget(clock.now(), 'y'), app: 'other' })
       const all = await outbox.list()
       equal(
         all.map((d) => d.app),
@@ -234,7 +252,14 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
 
       const newest = present((await outbox.list({ app: 'wiki' }))[0], "wiki's newest delivery")
       const dead = present(await outbox.take(newest.id, 30), 'take() of a due delivery')
-      await outbox.settle({ ...dead, state: 'dead', attempts: 1, unsentTries: 1, lastStatus: 400, lastError: 'HTTP 400' })
+      await outbox.settle({
+        ...dead,
+        state: 'dead',
+        attempts: 1,
+        unsentTries: 1,
+        lastStatus: 400,
+        lastError: 'HTTP 400',
+      })
       match(await outbox.list({ state: 'dead' }), [{ id: dead.id }], 'list({ state: "dead" })')
       equal((await outbox.pending()).count, 3, 'pending().count')
       equal(await outbox.retry(dead.id), true, 'retry() of a dead delivery')
@@ -260,7 +285,7 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
 
     it('keeps delivered rows 7 days and dead rows 30 days', async ({ store, clock }) => {
       const { outbox } = store
-      await store.revoke(targetAt(clock.now(), 'x'))
+      await store.revoke(relayTarget(clock.now(), 'x'))
       const { due } = await outbox.pending()
       const ids = [present(due[0], 'a first due delivery').id, present(due[1], 'a second due delivery').id]
       const [a, b] = await Promise.all(ids.map((id) => outbox.take(id, 30)))
