@@ -266,9 +266,9 @@ describe('planRetry', () => {
 
   it('backs off tries that sent nothing (mint failures) as attempts, without counting them toward the 8', () => {
     const unsent: RelayAttemptResult = { ...failed, sent: false }
-    expect(waitOf(planRetry({ ...at(0), mintFailures: 3 }, unsent, t, () => 0.5))).toBe(RETRY_SCHEDULE[2])
-    expect(waitOf(planRetry({ ...at(2), mintFailures: 1 }, unsent, t, () => 0.5))).toBe(RETRY_SCHEDULE[2])
-    expect(planRetry({ ...at(7), mintFailures: 5 }, unsent, t + 30_000, () => 0.5)).toEqual({
+    expect(waitOf(planRetry({ ...at(0), unsentTries: 3 }, unsent, t, () => 0.5))).toBe(RETRY_SCHEDULE[2])
+    expect(waitOf(planRetry({ ...at(2), unsentTries: 1 }, unsent, t, () => 0.5))).toBe(RETRY_SCHEDULE[2])
+    expect(planRetry({ ...at(7), unsentTries: 5 }, unsent, t + 30_000, () => 0.5)).toEqual({
       state: 'pending',
       nextAttemptAt: t + 30_000 + 21_600,
     })

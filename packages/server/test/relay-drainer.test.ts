@@ -265,7 +265,7 @@ describe('a try that cannot mint its token (a master key other than the one that
       const before = t
       await drainer.wake()
       const [row] = await wrong.outbox.list()
-      expect(row).toMatchObject({ state: 'pending', attempts: 0, mintFailures: i })
+      expect(row).toMatchObject({ state: 'pending', attempts: 0, unsentTries: i })
       expect(row?.lastError).toMatch(/^the token could not be minted: a stored secret cannot be decrypted/)
       waits.push((row?.nextAttemptAt ?? 0) - before)
       t = row?.nextAttemptAt ?? t
@@ -292,7 +292,7 @@ describe('a try that cannot mint its token (a master key other than the one that
     expect(receiver.received).toHaveLength(1)
     const [row] = await right.outbox.list()
     expect(row).toMatchObject({ state: 'delivered', attempts: 1, lastStatus: 204 })
-    expect(row?.mintFailures).toBeUndefined()
+    expect(row?.unsentTries).toBeUndefined()
     await right.close()
   })
 
@@ -308,7 +308,7 @@ describe('a try that cannot mint its token (a master key other than the one that
     await drainer.close()
     await audit.close()
     const [row] = await wrong.outbox.list()
-    expect(row).toMatchObject({ state: 'pending', attempts: 0, mintFailures: 1, nextAttemptAt: t + 1 })
+    expect(row).toMatchObject({ state: 'pending', attempts: 0, unsentTries: 1, nextAttemptAt: t + 1 })
     expect(row?.lastError).toMatch(/^the application could not be read: a stored secret cannot be decrypted/)
     expect(await wrong.audit.list({ app: 'wiki' })).toEqual([
       expect.objectContaining({ source: 'relay', outcome: 'retry', attempts: 0, code: NOT_SENT }),
