@@ -16,6 +16,7 @@ import { createMetrics } from '../src/metrics.js'
 import {
   type AttemptDelivery,
   createAttemptDelivery,
+  MAX_AGE_SECONDS,
   NOT_SENT,
   type PlanRetry,
   planRetry,
@@ -313,6 +314,34 @@ describe('a try that cannot mint its token (a master key other than the one that
     expect(await wrong.audit.list({ app: 'wiki' })).toEqual([
       expect.objectContaining({ source: 'relay', outcome: 'retry', attempts: 0, code: NOT_SENT }),
     ])
+    expect(receiver.received).toHaveLength(0)
+    await wrong.close()
+  })
+
+  it('gives up a row never sent once it is 24 h old: dead, audited as not sent, no attempt spent', async () => {
+    const sealing = await open(sealedKey)
+    await sealing.apps.create(relayApp([{ url: receiver.url, mode: 'hmac' }], { [receiver.url]: 'bcs_sealed' }))
+    await sealing.close()
+
+    const wrong = await open(otherKey)
+    const createdAt = t
+    await relayedLogout(wrong, 'hmac')
+    const { drainer, audit } = drainOver(wrong)
+    await drainer.wake()
+    expect((await wrong.outbox.list())[0]).toMatchObject({ state: 'pending', unsentTries: 1 })
+    // Due again a little before the 24 h: the next try would fall past them.
+    t = createdAt + MAX_AGE_SECONDS - 1
+    await drainer.wake()
+    await drainer.close()
+    await audit.close()
+    const [row] = await wrong.outbox.list()
+    expect(row).toMatchObject({ state: 'dead', attempts: 0, unsentTries: 2 })
+    expect((await wrong.audit.list({ app: 'wiki' }))[0]).toMatchObject({
+      source: 'relay',
+      outcome: 'dead',
+      attempts: 0,
+      code: NOT_SENT,
+    })
     expect(receiver.received).toHaveLength(0)
     await wrong.close()
   })
