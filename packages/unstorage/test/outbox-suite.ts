@@ -18,16 +18,26 @@ import type { BackchannelStore } from '../src/index.js'
 
 const iss = 'https://id.example.com'
 
-/** Makes `backend`'s commits (`setMany`, `claimAndSetMany`) fail once `after` more have succeeded. */
-function failCommits(backend: StoreBackend, after = 0) {
-  let left = after
+/** Routes `backend`'s commits (`setMany`, `claimAndSetMany`) through `around`, with the entries each writes. */
+function aroundCommits(
+  backend: StoreBackend,
+  around: (entries: RecordWrite[], commit: () => Promise<unknown>) => Promise<unknown>,
+) {
   for (const method of ['setMany', 'claimAndSetMany'] as const) {
-    const original = backend[method]?.bind(backend) as ((...args: unknown[]) => Promise<never>) | undefined
+    const original = backend[method]?.bind(backend) as ((...args: unknown[]) => Promise<unknown>) | undefined
     if (!original) continue
+    // Wrapped on the backend object the store calls through; still real writes.
     Object.assign(backend, {
-      [method]: (...args: unknown[]) => (left-- > 0 ? original(...args) : Promise.reject(new Error('connection lost'))),
+      [method]: (...args: unknown[]) =>
+        around((method === 'setMany' ? args[0] : args[1]) as RecordWrite[], () => original(...args)),
     })
   }
+}
+
+/** Makes `backend`'s commits fail once `after` more have succeeded. */
+function failCommits(backend: StoreBackend, after = 0) {
+  let left = after
+  aroundCommits(backend, (_entries, commit) => (left-- > 0 ? commit() : Promise.reject(new Error('connection lost'))))
 }
 
 export function describeOutbox(name: string, factory: Factory<BackchannelStore>): void {
@@ -53,18 +63,10 @@ export function describeOutbox(name: string, factory: Factory<BackchannelStore>)
     it('writes the deliveries in the revocation’s own backend write (before it, where writes are not atomic)', async () => {
       const calls: string[][] = []
       const { backend } = store
-      for (const method of ['setMany', 'claimAndSetMany'] as const) {
-        const original = backend[method]?.bind(backend) as ((...args: unknown[]) => Promise<unknown>) | undefined
-        if (!original) continue
-        // Wrapped on the backend object the store calls through; still a real write.
-        Object.assign(backend, {
-          [method]: (...args: unknown[]) => {
-            const entries = (method === 'setMany' ? args[0] : args[1]) as RecordWrite[]
-            calls.push(entries.map((e) => e.key))
-            return original(...args)
-          },
-        })
-      }
+      aroundCommits(backend, (entries, commit) => {
+        calls.push(entries.map((e) => e.key))
+        return commit()
+      })
       await store.register({ app: 'wiki', iss, sessionId: 's1', sub: 'alice', sid: 'x' })
       await store.revoke(target('x'))
       const { due } = await store.outbox.pending()
