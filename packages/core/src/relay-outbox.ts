@@ -96,7 +96,8 @@ export interface RelayOutbox {
   list(query?: RelayListQuery): Promise<RelayDelivery[]>
   /**
    * A `dead` delivery becomes pending, due now, with a fresh budget (attempts, unsent tries and
-   * age count from now). `false` for any other (a pending one is only indexed again, should a crash have left it out).
+   * age count from now). `false` for any other (a pending one is only indexed again, should a
+   * crash have left it out).
    */
   retry(id: string): Promise<boolean>
   /** Removes a delivery whatever its state; `false` when there was none. */

@@ -1,8 +1,7 @@
 /**
  * `@backchannel/core/testing/node`: the conformance cases as `node:test` suites, one `it` per case
  * (a case a store cannot run, for want of an optional method, is skipped, saying why). Run the
- * file with `node --test`.
- * Re-exports `@backchannel/core/testing`, so one import serves a test file.
+ * file with `node --test`. Re-exports `@backchannel/core/testing`, so one import serves a test file.
  *
  * @example
  * ```ts

@@ -97,6 +97,7 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
     it('writes one delivery per relay with the revocation, the IdP’s token kept for forward only', async (ctx) => {
       const { store, clock } = ctx
       ok(store.relayOutbox === true, 'relayOutbox is true')
+      await (store as RelayOutboxRevoker & Partial<SessionStore>).register?.(sessionOf('x'))
       await store.revoke(relayTarget(clock.now(), 'x'))
       const { due, count } = await store.outbox.pending()
       equal(count, 2, 'pending().count')
