@@ -106,8 +106,9 @@ export interface RelayOutbox {
 
 /**
  * A revoker that stores relay deliveries: `revoke` (and `claimAndRevoke`, when it has one) writes
- * one {@link RelayDelivery} per `target.relay.relays` entry in the same write as the revocation,
- * and {@link RelayOutbox} hands them to the drainer.
+ * one {@link RelayDelivery} per `target.relay.relays` entry in the same write as the revocation
+ * (or, where the store cannot write both at once, before it: a revocation is never stored
+ * without its deliveries), and {@link RelayOutbox} hands them to the drainer.
  *
  * @example
  * ```ts

@@ -83,7 +83,7 @@ it('fails a revoker that writes the revocation, then its deliveries in a second 
   )
   expect(failed(outcomes)).toEqual([
     [
-      'writes the deliveries in the revocation’s own write: never one without the other',
+      'stores no revocation without its deliveries, even when the write after the first fails',
       'deliveries stored with the recorded logout: expected 2, got 0',
     ],
   ])

@@ -84,8 +84,15 @@ export function describeOutbox(name: string, factory: Factory<BackchannelStore>)
     })
 
     it('forgets the ids a replayed token named in the pending index once they are old', async () => {
-      // claimAndRevoke names the ids before its one write, which a replay does not make.
-      const logout = async () => (await store.claimAndRevoke?.('wiki|jti-x', clock.now() + 600, target('x')))?.claimed
+      // As the flow revokes: claim and revoke in one write where the store can, else claim then
+      // revoke. The ids are named before the write, which a replay does not make.
+      const logout = async () => {
+        if (store.claimAndRevoke)
+          return (await store.claimAndRevoke('wiki|jti-x', clock.now() + 600, target('x'))).claimed
+        if (!(await store.claim('wiki|jti-x', clock.now() + 600))) return false
+        await store.revoke(target('x'))
+        return true
+      }
       expect(await logout()).toBe(true)
       expect(await logout()).toBe(false)
       clock.advance(61)
