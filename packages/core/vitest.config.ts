@@ -6,6 +6,8 @@ export default defineProject({
   test: {
     name: 'core',
     include: ['test/**/*.test.ts'],
+    // The README's node:test file imports the build.
+    globalSetup: ['../../test/setup/build.ts'],
     benchmark: { include: ['bench/**/*.bench.ts'] },
   },
 })

@@ -74,7 +74,8 @@ export class InternalError extends BackchannelError {
 
 /**
  * The application has relays but the revoker cannot store their deliveries with the revocation
- * (a custom `SessionRevoker` without `relayOutbox`): relays need the gateway's store. Answers 500.
+ * (a custom `SessionRevoker` without `relayOutbox`): relays need the gateway's store, or a custom
+ * `RelayOutboxRevoker`, whose own outbox the gateway then drains. Answers 500.
  */
 export class RelaysUnsupported extends BackchannelError {
   static override readonly code = 'ERR_RELAYS_UNSUPPORTED'

@@ -20,10 +20,15 @@ export interface RelayDelivery {
   state: RelayDeliveryState
   attempts: number
   /**
-   * Tries since the last attempt at which the gateway could not mint the token (`sign`, `hmac`):
-   * nothing was sent, so they are not attempts, but the next try backs off as if they were.
+   * Tries since the last attempt that sent nothing: the token could not be minted, or the
+   * application not read. They spend no attempt, but the next try backs off as if they had.
    */
-  mintFailures?: number
+  unsentTries?: number
+  /**
+   * Only on the row {@link RelayOutbox.take} returns: its lease's owner token, which
+   * {@link RelayOutbox.settle} checks. Never stored.
+   */
+  lease?: string
   /** HTTP status of the last attempt, when it got one. */
   lastStatus?: number
   lastError?: string
@@ -73,22 +78,26 @@ export interface RelayOutbox {
   /** Pending deliveries: up to `limit` due now (default 100), and how many are pending in all. */
   pending(limit?: number): Promise<PendingDeliveries>
   /**
-   * Takes a due delivery for `leaseSeconds`: the row as stored, or `undefined` when another
-   * instance holds it or it is no longer due. Give it back with {@link RelayOutbox.settle}.
+   * Takes a due delivery for `leaseSeconds`: the row as stored with its lease token in `lease`, or
+   * `undefined` when another taker holds it or it is no longer due. Of concurrent takes, one at
+   * most gets the row. Give it back with {@link RelayOutbox.settle}.
    */
   take(id: string, leaseSeconds: number): Promise<RelayDelivery | undefined>
   /**
    * Stores a taken delivery's new state (`delivered` and `dead` leave the pending index) and gives
-   * back its lease; writes nothing when the row is gone or no longer pending (discarded, its app
-   * deleted, or settled by another instance meanwhile).
+   * back its lease, while `delivery.lease` is a lease still held. Writes nothing, and releases no
+   * one else's lease, when that lease has expired (another instance may have taken the row since:
+   * the late attempt's outcome is dropped and the delivery tried again), or when the row is gone
+   * or no longer pending (discarded, its app deleted).
    */
   settle(delivery: RelayDelivery): Promise<void>
   get(id: string): Promise<RelayDelivery | undefined>
   /** Newest first. */
   list(query?: RelayListQuery): Promise<RelayDelivery[]>
   /**
-   * A `dead` delivery becomes pending, due now, with a fresh budget (attempts and age count from
-   * now). `false` for any other (a pending one is only indexed again, should a crash have left it out).
+   * A `dead` delivery becomes pending, due now, with a fresh budget (attempts, unsent tries and
+   * age count from now). `false` for any other (a pending one is only indexed again, should a
+   * crash have left it out).
    */
   retry(id: string): Promise<boolean>
   /** Removes a delivery whatever its state; `false` when there was none. */
@@ -97,8 +106,9 @@ export interface RelayOutbox {
 
 /**
  * A revoker that stores relay deliveries: `revoke` (and `claimAndRevoke`, when it has one) writes
- * one {@link RelayDelivery} per `target.relay.relays` entry in the same write as the revocation,
- * and {@link RelayOutbox} hands them to the drainer.
+ * one {@link RelayDelivery} per `target.relay.relays` entry in the same write as the revocation
+ * (or, where the store cannot write both at once, before it: a revocation is never stored
+ * without its deliveries), and {@link RelayOutbox} hands them to the drainer.
  *
  * @example
  * ```ts

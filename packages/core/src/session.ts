@@ -71,7 +71,7 @@ export function relayRequest(
   if (relays.length === 0) return undefined
   if (!revoker.relayOutbox) {
     throw new RelaysUnsupported(
-      `application ${JSON.stringify(app.name)} has relays, but its revoker cannot store their deliveries: relays need the gateway's store`,
+      `application ${JSON.stringify(app.name)} has relays, but its revoker cannot store their deliveries: relays need the gateway's store or a RelayOutboxRevoker`,
     )
   }
   return forward && relays.some((relay) => relay.mode === 'forward') ? { relays, ...forward } : { relays }
@@ -189,7 +189,8 @@ export interface SessionRevoker {
   claimAndRevoke?(key: string, expiresAt: number, target: RevocationTarget): Promise<ClaimedRevocation>
   /**
    * Optional. `true` when `revoke` and `claimAndRevoke` write one relay delivery per
-   * `target.relay.relays` entry in the same write as the revocation (the gateway's stores do). The
+   * `target.relay.relays` entry in the same write as the revocation (the gateway's stores do; a
+   * custom revoker does as a `RelayOutboxRevoker`, whose `outbox` the gateway drains). The
    * flow refuses to process a logout for an application with relays on a revoker without it,
    * rather than acknowledge a logout whose relays it could not store.
    */

@@ -14,8 +14,10 @@ import {
   createSetVerifier,
   errorStatus,
   errors,
+  guardStore,
   type IssuerFetchPolicy,
   processSecurityEvent,
+  type RelayOutboxRevoker,
   type ReplayStore,
   resolvePolicy,
   type SessionRevoker,
@@ -47,7 +49,8 @@ export interface GatewayOptions {
    * Where sessions live and are revoked, when not in `store`: your own `SessionStore` (e.g. over
    * your application's sessions table), proved with `@backchannel/core/testing`. A bare
    * `SessionRevoker` is enough for logouts and `sessions.revoke`; the rest of the session API then
-   * answers `NOT_IMPLEMENTED` (`ERR_NO_SESSION_REGISTRY`).
+   * answers `NOT_IMPLEMENTED` (`ERR_NO_SESSION_REGISTRY`). A `RelayOutboxRevoker` keeps its
+   * applications' relay deliveries in its own `outbox`, which the drainer and `relays.*` then use.
    */
   sessions?: SessionStore | SessionRevoker
   /** Where `jti`s are claimed when `sessions` is given. Default: `store`. */
@@ -157,6 +160,10 @@ const notServed = () =>
     { status: 404, headers: { 'cache-control': 'no-store' } },
   )
 
+/** Whether `revoker` keeps relay deliveries in an outbox of its own (core's `RelayOutboxRevoker`). */
+const isRelayOutboxRevoker = (revoker: SessionRevoker): revoker is RelayOutboxRevoker =>
+  revoker.relayOutbox === true && typeof (revoker as Partial<RelayOutboxRevoker>).outbox === 'object'
+
 /**
  * Builds the gateway.
  *
@@ -171,6 +178,8 @@ const notServed = () =>
 export function createGateway(options: GatewayOptions): Gateway {
   const { store } = options
   const sessions = options.sessions ?? store
+  // A revoker that stores deliveries writes them to its own outbox: that is the one to drain.
+  const outbox = isRelayOutboxRevoker(sessions) ? guardStore(sessions.outbox) : store.outbox
   const now = options.now ?? (() => Date.now() / 1000)
   const logger = options.logger ?? pino({ level: 'silent' })
   const metrics = options.metrics ?? createMetrics()
@@ -198,7 +207,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       attempt: createAttemptDelivery({ signer, issuer, fetchPolicy, now }),
       planRetry,
       ...options.relays,
-      outbox: store.outbox,
+      outbox,
       apps,
       audit,
       metrics,
@@ -262,7 +271,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       },
     })
   const admin: AdminDependencies = {
-    store,
+    store: outbox === store.outbox ? store : { ...store, outbox },
     sessions,
     adminTokenHash: options.adminTokenHash,
     now,

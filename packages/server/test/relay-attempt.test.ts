@@ -9,9 +9,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { mintLogoutToken } from '@backchannel/core/mint'
 import type { RelayAttemptResult, RelayDelivery } from '@backchannel/unstorage'
+import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAttemptDelivery, MAX_AGE_SECONDS, planRetry, RETRY_SCHEDULE } from '../src/relay/attempt.js'
 import { type LoopbackGateway, startLoopbackGateway } from './fixtures/loopback-gateway.js'
+import { startRelayReceiver } from './fixtures/relay-receiver.js'
 
 let gw: LoopbackGateway
 /** The receiver: another Backchannel. */
@@ -53,6 +55,38 @@ const delivery = (fields: Partial<RelayDelivery> & Pick<RelayDelivery, 'url' | '
   ...fields,
 })
 const state = async (app: string, sessionId: string) => (await rx.admin.sessions.status.query({ app, sessionId })).state
+
+it('sign and hmac: each attempt mints a fresh token (new jti, iat), one receiver recording them', async () => {
+  const receiver = await startRelayReceiver()
+  let t = 1_800_000_000
+  const manual = createAttemptDelivery({
+    signer: gw.gateway.signer,
+    issuer: gw.url,
+    fetchPolicy: { allowInsecure: true },
+    now: () => t,
+  })
+  try {
+    const signed = delivery({ url: receiver.url, mode: 'sign', clientId: 'relay-client' })
+    const hmac = delivery({ url: receiver.url, mode: 'hmac' })
+    for (const [d, secret] of [
+      [signed, undefined],
+      [hmac, 'bcs_relay-secret'],
+    ] as const) {
+      for (let i = 0; i < 2; i++) {
+        expect(await manual(d, secret)).toEqual({ outcome: 'delivered', status: 200 })
+        t += 5
+      }
+    }
+    const claims = receiver.received.map((r) => decodeJwt(r.token))
+    expect(claims).toHaveLength(4)
+    for (const [first, second] of [claims.slice(0, 2), claims.slice(2)]) {
+      expect(second?.jti).not.toBe(first?.jti)
+      expect(second?.iat).toBe((first?.iat as number) + 5)
+    }
+  } finally {
+    await receiver.close()
+  }
+})
 
 describe('an attempt against another Backchannel', () => {
   it('sign: a token the receiver verifies against the gateway’s JWKS, aud = clientId; the session ends', async () => {
@@ -266,9 +300,9 @@ describe('planRetry', () => {
 
   it('backs off tries that sent nothing (mint failures) as attempts, without counting them toward the 8', () => {
     const unsent: RelayAttemptResult = { ...failed, sent: false }
-    expect(waitOf(planRetry({ ...at(0), mintFailures: 3 }, unsent, t, () => 0.5))).toBe(RETRY_SCHEDULE[2])
-    expect(waitOf(planRetry({ ...at(2), mintFailures: 1 }, unsent, t, () => 0.5))).toBe(RETRY_SCHEDULE[2])
-    expect(planRetry({ ...at(7), mintFailures: 5 }, unsent, t + 30_000, () => 0.5)).toEqual({
+    expect(waitOf(planRetry({ ...at(0), unsentTries: 3 }, unsent, t, () => 0.5))).toBe(RETRY_SCHEDULE[2])
+    expect(waitOf(planRetry({ ...at(2), unsentTries: 1 }, unsent, t, () => 0.5))).toBe(RETRY_SCHEDULE[2])
+    expect(planRetry({ ...at(7), unsentTries: 5 }, unsent, t + 30_000, () => 0.5)).toEqual({
       state: 'pending',
       nextAttemptAt: t + 30_000 + 21_600,
     })

@@ -16,6 +16,7 @@ import { createMetrics } from '../src/metrics.js'
 import {
   type AttemptDelivery,
   createAttemptDelivery,
+  MAX_AGE_SECONDS,
   NOT_SENT,
   type PlanRetry,
   planRetry,
@@ -265,7 +266,7 @@ describe('a try that cannot mint its token (a master key other than the one that
       const before = t
       await drainer.wake()
       const [row] = await wrong.outbox.list()
-      expect(row).toMatchObject({ state: 'pending', attempts: 0, mintFailures: i })
+      expect(row).toMatchObject({ state: 'pending', attempts: 0, unsentTries: i })
       expect(row?.lastError).toMatch(/^the token could not be minted: a stored secret cannot be decrypted/)
       waits.push((row?.nextAttemptAt ?? 0) - before)
       t = row?.nextAttemptAt ?? t
@@ -292,7 +293,7 @@ describe('a try that cannot mint its token (a master key other than the one that
     expect(receiver.received).toHaveLength(1)
     const [row] = await right.outbox.list()
     expect(row).toMatchObject({ state: 'delivered', attempts: 1, lastStatus: 204 })
-    expect(row?.mintFailures).toBeUndefined()
+    expect(row?.unsentTries).toBeUndefined()
     await right.close()
   })
 
@@ -308,11 +309,39 @@ describe('a try that cannot mint its token (a master key other than the one that
     await drainer.close()
     await audit.close()
     const [row] = await wrong.outbox.list()
-    expect(row).toMatchObject({ state: 'pending', attempts: 0, mintFailures: 1, nextAttemptAt: t + 1 })
+    expect(row).toMatchObject({ state: 'pending', attempts: 0, unsentTries: 1, nextAttemptAt: t + 1 })
     expect(row?.lastError).toMatch(/^the application could not be read: a stored secret cannot be decrypted/)
     expect(await wrong.audit.list({ app: 'wiki' })).toEqual([
       expect.objectContaining({ source: 'relay', outcome: 'retry', attempts: 0, code: NOT_SENT }),
     ])
+    expect(receiver.received).toHaveLength(0)
+    await wrong.close()
+  })
+
+  it('gives up a row never sent once it is 24 h old: dead, audited as not sent, no attempt spent', async () => {
+    const sealing = await open(sealedKey)
+    await sealing.apps.create(relayApp([{ url: receiver.url, mode: 'hmac' }], { [receiver.url]: 'bcs_sealed' }))
+    await sealing.close()
+
+    const wrong = await open(otherKey)
+    const createdAt = t
+    await relayedLogout(wrong, 'hmac')
+    const { drainer, audit } = drainOver(wrong)
+    await drainer.wake()
+    expect((await wrong.outbox.list())[0]).toMatchObject({ state: 'pending', unsentTries: 1 })
+    // Due again a little before the 24 h: the next try would fall past them.
+    t = createdAt + MAX_AGE_SECONDS - 1
+    await drainer.wake()
+    await drainer.close()
+    await audit.close()
+    const [row] = await wrong.outbox.list()
+    expect(row).toMatchObject({ state: 'dead', attempts: 0, unsentTries: 2 })
+    expect((await wrong.audit.list({ app: 'wiki' }))[0]).toMatchObject({
+      source: 'relay',
+      outcome: 'dead',
+      attempts: 0,
+      code: NOT_SENT,
+    })
     expect(receiver.received).toHaveLength(0)
     await wrong.close()
   })

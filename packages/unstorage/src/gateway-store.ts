@@ -278,9 +278,9 @@ export interface GatewayStore extends SessionStore, ReplayStore, RelayOutboxRevo
 
 /**
  * What one delivery attempt came to. `retryAfter` is seconds, from the relay's `Retry-After`.
- * `sent: false`: nothing was sent (the token could not be minted), so it is no attempt.
+ * `sent: false`: nothing was sent (the token could not be minted, or can never be), so it is no attempt.
  */
 export type RelayAttemptResult =
   | { outcome: 'delivered'; status: number }
   | { outcome: 'retry'; status?: number; error: string; retryAfter?: number; sent?: false }
-  | { outcome: 'dead'; status?: number; error: string }
+  | { outcome: 'dead'; status?: number; error: string; sent?: false }

@@ -3,7 +3,8 @@
  * ({@link deliveryWrites}), after naming the rows in the pending index and the listing logs
  * ({@link announceDeliveries}): an id indexed with no row is a write not yet done (or never done,
  * when the logout was a replay), dropped once it is old. Rows are taken by lease (a claim with
- * an expiry), so instances sharing a store never attempt one delivery at the same time.
+ * an expiry), so instances sharing a store never attempt one delivery at the same time; a taker
+ * settles only while its lease lasts.
  * @module
  */
 import { randomBytes } from 'node:crypto'
@@ -43,6 +44,15 @@ const nextSuffix = () => {
   instance ??= randomBytes(3).toString('hex').slice(0, 5)
   sequence = (sequence + 1) % 36 ** 5
   return `${instance}${sequence.toString(36).padStart(5, '0')}`
+}
+
+/** A lease's owner token: when it ends (seconds since epoch), then this process and a counter. */
+const leaseToken = (until: number) => `${until}:${nextSuffix()}`
+
+/** When the lease `token` names ends; `undefined` for no token of {@link leaseToken}'s form. */
+function leaseEnd(token: string | undefined): number | undefined {
+  const until = Number(token?.slice(0, token.indexOf(':')))
+  return token?.includes(':') && Number.isFinite(until) ? until : undefined
 }
 
 /** Whether `id` has the form of a delivery id (as `relays.list` shows them). */
@@ -136,7 +146,7 @@ export function createOutbox(
     const key = keys.delivery(id)
     return key === undefined ? undefined : live((await backend.getMany([key]))[0], now())
   }
-  const write = async (delivery: RelayDelivery, t: number) => {
+  const write = async ({ lease: _, ...delivery }: RelayDelivery, t: number) => {
     await backend.setMany(deliveryWrites([delivery], t, retention), t)
   }
   const isDue = (d: RelayDelivery | undefined, t: number): d is RelayDelivery =>
@@ -171,17 +181,21 @@ export function createOutbox(
     async take(id, leaseSeconds) {
       const t = now()
       if (keys.delivery(id) === undefined) return undefined
-      if (!(await backend.claim(keys.relayLease(id), t + leaseSeconds, t))) return undefined
+      const until = t + leaseSeconds
+      if (!(await backend.claim(keys.relayLease(id), until, t))) return undefined
       // Read after the lease: another instance may have settled it since it was listed.
       const delivery = await read(id)
-      if (isDue(delivery, now())) return delivery
+      if (isDue(delivery, now())) return { ...delivery, lease: leaseToken(until) }
       await backend.release(keys.relayLease(id))
       return undefined
     },
 
     async settle(delivery) {
-      // Discarded, expired or its app deleted while the attempt ran, or settled by another
-      // instance: writing would bring back or overwrite what is no longer this attempt's.
+      // The claim is this taker's alone until the lease's end, by the clock it was claimed with;
+      // after that another instance may hold it, and its row and lease are not this attempt's.
+      const until = leaseEnd(delivery.lease)
+      if (until === undefined || until <= now()) return
+      // Discarded, expired or its app deleted while the attempt ran: writing would bring it back.
       const current = await read(delivery.id)
       if (current?.state === 'pending') {
         await write(delivery, now())
@@ -222,8 +236,9 @@ export function createOutbox(
         await backend.addMember(keys.relayPending, id, untilOf(delivery, t, retention))
         return false
       }
-      // A fresh budget: attempts and the give-up age count from the retry.
-      const retried: RelayDelivery = { ...delivery, state: 'pending', attempts: 0, nextAttemptAt: t, retriedAt: t }
+      // A fresh budget: attempts, unsent tries and the give-up age count from the retry.
+      const { unsentTries: _, ...rest } = delivery
+      const retried: RelayDelivery = { ...rest, state: 'pending', attempts: 0, nextAttemptAt: t, retriedAt: t }
       // The row first: a drainer that meets the id in the index with its row still dead drops the id.
       await write(retried, t)
       await backend.addMember(keys.relayPending, id, untilOf(retried, t, retention))

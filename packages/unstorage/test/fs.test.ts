@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing/vitest'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { fsStore } from '../src/presets/fs.js'
+import { itTakesOnceAcrossInstances } from './outbox-suite.js'
 import { describeStoreExtras, itClaimsOnceAcrossInstances, itMakesOneSigningKeyAcrossInstances } from './store-suite.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -40,6 +41,7 @@ describe('fs preset: the data folder', () => {
 
   itClaimsOnceAcrossInstances(() => fsStore({ base }))
   itMakesOneSigningKeyAcrossInstances(() => fsStore({ base }))
+  itTakesOnceAcrossInstances(() => fsStore({ base }))
 
   it('generates a master key once, keeps it and the database mode 0600, and keeps sessions and claims across a restart', async () => {
     const first = await fsStore({ base })

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing/vitest'
 import { describe, expect, inject, it } from 'vitest'
 import { mongodbStore } from '../src/presets/mongodb.js'
+import { itTakesOnceAcrossInstances } from './outbox-suite.js'
 import { describeStoreExtras, itClaimsOnceAcrossInstances, itMakesOneSigningKeyAcrossInstances } from './store-suite.js'
 
 const url = inject('mongoUrl')
@@ -31,6 +32,7 @@ describe(`MongoDB preset (${inject('mongoKind')})`, () => {
 
   itClaimsOnceAcrossInstances((database) => mongodbStore({ url, masterKey, client, database }))
   itMakesOneSigningKeyAcrossInstances((database) => mongodbStore({ url, masterKey, client, database }))
+  itTakesOnceAcrossInstances((database) => mongodbStore({ url, masterKey, client, database }))
 
   it('answers ERR_STORE_UNAVAILABLE when the server cannot be reached', async () => {
     const store = await mongodbStore({ url, masterKey, client, database: `down${Date.now()}` })

@@ -5,6 +5,7 @@ import postgres from 'postgres'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { startPostgres } from '../../../test/postgres-server.js'
 import { type PostgresStoreOptions, postgresStore } from '../src/presets/postgres.js'
+import { itTakesOnceAcrossInstances } from './outbox-suite.js'
 import {
   describeStoreExtras,
   itClaimsOnceAcrossInstances,
@@ -37,6 +38,7 @@ describe.skipIf(!url)('PostgreSQL preset', () => {
 
   itClaimsOnceAcrossInstances((schema) => postgresStore({ url: url as string, masterKey, schema }))
   itMakesOneSigningKeyAcrossInstances((schema) => postgresStore({ url: url as string, masterKey, schema }))
+  itTakesOnceAcrossInstances((schema) => postgresStore({ url: url as string, masterKey, schema }))
 
   it('creates its schema on a fresh database, and starts again on it keeping the data', async () => {
     await raw`CREATE DATABASE fresh`

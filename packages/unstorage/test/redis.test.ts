@@ -4,6 +4,7 @@ import { describeReplayStore, describeSessionStore } from '@backchannel/core/tes
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { type RedisStoreOptions, redisStore } from '../src/presets/redis.js'
+import { itTakesOnceAcrossInstances } from './outbox-suite.js'
 import { startRedis } from './setup/redis-server.js'
 import {
   describeStoreExtras,
@@ -37,6 +38,7 @@ describe.skipIf(!url)('Redis preset', () => {
 
   itClaimsOnceAcrossInstances((base) => redisStore({ url: url as string, masterKey, base }))
   itMakesOneSigningKeyAcrossInstances((base) => redisStore({ url: url as string, masterKey, base }))
+  itTakesOnceAcrossInstances((base) => redisStore({ url: url as string, masterKey, base }))
 
   itKeepsNoSecretInClear(
     (base) => redisStore({ url: url as string, masterKey, base }),

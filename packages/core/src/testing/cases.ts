@@ -19,15 +19,29 @@ export interface Subject<T> {
   store: T
   cleanup?: () => Promise<void> | void
   /**
-   * Optional, read by the outbox cases: makes the store's writes fail from now on, as when its
-   * database is unreachable, its reads still answering. Without it, the case that a failed
-   * revocation stores no delivery is skipped.
+   * Optional, read by the outbox cases: makes the store's writes fail from now on, after the next
+   * `after` (default 0) succeed, as when its database becomes unreachable, its reads still
+   * answering. A write is one call that commits to the database. Without it, the cases that a
+   * failed revocation stores no delivery, and that the rows go in the revocation's own write, are
+   * skipped.
    */
-  failWrites?: () => void
+  failWrites?: (after?: number) => void
 }
 
 /** Builds a fresh, empty store for one case, on the case's clock. */
 export type Factory<T> = (clock: ManualClock) => Promise<T | Subject<T>> | T | Subject<T>
+
+/**
+ * What a {@link Factory} made, as a {@link Subject}: a bare store is wrapped, a subject kept.
+ *
+ * @example
+ * ```ts
+ * const { store, cleanup } = subjectOf(await factory(createManualClock()))
+ * ```
+ */
+export function subjectOf<T>(made: T | Subject<T>): Subject<T> {
+  return made && typeof made === 'object' && 'store' in made ? (made as Subject<T>) : { store: made as T }
+}
 
 /** One conformance case. */
 export interface ConformanceCase {

@@ -8,9 +8,10 @@
  */
 export { ConformanceError } from './_internal/check.js'
 export type { ConformanceCase, Factory, ManualClock, Subject } from './cases.js'
-export { CaseSkipped, createManualClock, isCaseSkipped, ODD_STRINGS } from './cases.js'
+export { CaseSkipped, createManualClock, isCaseSkipped, ODD_STRINGS, subjectOf } from './cases.js'
 export type { MemoryStoreOptions } from './memory.js'
 export { createMemoryStore } from './memory.js'
-export { relayOutboxCases } from './outbox-cases.js'
+export { createMemoryRelayStore } from './memory-outbox.js'
+export { relayOutboxCases, relayTarget } from './outbox-cases.js'
 export { replayStoreCases } from './replay-cases.js'
 export { sessionStoreCases } from './session-cases.js'

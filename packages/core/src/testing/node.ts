@@ -1,47 +1,35 @@
 /**
  * `@backchannel/core/testing/node`: the conformance cases as `node:test` suites, one `it` per case
  * (a case a store cannot run, for want of an optional method, is skipped, saying why). Run the
- * file with `node --test`. Re-exports `@backchannel/core/testing`, so one import serves it.
+ * file with `node --test`. Re-exports `@backchannel/core/testing`, so one import serves a test file.
  *
  * @example
  * ```ts
- * import { describeSessionStore } from '@backchannel/core/testing/node'
+ * import { describeReplayStore, describeSessionStore } from '@backchannel/core/testing/node'
  * describeSessionStore('my store', (clock) => createMyStore({ now: clock.now }))
  * ```
  * @module
  */
 import { describe, it } from 'node:test'
 import { type Suites, suitesOver } from './_internal/suites.js'
-import { type ConformanceCase, isCaseSkipped } from './cases.js'
 
 export type { Suites } from './_internal/suites.js'
 export * from './index.js'
 
+const suites = suitesOver({
+  describe,
+  test: (name, body) => it(name, (t) => body((why) => t.skip(why))),
+})
+
 /**
- * Runs `cases` as one `node:test` `describe` named `title`.
+ * Runs cases as one `node:test` `describe` ({@link Suites.describeCases}).
  *
  * @example
  * ```ts
- * import { describeCases, sessionStoreCases } from '@backchannel/core/testing/node'
  * describeCases('my store', sessionStoreCases((clock) => createMyStore({ now: clock.now })))
  * ```
  */
-export function describeCases(title: string, cases: readonly ConformanceCase[]): void {
-  describe(title, () => {
-    for (const c of cases) {
-      it(c.name, async (t) => {
-        try {
-          await c.run()
-        } catch (err) {
-          if (!isCaseSkipped(err)) throw err
-          t.skip(err.message)
-        }
-      })
-    }
-  })
-}
-
-const suites = suitesOver(describeCases)
+export const describeCases: Suites['describeCases'] = suites.describeCases
 
 /**
  * Runs the session conformance suite ({@link Suites.describeSessionStore}).

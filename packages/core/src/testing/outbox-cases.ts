@@ -1,8 +1,8 @@
 /**
- * The conformance cases of a {@link RelayOutboxRevoker}: rows written with the revocation (none
- * when its write fails), no second row for a replayed token, leases that exclude a second taker
- * until they expire, the states the drainer and `relays.*` move rows through, and how long
- * finished rows are kept.
+ * The conformance cases of a {@link RelayOutboxRevoker}: rows written in the revocation's own
+ * write (none when it fails), no second row for a replayed token, leases that exclude a second
+ * taker until they expire (and a late settle by a former holder), the states the drainer and
+ * `relays.*` move rows through, and how long finished rows are kept.
  * @module
  */
 import type { RelayOutboxRevoker } from '../relay-outbox.js'
@@ -15,8 +15,16 @@ import type { ConformanceCase, Factory } from './cases.js'
 const ISS = 'https://id.example.com'
 const DAY = 86_400
 
-/** A logout of `sid` for app `wiki`, relayed to one `forward` and one `sign` relay. */
-const targetAt = (now: number, sid: string): RevocationTarget => ({
+/**
+ * The logout the outbox cases revoke: `sid` of `alice` at app `wiki`, issued at `now` (seconds
+ * since epoch), relayed to one `forward` and one `sign` relay. For cases of your own beside them.
+ *
+ * @example
+ * ```ts
+ * await store.revoke(relayTarget(clock.now(), 'x')) // two pending deliveries
+ * ```
+ */
+export const relayTarget = (now: number, sid: string): RevocationTarget => ({
   app: 'wiki',
   iss: ISS,
   sub: 'alice',
@@ -34,30 +42,44 @@ const targetAt = (now: number, sid: string): RevocationTarget => ({
   },
 })
 
-/** Revokes as the flow does: claim and revoke in one write where the store can, else claim then revoke. */
+/** The session a logout of `sid` ends, for stores that register sessions. */
+const sessionOf = (sid: string) => ({ app: 'wiki', iss: ISS, sessionId: `s-${sid}`, sub: 'alice', sid })
+
+/**
+ * Claims and revokes in one call, as the flow does with a store that has `claimAndRevoke`. A
+ * store without it leaves replays to the flow's separate claim, which writes no row either way:
+ * there is nothing of the store's to check.
+ */
 function logoutOf({ store, clock, skip }: CaseContext<RelayOutboxRevoker>) {
   const replay = store as RelayOutboxRevoker & Partial<ReplayStore>
-  const { claimAndRevoke, claim } = replay
-  if (!claimAndRevoke && !claim) return skip('this store is no ReplayStore: a separate one keeps replays from it')
-  return async (target: RevocationTarget) => {
-    const key = `wiki|${target.jti}`
-    if (claimAndRevoke) return (await claimAndRevoke.call(replay, key, clock.now() + 600, target)).claimed
-    if (!(await claim?.call(replay, key, clock.now() + 600))) return false
-    await store.revoke(target)
-    return true
-  }
+  const { claimAndRevoke } = replay
+  if (!claimAndRevoke) return skip('this store has no claimAndRevoke(): the flow claims replays apart from it')
+  return async (target: RevocationTarget) =>
+    (await claimAndRevoke.call(replay, `wiki|${target.jti}`, clock.now() + 600, target)).claimed
 }
 
-/** Takes the first due delivery, or fails the case. */
+/**
+ * How a case reads whether `target`'s revocation is stored: `recorded()` where the store has it,
+ * else the status of session `s-<sid>` (registered by the case beforehand) where it has sessions.
+ */
+function revokedOf(store: RelayOutboxRevoker): ((target: RevocationTarget) => Promise<boolean>) | undefined {
+  const { recorded, status } = store as RelayOutboxRevoker & Partial<SessionStore>
+  if (recorded) return (target) => recorded.call(store, target)
+  if (status) return async (target) => (await status.call(store, target.app, `s-${target.sid}`)).state === 'revoked'
+  return undefined
+}
+
+/** Takes the first due delivery, or fails the case: the row as taken, its lease token with it. */
 async function takeFirst({ store }: CaseContext<RelayOutboxRevoker>) {
   const first = present((await store.outbox.pending()).due[0], 'the first due delivery')
-  equal((await store.outbox.take(first.id, 30))?.id, first.id, 'take() of a due delivery')
-  return first
+  const taken = present(await store.outbox.take(first.id, 30), 'take() of a due delivery')
+  equal(taken.id, first.id, 'the id take() returned')
+  return taken
 }
 
 /**
  * The relay outbox conformance cases against the stores `factory` builds, one fresh store per
- * case. Give the subject a `failWrites` to run the case of a failed write.
+ * case. Give the subject a `failWrites` to run the cases of failed writes.
  *
  * @example
  * ```ts
@@ -75,9 +97,8 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
     it('writes one delivery per relay with the revocation, the IdP’s token kept for forward only', async (ctx) => {
       const { store, clock } = ctx
       ok(store.relayOutbox === true, 'relayOutbox is true')
-      const sessions = store as RelayOutboxRevoker & Partial<SessionStore>
-      await sessions.register?.({ app: 'wiki', iss: ISS, sessionId: 's1', sub: 'alice', sid: 'x' })
-      await store.revoke(targetAt(clock.now(), 'x'))
+      await (store as RelayOutboxRevoker & Partial<SessionStore>).register?.(sessionOf('x'))
+      await store.revoke(relayTarget(clock.now(), 'x'))
       const { due, count } = await store.outbox.pending()
       equal(count, 2, 'pending().count')
       match(
@@ -95,26 +116,40 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
       equal(due.find((d) => d.mode === 'sign')?.logout, { iss: ISS, sub: 'alice', sid: 'x' }, 'the sign delivery')
     }),
 
-    it('stores neither the revocation nor its deliveries when the write fails', async ({
-      store,
-      clock,
-      subject,
-      skip,
-    }) => {
+    it('stores neither the revocation nor its deliveries when the write fails', async (ctx) => {
+      const { store, clock, subject, skip } = ctx
       if (!subject.failWrites) return skip('the factory gives no failWrites(): a failed write cannot be made')
+      const sessions = store as RelayOutboxRevoker & Partial<SessionStore>
+      await sessions.register?.(sessionOf('x'))
       subject.failWrites()
-      const target = targetAt(clock.now(), 'x')
+      const target = relayTarget(clock.now(), 'x')
       await rejects(store.revoke(target), { code: 'ERR_STORE_UNAVAILABLE' }, 'revoke() on failing writes')
-      equal(await store.recorded?.(target), store.recorded ? false : undefined, 'recorded() of the failed logout')
+      if (store.recorded) equal(await store.recorded(target), false, 'recorded() of the failed logout')
+      if (sessions.status) match(await sessions.status('wiki', 's-x'), { state: 'active' }, 'the session’s status')
       equal((await store.outbox.pending()).count, 0, 'pending().count')
       equal(await store.outbox.list(), [], 'list()')
     }),
 
-    it('writes no second delivery for a replayed token, and keeps the first past the time a write may take', async (ctx) => {
+    it('stores no revocation without its deliveries, even when the write after the first fails', async (ctx) => {
+      const { store, clock, subject, skip } = ctx
+      const revoked = revokedOf(store)
+      if (!subject.failWrites) return skip('the factory gives no failWrites(): a failed write cannot be made')
+      if (!revoked) return skip('this store has neither recorded() nor status(): a revocation cannot be read')
+      await (store as RelayOutboxRevoker & Partial<SessionStore>).register?.(sessionOf('x'))
+      // The first write may commit, the second fails: a revoker writing the revocation first is caught halfway.
+      subject.failWrites(1)
+      const target = relayTarget(clock.now(), 'x')
+      await store.revoke(target).catch(() => undefined)
+      // Rows without the revocation may stay, where a store writes them first: the failed logout is retried.
+      if (await revoked(target))
+        equal((await store.outbox.list()).length, 2, 'deliveries stored with the recorded logout')
+    }),
+
+    it('claimAndRevoke() writes no second delivery for a replayed token, and keeps the first past the time a write may take', async (ctx) => {
       const logout = logoutOf(ctx)
       const { store, clock } = ctx
-      equal(await logout(targetAt(clock.now(), 'x')), true, 'the first logout claimed')
-      equal(await logout(targetAt(clock.now(), 'x')), false, 'the replay claimed')
+      equal(await logout(relayTarget(clock.now(), 'x')), true, 'the first logout claimed')
+      equal(await logout(relayTarget(clock.now(), 'x')), false, 'the replay claimed')
       equal((await store.outbox.pending()).count, 2, 'pending().count')
       equal((await store.outbox.list({ app: 'wiki' })).length, 2, 'list({ app }).length')
       clock.advance(61)
@@ -123,13 +158,14 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
 
     it('leases a delivery to one taker until the lease expires, and settles it', async (ctx) => {
       const { store, clock } = ctx
-      await store.revoke(targetAt(clock.now(), 'x'))
+      await store.revoke(relayTarget(clock.now(), 'x'))
       const first = await takeFirst(ctx)
       equal(await store.outbox.take(first.id, 30), undefined, 'take() while leased')
       clock.advance(31)
-      equal((await store.outbox.take(first.id, 30))?.id, first.id, 'take() once the lease expired')
+      const again = present(await store.outbox.take(first.id, 30), 'take() once the lease expired')
+      equal(again.id, first.id, 'the id take() returned once the lease expired')
       await store.outbox.settle({
-        ...first,
+        ...again,
         state: 'delivered',
         attempts: 1,
         lastStatus: 200,
@@ -140,9 +176,39 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
       equal((await store.outbox.pending()).count, 1, 'pending().count')
     }),
 
+    it('gives a delivery to exactly one of 20 concurrent take() calls', async (ctx) => {
+      const { store, clock } = ctx
+      await store.revoke(relayTarget(clock.now(), 'x'))
+      const first = present((await store.outbox.pending()).due[0], 'the first due delivery')
+      const takes = await Promise.all(Array.from({ length: 20 }, () => store.outbox.take(first.id, 30)))
+      equal(
+        takes.filter((d) => d !== undefined).map((d) => d?.id),
+        [first.id],
+        'the rows the 20 take() calls returned',
+      )
+    }),
+
+    it('ignores a late settle() by a former lease holder: the new holder’s lease and the row stay', async (ctx) => {
+      const { store, clock } = ctx
+      await store.revoke(relayTarget(clock.now(), 'x'))
+      const a = await takeFirst(ctx)
+      clock.advance(31)
+      const b = present(await store.outbox.take(a.id, 30), 'take() by B once A’s lease expired')
+      const { lease: _, ...stored } = b
+      await store.outbox.settle({ ...a, state: 'delivered', attempts: 1, lastStatus: 200, deliveredAt: clock.now() })
+      equal(await store.outbox.get(a.id), stored, 'get() after A’s late settle()')
+      equal(await store.outbox.take(a.id, 30), undefined, 'take() while B holds the lease')
+      await store.outbox.settle({ ...b, attempts: 1, lastStatus: 503, nextAttemptAt: clock.now() + 5 })
+      match(
+        await store.outbox.get(a.id),
+        { state: 'pending', attempts: 1, lastStatus: 503 },
+        'get() after B’s settle()',
+      )
+    }),
+
     it('does not bring back a delivery discarded while its attempt ran', async (ctx) => {
       const { store, clock } = ctx
-      await store.revoke(targetAt(clock.now(), 'x'))
+      await store.revoke(relayTarget(clock.now(), 'x'))
       const first = await takeFirst(ctx)
       equal(await store.outbox.discard(first.id), true, 'discard()')
       await store.outbox.settle({ ...first, attempts: 1, lastStatus: 503, nextAttemptAt: clock.now() + 5 })
@@ -150,26 +216,31 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
       equal((await store.outbox.pending()).count, 1, 'pending().count')
     }),
 
-    it('does not hand out a delivery before its next attempt is due', async (ctx) => {
+    it('does not hand out a delivery before its next attempt is due, and keeps its unsent tries', async (ctx) => {
       const { store, clock } = ctx
-      await store.revoke(targetAt(clock.now(), 'x'))
+      await store.revoke(relayTarget(clock.now(), 'x'))
       const first = await takeFirst(ctx)
-      await store.outbox.settle({ ...first, attempts: 1, lastStatus: 503, nextAttemptAt: clock.now() + 5 })
+      const lastError = 'the token could not be minted'
+      await store.outbox.settle({ ...first, unsentTries: 2, lastError, nextAttemptAt: clock.now() + 5 })
       const due = (await store.outbox.pending()).due.map((d) => d.id)
       ok(!due.includes(first.id), 'pending().due leaves out a delivery not yet due')
       equal(await store.outbox.take(first.id, 30), undefined, 'take() before it is due')
       clock.advance(5)
-      equal((await store.outbox.take(first.id, 30))?.attempts, 1, 'attempts of the row taken once due')
+      match(
+        await store.outbox.take(first.id, 30),
+        { id: first.id, attempts: 0, unsentTries: 2, lastError },
+        'the row taken once due',
+      )
     }),
 
-    it('lists deliveries newest first by app and state, retries a dead one and discards one', async ({
+    it('lists deliveries newest first by app and state, retries a dead one afresh and discards one', async ({
       store,
       clock,
     }) => {
       const { outbox } = store
-      await store.revoke(targetAt(clock.now(), 'x'))
+      await store.revoke(relayTarget(clock.now(), 'x'))
       clock.advance(1)
-      await store.revoke({ ...targetAt(clock.now(), 'y'), app: 'other' })
+      await store.revoke({ ...relayTarget(clock.now(), 'y'), app: 'other' })
       const all = await outbox.list()
       equal(
         all.map((d) => d.app),
@@ -180,14 +251,23 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
       const page = await outbox.list({ limit: 3 })
       equal(await outbox.list({ before: page.at(-1)?.id }), [all[3]], 'list({ before }) after a page of 3')
 
-      const dead = present((await outbox.list({ app: 'wiki' }))[0], "wiki's newest delivery")
-      equal((await outbox.take(dead.id, 30))?.id, dead.id, 'take() of a due delivery')
-      await outbox.settle({ ...dead, state: 'dead', attempts: 1, lastStatus: 400, lastError: 'HTTP 400' })
+      const newest = present((await outbox.list({ app: 'wiki' }))[0], "wiki's newest delivery")
+      const dead = present(await outbox.take(newest.id, 30), 'take() of a due delivery')
+      await outbox.settle({
+        ...dead,
+        state: 'dead',
+        attempts: 1,
+        unsentTries: 1,
+        lastStatus: 400,
+        lastError: 'HTTP 400',
+      })
       match(await outbox.list({ state: 'dead' }), [{ id: dead.id }], 'list({ state: "dead" })')
       equal((await outbox.pending()).count, 3, 'pending().count')
       equal(await outbox.retry(dead.id), true, 'retry() of a dead delivery')
-      // A fresh budget: attempts and the give-up age count from the retry.
-      match(await outbox.get(dead.id), { state: 'pending', attempts: 0, retriedAt: clock.now() }, 'the retried row')
+      // A fresh budget: attempts, unsent tries and the give-up age count from the retry.
+      const retried = await outbox.get(dead.id)
+      match(retried, { state: 'pending', attempts: 0, retriedAt: clock.now() }, 'the retried row')
+      equal(retried?.unsentTries, undefined, 'unsentTries of the retried row')
       ok(
         (await outbox.pending()).due.some((d) => d.id === dead.id),
         'pending().due holds the retried row',
@@ -206,17 +286,18 @@ export function relayOutboxCases(factory: Factory<RelayOutboxRevoker>): Conforma
 
     it('keeps delivered rows 7 days and dead rows 30 days', async ({ store, clock }) => {
       const { outbox } = store
-      await store.revoke(targetAt(clock.now(), 'x'))
+      await store.revoke(relayTarget(clock.now(), 'x'))
       const { due } = await outbox.pending()
-      const [a, b] = [present(due[0], 'a first due delivery'), present(due[1], 'a second due delivery')]
-      for (const d of [a, b]) await outbox.take(d.id, 30)
-      await outbox.settle({ ...a, state: 'delivered', attempts: 1, deliveredAt: clock.now() })
-      await outbox.settle({ ...b, state: 'dead', attempts: 1 })
+      const ids = [present(due[0], 'a first due delivery').id, present(due[1], 'a second due delivery').id]
+      const [a, b] = await Promise.all(ids.map((id) => outbox.take(id, 30)))
+      equal([a?.id, b?.id], ids, 'the ids take() returned')
+      await outbox.settle({ ...present(a, 'a'), state: 'delivered', attempts: 1, deliveredAt: clock.now() })
+      await outbox.settle({ ...present(b, 'b'), state: 'dead', attempts: 1 })
       clock.advance(7 * DAY + 1)
-      equal(await outbox.get(a.id), undefined, 'the delivered row after 7 days')
-      match(await outbox.get(b.id), { state: 'dead' }, 'the dead row after 7 days')
+      equal(await outbox.get(ids[0] as string), undefined, 'the delivered row after 7 days')
+      match(await outbox.get(ids[1] as string), { state: 'dead' }, 'the dead row after 7 days')
       clock.advance(23 * DAY)
-      equal(await outbox.get(b.id), undefined, 'the dead row after 30 days')
+      equal(await outbox.get(ids[1] as string), undefined, 'the dead row after 30 days')
     }),
   ]
 }

@@ -1,7 +1,7 @@
 /**
  * `@backchannel/core/testing/vitest`: the conformance cases as vitest suites, one `it` per case
- * (a case a store cannot run, for want of an optional method, is skipped, saying why). Re-exports
- * `@backchannel/core/testing`, so one import serves a test file.
+ * (a case a store cannot run, for want of an optional method, is skipped, saying why).
+ * Re-exports `@backchannel/core/testing`, so one import serves a test file.
  *
  * @example
  * ```ts
@@ -12,36 +12,25 @@
  */
 import { describe, it } from 'vitest'
 import { type Suites, suitesOver } from './_internal/suites.js'
-import { type ConformanceCase, isCaseSkipped } from './cases.js'
 
 export type { Suites } from './_internal/suites.js'
 export * from './index.js'
 
+const suites = suitesOver({
+  describe,
+  // vitest's skip() ends the test there.
+  test: (name, body) => it(name, ({ skip }) => body((why) => skip(why))),
+})
+
 /**
- * Runs `cases` as one vitest `describe` named `title`.
+ * Runs cases as one vitest `describe` ({@link Suites.describeCases}).
  *
  * @example
  * ```ts
- * import { describeCases, sessionStoreCases } from '@backchannel/core/testing/vitest'
  * describeCases('my store', sessionStoreCases((clock) => createMyStore({ now: clock.now })))
  * ```
  */
-export function describeCases(title: string, cases: readonly ConformanceCase[]): void {
-  describe(title, () => {
-    for (const c of cases) {
-      it(c.name, async ({ skip }) => {
-        try {
-          await c.run()
-        } catch (err) {
-          if (isCaseSkipped(err)) return skip(err.message)
-          throw err
-        }
-      })
-    }
-  })
-}
-
-const suites = suitesOver(describeCases)
+export const describeCases: Suites['describeCases'] = suites.describeCases
 
 /**
  * Runs the session conformance suite ({@link Suites.describeSessionStore}).

@@ -31,7 +31,10 @@ export const MAX_AGE_SECONDS = 86_400
 /** One attempt of a delivery; `secret` is the relay's own secret in `hmac` mode. */
 export type AttemptDelivery = (delivery: RelayDelivery, secret?: string) => Promise<RelayAttemptResult>
 
-/** The audit `code` of a try that sent nothing: the token could not be minted, or the application read. */
+/**
+ * The audit `code` of a try that sent nothing: the token could not be minted or the application
+ * read (retried, no attempt spent), or the delivery could never be sent (dead before sending).
+ */
 export const NOT_SENT = 'ERR_RELAY_NOT_SENT'
 
 /** When to try a failed delivery again, or to give up: the shape of {@link planRetry}. */
@@ -119,7 +122,7 @@ export function createAttemptDelivery(deps: AttemptDependencies): AttemptDeliver
     try {
       token = await tokenFor(delivery, secret)
     } catch (err) {
-      if (err instanceof Dead) return { outcome: 'dead', error: err.message }
+      if (err instanceof Dead) return { outcome: 'dead', error: err.message, sent: false }
       // The signing key could not be read or unsealed: nothing was sent, and a later try may mint it.
       return { outcome: 'retry', error: `the token could not be minted: ${messageOf(err)}`, sent: false }
     }
@@ -144,7 +147,8 @@ export function createAttemptDelivery(deps: AttemptDependencies): AttemptDeliver
 /** A reason no attempt of this delivery can ever succeed. */
 class Dead extends Error {}
 
-const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err))
+/** An error's message, or whatever was thrown as a string. */
+export const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 
 /** A request that got no usable answer: refused by the policy or a redirect is dead; anything else is retried. */
 function failed(err: unknown): RelayAttemptResult {
@@ -189,10 +193,10 @@ export function parseRetryAfter(value: string | null, now: number): number | und
 }
 
 /**
- * After a failed try (`delivery.attempts`, or `delivery.mintFailures` for a try that sent nothing,
+ * After a failed try (`delivery.attempts`, or `delivery.unsentTries` for a try that sent nothing,
  * already counts it): when to try again, or give up. Waits follow {@link RETRY_SCHEDULE}, indexed by
  * both counts, with ±25 % jitter, or the relay's `Retry-After` when that is longer. `sign`/`hmac`
- * give up after {@link MAX_ATTEMPTS} attempts (mint failures are none) or {@link MAX_AGE_SECONDS}
+ * give up after {@link MAX_ATTEMPTS} attempts (unsent tries are none) or {@link MAX_AGE_SECONDS}
  * from `createdAt`; `forward` once the identity provider's token would have expired. A `dead`
  * result is dead now. Times are seconds since epoch; `random` is for tests (default `Math.random`).
  *
@@ -211,7 +215,7 @@ export function planRetry(
 ): { state: 'pending'; nextAttemptAt: number } | { state: 'dead' } {
   if (result.outcome === 'delivered') throw new TypeError('planRetry is for a failed attempt')
   if (result.outcome === 'dead') return { state: 'dead' }
-  const tries = delivery.attempts + (delivery.mintFailures ?? 0)
+  const tries = delivery.attempts + (delivery.unsentTries ?? 0)
   const step = RETRY_SCHEDULE[Math.min(Math.max(tries, 1), RETRY_SCHEDULE.length) - 1] as number
   const wait = Math.max(step * (1 + JITTER * (2 * random() - 1)), result.retryAfter ?? 0)
   const nextAttemptAt = now + wait

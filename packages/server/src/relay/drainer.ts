@@ -10,7 +10,7 @@ import type { AppRecord, RelayAttemptResult } from '@backchannel/unstorage'
 import type { Logger } from 'pino'
 import type { AuditRecorder } from '../audit.js'
 import type { Metrics } from '../metrics.js'
-import { type AttemptDelivery, NOT_SENT, type PlanRetry } from './attempt.js'
+import { type AttemptDelivery, messageOf, NOT_SENT, type PlanRetry } from './attempt.js'
 
 /** Options of {@link createRelayDrainer}. */
 export interface RelayDrainerOptions {
@@ -34,8 +34,6 @@ export interface RelayDrainerOptions {
    */
   concurrency?: number
 }
-
-const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err))
 
 /** Due deliveries taken in one pass. */
 const BATCH = 100
@@ -70,18 +68,17 @@ export function createRelayDrainer(options: RelayDrainerOptions): RelayDrainer {
   let timer: NodeJS.Timeout | undefined
 
   /**
-   * What one try at `delivery` came to, and whether it was an attempt (something was POSTed or may
-   * have been): dead before sending, or nothing sent for want of a token, is none. Never throws.
+   * What one try at `delivery` came to; `sent: false` when nothing was sent (dead before sending,
+   * or no token for want of the application or its key). Never throws.
    */
-  async function attemptOne(delivery: RelayDelivery): Promise<{ result: RelayAttemptResult; attempted: boolean }> {
-    const dead = (error: string) => ({ result: { outcome: 'dead' as const, error }, attempted: false })
+  async function attemptOne(delivery: RelayDelivery): Promise<RelayAttemptResult> {
+    const dead = (error: string) => ({ outcome: 'dead' as const, error, sent: false as const })
     let app: AppRecord | undefined
     try {
       app = await apps.get(delivery.app)
     } catch (err) {
       // E.g. a relay secret that cannot be unsealed: no token can be minted, nothing is sent.
-      const error = `the application could not be read: ${messageOf(err)}`
-      return { result: { outcome: 'retry', error, sent: false }, attempted: false }
+      return { outcome: 'retry', error: `the application could not be read: ${messageOf(err)}`, sent: false }
     }
     if (!app) return dead('the application was deleted')
     if (!app.relays?.some((r) => r.url === delivery.url && r.mode === delivery.mode)) {
@@ -90,33 +87,28 @@ export function createRelayDrainer(options: RelayDrainerOptions): RelayDrainer {
     const secret = app.relaySecrets?.[delivery.url]
     if (delivery.mode === 'hmac' && !secret) return dead('the hmac relay has no secret')
     try {
-      const result = await attempt(delivery, secret)
-      return { result, attempted: !(result.outcome === 'retry' && result.sent === false) }
+      return await attempt(delivery, secret)
     } catch (err) {
-      return { result: { outcome: 'retry', error: messageOf(err) }, attempted: true }
+      return { outcome: 'retry', error: messageOf(err) }
     }
   }
 
   async function deliver(id: string): Promise<void> {
     const taken = await outbox.take(id, leaseSeconds)
     if (!taken) return
-    const { result, attempted } = await attemptOne(taken)
+    const result = await attemptOne(taken)
     const t = now()
-    const unsent = result.outcome === 'retry' && result.sent === false
+    const unsent = result.outcome !== 'delivered' && result.sent === false
     const tried: RelayDelivery = {
       ...taken,
-      attempts: taken.attempts + (attempted ? 1 : 0),
+      attempts: taken.attempts + (unsent ? 0 : 1),
       // Tries that sent nothing back off as attempts do, without spending the attempt budget.
-      mintFailures: unsent ? (taken.mintFailures ?? 0) + 1 : undefined,
+      unsentTries: unsent ? (taken.unsentTries ?? 0) + 1 : undefined,
       lastStatus: result.status,
       lastError: result.outcome === 'delivered' ? undefined : result.error,
     }
     const plan: ReturnType<PlanRetry> | { state: 'delivered' } =
-      result.outcome === 'delivered'
-        ? { state: 'delivered' }
-        : attempted || unsent
-          ? planRetry(tried, result, t)
-          : { state: 'dead' }
+      result.outcome === 'delivered' ? { state: 'delivered' } : planRetry(tried, result, t)
     const settled: RelayDelivery =
       plan.state === 'pending'
         ? { ...tried, state: 'pending', nextAttemptAt: plan.nextAttemptAt }

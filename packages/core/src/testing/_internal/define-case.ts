@@ -10,6 +10,7 @@ import {
   type Factory,
   type ManualClock,
   type Subject,
+  subjectOf,
 } from '../cases.js'
 
 /** What a case's check gets: the store, its clock, and a way to skip. */
@@ -31,8 +32,7 @@ export function defineCase<T>(
     name,
     async run() {
       const clock = createManualClock()
-      const made = await factory(clock)
-      const subject = made && typeof made === 'object' && 'store' in made ? (made as Subject<T>) : { store: made as T }
+      const subject = subjectOf(await factory(clock))
       const skip = (why: string): never => {
         throw new CaseSkipped(why)
       }
