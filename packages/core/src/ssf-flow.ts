@@ -8,6 +8,7 @@
  * @module
  */
 import { constantTimeEqual, fromHex } from './_internal/bytes.js'
+import { unrecorded } from './_internal/recorded.js'
 import { type AppRegistry, sessionIssuer } from './app.js'
 import {
   BackchannelError,
@@ -25,7 +26,13 @@ import { readBody } from './flow.js'
 import { guardStore } from './guard-store.js'
 import { errorStatus } from './outcome.js'
 import { type ReplayStore, replayKey } from './replay.js'
-import { type RevocationTarget, relayOnce, relayRequest, type SessionRegistry, type SessionRevoker } from './session.js'
+import {
+  type RevocationTarget,
+  relayOnce,
+  relayRequest,
+  type SessionRegistry,
+  type SessionRevoker,
+} from './session.js'
 import type { SecurityEvent, SetVerifier, StreamConfig } from './set.js'
 import { interpretEvent, type SsfAction } from './ssf-event.js'
 import { readStreamEvent, STREAM_EVENTS, type StreamEventRecorder } from './ssf-stream-event.js'
@@ -193,31 +200,42 @@ export async function processSecurityEvent(
 
     const replay = guardStore(deps.replay)
     const key = replayKey(`ssf\n${name}`, set.iss, jti)
-    if (!(await replay.claim(key, now + SET_REPLAY_SECONDS))) {
-      return accepted(name, { set, event, apps: names, result: 'replayed' })
-    }
+    const expiresAt = now + SET_REPLAY_SECONDS
     const targets: NonNullable<SsfOutcome['targets']> = []
-    try {
-      for (const target of planned) {
-        // A logout token for the same IdP session relayed it already: revoke, but do not relay again.
-        const releaseRelay = await relayOnce(target, replay, now)
-        const { revoked } = await revoker.revoke(target).catch(async (err: unknown) => {
-          await releaseRelay().catch(() => {})
+    const done = (target: RevocationTarget, revoked: number) => {
+      const { app, iss, sub, sid } = target
+      targets.push({ app, iss, revoked, ...(sub === undefined ? {} : { sub }), ...(sid === undefined ? {} : { sid }) })
+    }
+    let claimed: boolean
+    const [only] = planned
+    if (planned.length === 1 && only && (deps.replay as object) === deps.revoker && revoker.claimAndRevoke) {
+      // One target on a store that is also the replay store: the claim goes with the revocation's
+      // write (one round trip, as a logout), and is not kept if that fails.
+      const releaseRelay = await relayOnce(only, replay, now)
+      const result = await revoker.claimAndRevoke(key, expiresAt, only).catch(async (err: unknown) => {
+        await releaseRelay().catch(() => {})
+        throw err
+      })
+      claimed = result.claimed
+      if (result.claimed) done(only, result.revoked)
+      else await releaseRelay().catch(() => {})
+    } else {
+      claimed = await replay.claim(key, expiresAt)
+      if (claimed) {
+        await revokeEach(planned, revoker, replay, now, done).catch(async (err: unknown) => {
+          // The transmitter retries a refused SET: it must then run rather than be taken for a replay.
+          await replay.release(key).catch(() => {})
           throw err
         })
-        const { app, iss, sub, sid } = target
-        targets.push({
-          app,
-          iss,
-          revoked,
-          ...(sub === undefined ? {} : { sub }),
-          ...(sid === undefined ? {} : { sid }),
-        })
       }
-    } catch (err) {
-      // The transmitter retries a refused SET: it must then run rather than be taken for a replay.
-      await replay.release(key).catch(() => {})
-      throw err
+    }
+    if (!claimed) {
+      // Claimed before: a replay only once what that attempt planned is recorded. One that stopped
+      // between its claim and its revocations (a crash, a claim it could not give back) left a
+      // SET to act on now, or the transmitter's retry would be acknowledged for nothing.
+      const pending = await unrecorded(planned, revoker)
+      if (pending.length === 0) return accepted(name, { set, event, apps: names, result: 'replayed' })
+      await revokeEach(pending, revoker, replay, now, done)
     }
     const revoked = targets.reduce((sum, target) => sum + target.revoked, 0)
     return accepted(name, { set, event, apps: names, targets, result: revoked > 0 ? 'revoked' : 'unmatched', revoked })
@@ -228,6 +246,24 @@ export async function processSecurityEvent(
 
 const coded = (err: unknown): BackchannelError =>
   err instanceof BackchannelError ? err : new InternalError('the SET could not be processed', { cause: err })
+
+/** Revokes each target in turn, relaying it unless a logout token for the same IdP session was relayed already. */
+async function revokeEach(
+  planned: RevocationTarget[],
+  revoker: SessionRevoker,
+  replay: ReplayStore,
+  now: number,
+  done: (target: RevocationTarget, revoked: number) => void,
+): Promise<void> {
+  for (const target of planned) {
+    const releaseRelay = await relayOnce(target, replay, now)
+    const { revoked } = await revoker.revoke(target).catch(async (err: unknown) => {
+      await releaseRelay().catch(() => {})
+      throw err
+    })
+    done(target, revoked)
+  }
+}
 
 /**
  * The users an event's action names in `app`: the one it names, or for an `email` subject (and no

@@ -300,6 +300,37 @@ describe('POST /ssf/:stream', () => {
     expect((await push(token)).status).toBe(202)
     expect(await state('s1')).toBe('revoked')
   })
+
+  it('acts on a redelivered SET whose first attempt failed and could not give its claim back', async () => {
+    let down = true
+    // Sessions and jtis in the gateway's store, unreachable at first: the claim is written, then
+    // the revocation and the claim's release both fail.
+    const sessions = (store: BackchannelStore): SessionStore => ({
+      register: (input) => store.register(input),
+      status: (app, id) => store.status(app, id),
+      list: (app, iss, sub) => store.list(app, iss, sub),
+      end: (app, id) => store.end(app, id),
+      recorded: (target) => store.recorded(target),
+      revoke: (target) => (down ? Promise.reject(new Error('ECONNREFUSED')) : store.revoke(target)),
+    })
+    const replay = (store: BackchannelStore) => ({
+      claim: (key: string, expiresAt: number) => store.claim(key, expiresAt),
+      release: (key: string) => (down ? Promise.reject(new Error('ECONNREFUSED')) : store.release(key)),
+    })
+    const { push, iss, register, state, audit } = await setUp(sessions, { replay })
+    await register('s1', 'alice', 'a')
+    const token = await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' }))
+    expect((await push(token)).status).toBe(503)
+    down = false
+    expect((await push(token)).status).toBe(202)
+    expect(await state('s1')).toBe('revoked')
+    await expect.poll(async () => (await audit()).map((r: { outcome: string }) => r.outcome)).toEqual(['revoked'])
+    // Now recorded: a further redelivery is a replay.
+    expect((await push(token)).status).toBe(202)
+    await expect
+      .poll(async () => (await audit()).map((r: { outcome: string }) => r.outcome))
+      .toEqual(['replayed', 'revoked'])
+  })
 })
 
 function unsignedHeader(alg: string): string {
