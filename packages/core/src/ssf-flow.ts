@@ -26,13 +26,7 @@ import { readBody } from './flow.js'
 import { guardStore } from './guard-store.js'
 import { errorStatus } from './outcome.js'
 import { type ReplayStore, replayKey } from './replay.js'
-import {
-  type RevocationTarget,
-  relayOnce,
-  relayRequest,
-  type SessionRegistry,
-  type SessionRevoker,
-} from './session.js'
+import { type RevocationTarget, relayOnce, relayRequest, type SessionRegistry, type SessionRevoker } from './session.js'
 import type { SecurityEvent, SetVerifier, StreamConfig } from './set.js'
 import { interpretEvent, type SsfAction } from './ssf-event.js'
 import { readStreamEvent, STREAM_EVENTS, type StreamEventRecorder } from './ssf-stream-event.js'
