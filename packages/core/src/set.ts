@@ -5,21 +5,12 @@
  * @see https://openid.net/specs/openid-sharedsignals-framework-1_0.html SSF 1.0 §3, §10.3
  * @module
  */
-import { compactVerify, type JWSHeaderParameters, errors as jose } from 'jose'
-import { jsonPayload } from './_internal/json-payload.js'
+import type { JWSHeaderParameters } from 'jose'
+import { isObject } from './_internal/json-payload.js'
 import type { AsymmetricAlgorithm } from './app.js'
-import {
-  BackchannelError,
-  LogoutTokenSignature,
-  SetAudience,
-  SetClaim,
-  SetIssuer,
-  SetKey,
-  SetMalformed,
-  SetSignature,
-  SetTyp,
-} from './errors.js'
+import { SetAudience, SetClaim, SetIssuer, SetKey, SetMalformed, SetSignature, SetTyp } from './errors.js'
 import type { KeyResolver } from './keys.js'
+import { type TokenProfile, verifyJws } from './verify.js'
 
 /** A stream the gateway receives Security Event Tokens on, as core needs it. */
 export interface StreamConfig {
@@ -68,11 +59,22 @@ export interface SetVerifier {
   verify(token: string, stream: StreamConfig, now: number): Promise<SecurityEvent>
 }
 
-const ACCEPTED_TYP = new Set(['secevent+jwt', 'application/secevent+jwt'])
-// Headers that would let the token pick its own key: never followed, so never accepted.
-const KEY_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const
 /** Seconds an `iat` may lie ahead of the gateway's clock. */
 const CLOCK_TOLERANCE = 60
+
+/** The SET's profile of the verification pipeline: every refusal an RFC 8935 `err`. */
+const SET: TokenProfile = {
+  what: 'the SET',
+  typ: { accepted: new Set(['secevent+jwt', 'application/secevent+jwt']), required: true },
+  typRule: 'the typ header must be secevent+jwt',
+  keySource: 'the jwks_uri',
+  Malformed: SetMalformed,
+  Typ: SetTyp,
+  Header: SetKey,
+  Signature: SetSignature,
+  Alg: SetKey,
+  Key: SetKey,
+}
 
 /**
  * Builds the verifier over a key resolver (share the one the logout verifier uses: a transmitter
@@ -89,48 +91,11 @@ const CLOCK_TOLERANCE = 60
 export function createSetVerifier(options: { keys: KeyResolver }): SetVerifier {
   return {
     async verify(token, stream, now) {
-      if (typeof token !== 'string' || token.split('.').length !== 3) {
-        throw new SetMalformed('the body is not a compact JWS (three dot-separated parts)')
-      }
-      const algorithms = [stream.algorithm ?? 'RS256']
-      let payload: Uint8Array
-      try {
-        const key = async (header: JWSHeaderParameters) => {
-          checkHeader(header)
-          const [first] = await options.keys.getKeys(stream.jwksUri, header)
-          if (!first) throw new SetKey("no key in the transmitter's key set matches the SET")
-          return first
-        }
-        payload = (await compactVerify(token, key, { algorithms })).payload
-      } catch (err) {
-        throw asCoded(err, algorithms)
-      }
-      return checkClaims(jsonPayload(payload, 'the SET', SetMalformed), stream, now)
+      const keysOf = (header: JWSHeaderParameters) => options.keys.getKeys(stream.jwksUri, header)
+      const claims = await verifyJws(token, [stream.algorithm ?? 'RS256'], keysOf, SET)
+      return checkClaims(claims, stream, now)
     },
   }
-}
-
-function checkHeader(header: JWSHeaderParameters): void {
-  if (typeof header.typ !== 'string' || !ACCEPTED_TYP.has(header.typ.toLowerCase())) {
-    throw new SetTyp('the typ header must be secevent+jwt')
-  }
-  for (const name of KEY_HEADERS) {
-    if (name in header) throw new SetKey(`the ${name} header is not accepted: keys come only from the jwks_uri`)
-  }
-}
-
-function asCoded(err: unknown, algorithms: readonly string[]): BackchannelError {
-  // The resolver's "no matching key" is the logout token's class; for a SET it is invalid_key.
-  if (err instanceof LogoutTokenSignature) return new SetKey(err.message, { cause: err })
-  if (err instanceof BackchannelError) return err
-  if (err instanceof jose.JWSSignatureVerificationFailed) {
-    return new SetSignature('the signature does not verify', { cause: err })
-  }
-  if (err instanceof jose.JOSEAlgNotAllowed || err instanceof jose.JOSENotSupported) {
-    return new SetKey(`the alg is not accepted for this stream (expected ${algorithms.join(', ')})`, { cause: err })
-  }
-  if (err instanceof jose.JWSInvalid) return new SetMalformed('the SET is not a valid JWS', { cause: err })
-  return new SetKey("the transmitter's key cannot verify this SET", { cause: err })
 }
 
 function checkClaims(claims: Record<string, unknown>, stream: StreamConfig, now: number): SecurityEvent {
@@ -169,8 +134,4 @@ function checkClaims(claims: Record<string, unknown>, stream: StreamConfig, now:
     result.eventTimestamp = timestamp
   }
   return result
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }

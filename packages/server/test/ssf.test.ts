@@ -7,7 +7,7 @@
 import type { SessionStore } from '@backchannel/core'
 import type { BackchannelStore } from '@backchannel/unstorage'
 import { memoryStore } from '@backchannel/unstorage/memory'
-import { SignJWT } from 'jose'
+import { generateKeyPair, SignJWT } from 'jose'
 import { describe, expect, it } from 'vitest'
 import {
   AUDIENCE,
@@ -18,6 +18,7 @@ import {
   setClockAhead,
   setUp,
   sign,
+  signing,
   startGateway,
   startTransmitter,
   stranger,
@@ -276,6 +277,24 @@ describe('POST /ssf/:stream', () => {
     expect(await (await push(await unknown())).json()).toMatchObject({ err: 'invalid_key' })
     expect(await (await push(await unknown())).json()).toMatchObject({ err: 'invalid_key' })
     expect(transmitter.jwksFetches()).toBe(before + 1)
+  })
+
+  it('tries each key of a key set without kid: a SET signed by the second is accepted', async () => {
+    const { push, iss, transmitter, register, state } = await setUp()
+    await transmitter.publish([{ key: stranger.publicKey }, { key: signing.publicKey }])
+    await register('s1', 'alice', 'a')
+    const token = await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' }), {}, { kid: undefined })
+    expect((await push(token)).status).toBe(202)
+    expect(await state('s1')).toBe('revoked')
+    // Signed by neither: the signature is what is wrong, not the key.
+    const forged = await sign(
+      iss,
+      sessionRevoked({ format: 'opaque', id: 'alice' }),
+      {},
+      { kid: undefined },
+      (await generateKeyPair('RS256')).privateKey,
+    )
+    expect(await (await push(forged)).json()).toMatchObject({ err: 'authentication_failed' })
   })
 
   it('answers 503 with Retry-After when sessions cannot be revoked, and the retry then runs', async () => {
