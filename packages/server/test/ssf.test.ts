@@ -297,6 +297,58 @@ describe('POST /ssf/:stream', () => {
     expect(await (await push(forged)).json()).toMatchObject({ err: 'authentication_failed' })
   })
 
+  it('shares its key set with an OIDC app of the same jwks_uri; a kid refused only by the cooldown that app armed is 503, then accepted', async () => {
+    const { push, iss, transmitter, admin, url, register, state } = await setUp()
+    await admin.apps.create.mutate({ name: 'portal', issuer: iss, clientId: 'portal' })
+    const logout = async (kid: string, key = signing.privateKey) => {
+      const token = await new SignJWT({
+        iss,
+        aud: 'portal',
+        iat: Math.floor(Date.now() / 1000),
+        exp: Math.floor(Date.now() / 1000) + 120,
+        jti: nextJti(),
+        sid: 'idp-session',
+        events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+      })
+        .setProtectedHeader({ alg: 'RS256', typ: 'logout+jwt', kid })
+        .sign(key)
+      const body = new URLSearchParams({ logout_token: token })
+      return fetch(`${url}/auth/logout/portal`, { method: 'POST', body })
+    }
+    expect((await push(await sign(iss, sessionRevoked({ format: 'opaque', id: 'x' })))).status).toBe(202)
+    expect((await logout('k1')).status).toBe(200)
+    expect(transmitter.jwksFetches()).toBe(1) // one fetch for the stream and the app
+
+    // Past the cooldown, anyone posting a random kid to the app makes the gateway fetch again...
+    setClockAhead(60)
+    expect((await logout('random', stranger.privateKey)).status).toBe(400)
+    expect(transmitter.jwksFetches()).toBe(2)
+    // ...then the transmitter rotates a key in and signs with it, while the cooldown holds.
+    await transmitter.publish([
+      { key: signing.publicKey, kid: 'k1' },
+      { key: stranger.publicKey, kid: 'k2' },
+    ])
+    await register('s1', 'alice', 'a')
+    const iat = Math.floor(Date.now() / 1000) + 61 // after that fetch, on the gateway's clock
+    const rotated = await sign(
+      iss,
+      sessionRevoked({ format: 'opaque', id: 'alice' }),
+      { iat },
+      { kid: 'k2' },
+      stranger.privateKey,
+    )
+    const refused = await push(rotated)
+    expect(refused.status).toBe(503)
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(5)
+    expect(transmitter.jwksFetches()).toBe(2)
+    expect(await state('s1')).toBe('active')
+
+    setClockAhead(100) // the transmitter retries after Retry-After
+    expect((await push(rotated)).status).toBe(202)
+    expect(transmitter.jwksFetches()).toBe(3)
+    expect(await state('s1')).toBe('revoked')
+  })
+
   it('answers 503 with Retry-After when sessions cannot be revoked, and the retry then runs', async () => {
     let down = true
     // Your own session store (the gateway's `sessions` option), over the gateway's, unreachable at first.
