@@ -68,6 +68,12 @@ export interface SetVerifier {
   verify(token: string, stream: StreamConfig, now: number): Promise<SecurityEvent>
 }
 
+/**
+ * Seconds a SET's `jti` is remembered: 7 days, as transmitters retry for hours. A SET issued
+ * longer ago is refused: past its `jti`'s memory, a redelivery would run (and relay) again.
+ */
+export const SET_REPLAY_SECONDS = 7 * 86400
+
 /** Seconds an `iat` may lie ahead of the gateway's clock. */
 const CLOCK_TOLERANCE = 60
 
@@ -148,6 +154,9 @@ function checkClaims(claims: Record<string, unknown>, stream: StreamConfig, now:
     throw new SetClaim('iat', 'iat is required, as seconds since epoch')
   }
   if (iat > now + CLOCK_TOLERANCE) throw new SetClaim('iat', 'iat is in the future')
+  if (iat < now - SET_REPLAY_SECONDS) {
+    throw new SetClaim('iat', `iat is older than ${SET_REPLAY_SECONDS / 86400} days, the longest a jti is remembered`)
+  }
   if (typeof jti !== 'string' || jti.length === 0) throw new SetClaim('jti', 'jti is required')
   // RFC 8417 §2.2: the subject is in the event or sub_id; a top-level sub would be a JWT's subject.
   if (claims.sub !== undefined) throw new SetClaim('sub', 'a SET must not have a top-level sub (use sub_id)')

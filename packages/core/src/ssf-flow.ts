@@ -27,7 +27,7 @@ import { guardStore } from './guard-store.js'
 import { errorStatus } from './outcome.js'
 import { type ReplayStore, replayKey } from './replay.js'
 import { type RevocationTarget, relayOnce, relayRequest, type SessionRegistry, type SessionRevoker } from './session.js'
-import type { SecurityEvent, SetVerifier, StreamConfig } from './set.js'
+import { SET_REPLAY_SECONDS, type SecurityEvent, type SetVerifier, type StreamConfig } from './set.js'
 import { interpretEvent, type SsfAction } from './ssf-event.js'
 import { readStreamEvent, STREAM_EVENTS, type StreamEventRecorder } from './ssf-stream-event.js'
 
@@ -52,8 +52,7 @@ export interface SsfFlowDependencies {
 /** Largest accepted SET, in bytes. */
 export const MAX_SET_BYTES = 64 * 1024
 
-/** Seconds a SET's `jti` is remembered: 7 days, as transmitters retry for hours. */
-export const SET_REPLAY_SECONDS = 7 * 86400
+export { SET_REPLAY_SECONDS }
 
 /**
  * What became of an accepted SET: it ended sessions, matched none, asked nothing, or was seen

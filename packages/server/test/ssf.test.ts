@@ -4,7 +4,7 @@
  * that a stream is created on through the admin API, then SETs pushed to `/ssf/:stream`.
  */
 
-import type { SessionStore } from '@backchannel/core'
+import { SET_REPLAY_SECONDS, type SessionStore } from '@backchannel/core'
 import type { BackchannelStore } from '@backchannel/unstorage'
 import { memoryStore } from '@backchannel/unstorage/memory'
 import { generateKeyPair, SignJWT } from 'jose'
@@ -250,6 +250,20 @@ describe('POST /ssf/:stream', () => {
         expect(await state('s1')).toBe('active')
       })
     }
+
+    it('an iat older than the 7 days a jti is remembered: invalid_request naming the rule', async () => {
+      const { push, iss, register, state, now } = await setUp()
+      await register('s1', 'alice', 'a', now - SET_REPLAY_SECONDS) // began before either SET
+      const issuedAgo = async (seconds: number) =>
+        push(await sign(iss, sessionRevoked(subject), { iat: Math.floor(Date.now() / 1000) - seconds }))
+      const res = await issuedAgo(SET_REPLAY_SECONDS + 60)
+      expect(res.status).toBe(400)
+      expect(await res.json()).toMatchObject({ err: 'invalid_request', description: expect.stringMatching(/7 days/) })
+      expect(await state('s1')).toBe('active')
+      // Within the window, a late delivery is still acted on.
+      expect((await issuedAgo(SET_REPLAY_SECONDS - 3600)).status).toBe(202)
+      expect(await state('s1')).toBe('revoked')
+    })
 
     it('a wrong Content-Type: invalid_request', async () => {
       const { push, iss } = await setUp()
