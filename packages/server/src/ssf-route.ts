@@ -88,7 +88,8 @@ export function recordSsfOutcome(
     deps.logger.error(Object.assign(line, { err: error?.cause ?? error }), 'security event failed')
   else deps.logger.warn(Object.assign(line, { reason: error?.message }), 'security event refused')
 
-  if (!outcomeName || throttled || !known) return
+  // A request without this stream's Authorization is anyone's: logged and counted, not audited.
+  if (!outcomeName || throttled || !known || status === 401) return
   // One record per application the event concerned (none known yet: one record of the gateway's).
   for (const app of outcome.apps ?? [undefined]) {
     // An email subject may name several users of one application: one record sums them.
@@ -104,6 +105,7 @@ export function recordSsfOutcome(
       outcome: acted && appRevoked === 0 ? 'unmatched' : outcomeName,
       ...(event ? { event } : {}),
       ...(code ? { code } : {}),
+      ...(outcome.body ? { err: outcome.body.err } : {}),
       ...(result === 'ignored' && reason ? { reason } : {}),
       ...(target || set ? { iss: target?.iss ?? set?.iss } : {}),
       ...(target?.sub === undefined || targets.length > 1 ? {} : { sub: target.sub }),

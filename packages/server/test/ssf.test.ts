@@ -77,10 +77,15 @@ describe('streams.create', () => {
 
 describe('POST /ssf/:stream', () => {
   it('answers 401 to a missing or wrong Authorization, 404 to an unknown stream', async () => {
-    const { push, iss, url } = await setUp()
+    const { push, iss, url, admin } = await setUp()
     const token = await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' }))
     expect((await push(token, { authorization: '' })).status).toBe(401)
     expect((await push(token, { authorization: 'Bearer bcp_not-the-token' })).status).toBe(401)
+    // Anyone's requests are logged and counted, never audited: only the stream's own SET is.
+    expect((await push(token)).status).toBe(202)
+    const ssfAudit = async () =>
+      (await admin.audit.list.query({})).filter((r) => r.source === 'ssf').map((r) => r.outcome)
+    await expect.poll(ssfAudit).toEqual(['unmatched'])
     const unknown = await fetch(`${url}/ssf/nope`, {
       method: 'POST',
       headers: { 'content-type': 'application/secevent+jwt' },
@@ -241,13 +246,17 @@ describe('POST /ssf/:stream', () => {
     ]
     for (const [what, make, err] of cases) {
       it(`${what}: ${err}`, async () => {
-        const { push, iss, register, state } = await setUp()
+        const { push, iss, register, state, admin } = await setUp()
         await register('s1', 'alice', 'a')
         const res = await push(await make(iss))
         expect(res.status).toBe(400)
         expect(res.headers.get('content-language')).toBe('en')
         expect(await res.json()).toMatchObject({ err, description: expect.any(String) })
         expect(await state('s1')).toBe('active')
+        // Audited refused with its err.
+        const refusals = async () =>
+          (await admin.audit.list.query({})).filter((r) => r.source === 'ssf').map((r) => [r.outcome, r.err])
+        await expect.poll(refusals).toEqual([['rejected', err]])
       })
     }
 

@@ -170,6 +170,8 @@ export interface AuditRecord {
   revoked?: number
   /** `source: "ssf"`, outcome `ignored`: why the event ended no session. */
   reason?: string
+  /** `source: "ssf"`, outcome `rejected`: the RFC 8935 `err` the SET was refused with (`invalid_key`, …). */
+  err?: string
   /** `source: "relay"`: the delivery, its relay's URL, its attempts so far and the relay's HTTP status. */
   delivery?: string
   url?: string
