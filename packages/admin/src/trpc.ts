@@ -175,7 +175,8 @@ const recordAdminAction = t.middleware(async function recordAdminAction({ ctx, m
   const input = ((await getRawInput()) ?? {}) as { name?: unknown; app?: unknown }
   const app = typeof input.name === 'string' ? input.name : typeof input.app === 'string' ? input.app : undefined
   const record: AuditInput = {
-    ...(app === undefined ? {} : { app }),
+    // A stream's name is no application's: an app of the same name must not read its records.
+    ...(app === undefined ? {} : path.startsWith('streams.') ? { stream: app } : { app }),
     source: 'admin',
     action: path,
     actor: ctx.caller.role === 'app' ? `owner:${ctx.caller.app}` : 'admin',

@@ -85,7 +85,7 @@ describe('streams.create with delivery "poll"', () => {
     await store.exportState((line) => lines.push(line))
     expect(lines.join('\n')).toContain('stream:')
     expect(lines.join('\n')).not.toContain(POLL_TOKEN)
-    const records = await admin.audit.list.query({ app: 'idp' })
+    const records = (await admin.audit.list.query({})).filter((r) => r.stream === 'idp')
     const create = records.find((r: { action?: string }) => r.action === 'streams.create')
     expect(create?.fields).toEqual(expect.arrayContaining(['pollToken', 'pollEndpointUrl', 'delivery']))
     expect(JSON.stringify(records)).not.toContain(POLL_TOKEN)
@@ -267,7 +267,7 @@ describe('streams.connect', () => {
     await admin.streams.connect.mutate({ name: 'idp', accessToken: MANAGEMENT_TOKEN })
     expect(management.configurations[1]).toMatchObject({ method: 'PATCH', body: { stream_id: 'stream-1' } })
 
-    const records = await admin.audit.list.query({ app: 'idp' })
+    const records = (await admin.audit.list.query({})).filter((r) => r.stream === 'idp')
     expect(records.find((r: { action?: string }) => r.action === 'streams.connect')).toMatchObject({
       fields: ['accessToken'],
     })
@@ -327,6 +327,11 @@ describe('stream events', () => {
       ...lastVerification,
       verifiedAt: expect.any(Number),
     })
+
+    // A new request the transmitter refuses keeps the last completed verification.
+    const verified = (await admin.streams.get.query({ name: 'idp' })).lastVerification
+    await expect(admin.streams.verify.mutate({ name: 'idp', accessToken: 'not-the-token' })).rejects.toThrow(/401/)
+    expect((await admin.streams.get.query({ name: 'idp' })).lastVerification).toEqual(verified)
 
     // A verification nobody asked for: 202, audited ignored.
     const events = { [`${SSF}verification`]: { state: 'not-asked-for' } }

@@ -33,10 +33,17 @@ describe('streams.create', () => {
     const got = await admin.streams.get.query({ name: 'idp' })
     expect(JSON.stringify(got)).not.toContain('authorizationHash')
     expect((await admin.streams.list.query()).map((s: { name: string }) => s.name)).toEqual(['idp'])
-    const records = await admin.audit.list.query({ app: 'idp' })
+    const records = (await admin.audit.list.query({})).filter((r) => r.stream === 'idp')
     expect(records.map((r: { action?: string }) => r.action)).toContain('streams.create')
     await admin.streams.delete.mutate({ name: 'idp' })
     await expect(admin.streams.get.query({ name: 'idp' })).rejects.toMatchObject({ data: { code: 'NOT_FOUND' } })
+  })
+
+  it('audits streams.* under the stream, not as an application of the same name', async () => {
+    const { admin } = await setUp()
+    const records = await admin.audit.list.query({})
+    expect(records.find((r) => r.action === 'streams.create')).toMatchObject({ stream: 'idp', source: 'admin' })
+    expect(records.find((r) => r.action === 'streams.create')?.app).toBeUndefined()
   })
 
   it('reads the metadata of an issuer with a path after the host: /.well-known/ssf-configuration/PATH', async () => {

@@ -220,10 +220,17 @@ export const streamsRouter = router({
       const { verificationEndpoint } = await discoverNow(ctx, stream.issuer)
       if (!verificationEndpoint) throw badRequest('the transmitter publishes no verification_endpoint')
       const verification = { state: randomBytes(16).toString('base64url'), requestedAt: ctx.now() }
+      const { lastVerification: previous } = await ctx.deps.store.streams.state(stream.name)
       // Recorded before asking: the event may arrive before the transmitter answers.
       await ctx.deps.store.streams.requestVerification(stream.name, verification)
       const token = input.accessToken ?? stream.pollToken
-      await requestVerification(ctx, verificationEndpoint, token, stream.streamId, verification.state)
+      await requestVerification(ctx, verificationEndpoint, token, stream.streamId, verification.state).catch(
+        async (err: unknown) => {
+          // Refused: no event will come, so the last verification stays what it was.
+          if (previous) await ctx.deps.store.streams.requestVerification(stream.name, previous)
+          throw err
+        },
+      )
       ctx.audit.fields = fieldNames(input)
       return { lastVerification: verification }
     }),
