@@ -156,7 +156,11 @@ export async function processSecurityEvent(
       if (typeof streamEvent === 'string') return accepted(name, { ...fields, result: 'ignored', reason: streamEvent })
       const recorder = deps.streams.recordEvent && guardStore(deps.streams as StreamEventRecorder)
       if (await recorder?.recordEvent(name, streamEvent, now)) return accepted(name, { ...fields, result: 'applied' })
-      const reason = recorder ? 'no verification was requested with this state' : 'stream events are not recorded here'
+      const reason = !recorder
+        ? 'stream events are not recorded here'
+        : streamEvent.event === 'verification'
+          ? 'no verification was requested with this state'
+          : 'a status issued later is recorded'
       return accepted(name, { ...fields, result: 'ignored', reason })
     }
     const revoker = guardStore(deps.revoker)

@@ -22,17 +22,20 @@ const STATUSES: ReadonlySet<string> = new Set<StreamStatus>(['enabled', 'paused'
 
 /**
  * What a stream event says: a verification event with its `state` (absent when the transmitter
- * verifies on its own), or the stream's new status and the transmitter's reason.
+ * verifies on its own), or the stream's new status, the transmitter's reason and when the SET
+ * was issued (`issuedAt`, seconds since epoch: a redelivered older status must not overwrite a
+ * newer one).
  */
 export type StreamEvent =
   | { event: 'verification'; state?: string }
-  | { event: 'stream-updated'; status: StreamStatus; reason?: string }
+  | { event: 'stream-updated'; status: StreamStatus; reason?: string; issuedAt?: number }
 
 /** Where the flow records a stream event; `true` when it took effect, `false` to answer it ignored. */
 export interface StreamEventRecorder {
   /**
    * Records `event` for the stream `name` at `at` (seconds since epoch): a verification whose
-   * `state` is the one last requested marks it verified; `stream-updated` stores the status.
+   * `state` is the one last requested marks it verified; `stream-updated` stores the status,
+   * unless one issued later is stored (then `false`). Nothing is written for a stream that is gone.
    */
   recordEvent(name: string, event: StreamEvent, at: number): Promise<boolean>
 }
@@ -59,5 +62,5 @@ export function readStreamEvent(set: SecurityEvent): StreamEvent | string | unde
     return 'the status is not one of enabled, paused, disabled'
   }
   const why = typeof reason === 'string' ? reason.slice(0, 1024) : undefined
-  return { event, status: status as StreamStatus, ...(why ? { reason: why } : {}) }
+  return { event, status: status as StreamStatus, ...(why ? { reason: why } : {}), issuedAt: set.iat }
 }

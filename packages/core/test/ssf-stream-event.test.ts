@@ -21,15 +21,17 @@ describe('readStreamEvent', () => {
     expect(readStreamEvent(set(`${SSF}verification`, { state: 42 }))).toMatch(/state/)
   })
 
-  it('reads stream-updated with its status and reason, and refuses another status', () => {
+  it('reads stream-updated with its status, reason and iat, and refuses another status', () => {
     expect(readStreamEvent(set(`${SSF}stream-updated`, { status: 'paused', reason: 'maintenance' }))).toEqual({
       event: 'stream-updated',
       status: 'paused',
       reason: 'maintenance',
+      issuedAt: 1,
     })
     expect(readStreamEvent(set(`${SSF}stream-updated`, { status: 'disabled' }))).toEqual({
       event: 'stream-updated',
       status: 'disabled',
+      issuedAt: 1,
     })
     expect(readStreamEvent(set(`${SSF}stream-updated`, { status: 'asleep' }))).toMatch(/enabled, paused, disabled/)
   })

@@ -411,7 +411,7 @@ describe('POST /ssf/:stream', () => {
       status: (app, id) => store.status(app, id),
       list: (app, iss, sub) => store.list(app, iss, sub),
       end: (app, id) => store.end(app, id),
-      recorded: (target) => store.recorded(target),
+      recorded: (target) => store.recorded?.(target) ?? Promise.resolve(false),
       revoke: (target) => (down ? Promise.reject(new Error('ECONNREFUSED')) : store.revoke(target)),
     })
     const replay = (store: BackchannelStore) => ({

@@ -236,8 +236,10 @@ export const streamsRouter = router({
     }),
   /** Removes a stream: its push URL answers 404 from then on. */
   delete: adminAction.input(z.object({ name: streamName }).strict()).mutation(async ({ ctx, input }) => {
-    await load(ctx, input.name)
-    await ctx.deps.store.streams.delete(input.name)
+    // Asked of the store even for a name with no stream: that frees a name a failed creation held.
+    if (!(await ctx.deps.store.streams.delete(input.name))) {
+      throw new TRPCError({ code: 'NOT_FOUND', message: `no stream is named ${JSON.stringify(input.name)}` })
+    }
     return { deleted: true as const }
   }),
 })
