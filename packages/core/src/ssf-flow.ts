@@ -19,6 +19,7 @@ import {
   SetAccessDenied,
   type SetErr,
   SetInvalid,
+  SetMalformed,
   StreamUnauthorized,
   StreamUnknown,
 } from './errors.js'
@@ -141,6 +142,8 @@ export async function processSecurityEvent(
   let set: SecurityEvent | undefined
   let event: string | undefined
   try {
+    // A polled SET meets the push route's cap too (a compact JWS is ASCII: characters are bytes).
+    if (token.length > MAX_SET_BYTES) throw new SetMalformed(`the SET is larger than ${MAX_SET_BYTES} bytes`)
     const now = deps.now?.() ?? Date.now() / 1000
     set = await deps.verifier.verify(token, stream, now)
     const action = interpretEvent(set, stream)

@@ -37,7 +37,7 @@ import { createRelayDrainer, type RelayDrainer } from './relay/drainer.js'
 import { createGatewaySigner, type GatewaySigner } from './relay/signer.js'
 import { createStreamPoller, pollRequestId, type StreamPoller, type StreamPollingOptions } from './ssf/poller.js'
 import { createStreamActivity } from './ssf/stream-activity.js'
-import { handleSsfPush, recordSsfOutcome } from './ssf-route.js'
+import { handleSsfPath, handleSsfPush, recordSsfOutcome } from './ssf-route.js'
 import { createWellKnown } from './well-known.js'
 
 /** Options of {@link createGateway}. */
@@ -327,6 +327,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     .all('/auth/logout', (event) => handleLogoutPath(caller(event), logout))
     .all('/auth/logout/**', (event) => handleLogoutPath(caller(event), logout))
     .all('/ssf/:stream', (event) => handleSsfPush(event.req, getRouterParam(event, 'stream') ?? '', caller(event), ssf))
+    .all('/ssf', (event) => handleSsfPath(caller(event), ssf))
+    .all('/ssf/**', (event) => handleSsfPath(caller(event), ssf))
     .get('/healthz', () => Response.json({ status: 'ok' }))
     .get('/.well-known/openid-configuration', wellKnown.openidConfiguration)
     .get('/.well-known/jwks.json', wellKnown.jwks)

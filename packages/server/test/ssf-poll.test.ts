@@ -4,13 +4,14 @@
  * verification endpoint and a poll endpoint; gateways on 127.0.0.1 connect, verify and poll.
  */
 import { randomBytes } from 'node:crypto'
-import type { SessionStore } from '@backchannel/core'
+import { MAX_SET_BYTES, type SessionStore } from '@backchannel/core'
 import type { BackchannelStore } from '@backchannel/unstorage'
 import { memoryStore } from '@backchannel/unstorage/memory'
 import { redisStore } from '@backchannel/unstorage/redis'
 import { describe, expect, inject, it } from 'vitest'
 import { adminCommands } from '../src/cli/admin.js'
 import { type Command, renderHelp, resolveCommand } from '../src/cli/help.js'
+import { pollTransmitter } from '../src/ssf/poll-request.js'
 import type { StreamPollingOptions } from '../src/ssf/poller.js'
 import {
   AUDIENCE,
@@ -135,9 +136,14 @@ describe('poll delivery', () => {
     const forged = management.enqueue(
       await sign(iss, sessionRevoked({ format: 'opaque', id: 'bob' }), {}, {}, stranger.privateKey),
     )
+    // Over the push route's 64 KiB cap: refused the same way when polled.
+    const huge = management.enqueue(
+      await sign(iss, sessionRevoked({ format: 'opaque', id: 'bob' }), { padding: 'x'.repeat(MAX_SET_BYTES) }),
+    )
     await eventually(() => management.setErrs()).toMatchObject({
       [bad]: { err: 'invalid_issuer', description: expect.any(String) },
       [forged]: { err: 'authentication_failed' },
+      [huge]: { err: 'invalid_request', description: expect.stringMatching(/larger than 65536 bytes/) },
     })
 
     // The transmitter sends the first SET again, as after a lost acknowledgement.
@@ -157,6 +163,14 @@ describe('poll delivery', () => {
     await eventually(() => management.acked()).toEqual(expect.arrayContaining(jtis))
     expect(management.polls.every((p) => p.maxEvents === 2 && p.returnImmediately === false)).toBe(true)
     expect(management.queued()).toEqual([])
+  })
+
+  it("names only the poll endpoint's origin when it refuses (its path may carry a secret)", async () => {
+    const transmitter = await startTransmitter()
+    const request = { maxEvents: 1, returnImmediately: true, ack: [], setErrs: {} }
+    const refused = pollTransmitter(fetch, `${transmitter.issuer}/poll`, 'not-the-token', request)
+    await expect(refused).rejects.toThrow(`the poll endpoint at ${transmitter.issuer} answered 401`)
+    await expect(refused).rejects.not.toThrow('/poll')
   })
 
   it('a store outage: no ack and no setErr while SETs cannot be stored, then acked after recovery', async () => {

@@ -4,7 +4,7 @@
  * that a stream is created on through the admin API, then SETs pushed to `/ssf/:stream`.
  */
 
-import { SET_REPLAY_SECONDS, type SessionStore } from '@backchannel/core'
+import { MAX_SET_BYTES, SET_REPLAY_SECONDS, type SessionStore } from '@backchannel/core'
 import type { BackchannelStore } from '@backchannel/unstorage'
 import { memoryStore } from '@backchannel/unstorage/memory'
 import { generateKeyPair, SignJWT } from 'jose'
@@ -99,6 +99,40 @@ describe('POST /ssf/:stream', () => {
       body: token,
     })
     expect(unknown.status).toBe(404)
+  })
+
+  it('answers 413 to a SET over 64 KiB, before reading it all', async () => {
+    const { push, iss } = await setUp()
+    const big = await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' }), {
+      padding: 'x'.repeat(MAX_SET_BYTES),
+    })
+    const res = await push(big)
+    expect(res.status).toBe(413)
+    expect(res.headers.get('cache-control')).toBe('no-store')
+  })
+
+  it('answers paths near the route (/ssf, /ssf/, /ssf/a/b) as unknown streams, not with the router 404', async () => {
+    const { url } = await setUp()
+    for (const path of ['/ssf', '/ssf/', '/ssf/a/b']) {
+      const res = await fetch(`${url}${path}`, { method: 'POST', body: 'x' })
+      expect([path, res.status, res.headers.get('cache-control')]).toEqual([path, 404, 'no-store'])
+    }
+  })
+
+  it('throttles failures with 429 and Retry-After (near paths count too), never a valid SET', async () => {
+    const { push, iss, url, register, state } = await setUp()
+    let throttled: Response | undefined
+    for (let i = 0; i < 40 && !throttled; i++) {
+      const res = i % 2 ? await push('not-a-set') : await fetch(`${url}/ssf/a/b`, { method: 'POST' })
+      if (res.status === 429) throttled = res
+      else expect(res.status).toBe(i % 2 ? 400 : 404)
+    }
+    expect(throttled).toBeDefined()
+    expect(Number(throttled?.headers.get('retry-after'))).toBeGreaterThan(0)
+    // A genuine SET from the throttled address still goes through.
+    await register('s1', 'alice', 'a')
+    expect((await push(await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' })))).status).toBe(202)
+    expect(await state('s1')).toBe('revoked')
   })
 
   it('session-revoked naming a session ends that session only: 202, empty body', async () => {

@@ -53,13 +53,15 @@ export async function pollTransmitter(
     ...(signal ? { signal } : {}),
   })
   const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined
+  // A poll URL may carry a secret of the transmitter's (a path token): errors and logs name its origin only.
+  const where = new URL(endpoint).origin
   if (response.status !== 200) {
     const said = typeof body?.err === 'string' ? ` (${body.err})` : ''
-    throw new errors.IssuerUnreachable(`the poll endpoint ${endpoint} answered ${response.status}${said}`)
+    throw new errors.IssuerUnreachable(`the poll endpoint at ${where} answered ${response.status}${said}`)
   }
   const sets = body?.sets
   if (typeof sets !== 'object' || sets === null || Array.isArray(sets)) {
-    throw new errors.IssuerMetadataInvalid(`the poll endpoint ${endpoint} answered without a sets object`)
+    throw new errors.IssuerMetadataInvalid(`the poll endpoint at ${where} answered without a sets object`)
   }
   const valid = Object.entries(sets).filter((entry): entry is [string, string] => typeof entry[1] === 'string')
   return { sets: Object.fromEntries(valid), moreAvailable: body?.moreAvailable === true }
