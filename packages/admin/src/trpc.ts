@@ -48,6 +48,8 @@ export interface AdminDependencies {
   checkRelayUrl?: (url: URL) => Promise<void>
   /** Told after an application was created, changed or deleted (drop caches, forget keys). */
   onAppChanged?: (name: string, previous: AppRecord | undefined) => void
+  /** Told after a stream was created, connected or deleted (drop caches). */
+  onStreamChanged?: (name: string) => void
   /**
    * Told when an admin action took effect but its audit record could not be written: the call
    * still answers, since what it did (a secret shown once) cannot be undone.

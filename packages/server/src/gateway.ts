@@ -25,7 +25,7 @@ import { checkFetchTarget, createGuardedFetch, discoverIssuer, discoverTransmitt
 import type { AppRecord, GatewayStore } from '@backchannel/unstorage'
 import { getRequestIP, getRouterParam, H3, type H3Config, type H3Event } from 'h3'
 import pino, { type Logger } from 'pino'
-import { createAppCache } from './app-cache.js'
+import { createAppCache, createStreamCache } from './app-cache.js'
 import { createAuditRecorder } from './audit.js'
 import { createClientAddress } from './client-address.js'
 import { createConsole } from './console/index.js'
@@ -60,7 +60,7 @@ export interface GatewayOptions {
   publicUrl?: string
   logger?: Logger
   metrics?: Metrics
-  /** Seconds an application stays cached on the hot path. Default 2. */
+  /** Seconds an application (and a Shared Signals stream) stays cached on the hot path. Default 2. */
   appCacheSeconds?: number
   /** Limits on failed logout requests. */
   failureLimits?: FailureLimits
@@ -191,6 +191,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   const signer = createGatewaySigner({ keys: store.keys, now })
   const wellKnown = createWellKnown(issuer, signer, logger)
   const apps = createAppCache(store.apps, options.appCacheSeconds ?? 2, now)
+  // Read by every pushed SET: cached as applications are, and dropped here when one changes.
+  const streams = createStreamCache(store.streams, options.appCacheSeconds ?? 2, now)
   const audit = createAuditRecorder(store.audit, logger, now)
   const drainer: RelayDrainer | undefined =
     options.relays &&
@@ -231,7 +233,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   }
   const ssf = {
     flow: {
-      streams: store.streams,
+      streams: { get: streams.get, recordEvent: store.streams.recordEvent.bind(store.streams) },
       apps,
       // The same key resolver as logouts: a transmitter that is also an OIDC issuer has one key set.
       verifier: verifiers.set,
@@ -277,6 +279,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (previous?.kind === 'oidc') keys.forget(previous.jwksUri)
       logger.info({ app: name }, 'application changed')
     },
+    onStreamChanged: (name) => streams.invalidate(name),
     onAuditLost: (err, record) => logger.error({ app: record.app, action: record.action, err }, 'audit record lost'),
     keysFetchedAt: (jwksUri) => keysFetchedAt.get(jwksUri),
     onKeysRotated: () => {

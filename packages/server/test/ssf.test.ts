@@ -26,7 +26,7 @@ import {
 
 describe('streams.create', () => {
   it('discovers the transmitter, answers the push URL and a header shown once, and keeps only its hash', async () => {
-    const { created, admin, iss } = await setUp()
+    const { created, admin, iss, push } = await setUp()
     expect(created.pushUrl).toBe(`${AUDIENCE}/ssf/idp`)
     expect(created.authorizationHeader).toMatch(/^Bearer bcp_/)
     expect(created.stream).toMatchObject({ name: 'idp', issuer: iss, audience: AUDIENCE, jwksUri: `${iss}/jwks` })
@@ -37,6 +37,8 @@ describe('streams.create', () => {
     expect(records.map((r: { action?: string }) => r.action)).toContain('streams.create')
     await admin.streams.delete.mutate({ name: 'idp' })
     await expect(admin.streams.get.query({ name: 'idp' })).rejects.toMatchObject({ data: { code: 'NOT_FOUND' } })
+    // Pushes read streams through a cache: a deleted stream is gone from it at once.
+    expect((await push(await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' })))).status).toBe(404)
   })
 
   it('audits streams.* under the stream, not as an application of the same name', async () => {

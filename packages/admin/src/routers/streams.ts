@@ -134,6 +134,7 @@ export const streamsRouter = router({
       if (!(await ctx.deps.store.streams.create(stream))) {
         throw new TRPCError({ code: 'CONFLICT', message: `a stream is already named ${JSON.stringify(input.name)}` })
       }
+      ctx.deps.onStreamChanged?.(stream.name)
       ctx.audit.fields = fieldNames(input)
       const created: CreatedStream = { stream: publicStream(stream) }
       // A poll stream has no push URL or header: nothing can push to it.
@@ -189,6 +190,7 @@ export const streamsRouter = router({
         updatedAt: ctx.now(),
       }
       await ctx.deps.store.streams.update(updated)
+      ctx.deps.onStreamChanged?.(stream.name)
       ctx.audit.fields = fieldNames(input)
       return {
         stream: publicStream(updated),
@@ -240,6 +242,7 @@ export const streamsRouter = router({
     if (!(await ctx.deps.store.streams.delete(input.name))) {
       throw new TRPCError({ code: 'NOT_FOUND', message: `no stream is named ${JSON.stringify(input.name)}` })
     }
+    ctx.deps.onStreamChanged?.(input.name)
     return { deleted: true as const }
   }),
 })
