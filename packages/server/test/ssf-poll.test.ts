@@ -4,12 +4,14 @@
  * verification endpoint and a poll endpoint; gateways on 127.0.0.1 connect, verify and poll.
  */
 import { randomBytes } from 'node:crypto'
+import { Readable } from 'node:stream'
 import { MAX_SET_BYTES, type SessionStore } from '@backchannel/core'
 import type { BackchannelStore } from '@backchannel/unstorage'
 import { memoryStore } from '@backchannel/unstorage/memory'
 import { redisStore } from '@backchannel/unstorage/redis'
-import { describe, expect, inject, it } from 'vitest'
+import { describe, expect, inject, it, vi } from 'vitest'
 import { adminCommands } from '../src/cli/admin.js'
+import { parseFlags, readSecrets } from '../src/cli/flags.js'
 import { type Command, renderHelp, resolveCommand } from '../src/cli/help.js'
 import { pollTransmitter } from '../src/ssf/poll-request.js'
 import type { StreamPollingOptions } from '../src/ssf/poller.js'
@@ -383,6 +385,30 @@ describe('stream events', () => {
 })
 
 describe('the CLI', () => {
+  it('takes the transmitter tokens from BACKCHANNEL_ACCESS_TOKEN / BACKCHANNEL_POLL_TOKEN, or - for standard input', async () => {
+    const streams = adminCommands().streams?.subCommands as Record<string, Command>
+    const connect = await resolveCommand(streams.connect as Command)
+    vi.stubEnv('BACKCHANNEL_ACCESS_TOKEN', 'from-env')
+    try {
+      expect(parseFlags(connect.flags, ['--name', 'idp'])).toMatchObject({ 'access-token': 'from-env' })
+    } finally {
+      vi.unstubAllEnvs()
+    }
+    const values = parseFlags(connect.flags, ['--name', 'idp', '--access-token', '-'])
+    await readSecrets(connect.flags, values, Readable.from(['from-stdin\n']))
+    expect(values['access-token']).toBe('from-stdin')
+    expect(connect.flags['access-token']?.description).toMatch(/\$BACKCHANNEL_ACCESS_TOKEN/)
+
+    const create = await resolveCommand(streams.create as Command)
+    vi.stubEnv('BACKCHANNEL_POLL_TOKEN', 'poll-from-env')
+    try {
+      const args = ['--name', 'idp', '--issuer', 'https://ssf.example.com', '--apps', 'wiki', '--delivery', 'poll']
+      expect(parseFlags(create.flags, args)).toMatchObject({ 'poll-token': 'poll-from-env' })
+    } finally {
+      vi.unstubAllEnvs()
+    }
+  })
+
   it('has backchannel streams connect and verify, their tokens as flags', async () => {
     const streams = adminCommands().streams?.subCommands as Record<string, Command>
     const connect = await resolveCommand(streams.connect as Command)
