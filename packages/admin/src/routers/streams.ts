@@ -6,19 +6,12 @@
  */
 import { randomBytes } from 'node:crypto'
 import { ASYMMETRIC_ALGORITHMS } from '@backchannel/core'
-import { discoverTransmitter } from '@backchannel/core/discovery'
 import type { StreamRecord, StreamState } from '@backchannel/unstorage'
 import { TRPCError } from '@trpc/server'
 import { z } from 'zod'
 import { newStreamToken } from '../_internal/credentials.js'
 import { appName } from '../_internal/schemas.js'
-import {
-  checkUrl,
-  configureStream,
-  DELIVERY_METHODS,
-  discover as discoverNow,
-  requestVerification,
-} from '../_internal/transmitter.js'
+import { checkUrl, configureStream, DELIVERY_METHODS, discover, requestVerification } from '../_internal/transmitter.js'
 import { hashToken } from '../tokens.js'
 import { type AdminContext, adminAction, adminProcedure, router } from '../trpc.js'
 
@@ -40,6 +33,11 @@ const publicStream = ({ authorizationHash: _, pollToken: __, ...stream }: Stream
 async function withState(ctx: AdminContext, stream: StreamRecord): Promise<StreamWithState> {
   return { ...publicStream(stream), ...(await ctx.deps.store.streams.state(stream.name)) }
 }
+
+/** The gateway's public URL, without a trailing slash. */
+const publicUrlOf = (ctx: AdminContext) => (ctx.deps.publicUrl ?? 'http://localhost:3000').replace(/\/$/, '')
+/** Where a stream's transmitter pushes: `<public URL>/ssf/<name>`. */
+const pushUrlOf = (ctx: AdminContext, name: string) => `${publicUrlOf(ctx)}/ssf/${name}`
 
 const badRequest = (message: string) => new TRPCError({ code: 'BAD_REQUEST', message })
 /** The audit's `fields`: what the input set, by name only (a token's value never). */
@@ -105,20 +103,18 @@ export const streamsRouter = router({
         input.pollEndpointUrl === undefined
           ? undefined
           : (await checkUrl(ctx, input.pollEndpointUrl, 'pollEndpointUrl')).href
-      const discover = ctx.deps.discoverTransmitter ?? ((issuer: string) => discoverTransmitter(issuer, {}))
-      const { jwksUri, deliveryMethods } = await discover(input.issuer)
+      const { jwksUri, deliveryMethods } = await discover(ctx, input.issuer)
       if (poll && !deliveryMethods?.includes(DELIVERY_METHODS.poll)) {
         throw badRequest(
           `delivery: the transmitter does not list ${DELIVERY_METHODS.poll} (poll) in its delivery_methods_supported`,
         )
       }
-      const publicUrl = (ctx.deps.publicUrl ?? 'http://localhost:3000').replace(/\/$/, '')
       const token = newStreamToken()
       const t = ctx.now()
       const stream: StreamRecord = {
         name: input.name,
         issuer: input.issuer,
-        audience: input.audience ?? publicUrl,
+        audience: input.audience ?? publicUrlOf(ctx),
         jwksUri,
         ...(input.algorithm ? { algorithm: input.algorithm } : {}),
         apps: [...new Set(input.apps)],
@@ -140,7 +136,7 @@ export const streamsRouter = router({
       // A poll stream has no push URL or header: nothing can push to it.
       return poll
         ? created
-        : { ...created, pushUrl: `${publicUrl}/ssf/${input.name}`, authorizationHeader: `Bearer ${token}` }
+        : { ...created, pushUrl: pushUrlOf(ctx, input.name), authorizationHeader: `Bearer ${token}` }
     }),
   /** Every stream, by name, with its status. */
   list: adminProcedure.query(async ({ ctx }) =>
@@ -167,10 +163,9 @@ export const streamsRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const stream = await load(ctx, input.name)
-      const { configurationEndpoint } = await discoverNow(ctx, stream.issuer)
+      const { configurationEndpoint } = await discover(ctx, stream.issuer)
       if (!configurationEndpoint) throw badRequest('the transmitter publishes no configuration_endpoint')
-      const publicUrl = (ctx.deps.publicUrl ?? 'http://localhost:3000').replace(/\/$/, '')
-      const pushUrl = `${publicUrl}/ssf/${stream.name}`
+      const pushUrl = pushUrlOf(ctx, stream.name)
       const token = newStreamToken()
       const connected = await configureStream(
         ctx,
@@ -219,7 +214,7 @@ export const streamsRouter = router({
       if (!stream.streamId) {
         throw badRequest('the stream has no stream_id: run streams.connect, or create it with streamId')
       }
-      const { verificationEndpoint } = await discoverNow(ctx, stream.issuer)
+      const { verificationEndpoint } = await discover(ctx, stream.issuer)
       if (!verificationEndpoint) throw badRequest('the transmitter publishes no verification_endpoint')
       const verification = { state: randomBytes(16).toString('base64url'), requestedAt: ctx.now() }
       const { lastVerification: previous } = await ctx.deps.store.streams.state(stream.name)

@@ -6,7 +6,7 @@
  * @module
  */
 import { errors, type SetErr } from '@backchannel/core'
-import type { GuardedFetch } from '@backchannel/core/discovery'
+import { type GuardedFetch, transmitterError } from '@backchannel/core/discovery'
 
 /** What a poll says to the transmitter. */
 export interface PollRequest {
@@ -56,7 +56,8 @@ export async function pollTransmitter(
   // A poll URL may carry a secret of the transmitter's (a path token): errors and logs name its origin only.
   const where = new URL(endpoint).origin
   if (response.status !== 200) {
-    const said = typeof body?.err === 'string' ? ` (${body.err})` : ''
+    const error = transmitterError(body)
+    const said = error ? ` (${error})` : ''
     throw new errors.IssuerUnreachable(`the poll endpoint at ${where} answered ${response.status}${said}`)
   }
   const sets = body?.sets
