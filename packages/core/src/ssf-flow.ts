@@ -30,7 +30,7 @@ import { type ReplayStore, replayKey } from './replay.js'
 import { type RevocationTarget, relayOnce, relayRequest, type SessionRegistry, type SessionRevoker } from './session.js'
 import { SET_REPLAY_SECONDS, type SecurityEvent, type SetVerifier, type StreamConfig } from './set.js'
 import { interpretEvent, type SsfAction } from './ssf-event.js'
-import { readStreamEvent, STREAM_EVENTS, type StreamEventRecorder } from './ssf-stream-event.js'
+import { readStreamEvent, type StreamEventRecorder } from './ssf-stream-event.js'
 
 /** What the flow needs. Errors of the stores that are not coded become `ERR_STORE_UNAVAILABLE` (503). */
 export interface SsfFlowDependencies {
@@ -146,17 +146,15 @@ export async function processSecurityEvent(
     if (token.length > MAX_SET_BYTES) throw new SetMalformed(`the SET is larger than ${MAX_SET_BYTES} bytes`)
     const now = deps.now?.() ?? Date.now() / 1000
     set = await deps.verifier.verify(token, stream, now)
-    const action = interpretEvent(set, stream)
-    event = action.event
     const apps = (await Promise.all(stream.apps.map((app) => guardStore(deps.apps).get(app)))).filter((a) => !!a)
     if (apps.length === 0) throw new SetAccessDenied('the stream feeds no registered application')
     const names = apps.map((app) => app.name)
     const streamEvent = readStreamEvent(set)
     if (streamEvent !== undefined) {
       // About the stream, not a subject: recorded on the stream, and never claimed (recording twice is harmless).
-      event = STREAM_EVENTS[set.type] ?? 'other'
+      event = streamEvent.event
       const fields = { set, event, apps: names }
-      if (typeof streamEvent === 'string') return accepted(name, { ...fields, result: 'ignored', reason: streamEvent })
+      if ('invalid' in streamEvent) return accepted(name, { ...fields, result: 'ignored', reason: streamEvent.invalid })
       const recorder = deps.streams.recordEvent && guardStore(deps.streams as StreamEventRecorder)
       if (await recorder?.recordEvent(name, streamEvent, now)) return accepted(name, { ...fields, result: 'applied' })
       const reason = !recorder
@@ -166,6 +164,8 @@ export async function processSecurityEvent(
           : 'a status issued later is recorded'
       return accepted(name, { ...fields, result: 'ignored', reason })
     }
+    const action = interpretEvent(set, stream)
+    event = action.event
     const revoker = guardStore(deps.revoker)
     const ignored = (reason: string) => accepted(name, { set, event, apps: names, result: 'ignored', reason })
     if (action.action === 'ignore') return ignored(action.reason)

@@ -40,26 +40,34 @@ export interface StreamEventRecorder {
   recordEvent(name: string, event: StreamEvent, at: number): Promise<boolean>
 }
 
+/** A stream event in a form that cannot be recorded: its short name, and why (`invalid`). */
+export interface UnreadableStreamEvent {
+  event: StreamEvent['event']
+  invalid: string
+}
+
 /**
- * Reads a verified SET as a stream event: `undefined` when its type is not one, a string saying
- * why when it is one in a form that cannot be recorded.
+ * Reads a verified SET as a stream event, its short name in `event`: `undefined` when its type is
+ * not one, `invalid` saying why when it is one in a form that cannot be recorded.
  *
  * @example
  * ```ts
  * import { readStreamEvent } from '@backchannel/core'
- * readStreamEvent(set) // { event: 'stream-updated', status: 'paused', reason: 'maintenance' }
+ * readStreamEvent(set) // { event: 'stream-updated', status: 'paused', reason: 'maintenance', issuedAt: 1767225600 }
  * ```
  */
-export function readStreamEvent(set: SecurityEvent): StreamEvent | string | undefined {
+export function readStreamEvent(set: SecurityEvent): StreamEvent | UnreadableStreamEvent | undefined {
   const event = STREAM_EVENTS[set.type]
   if (event === undefined) return undefined
   const { state, status, reason } = set.event
   if (event === 'verification') {
     if (state === undefined) return { event }
-    return typeof state === 'string' && state.length <= 1024 ? { event, state } : 'the state is not a short string'
+    return typeof state === 'string' && state.length <= 1024
+      ? { event, state }
+      : { event, invalid: 'the state is not a short string' }
   }
   if (typeof status !== 'string' || !STATUSES.has(status)) {
-    return 'the status is not one of enabled, paused, disabled'
+    return { event, invalid: 'the status is not one of enabled, paused, disabled' }
   }
   const why = typeof reason === 'string' ? reason.slice(0, 1024) : undefined
   return { event, status: status as StreamStatus, ...(why ? { reason: why } : {}), issuedAt: set.iat }
