@@ -14,7 +14,7 @@ import { adminCommands } from '../src/cli/admin.js'
 import { parseFlags, readSecrets } from '../src/cli/flags.js'
 import { type Command, renderHelp, resolveCommand } from '../src/cli/help.js'
 import { pollTransmitter } from '../src/ssf/poll-request.js'
-import type { StreamPollingOptions } from '../src/ssf/poller.js'
+import { pollBackoff, type StreamPollingOptions } from '../src/ssf/poller.js'
 import {
   AUDIENCE,
   CAEP,
@@ -381,6 +381,26 @@ describe('stream events', () => {
       ['stream-updated', 'applied'],
     ])
     expect(await admin.streams.get.query({ name: 'idp' })).toMatchObject({ status: 'paused' })
+  })
+})
+
+describe('pollBackoff', () => {
+  it('doubles from 1 s to a ceiling of 300 s, each wait within ±25 %', () => {
+    const table: [number, number][] = [
+      [1, 1],
+      [2, 2],
+      [3, 4],
+      [5, 16],
+      [9, 256],
+      [10, 300],
+      [50, 300],
+    ]
+    for (const [failures, base] of table) {
+      for (let i = 0; i < 20; i++) {
+        const wait = pollBackoff(failures)
+        expect([failures, wait >= 0.75 * base && wait <= 1.25 * base]).toEqual([failures, true])
+      }
+    }
   })
 })
 

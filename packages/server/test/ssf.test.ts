@@ -179,13 +179,23 @@ describe('POST /ssf/:stream', () => {
     const { push, iss, register, admin } = await setUp()
     // No drainer runs in these gateways: the deliveries wait in the outbox, nothing is posted.
     const url = 'http://127.0.0.1:9/bcl'
-    await admin.apps.update.mutate({ name: 'wiki', relays: [{ url, mode: 'hmac' }] })
+    const signed = 'http://127.0.0.1:9/signed'
+    await admin.apps.update.mutate({
+      name: 'wiki',
+      relays: [
+        { url, mode: 'hmac' },
+        { url: signed, mode: 'sign', clientId: 'next' },
+      ],
+    })
     await register('s1', 'alice', 'a')
     expect(await push(await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' })))).toMatchObject({
       status: 202,
     })
     const deliveries = await admin.relays.list.query({ app: 'wiki' })
-    expect(deliveries).toMatchObject([{ url, mode: 'hmac', state: 'pending' }])
+    expect(deliveries.map((d) => [d.url, d.mode, d.state]).sort()).toEqual([
+      [url, 'hmac', 'pending'],
+      [signed, 'sign', 'pending'],
+    ])
   })
 
   it('reads the subject from sub_id first, from the event only without it', async () => {
