@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { MAX_SET_BYTES, type SessionStore } from '@backchannel/core'
+import { createGuardedFetch } from '@backchannel/core/discovery'
 import type { BackchannelStore } from '@backchannel/unstorage'
 import { memoryStore } from '@backchannel/unstorage/memory'
 import { redisStore } from '@backchannel/unstorage/redis'
@@ -173,6 +174,11 @@ describe('poll delivery', () => {
     const refused = pollTransmitter(fetch, `${transmitter.issuer}/poll`, 'not-the-token', request)
     await expect(refused).rejects.toThrow(`the poll endpoint at ${transmitter.issuer} answered 401`)
     await expect(refused).rejects.not.toThrow('/poll')
+    // Nothing listens on port 9: the guarded fetch's own refusal names the origin too.
+    const guarded = createGuardedFetch({ allowInsecure: true })
+    const unreachable = pollTransmitter(guarded, 'http://127.0.0.1:9/poll/path-secret', 'token', request)
+    await expect(unreachable).rejects.toMatchObject({ code: 'ERR_ISSUER_UNREACHABLE' })
+    await expect(unreachable).rejects.not.toThrow('path-secret')
   })
 
   it('a store outage: no ack and no setErr while SETs cannot be stored, then acked after recovery', async () => {

@@ -46,15 +46,19 @@ export async function pollTransmitter(
   request: PollRequest,
   signal?: AbortSignal,
 ): Promise<PollAnswer> {
+  // A poll URL may carry a secret of the transmitter's (a path token): errors and logs name its origin only.
+  const { href, origin: where } = new URL(endpoint)
   const response = await fetch(endpoint, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify(request),
     ...(signal ? { signal } : {}),
+  }).catch((err: unknown) => {
+    if (!(err instanceof errors.BackchannelError) || !err.message.includes(href)) throw err
+    const Coded = err.constructor as new (message: string, options?: { cause?: unknown }) => Error
+    throw new Coded(err.message.replaceAll(href, where), { cause: err.cause })
   })
   const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined
-  // A poll URL may carry a secret of the transmitter's (a path token): errors and logs name its origin only.
-  const where = new URL(endpoint).origin
   if (response.status !== 200) {
     const error = transmitterError(body)
     const said = error ? ` (${error})` : ''
