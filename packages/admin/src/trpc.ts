@@ -49,6 +49,8 @@ export interface AdminDependencies {
   checkRelayUrl?: (url: URL) => Promise<void>
   /** Told after an application was created, changed or deleted (drop caches, forget keys). */
   onAppChanged?: (name: string, previous: AppRecord | undefined) => void
+  /** Told after a stream was created, connected or deleted (drop caches). */
+  onStreamChanged?: (name: string) => void
   /**
    * Told when an admin action took effect but its audit record could not be written: the call
    * still answers, since what it did (a secret shown once) cannot be undone.
@@ -184,7 +186,8 @@ const recordAdminAction = t.middleware(async function recordAdminAction({ ctx, m
   const input = ((await getRawInput()) ?? {}) as { name?: unknown; app?: unknown }
   const app = typeof input.name === 'string' ? input.name : typeof input.app === 'string' ? input.app : undefined
   const record: AuditInput = {
-    ...(app === undefined ? {} : { app }),
+    // A stream's name is no application's: an app of the same name must not read its records.
+    ...(app === undefined ? {} : path.startsWith('streams.') ? { stream: app } : { app }),
     source: 'admin',
     action: path,
     actor: ctx.caller.role === 'app' ? `owner:${ctx.caller.app}` : 'admin',

@@ -235,9 +235,16 @@ export class StreamUnauthorized extends BackchannelError {
 
 // ── Dependencies that may be down: retry later (503) ──────────────────────────────────────────
 
-/** The issuer's keys could not be fetched, and none are cached. Retryable. */
+/** The issuer's keys could not be fetched, and none are cached, or not yet fetched again. Retryable. */
 export class KeysUnavailable extends BackchannelError {
   static override readonly code = 'ERR_KEYS_UNAVAILABLE'
+  /** Seconds until the keys may be fetched again, when known (the `Retry-After` header). */
+  readonly retryAfter?: number
+
+  constructor(message: string, options?: { cause?: unknown; retryAfter?: number }) {
+    super(message, options)
+    if (options?.retryAfter !== undefined) this.retryAfter = options.retryAfter
+  }
 }
 
 /** The session or replay store did not answer. Nothing was acknowledged. Retryable. */

@@ -6,6 +6,7 @@
  */
 import { base64url } from 'jose'
 import { concat } from './_internal/bytes.js'
+import { unrecorded } from './_internal/recorded.js'
 import { type AppRegistry, resolvePolicy } from './app.js'
 import {
   AppUnknown,
@@ -118,7 +119,7 @@ export async function processLogout(request: LogoutRequest, deps: LogoutFlowDepe
         const replay = replayStore(deps)
         if (await replay.claim(key, token.acceptedUntil)) claimedIn = replay
       }
-      if (!claimedIn && (await isRecorded(target, revoker))) {
+      if (!claimedIn && (await unrecorded([target], revoker)).length === 0) {
         await releaseRelay?.().catch((releaseError) => deps.onError?.(releaseError))
         return success(name, { token, replayed: true, revoked: 0 })
       }
@@ -230,26 +231,6 @@ function readLogoutToken({ body, contentType }: LogoutRequest): string {
   if (values.length > 1) throw new InvalidRequest('logout_token must appear exactly once')
   if (!values[0]) throw new InvalidRequest('logout_token is missing')
   return values[0]
-}
-
-/** How long a token whose `jti` is claimed waits for its logout to be recorded by the claimant. */
-const CLAIMANT_WAIT_MS = 2000
-
-/**
- * Whether a claimed token's logout is recorded. Not yet: usually the same token is being
- * processed right now (a retry racing the first attempt), so wait for it. Never, within
- * {@link CLAIMANT_WAIT_MS}: the claimant stopped (a crash, a killed process) between its claim and
- * its revocation, and answering "replayed" would acknowledge a logout that was never stored.
- * A revoker that cannot tell is trusted.
- */
-async function isRecorded(target: RevocationTarget, revoker: SessionRevoker): Promise<boolean> {
-  const { recorded } = revoker
-  if (!recorded) return true
-  for (let waited = 0, delay = 10; ; waited += delay, delay = Math.min(2 * delay, 500)) {
-    if (await recorded(target)) return true
-    if (waited >= CLAIMANT_WAIT_MS) return false
-    await new Promise((resolve) => setTimeout(resolve, delay))
-  }
 }
 
 /** The store `jti`s are claimed in: `replay`, or else the revoker, which must then be one. */

@@ -92,7 +92,7 @@ export {
   ssfFailure,
   ssfResponse,
 } from './ssf-flow.js'
-export type { StreamEvent, StreamEventRecorder, StreamStatus } from './ssf-stream-event.js'
+export type { StreamEvent, StreamEventRecorder, StreamStatus, UnreadableStreamEvent } from './ssf-stream-event.js'
 export { readStreamEvent, STREAM_EVENTS } from './ssf-stream-event.js'
 export type { LogoutVerifier, LogoutVerifierOptions, VerifyOptions } from './verify.js'
 export { createLogoutVerifier } from './verify.js'

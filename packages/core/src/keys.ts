@@ -85,6 +85,30 @@ export function createKeyResolver(options: KeyResolverOptions = {}): KeyResolver
   }
 }
 
+/**
+ * A {@link KeyResolver.getKeys} refusal made without fetching the key set again, as its refetch
+ * cooldown was armed (by any token of that `jwks_uri`, a logout token's too). A token issued
+ * after `fetchedAt` may be signed by a key published since: the SET verifier asks for a retry
+ * rather than refusing it for good.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof KeyNotRefetched && iat > err.fetchedAt) retryIn(err.retryAfter)
+ * ```
+ */
+export class KeyNotRefetched extends LogoutTokenSignature {
+  constructor(
+    message: string,
+    /** When the key set held was fetched, seconds since epoch. */
+    readonly fetchedAt: number,
+    /** Seconds until the key set may be fetched again. */
+    readonly retryAfter: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+  }
+}
+
 class RemoteKeySet {
   #local: LocalKeySet | undefined
   #fetchedAt = Number.NEGATIVE_INFINITY
@@ -114,7 +138,11 @@ class RemoteKeySet {
     } catch (err) {
       // An unknown kid may be a key the issuer just rotated in; look again, but at most once per
       // cooldown, so a flood of random kids costs one fetch.
-      if (!(err instanceof LogoutTokenSignature) || this.#coolingDown()) throw err
+      if (!(err instanceof LogoutTokenSignature)) throw err
+      if (this.#coolingDown()) {
+        const retryAfter = Math.max(1, Math.ceil(this.cooldown - (this.now() - this.#attemptedAt)))
+        throw new KeyNotRefetched(err.message, this.#fetchedAt, retryAfter, { cause: err.cause })
+      }
       await this.#reload()
       return this.#select(header)
     }

@@ -5,7 +5,7 @@
  */
 import type { LogoutToken } from './claims.js'
 import type { BackchannelErrorCode, LogoutTokenErrorCode, SetErrorCode } from './error-code.js'
-import { BackchannelError, LogoutTokenInvalid, RateLimited, SetInvalid } from './errors.js'
+import { BackchannelError, KeysUnavailable, LogoutTokenInvalid, RateLimited, SetInvalid } from './errors.js'
 
 /** The answer to a back-channel logout request, ready for any HTTP framework to send. */
 export interface LogoutOutcome {
@@ -95,7 +95,8 @@ export function errorStatus(error: unknown): ErrorStatus {
     (STATUS_BY_CODE as Readonly<Record<string, number>>)[error.code] ??
     (error instanceof LogoutTokenInvalid || error instanceof SetInvalid ? 400 : 500)
   if (error instanceof RateLimited) return { status, retryAfter: error.retryAfter }
-  return status === 503 ? { status, retryAfter: RETRY_AFTER_SECONDS } : { status }
+  if (status !== 503) return { status }
+  return { status, retryAfter: (error instanceof KeysUnavailable && error.retryAfter) || RETRY_AFTER_SECONDS }
 }
 
 /**

@@ -5,12 +5,11 @@
  * @see https://openid.net/specs/openid-sharedsignals-framework-1_0.html SSF 1.0 §3, §10.3
  * @module
  */
-import { compactVerify, type JWSHeaderParameters, errors as jose } from 'jose'
-import { jsonPayload } from './_internal/json-payload.js'
+import { decodeJwt, type JWSHeaderParameters } from 'jose'
+import { isObject } from './_internal/json-payload.js'
 import type { AsymmetricAlgorithm } from './app.js'
 import {
-  BackchannelError,
-  LogoutTokenSignature,
+  KeysUnavailable,
   SetAudience,
   SetClaim,
   SetIssuer,
@@ -19,7 +18,8 @@ import {
   SetSignature,
   SetTyp,
 } from './errors.js'
-import type { KeyResolver } from './keys.js'
+import { KeyNotRefetched, type KeyResolver } from './keys.js'
+import { type TokenProfile, verifyJws } from './verify.js'
 
 /** A stream the gateway receives Security Event Tokens on, as core needs it. */
 export interface StreamConfig {
@@ -68,11 +68,28 @@ export interface SetVerifier {
   verify(token: string, stream: StreamConfig, now: number): Promise<SecurityEvent>
 }
 
-const ACCEPTED_TYP = new Set(['secevent+jwt', 'application/secevent+jwt'])
-// Headers that would let the token pick its own key: never followed, so never accepted.
-const KEY_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const
+/**
+ * Seconds a SET's `jti` is remembered: 7 days, as transmitters retry for hours. A SET issued
+ * longer ago is refused: past its `jti`'s memory, a redelivery would run (and relay) again.
+ */
+export const SET_REPLAY_SECONDS = 7 * 86400
+
 /** Seconds an `iat` may lie ahead of the gateway's clock. */
 const CLOCK_TOLERANCE = 60
+
+/** The SET's profile of the verification pipeline: every refusal an RFC 8935 `err`. */
+const SET: TokenProfile = {
+  what: 'the SET',
+  typ: { accepted: new Set(['secevent+jwt', 'application/secevent+jwt']), required: true },
+  typRule: 'the typ header must be secevent+jwt',
+  keySource: 'the jwks_uri',
+  Malformed: SetMalformed,
+  Typ: SetTyp,
+  Header: SetKey,
+  Signature: SetSignature,
+  Alg: SetKey,
+  Key: SetKey,
+}
 
 /**
  * Builds the verifier over a key resolver (share the one the logout verifier uses: a transmitter
@@ -89,48 +106,39 @@ const CLOCK_TOLERANCE = 60
 export function createSetVerifier(options: { keys: KeyResolver }): SetVerifier {
   return {
     async verify(token, stream, now) {
-      if (typeof token !== 'string' || token.split('.').length !== 3) {
-        throw new SetMalformed('the body is not a compact JWS (three dot-separated parts)')
-      }
-      const algorithms = [stream.algorithm ?? 'RS256']
-      let payload: Uint8Array
-      try {
-        const key = async (header: JWSHeaderParameters) => {
-          checkHeader(header)
-          const [first] = await options.keys.getKeys(stream.jwksUri, header)
-          if (!first) throw new SetKey("no key in the transmitter's key set matches the SET")
-          return first
-        }
-        payload = (await compactVerify(token, key, { algorithms })).payload
-      } catch (err) {
-        throw asCoded(err, algorithms)
-      }
-      return checkClaims(jsonPayload(payload, 'the SET', SetMalformed), stream, now)
+      const keysOf = (header: JWSHeaderParameters) =>
+        options.keys.getKeys(stream.jwksUri, header).catch((err: unknown) => {
+          throw notYetFetched(err, token) ?? err
+        })
+      const claims = await verifyJws(token, [stream.algorithm ?? 'RS256'], keysOf, SET)
+      return checkClaims(claims, stream, now)
     },
   }
 }
 
-function checkHeader(header: JWSHeaderParameters): void {
-  if (typeof header.typ !== 'string' || !ACCEPTED_TYP.has(header.typ.toLowerCase())) {
-    throw new SetTyp('the typ header must be secevent+jwt')
+/**
+ * An unknown key refused only because the key set's refetch cooldown was armed (anyone can arm
+ * it, with random-`kid` logout tokens to an app of the same `jwks_uri`), for a SET issued after
+ * the key set was fetched: its key may have been published since. A transmitter does not retry
+ * `invalid_key`, so it is asked to retry (503) once the set may be fetched again.
+ */
+function notYetFetched(err: unknown, token: string): KeysUnavailable | undefined {
+  if (!(err instanceof KeyNotRefetched)) return undefined
+  let iat: unknown
+  try {
+    iat = decodeJwt(token).iat // not verified yet: it only picks between two refusals
+  } catch {
+    return undefined
   }
-  for (const name of KEY_HEADERS) {
-    if (name in header) throw new SetKey(`the ${name} header is not accepted: keys come only from the jwks_uri`)
-  }
-}
-
-function asCoded(err: unknown, algorithms: readonly string[]): BackchannelError {
-  // The resolver's "no matching key" is the logout token's class; for a SET it is invalid_key.
-  if (err instanceof LogoutTokenSignature) return new SetKey(err.message, { cause: err })
-  if (err instanceof BackchannelError) return err
-  if (err instanceof jose.JWSSignatureVerificationFailed) {
-    return new SetSignature('the signature does not verify', { cause: err })
-  }
-  if (err instanceof jose.JOSEAlgNotAllowed || err instanceof jose.JOSENotSupported) {
-    return new SetKey(`the alg is not accepted for this stream (expected ${algorithms.join(', ')})`, { cause: err })
-  }
-  if (err instanceof jose.JWSInvalid) return new SetMalformed('the SET is not a valid JWS', { cause: err })
-  return new SetKey("the transmitter's key cannot verify this SET", { cause: err })
+  if (typeof iat !== 'number' || iat <= err.fetchedAt) return undefined
+  const { retryAfter } = err
+  return new KeysUnavailable(
+    `the SET's key is not in the key set as last fetched; it is fetched again in ${retryAfter} s`,
+    {
+      cause: err,
+      retryAfter,
+    },
+  )
 }
 
 function checkClaims(claims: Record<string, unknown>, stream: StreamConfig, now: number): SecurityEvent {
@@ -146,6 +154,9 @@ function checkClaims(claims: Record<string, unknown>, stream: StreamConfig, now:
     throw new SetClaim('iat', 'iat is required, as seconds since epoch')
   }
   if (iat > now + CLOCK_TOLERANCE) throw new SetClaim('iat', 'iat is in the future')
+  if (iat < now - SET_REPLAY_SECONDS) {
+    throw new SetClaim('iat', `iat is older than ${SET_REPLAY_SECONDS / 86400} days, the longest a jti is remembered`)
+  }
   if (typeof jti !== 'string' || jti.length === 0) throw new SetClaim('jti', 'jti is required')
   // RFC 8417 §2.2: the subject is in the event or sub_id; a top-level sub would be a JWT's subject.
   if (claims.sub !== undefined) throw new SetClaim('sub', 'a SET must not have a top-level sub (use sub_id)')
@@ -169,8 +180,4 @@ function checkClaims(claims: Record<string, unknown>, stream: StreamConfig, now:
     result.eventTimestamp = timestamp
   }
   return result
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }

@@ -5,6 +5,7 @@
  * @see https://openid.net/specs/openid-risc-1_0.html RISC 1.0 §2
  * @module
  */
+import { isObject } from './_internal/json-payload.js'
 import type { SecurityEvent } from './set.js'
 
 const CAEP = 'https://schemas.openid.net/secevent/caep/event-type/'
@@ -65,8 +66,8 @@ export function interpretEvent(set: SecurityEvent, policy: EventPolicy = {}): Ss
   if (!subject) return { action: 'ignore', event, reason: 'the event has no subject' }
 
   const complex = subject.format === undefined || subject.format === 'complex'
-  const user = complex ? asObject(subject.user) : subject
-  const session = complex && event === 'session-revoked' ? asObject(subject.session) : undefined
+  const user = !complex ? subject : isObject(subject.user) ? subject.user : undefined
+  const session = complex && event === 'session-revoked' && isObject(subject.session) ? subject.session : undefined
   const sid = session?.format === 'opaque' && isId(session.id) ? session.id : undefined
   const who = user ? userOf(user) : undefined
   if (typeof who === 'string') return { action: 'ignore', event, reason: who }
@@ -89,12 +90,6 @@ function userOf(subject: Record<string, unknown>): { iss?: string; sub: string }
     default:
       return `subjects of format ${JSON.stringify(String(subject.format))} are not matched`
   }
-}
-
-function asObject(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined
 }
 
 const isId = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= 1024

@@ -8,6 +8,7 @@
  * @module
  */
 import { constantTimeEqual, fromHex } from './_internal/bytes.js'
+import { unrecorded } from './_internal/recorded.js'
 import { type AppRegistry, sessionIssuer } from './app.js'
 import {
   BackchannelError,
@@ -18,6 +19,7 @@ import {
   SetAccessDenied,
   type SetErr,
   SetInvalid,
+  SetMalformed,
   StreamUnauthorized,
   StreamUnknown,
 } from './errors.js'
@@ -26,9 +28,9 @@ import { guardStore } from './guard-store.js'
 import { errorStatus } from './outcome.js'
 import { type ReplayStore, replayKey } from './replay.js'
 import { type RevocationTarget, relayOnce, relayRequest, type SessionRegistry, type SessionRevoker } from './session.js'
-import type { SecurityEvent, SetVerifier, StreamConfig } from './set.js'
+import { SET_REPLAY_SECONDS, type SecurityEvent, type SetVerifier, type StreamConfig } from './set.js'
 import { interpretEvent, type SsfAction } from './ssf-event.js'
-import { readStreamEvent, STREAM_EVENTS, type StreamEventRecorder } from './ssf-stream-event.js'
+import { readStreamEvent, type StreamEventRecorder } from './ssf-stream-event.js'
 
 /** What the flow needs. Errors of the stores that are not coded become `ERR_STORE_UNAVAILABLE` (503). */
 export interface SsfFlowDependencies {
@@ -51,8 +53,7 @@ export interface SsfFlowDependencies {
 /** Largest accepted SET, in bytes. */
 export const MAX_SET_BYTES = 64 * 1024
 
-/** Seconds a SET's `jti` is remembered: 7 days, as transmitters retry for hours. */
-export const SET_REPLAY_SECONDS = 7 * 86400
+export { SET_REPLAY_SECONDS }
 
 /**
  * What became of an accepted SET: it ended sessions, matched none, asked nothing, or was seen
@@ -141,24 +142,30 @@ export async function processSecurityEvent(
   let set: SecurityEvent | undefined
   let event: string | undefined
   try {
+    // A polled SET meets the push route's cap too (a compact JWS is ASCII: characters are bytes).
+    if (token.length > MAX_SET_BYTES) throw new SetMalformed(`the SET is larger than ${MAX_SET_BYTES} bytes`)
     const now = deps.now?.() ?? Date.now() / 1000
     set = await deps.verifier.verify(token, stream, now)
-    const action = interpretEvent(set, stream)
-    event = action.event
     const apps = (await Promise.all(stream.apps.map((app) => guardStore(deps.apps).get(app)))).filter((a) => !!a)
     if (apps.length === 0) throw new SetAccessDenied('the stream feeds no registered application')
     const names = apps.map((app) => app.name)
     const streamEvent = readStreamEvent(set)
     if (streamEvent !== undefined) {
       // About the stream, not a subject: recorded on the stream, and never claimed (recording twice is harmless).
-      event = STREAM_EVENTS[set.type] ?? 'other'
+      event = streamEvent.event
       const fields = { set, event, apps: names }
-      if (typeof streamEvent === 'string') return accepted(name, { ...fields, result: 'ignored', reason: streamEvent })
+      if ('invalid' in streamEvent) return accepted(name, { ...fields, result: 'ignored', reason: streamEvent.invalid })
       const recorder = deps.streams.recordEvent && guardStore(deps.streams as StreamEventRecorder)
       if (await recorder?.recordEvent(name, streamEvent, now)) return accepted(name, { ...fields, result: 'applied' })
-      const reason = recorder ? 'no verification was requested with this state' : 'stream events are not recorded here'
+      const reason = !recorder
+        ? 'stream events are not recorded here'
+        : streamEvent.event === 'verification'
+          ? 'no verification was requested with this state'
+          : 'a status issued later is recorded'
       return accepted(name, { ...fields, result: 'ignored', reason })
     }
+    const action = interpretEvent(set, stream)
+    event = action.event
     const revoker = guardStore(deps.revoker)
     const ignored = (reason: string) => accepted(name, { set, event, apps: names, result: 'ignored', reason })
     if (action.action === 'ignore') return ignored(action.reason)
@@ -193,31 +200,42 @@ export async function processSecurityEvent(
 
     const replay = guardStore(deps.replay)
     const key = replayKey(`ssf\n${name}`, set.iss, jti)
-    if (!(await replay.claim(key, now + SET_REPLAY_SECONDS))) {
-      return accepted(name, { set, event, apps: names, result: 'replayed' })
-    }
+    const expiresAt = now + SET_REPLAY_SECONDS
     const targets: NonNullable<SsfOutcome['targets']> = []
-    try {
-      for (const target of planned) {
-        // A logout token for the same IdP session relayed it already: revoke, but do not relay again.
-        const releaseRelay = await relayOnce(target, replay, now)
-        const { revoked } = await revoker.revoke(target).catch(async (err: unknown) => {
-          await releaseRelay().catch(() => {})
+    const done = (target: RevocationTarget, revoked: number) => {
+      const { app, iss, sub, sid } = target
+      targets.push({ app, iss, revoked, ...(sub === undefined ? {} : { sub }), ...(sid === undefined ? {} : { sid }) })
+    }
+    let claimed: boolean
+    const [only] = planned
+    if (planned.length === 1 && only && (deps.replay as object) === deps.revoker && revoker.claimAndRevoke) {
+      // One target on a store that is also the replay store: the claim goes with the revocation's
+      // write (one round trip, as a logout), and is not kept if that fails.
+      const releaseRelay = await relayOnce(only, replay, now)
+      const result = await revoker.claimAndRevoke(key, expiresAt, only).catch(async (err: unknown) => {
+        await releaseRelay().catch(() => {})
+        throw err
+      })
+      claimed = result.claimed
+      if (result.claimed) done(only, result.revoked)
+      else await releaseRelay().catch(() => {})
+    } else {
+      claimed = await replay.claim(key, expiresAt)
+      if (claimed) {
+        await revokeEach(planned, revoker, replay, now, done).catch(async (err: unknown) => {
+          // The transmitter retries a refused SET: it must then run rather than be taken for a replay.
+          await replay.release(key).catch(() => {})
           throw err
         })
-        const { app, iss, sub, sid } = target
-        targets.push({
-          app,
-          iss,
-          revoked,
-          ...(sub === undefined ? {} : { sub }),
-          ...(sid === undefined ? {} : { sid }),
-        })
       }
-    } catch (err) {
-      // The transmitter retries a refused SET: it must then run rather than be taken for a replay.
-      await replay.release(key).catch(() => {})
-      throw err
+    }
+    if (!claimed) {
+      // Claimed before: a replay only once what that attempt planned is recorded. One that stopped
+      // between its claim and its revocations (a crash, a claim it could not give back) left a
+      // SET to act on now, or the transmitter's retry would be acknowledged for nothing.
+      const pending = await unrecorded(planned, revoker)
+      if (pending.length === 0) return accepted(name, { set, event, apps: names, result: 'replayed' })
+      await revokeEach(pending, revoker, replay, now, done)
     }
     const revoked = targets.reduce((sum, target) => sum + target.revoked, 0)
     return accepted(name, { set, event, apps: names, targets, result: revoked > 0 ? 'revoked' : 'unmatched', revoked })
@@ -228,6 +246,24 @@ export async function processSecurityEvent(
 
 const coded = (err: unknown): BackchannelError =>
   err instanceof BackchannelError ? err : new InternalError('the SET could not be processed', { cause: err })
+
+/** Revokes each target in turn, relaying it unless a logout token for the same IdP session was relayed already. */
+async function revokeEach(
+  planned: RevocationTarget[],
+  revoker: SessionRevoker,
+  replay: ReplayStore,
+  now: number,
+  done: (target: RevocationTarget, revoked: number) => void,
+): Promise<void> {
+  for (const target of planned) {
+    const releaseRelay = await relayOnce(target, replay, now)
+    const { revoked } = await revoker.revoke(target).catch(async (err: unknown) => {
+      await releaseRelay().catch(() => {})
+      throw err
+    })
+    done(target, revoked)
+  }
+}
 
 /**
  * The users an event's action names in `app`: the one it names, or for an `email` subject (and no

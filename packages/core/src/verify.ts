@@ -1,6 +1,7 @@
 /**
  * Where a logout token is verified: header rules, then the signature with the application's
- * pinned algorithms and keys, then the claims (see `claims.ts`).
+ * pinned algorithms and keys, then the claims (see `claims.ts`). Its pipeline ({@link verifyJws})
+ * serves Security Event Tokens too, with their own profile (see `set.ts`).
  * @see https://openid.net/specs/openid-connect-backchannel-1_0.html#Validation BCL §2.6
  * @module
  */
@@ -40,10 +41,21 @@ export interface LogoutVerifier {
   verify(token: string, app: AppConfig, options?: VerifyOptions): Promise<LogoutToken>
 }
 
-const ACCEPTED_TYP = new Set(['jwt', 'logout+jwt', 'application/logout+jwt'])
-// Headers that would let the token pick its own key; never followed, so never accepted.
-const KEY_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const
 const DEFAULT_OIDC_ALGORITHMS = ['RS256'] as const
+
+/** The logout token's profile of {@link verifyJws}. */
+const LOGOUT_TOKEN: TokenProfile = {
+  what: 'the logout token',
+  typ: { accepted: new Set(['jwt', 'logout+jwt', 'application/logout+jwt']), required: false },
+  typRule: 'typ header must be absent, JWT, logout+jwt or application/logout+jwt',
+  keySource: 'the application',
+  Malformed: LogoutTokenMalformed,
+  Typ: LogoutTokenTyp,
+  Header: LogoutTokenHeader,
+  Signature: LogoutTokenSignature,
+  Alg: LogoutTokenAlg,
+  Key: LogoutTokenSignature,
+}
 
 /**
  * Builds the verifier.
@@ -66,56 +78,104 @@ const DEFAULT_OIDC_ALGORITHMS = ['RS256'] as const
 export function createLogoutVerifier(options: LogoutVerifierOptions): LogoutVerifier {
   return {
     async verify(token, app, { now = Date.now() / 1000 } = {}) {
-      if (typeof token !== 'string' || token.split('.').length !== 3) {
-        throw new LogoutTokenMalformed('the logout token is not a compact JWS (three dot-separated parts)')
-      }
       const algorithms: string[] = [
         ...(app.kind === 'oidc' ? (app.algorithms ?? DEFAULT_OIDC_ALGORITHMS) : (app.algorithms ?? HMAC_ALGORITHMS)),
       ]
-      // jose parses the header once and hands it here (after refusing algorithms not listed):
-      // the header rules and the key lookup run on that parse. Further candidate keys (several
-      // key-set entries without kid, a secret in rotation) are tried only if the first fails.
-      let others: VerificationKey[] = []
-      const firstKey = async (header: JWSHeaderParameters) => {
-        checkHeader(header)
-        const keys: VerificationKey[] =
-          app.kind === 'oidc'
-            ? await options.keys.getKeys(app.jwksUri, header)
-            : app.secrets.filter((s) => s.notAfter === undefined || s.notAfter >= now).map((s) => s.key)
-        const [first, ...rest] = keys
-        if (!first) throw new LogoutTokenSignature('no key of this application can verify the token')
-        others = rest
-        return first
-      }
-      let payload: Uint8Array
-      try {
-        payload = (await compactVerify(token, firstKey, { algorithms })).payload
-      } catch (err) {
-        if (!(err instanceof jose.JWSSignatureVerificationFailed) || others.length === 0) throw asCoded(err, algorithms)
-        payload = await verifyWithAny(token, others, algorithms)
-      }
-      return checkClaims(
-        jsonPayload(payload, 'the logout token', LogoutTokenMalformed),
-        app,
-        resolvePolicy(app.policy),
-        now,
-      )
+      const keysOf = async (header: JWSHeaderParameters) =>
+        app.kind === 'oidc'
+          ? await options.keys.getKeys(app.jwksUri, header)
+          : app.secrets.filter((s) => s.notAfter === undefined || s.notAfter >= now).map((s) => s.key)
+      const claims = await verifyJws(token, algorithms, keysOf, LOGOUT_TOKEN)
+      return checkClaims(claims, app, resolvePolicy(app.policy), now)
     },
   }
 }
 
-type VerificationKey = CryptoKey | Uint8Array
+/** A key a token may be verified with: a public key, or an HMAC secret. */
+export type VerificationKey = CryptoKey | Uint8Array
+
+type CodedError = new (message: string, options?: { cause?: unknown }) => BackchannelError
+
+/**
+ * What differs between the tokens {@link verifyJws} checks (logout tokens, Security Event
+ * Tokens): their `typ` rule, and the coded error each refusal is.
+ */
+export interface TokenProfile {
+  /** How messages name the token: "the logout token", "the SET". */
+  what: string
+  /** Accepted `typ` values, lower-case; `required`: a token without `typ` is refused. */
+  typ: { accepted: ReadonlySet<string>; required: boolean }
+  /** The message of a refused `typ`. */
+  typRule: string
+  /** Where keys come from, for the refusal of a key header: "the application", "the jwks_uri". */
+  keySource: string
+  Malformed: CodedError
+  Typ: CodedError
+  /** A header that would let the token pick its own key (`jku`, `x5u`, `jwk`, `x5c`). */
+  Header: CodedError
+  Signature: CodedError
+  Alg: CodedError
+  /** No key, or no usable key, to verify with (a key resolver's refusal becomes this). */
+  Key: CodedError
+}
+
+// Headers that would let the token pick its own key; never followed, so never accepted.
+const KEY_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const
+
+/**
+ * The one verification pipeline of signed tokens: compact form, header rules (`typ`, no key
+ * headers), the signature with the pinned `algorithms` and each candidate key of `keysOf`, then
+ * the payload as a JSON object. Claims are the caller's to check.
+ *
+ * @throws the profile's coded errors, or what `keysOf` throws (a resolver's
+ *   {@link LogoutTokenSignature} becomes the profile's `Key`).
+ * @example
+ * ```ts
+ * const claims = await verifyJws(token, ['RS256'], (header) => keys.getKeys(jwksUri, header), profile)
+ * ```
+ */
+export async function verifyJws(
+  token: string,
+  algorithms: string[],
+  keysOf: (header: JWSHeaderParameters) => Promise<VerificationKey[]>,
+  profile: TokenProfile,
+): Promise<Record<string, unknown>> {
+  if (typeof token !== 'string' || token.split('.').length !== 3) {
+    throw new profile.Malformed(`${profile.what} is not a compact JWS (three dot-separated parts)`)
+  }
+  // jose parses the header once and hands it here (after refusing algorithms not listed): the
+  // header rules and the key lookup run on that parse. Further candidate keys (several key-set
+  // entries without kid, a secret in rotation) are tried only if the first fails.
+  let others: VerificationKey[] = []
+  const firstKey = async (header: JWSHeaderParameters) => {
+    checkHeader(header, profile)
+    const [first, ...rest] = await keysOf(header)
+    if (!first) throw new profile.Key(`no key of ${profile.keySource} can verify ${profile.what}`)
+    others = rest
+    return first
+  }
+  let payload: Uint8Array
+  try {
+    payload = (await compactVerify(token, firstKey, { algorithms })).payload
+  } catch (err) {
+    if (!(err instanceof jose.JWSSignatureVerificationFailed) || others.length === 0) {
+      throw asCoded(err, algorithms, profile)
+    }
+    payload = await verifyWithAny(token, others, algorithms, profile)
+  }
+  return jsonPayload(payload, profile.what, profile.Malformed)
+}
 
 /** The header rules jose does not apply itself (it has already refused an alg not pinned). */
-function checkHeader(header: JWSHeaderParameters): void {
-  if (header.typ !== undefined) {
-    if (typeof header.typ !== 'string' || !ACCEPTED_TYP.has(header.typ.toLowerCase())) {
-      throw new LogoutTokenTyp('typ header must be absent, JWT, logout+jwt or application/logout+jwt')
-    }
+function checkHeader(header: JWSHeaderParameters, profile: TokenProfile): void {
+  const { typ } = header
+  if (typ !== undefined || profile.typ.required) {
+    if (typeof typ !== 'string' || !profile.typ.accepted.has(typ.toLowerCase())) throw new profile.Typ(profile.typRule)
   }
   for (const name of KEY_HEADERS) {
-    if (name in header)
-      throw new LogoutTokenHeader(`the ${name} header is not accepted: keys come only from the application`)
+    if (name in header) {
+      throw new profile.Header(`the ${name} header is not accepted: keys come only from ${profile.keySource}`)
+    }
   }
 }
 
@@ -123,32 +183,35 @@ async function verifyWithAny(
   token: string,
   keys: readonly VerificationKey[],
   algorithms: string[],
+  profile: TokenProfile,
 ): Promise<Uint8Array> {
   let lastError: unknown
   for (const key of keys) {
     try {
       return (await compactVerify(token, key, { algorithms })).payload
     } catch (err) {
-      if (!(err instanceof jose.JWSSignatureVerificationFailed)) throw asCoded(err, algorithms)
+      if (!(err instanceof jose.JWSSignatureVerificationFailed)) throw asCoded(err, algorithms, profile)
       lastError = err
     }
   }
-  throw new LogoutTokenSignature('the signature does not verify', { cause: lastError })
+  throw new profile.Signature('the signature does not verify', { cause: lastError })
 }
 
 /** A jose error as the coded error it means (wrapped once; ours pass through). */
-function asCoded(err: unknown, algorithms: readonly string[]): BackchannelError {
+function asCoded(err: unknown, algorithms: readonly string[], profile: TokenProfile): BackchannelError {
+  // A key resolver refuses with the logout token's class; another profile names it its own way.
+  if (err instanceof LogoutTokenSignature && profile.Key !== LogoutTokenSignature) {
+    return new profile.Key(err.message, { cause: err })
+  }
   if (err instanceof BackchannelError) return err
   if (err instanceof jose.JWSSignatureVerificationFailed) {
-    return new LogoutTokenSignature('the signature does not verify', { cause: err })
+    return new profile.Signature('the signature does not verify', { cause: err })
   }
   if (err instanceof jose.JOSEAlgNotAllowed) {
-    return new LogoutTokenAlg(`the alg is not accepted for this application (expected ${algorithms.join(', ')})`, {
-      cause: err,
-    })
+    return new profile.Alg(`the alg is not accepted here (expected ${algorithms.join(', ')})`, { cause: err })
   }
   if (err instanceof jose.JWSInvalid) {
-    return new LogoutTokenMalformed('the logout token is not a valid JWS', { cause: err })
+    return new profile.Malformed(`${profile.what} is not a valid JWS`, { cause: err })
   }
-  return new LogoutTokenSignature('the signature cannot be checked with this key', { cause: err })
+  return new profile.Key(`the key cannot verify ${profile.what}`, { cause: err })
 }

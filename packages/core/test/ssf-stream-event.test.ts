@@ -18,20 +18,28 @@ describe('readStreamEvent', () => {
       state: 'abc',
     })
     expect(readStreamEvent(set(`${SSF}verification`, {}))).toEqual({ event: 'verification' })
-    expect(readStreamEvent(set(`${SSF}verification`, { state: 42 }))).toMatch(/state/)
+    expect(readStreamEvent(set(`${SSF}verification`, { state: 42 }))).toEqual({
+      event: 'verification',
+      invalid: expect.stringMatching(/state/),
+    })
   })
 
-  it('reads stream-updated with its status and reason, and refuses another status', () => {
+  it('reads stream-updated with its status, reason and iat, and refuses another status', () => {
     expect(readStreamEvent(set(`${SSF}stream-updated`, { status: 'paused', reason: 'maintenance' }))).toEqual({
       event: 'stream-updated',
       status: 'paused',
       reason: 'maintenance',
+      issuedAt: 1,
     })
     expect(readStreamEvent(set(`${SSF}stream-updated`, { status: 'disabled' }))).toEqual({
       event: 'stream-updated',
       status: 'disabled',
+      issuedAt: 1,
     })
-    expect(readStreamEvent(set(`${SSF}stream-updated`, { status: 'asleep' }))).toMatch(/enabled, paused, disabled/)
+    expect(readStreamEvent(set(`${SSF}stream-updated`, { status: 'asleep' }))).toEqual({
+      event: 'stream-updated',
+      invalid: expect.stringMatching(/enabled, paused, disabled/),
+    })
   })
 
   it('is undefined for the events about subjects', () => {

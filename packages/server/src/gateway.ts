@@ -27,7 +27,7 @@ import { checkFetchTarget, createGuardedFetch, discoverIssuer, discoverTransmitt
 import type { AppRecord, GatewayStore } from '@backchannel/unstorage'
 import { getRequestIP, getRouterParam, H3, type H3Config, type H3Event } from 'h3'
 import pino, { type Logger } from 'pino'
-import { createAppCache } from './app-cache.js'
+import { createAppCache, createStreamCache } from './app-cache.js'
 import { createAuditRecorder } from './audit.js'
 import { createClientAddress } from './client-address.js'
 import { createConsole } from './console/index.js'
@@ -39,7 +39,7 @@ import { createRelayDrainer, type RelayDrainer } from './relay/drainer.js'
 import { createGatewaySigner, type GatewaySigner } from './relay/signer.js'
 import { createStreamPoller, pollRequestId, type StreamPoller, type StreamPollingOptions } from './ssf/poller.js'
 import { createStreamActivity } from './ssf/stream-activity.js'
-import { handleSsfPush, recordSsfOutcome } from './ssf-route.js'
+import { handleSsfPath, handleSsfPush, recordSsfOutcome } from './ssf-route.js'
 import { createWellKnown } from './well-known.js'
 
 /** Options of {@link createGateway}. */
@@ -63,7 +63,7 @@ export interface GatewayOptions {
   publicUrl?: string
   logger?: Logger
   metrics?: Metrics
-  /** Seconds an application stays cached on the hot path. Default 2. */
+  /** Seconds an application (and a Shared Signals stream) stays cached on the hot path. Default 2. */
   appCacheSeconds?: number
   /** Limits on failed logout requests. */
   failureLimits?: FailureLimits
@@ -200,6 +200,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   const signer = createGatewaySigner({ keys: store.keys, now })
   const wellKnown = createWellKnown(issuer, signer, logger)
   const apps = createAppCache(store.apps, options.appCacheSeconds ?? 2, now)
+  // Read by every pushed SET: cached as applications are, and dropped here when one changes.
+  const streams = createStreamCache(store.streams, options.appCacheSeconds ?? 2, now)
   const audit = createAuditRecorder(store.audit, logger, now)
   const drainer: RelayDrainer | undefined =
     options.relays &&
@@ -240,7 +242,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   }
   const ssf = {
     flow: {
-      streams: store.streams,
+      streams: { get: streams.get, recordEvent: store.streams.recordEvent.bind(store.streams) },
       apps,
       // The same key resolver as logouts: a transmitter that is also an OIDC issuer has one key set.
       verifier: verifiers.set,
@@ -286,6 +288,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (previous?.kind === 'oidc') keys.forget(previous.jwksUri)
       logger.info({ app: name }, 'application changed')
     },
+    onStreamChanged: (name) => streams.invalidate(name),
     onAuditLost: (err, record) => logger.error({ app: record.app, action: record.action, err }, 'audit record lost'),
     keysFetchedAt: (jwksUri) => keysFetchedAt.get(jwksUri),
     onKeysRotated: () => {
@@ -336,6 +339,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     .all('/auth/logout', (event) => handleLogoutPath(caller(event), logout))
     .all('/auth/logout/**', (event) => handleLogoutPath(caller(event), logout))
     .all('/ssf/:stream', (event) => handleSsfPush(event.req, getRouterParam(event, 'stream') ?? '', caller(event), ssf))
+    .all('/ssf', (event) => handleSsfPath(caller(event), ssf))
+    .all('/ssf/**', (event) => handleSsfPath(caller(event), ssf))
     .get('/healthz', () => Response.json({ status: 'ok' }))
     .get('/.well-known/openid-configuration', wellKnown.openidConfiguration)
     .get('/.well-known/jwks.json', wellKnown.jwks)

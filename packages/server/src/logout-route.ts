@@ -15,7 +15,7 @@ import type { AuditOutcome } from '@backchannel/unstorage'
 import type { Logger } from 'pino'
 import type { AuditRecorder } from './audit.js'
 import type { Metrics } from './metrics.js'
-import type { FailureLimiter } from './rate-limit.js'
+import { countFailure, decodeSegment, type FailureLimiter } from './rate-limit.js'
 
 /** What the logout route needs. */
 export interface LogoutRouteDependencies {
@@ -30,9 +30,6 @@ export interface LogoutRouteDependencies {
    */
   relayed?: (app: string) => Promise<void>
 }
-
-// Failures a client caused: these count towards the limits.
-const THROTTLED = new Set([400, 404, 405, 413])
 
 /** Who sent a request: its client address (for the throttle) and its request id (for the log). */
 export interface Caller {
@@ -59,25 +56,12 @@ export function handleLogoutPath(caller: Caller, deps: LogoutRouteDependencies) 
 }
 
 function answer(outcome: LogoutOutcome, started: number, caller: Caller, deps: LogoutRouteDependencies) {
-  let throttled = false
-  if (THROTTLED.has(outcome.status)) {
-    const retryAfter = deps.limiter.fail(caller.address, outcome.app)
-    if (retryAfter !== undefined) {
-      throttled = true
-      outcome = failure(outcome.app, new errors.RateLimited(retryAfter, { cause: outcome.error }))
-    }
-  }
+  const retryAfter = countFailure(deps.limiter, outcome.status, caller.address, outcome.app)
+  const throttled = retryAfter !== undefined
+  if (throttled) outcome = failure(outcome.app, new errors.RateLimited(retryAfter, { cause: outcome.error }))
   const seconds = (performance.now() - started) / 1000
   record(outcome, seconds, throttled, caller.requestId, deps)
   return toResponse(outcome)
-}
-
-function decodeSegment(raw: string): string | undefined {
-  try {
-    return decodeURIComponent(raw)
-  } catch {
-    return undefined
-  }
 }
 
 function record(

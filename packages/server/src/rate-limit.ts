@@ -45,3 +45,37 @@ export function createFailureLimiter(limits: FailureLimits, now: () => number, m
     },
   }
 }
+
+// Failures a client caused: these count towards the limits (401: a wrong Authorization on /ssf).
+const CLIENT_FAILURES = new Set([400, 401, 404, 405, 413])
+
+/**
+ * Counts an answer of `status` against `address` and `key` when it is a failure the client
+ * caused, for the logout and the Shared Signals routes alike.
+ * @returns seconds to wait when that crossed a limit (answer 429 instead), else `undefined`.
+ *
+ * @example
+ * ```ts
+ * const retryAfter = countFailure(limiter, outcome.status, caller.address, outcome.app)
+ * if (retryAfter !== undefined) outcome = failure(outcome.app, new errors.RateLimited(retryAfter))
+ * ```
+ */
+export function countFailure(limiter: FailureLimiter, status: number, address: string, key: string) {
+  return CLIENT_FAILURES.has(status) ? limiter.fail(address, key) : undefined
+}
+
+/**
+ * A path segment percent-decoded, or `undefined` when it is not valid percent-encoding.
+ *
+ * @example
+ * ```ts
+ * decodeSegment('wiki%2Dtest') // 'wiki-test'; decodeSegment('%E0') // undefined
+ * ```
+ */
+export function decodeSegment(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    return undefined
+  }
+}

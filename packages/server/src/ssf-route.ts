@@ -16,7 +16,7 @@ import type { Logger } from 'pino'
 import type { AuditRecorder } from './audit.js'
 import type { Caller } from './logout-route.js'
 import type { Metrics } from './metrics.js'
-import type { FailureLimiter } from './rate-limit.js'
+import { countFailure, decodeSegment, type FailureLimiter } from './rate-limit.js'
 
 /** What the push route needs. */
 export interface SsfRouteDependencies {
@@ -31,27 +31,31 @@ export interface SsfRouteDependencies {
   seen?: (stream: string) => void
 }
 
-// Failures a client caused: these count towards the limits (a wrong Authorization too).
-const THROTTLED = new Set([400, 401, 404, 405, 413])
-
 /** Answers one request to `/ssf/:stream`; `rawStream` is the path segment, still percent-encoded. */
 export async function handleSsfPush(request: Request, rawStream: string, caller: Caller, deps: SsfRouteDependencies) {
-  let name: string | undefined
-  try {
-    name = decodeURIComponent(rawStream)
-  } catch {}
-  let outcome =
+  const name = decodeSegment(rawStream)
+  const outcome =
     name === undefined
       ? ssfFailure('', new errors.InvalidRequest('the stream name in the path is not valid percent-encoding'))
       : await processSecurityEventRequest(request, name, deps.flow)
-  let throttled = false
-  if (THROTTLED.has(outcome.status)) {
-    // Keyed like an application's failures, under a name no application can have.
-    const retryAfter = deps.limiter.fail(caller.address, `ssf\n${outcome.stream}`)
-    if (retryAfter !== undefined) {
-      throttled = true
-      outcome = ssfFailure(outcome.stream, new errors.RateLimited(retryAfter, { cause: outcome.error }))
-    }
+  return answer(outcome, caller, deps)
+}
+
+/** Answers a request to a path near the route (`/ssf`, `/ssf/`, `/ssf/a/b`): no such stream. */
+export function handleSsfPath(caller: Caller, deps: SsfRouteDependencies) {
+  return answer(
+    ssfFailure('', new errors.StreamUnknown('no stream is registered at this path: SETs go to /ssf/STREAM')),
+    caller,
+    deps,
+  )
+}
+
+function answer(outcome: SsfOutcome, caller: Caller, deps: SsfRouteDependencies) {
+  // Keyed like an application's failures, under a name no application can have.
+  const retryAfter = countFailure(deps.limiter, outcome.status, caller.address, `ssf\n${outcome.stream}`)
+  const throttled = retryAfter !== undefined
+  if (throttled) {
+    outcome = ssfFailure(outcome.stream, new errors.RateLimited(retryAfter, { cause: outcome.error }))
   }
   if (outcome.result === 'revoked') deps.revoked?.()
   recordSsfOutcome(outcome, throttled, caller.requestId, deps)
@@ -88,7 +92,8 @@ export function recordSsfOutcome(
     deps.logger.error(Object.assign(line, { err: error?.cause ?? error }), 'security event failed')
   else deps.logger.warn(Object.assign(line, { reason: error?.message }), 'security event refused')
 
-  if (!outcomeName || throttled || !known) return
+  // A request without this stream's Authorization is anyone's: logged and counted, not audited.
+  if (!outcomeName || throttled || !known || status === 401) return
   // One record per application the event concerned (none known yet: one record of the gateway's).
   for (const app of outcome.apps ?? [undefined]) {
     // An email subject may name several users of one application: one record sums them.
@@ -104,6 +109,7 @@ export function recordSsfOutcome(
       outcome: acted && appRevoked === 0 ? 'unmatched' : outcomeName,
       ...(event ? { event } : {}),
       ...(code ? { code } : {}),
+      ...(outcome.body ? { err: outcome.body.err } : {}),
       ...(result === 'ignored' && reason ? { reason } : {}),
       ...(target || set ? { iss: target?.iss ?? set?.iss } : {}),
       ...(target?.sub === undefined || targets.length > 1 ? {} : { sub: target.sub }),

@@ -4,14 +4,18 @@
  * verification endpoint and a poll endpoint; gateways on 127.0.0.1 connect, verify and poll.
  */
 import { randomBytes } from 'node:crypto'
-import type { SessionStore } from '@backchannel/core'
+import { Readable } from 'node:stream'
+import { MAX_SET_BYTES, type SessionStore } from '@backchannel/core'
+import { createGuardedFetch } from '@backchannel/core/discovery'
 import type { BackchannelStore } from '@backchannel/unstorage'
 import { memoryStore } from '@backchannel/unstorage/memory'
 import { redisStore } from '@backchannel/unstorage/redis'
-import { describe, expect, inject, it } from 'vitest'
+import { describe, expect, inject, it, vi } from 'vitest'
 import { adminCommands } from '../src/cli/admin.js'
+import { parseFlags, readSecrets } from '../src/cli/flags.js'
 import { type Command, renderHelp, resolveCommand } from '../src/cli/help.js'
-import type { StreamPollingOptions } from '../src/ssf/poller.js'
+import { pollTransmitter } from '../src/ssf/poll-request.js'
+import { pollBackoff, type StreamPollingOptions } from '../src/ssf/poller.js'
 import {
   AUDIENCE,
   CAEP,
@@ -85,7 +89,7 @@ describe('streams.create with delivery "poll"', () => {
     await store.exportState((line) => lines.push(line))
     expect(lines.join('\n')).toContain('stream:')
     expect(lines.join('\n')).not.toContain(POLL_TOKEN)
-    const records = await admin.audit.list.query({ app: 'idp' })
+    const records = (await admin.audit.list.query({})).filter((r) => r.stream === 'idp')
     const create = records.find((r: { action?: string }) => r.action === 'streams.create')
     expect(create?.fields).toEqual(expect.arrayContaining(['pollToken', 'pollEndpointUrl', 'delivery']))
     expect(JSON.stringify(records)).not.toContain(POLL_TOKEN)
@@ -135,9 +139,14 @@ describe('poll delivery', () => {
     const forged = management.enqueue(
       await sign(iss, sessionRevoked({ format: 'opaque', id: 'bob' }), {}, {}, stranger.privateKey),
     )
+    // Over the push route's 64 KiB cap: refused the same way when polled.
+    const huge = management.enqueue(
+      await sign(iss, sessionRevoked({ format: 'opaque', id: 'bob' }), { padding: 'x'.repeat(MAX_SET_BYTES) }),
+    )
     await eventually(() => management.setErrs()).toMatchObject({
       [bad]: { err: 'invalid_issuer', description: expect.any(String) },
       [forged]: { err: 'authentication_failed' },
+      [huge]: { err: 'invalid_request', description: expect.stringMatching(/larger than 65536 bytes/) },
     })
 
     // The transmitter sends the first SET again, as after a lost acknowledgement.
@@ -157,6 +166,19 @@ describe('poll delivery', () => {
     await eventually(() => management.acked()).toEqual(expect.arrayContaining(jtis))
     expect(management.polls.every((p) => p.maxEvents === 2 && p.returnImmediately === false)).toBe(true)
     expect(management.queued()).toEqual([])
+  })
+
+  it("names only the poll endpoint's origin when it refuses (its path may carry a secret)", async () => {
+    const transmitter = await startTransmitter()
+    const request = { maxEvents: 1, returnImmediately: true, ack: [], setErrs: {} }
+    const refused = pollTransmitter(fetch, `${transmitter.issuer}/poll`, 'not-the-token', request)
+    await expect(refused).rejects.toThrow(`the poll endpoint at ${transmitter.issuer} answered 401`)
+    await expect(refused).rejects.not.toThrow('/poll')
+    // Nothing listens on port 9: the guarded fetch's own refusal names the origin too.
+    const guarded = createGuardedFetch({ allowInsecure: true })
+    const unreachable = pollTransmitter(guarded, 'http://127.0.0.1:9/poll/path-secret', 'token', request)
+    await expect(unreachable).rejects.toMatchObject({ code: 'ERR_ISSUER_UNREACHABLE' })
+    await expect(unreachable).rejects.not.toThrow('path-secret')
   })
 
   it('a store outage: no ack and no setErr while SETs cannot be stored, then acked after recovery', async () => {
@@ -267,7 +289,7 @@ describe('streams.connect', () => {
     await admin.streams.connect.mutate({ name: 'idp', accessToken: MANAGEMENT_TOKEN })
     expect(management.configurations[1]).toMatchObject({ method: 'PATCH', body: { stream_id: 'stream-1' } })
 
-    const records = await admin.audit.list.query({ app: 'idp' })
+    const records = (await admin.audit.list.query({})).filter((r) => r.stream === 'idp')
     expect(records.find((r: { action?: string }) => r.action === 'streams.connect')).toMatchObject({
       fields: ['accessToken'],
     })
@@ -328,6 +350,11 @@ describe('stream events', () => {
       verifiedAt: expect.any(Number),
     })
 
+    // A new request the transmitter refuses keeps the last completed verification.
+    const verified = (await admin.streams.get.query({ name: 'idp' })).lastVerification
+    await expect(admin.streams.verify.mutate({ name: 'idp', accessToken: 'not-the-token' })).rejects.toThrow(/401/)
+    expect((await admin.streams.get.query({ name: 'idp' })).lastVerification).toEqual(verified)
+
     // A verification nobody asked for: 202, audited ignored.
     const events = { [`${SSF}verification`]: { state: 'not-asked-for' } }
     const unasked = await sign(iss, events, { sub_id: { format: 'opaque', id: 'stream-1' } })
@@ -363,7 +390,51 @@ describe('stream events', () => {
   })
 })
 
+describe('pollBackoff', () => {
+  it('doubles from 1 s to a ceiling of 300 s, each wait within ±25 %', () => {
+    const table: [number, number][] = [
+      [1, 1],
+      [2, 2],
+      [3, 4],
+      [5, 16],
+      [9, 256],
+      [10, 300],
+      [50, 300],
+    ]
+    for (const [failures, base] of table) {
+      for (let i = 0; i < 20; i++) {
+        const wait = pollBackoff(failures)
+        expect([failures, wait >= 0.75 * base && wait <= 1.25 * base]).toEqual([failures, true])
+      }
+    }
+  })
+})
+
 describe('the CLI', () => {
+  it('takes the transmitter tokens from BACKCHANNEL_ACCESS_TOKEN / BACKCHANNEL_POLL_TOKEN, or - for standard input', async () => {
+    const streams = adminCommands().streams?.subCommands as Record<string, Command>
+    const connect = await resolveCommand(streams.connect as Command)
+    vi.stubEnv('BACKCHANNEL_ACCESS_TOKEN', 'from-env')
+    try {
+      expect(parseFlags(connect.flags, ['--name', 'idp'])).toMatchObject({ 'access-token': 'from-env' })
+    } finally {
+      vi.unstubAllEnvs()
+    }
+    const values = parseFlags(connect.flags, ['--name', 'idp', '--access-token', '-'])
+    await readSecrets(connect.flags, values, Readable.from(['from-stdin\n']))
+    expect(values['access-token']).toBe('from-stdin')
+    expect(connect.flags['access-token']?.description).toMatch(/\$BACKCHANNEL_ACCESS_TOKEN/)
+
+    const create = await resolveCommand(streams.create as Command)
+    vi.stubEnv('BACKCHANNEL_POLL_TOKEN', 'poll-from-env')
+    try {
+      const args = ['--name', 'idp', '--issuer', 'https://ssf.example.com', '--apps', 'wiki', '--delivery', 'poll']
+      expect(parseFlags(create.flags, args)).toMatchObject({ 'poll-token': 'poll-from-env' })
+    } finally {
+      vi.unstubAllEnvs()
+    }
+  })
+
   it('has backchannel streams connect and verify, their tokens as flags', async () => {
     const streams = adminCommands().streams?.subCommands as Record<string, Command>
     const connect = await resolveCommand(streams.connect as Command)

@@ -4,10 +4,10 @@
  * that a stream is created on through the admin API, then SETs pushed to `/ssf/:stream`.
  */
 
-import type { SessionStore } from '@backchannel/core'
+import { MAX_SET_BYTES, SET_REPLAY_SECONDS, type SessionStore } from '@backchannel/core'
 import type { BackchannelStore } from '@backchannel/unstorage'
 import { memoryStore } from '@backchannel/unstorage/memory'
-import { SignJWT } from 'jose'
+import { generateKeyPair, SignJWT } from 'jose'
 import { describe, expect, it } from 'vitest'
 import {
   AUDIENCE,
@@ -18,6 +18,7 @@ import {
   setClockAhead,
   setUp,
   sign,
+  signing,
   startGateway,
   startTransmitter,
   stranger,
@@ -25,17 +26,26 @@ import {
 
 describe('streams.create', () => {
   it('discovers the transmitter, answers the push URL and a header shown once, and keeps only its hash', async () => {
-    const { created, admin, iss } = await setUp()
+    const { created, admin, iss, push } = await setUp()
     expect(created.pushUrl).toBe(`${AUDIENCE}/ssf/idp`)
     expect(created.authorizationHeader).toMatch(/^Bearer bcp_/)
     expect(created.stream).toMatchObject({ name: 'idp', issuer: iss, audience: AUDIENCE, jwksUri: `${iss}/jwks` })
     const got = await admin.streams.get.query({ name: 'idp' })
     expect(JSON.stringify(got)).not.toContain('authorizationHash')
     expect((await admin.streams.list.query()).map((s: { name: string }) => s.name)).toEqual(['idp'])
-    const records = await admin.audit.list.query({ app: 'idp' })
+    const records = (await admin.audit.list.query({})).filter((r) => r.stream === 'idp')
     expect(records.map((r: { action?: string }) => r.action)).toContain('streams.create')
     await admin.streams.delete.mutate({ name: 'idp' })
     await expect(admin.streams.get.query({ name: 'idp' })).rejects.toMatchObject({ data: { code: 'NOT_FOUND' } })
+    // Pushes read streams through a cache: a deleted stream is gone from it at once.
+    expect((await push(await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' })))).status).toBe(404)
+  })
+
+  it('audits streams.* under the stream, not as an application of the same name', async () => {
+    const { admin } = await setUp()
+    const records = await admin.audit.list.query({})
+    expect(records.find((r) => r.action === 'streams.create')).toMatchObject({ stream: 'idp', source: 'admin' })
+    expect(records.find((r) => r.action === 'streams.create')?.app).toBeUndefined()
   })
 
   it('reads the metadata of an issuer with a path after the host: /.well-known/ssf-configuration/PATH', async () => {
@@ -76,16 +86,55 @@ describe('streams.create', () => {
 
 describe('POST /ssf/:stream', () => {
   it('answers 401 to a missing or wrong Authorization, 404 to an unknown stream', async () => {
-    const { push, iss, url } = await setUp()
+    const { push, iss, url, admin } = await setUp()
     const token = await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' }))
     expect((await push(token, { authorization: '' })).status).toBe(401)
     expect((await push(token, { authorization: 'Bearer bcp_not-the-token' })).status).toBe(401)
+    // Anyone's requests are logged and counted, never audited: only the stream's own SET is.
+    expect((await push(token)).status).toBe(202)
+    const ssfAudit = async () =>
+      (await admin.audit.list.query({})).filter((r) => r.source === 'ssf').map((r) => r.outcome)
+    await expect.poll(ssfAudit).toEqual(['unmatched'])
     const unknown = await fetch(`${url}/ssf/nope`, {
       method: 'POST',
       headers: { 'content-type': 'application/secevent+jwt' },
       body: token,
     })
     expect(unknown.status).toBe(404)
+  })
+
+  it('answers 413 to a SET over 64 KiB, before reading it all', async () => {
+    const { push, iss } = await setUp()
+    const big = await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' }), {
+      padding: 'x'.repeat(MAX_SET_BYTES),
+    })
+    const res = await push(big)
+    expect(res.status).toBe(413)
+    expect(res.headers.get('cache-control')).toBe('no-store')
+  })
+
+  it('answers paths near the route (/ssf, /ssf/, /ssf/a/b) as unknown streams, not with the router 404', async () => {
+    const { url } = await setUp()
+    for (const path of ['/ssf', '/ssf/', '/ssf/a/b']) {
+      const res = await fetch(`${url}${path}`, { method: 'POST', body: 'x' })
+      expect([path, res.status, res.headers.get('cache-control')]).toEqual([path, 404, 'no-store'])
+    }
+  })
+
+  it('throttles failures with 429 and Retry-After (near paths count too), never a valid SET', async () => {
+    const { push, iss, url, register, state } = await setUp()
+    let throttled: Response | undefined
+    for (let i = 0; i < 40 && !throttled; i++) {
+      const res = i % 2 ? await push('not-a-set') : await fetch(`${url}/ssf/a/b`, { method: 'POST' })
+      if (res.status === 429) throttled = res
+      else expect(res.status).toBe(i % 2 ? 400 : 404)
+    }
+    expect(throttled).toBeDefined()
+    expect(Number(throttled?.headers.get('retry-after'))).toBeGreaterThan(0)
+    // A genuine SET from the throttled address still goes through.
+    await register('s1', 'alice', 'a')
+    expect((await push(await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' })))).status).toBe(202)
+    expect(await state('s1')).toBe('revoked')
   })
 
   it('session-revoked naming a session ends that session only: 202, empty body', async () => {
@@ -130,13 +179,23 @@ describe('POST /ssf/:stream', () => {
     const { push, iss, register, admin } = await setUp()
     // No drainer runs in these gateways: the deliveries wait in the outbox, nothing is posted.
     const url = 'http://127.0.0.1:9/bcl'
-    await admin.apps.update.mutate({ name: 'wiki', relays: [{ url, mode: 'hmac' }] })
+    const signed = 'http://127.0.0.1:9/signed'
+    await admin.apps.update.mutate({
+      name: 'wiki',
+      relays: [
+        { url, mode: 'hmac' },
+        { url: signed, mode: 'sign', clientId: 'next' },
+      ],
+    })
     await register('s1', 'alice', 'a')
     expect(await push(await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' })))).toMatchObject({
       status: 202,
     })
     const deliveries = await admin.relays.list.query({ app: 'wiki' })
-    expect(deliveries).toMatchObject([{ url, mode: 'hmac', state: 'pending' }])
+    expect(deliveries.map((d) => [d.url, d.mode, d.state]).sort()).toEqual([
+      [url, 'hmac', 'pending'],
+      [signed, 'sign', 'pending'],
+    ])
   })
 
   it('reads the subject from sub_id first, from the event only without it', async () => {
@@ -240,15 +299,33 @@ describe('POST /ssf/:stream', () => {
     ]
     for (const [what, make, err] of cases) {
       it(`${what}: ${err}`, async () => {
-        const { push, iss, register, state } = await setUp()
+        const { push, iss, register, state, admin } = await setUp()
         await register('s1', 'alice', 'a')
         const res = await push(await make(iss))
         expect(res.status).toBe(400)
         expect(res.headers.get('content-language')).toBe('en')
         expect(await res.json()).toMatchObject({ err, description: expect.any(String) })
         expect(await state('s1')).toBe('active')
+        // Audited refused with its err.
+        const refusals = async () =>
+          (await admin.audit.list.query({})).filter((r) => r.source === 'ssf').map((r) => [r.outcome, r.err])
+        await expect.poll(refusals).toEqual([['rejected', err]])
       })
     }
+
+    it('an iat older than the 7 days a jti is remembered: invalid_request naming the rule', async () => {
+      const { push, iss, register, state, now } = await setUp()
+      await register('s1', 'alice', 'a', now - SET_REPLAY_SECONDS) // began before either SET
+      const issuedAgo = async (seconds: number) =>
+        push(await sign(iss, sessionRevoked(subject), { iat: Math.floor(Date.now() / 1000) - seconds }))
+      const res = await issuedAgo(SET_REPLAY_SECONDS + 60)
+      expect(res.status).toBe(400)
+      expect(await res.json()).toMatchObject({ err: 'invalid_request', description: expect.stringMatching(/7 days/) })
+      expect(await state('s1')).toBe('active')
+      // Within the window, a late delivery is still acted on.
+      expect((await issuedAgo(SET_REPLAY_SECONDS - 3600)).status).toBe(202)
+      expect(await state('s1')).toBe('revoked')
+    })
 
     it('a wrong Content-Type: invalid_request', async () => {
       const { push, iss } = await setUp()
@@ -278,6 +355,76 @@ describe('POST /ssf/:stream', () => {
     expect(transmitter.jwksFetches()).toBe(before + 1)
   })
 
+  it('tries each key of a key set without kid: a SET signed by the second is accepted', async () => {
+    const { push, iss, transmitter, register, state } = await setUp()
+    await transmitter.publish([{ key: stranger.publicKey }, { key: signing.publicKey }])
+    await register('s1', 'alice', 'a')
+    const token = await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' }), {}, { kid: undefined })
+    expect((await push(token)).status).toBe(202)
+    expect(await state('s1')).toBe('revoked')
+    // Signed by neither: the signature is what is wrong, not the key.
+    const forged = await sign(
+      iss,
+      sessionRevoked({ format: 'opaque', id: 'alice' }),
+      {},
+      { kid: undefined },
+      (await generateKeyPair('RS256')).privateKey,
+    )
+    expect(await (await push(forged)).json()).toMatchObject({ err: 'authentication_failed' })
+  })
+
+  it('shares its key set with an OIDC app of the same jwks_uri; a kid refused only by the cooldown that app armed is 503, then accepted', async () => {
+    const { push, iss, transmitter, admin, url, register, state } = await setUp()
+    await admin.apps.create.mutate({ name: 'portal', issuer: iss, clientId: 'portal' })
+    const logout = async (kid: string, key = signing.privateKey) => {
+      const token = await new SignJWT({
+        iss,
+        aud: 'portal',
+        iat: Math.floor(Date.now() / 1000),
+        exp: Math.floor(Date.now() / 1000) + 120,
+        jti: nextJti(),
+        sid: 'idp-session',
+        events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+      })
+        .setProtectedHeader({ alg: 'RS256', typ: 'logout+jwt', kid })
+        .sign(key)
+      const body = new URLSearchParams({ logout_token: token })
+      return fetch(`${url}/auth/logout/portal`, { method: 'POST', body })
+    }
+    expect((await push(await sign(iss, sessionRevoked({ format: 'opaque', id: 'x' })))).status).toBe(202)
+    expect((await logout('k1')).status).toBe(200)
+    expect(transmitter.jwksFetches()).toBe(1) // one fetch for the stream and the app
+
+    // Past the cooldown, anyone posting a random kid to the app makes the gateway fetch again...
+    setClockAhead(60)
+    expect((await logout('random', stranger.privateKey)).status).toBe(400)
+    expect(transmitter.jwksFetches()).toBe(2)
+    // ...then the transmitter rotates a key in and signs with it, while the cooldown holds.
+    await transmitter.publish([
+      { key: signing.publicKey, kid: 'k1' },
+      { key: stranger.publicKey, kid: 'k2' },
+    ])
+    await register('s1', 'alice', 'a')
+    const iat = Math.floor(Date.now() / 1000) + 61 // after that fetch, on the gateway's clock
+    const rotated = await sign(
+      iss,
+      sessionRevoked({ format: 'opaque', id: 'alice' }),
+      { iat },
+      { kid: 'k2' },
+      stranger.privateKey,
+    )
+    const refused = await push(rotated)
+    expect(refused.status).toBe(503)
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(5)
+    expect(transmitter.jwksFetches()).toBe(2)
+    expect(await state('s1')).toBe('active')
+
+    setClockAhead(100) // the transmitter retries after Retry-After
+    expect((await push(rotated)).status).toBe(202)
+    expect(transmitter.jwksFetches()).toBe(3)
+    expect(await state('s1')).toBe('revoked')
+  })
+
   it('answers 503 with Retry-After when sessions cannot be revoked, and the retry then runs', async () => {
     let down = true
     // Your own session store (the gateway's `sessions` option), over the gateway's, unreachable at first.
@@ -299,6 +446,37 @@ describe('POST /ssf/:stream', () => {
     // The claim on the jti was given back: the transmitter's retry is acted on.
     expect((await push(token)).status).toBe(202)
     expect(await state('s1')).toBe('revoked')
+  })
+
+  it('acts on a redelivered SET whose first attempt failed and could not give its claim back', async () => {
+    let down = true
+    // Sessions and jtis in the gateway's store, unreachable at first: the claim is written, then
+    // the revocation and the claim's release both fail.
+    const sessions = (store: BackchannelStore): SessionStore => ({
+      register: (input) => store.register(input),
+      status: (app, id) => store.status(app, id),
+      list: (app, iss, sub) => store.list(app, iss, sub),
+      end: (app, id) => store.end(app, id),
+      recorded: (target) => store.recorded?.(target) ?? Promise.resolve(false),
+      revoke: (target) => (down ? Promise.reject(new Error('ECONNREFUSED')) : store.revoke(target)),
+    })
+    const replay = (store: BackchannelStore) => ({
+      claim: (key: string, expiresAt: number) => store.claim(key, expiresAt),
+      release: (key: string) => (down ? Promise.reject(new Error('ECONNREFUSED')) : store.release(key)),
+    })
+    const { push, iss, register, state, audit } = await setUp(sessions, { replay })
+    await register('s1', 'alice', 'a')
+    const token = await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' }))
+    expect((await push(token)).status).toBe(503)
+    down = false
+    expect((await push(token)).status).toBe(202)
+    expect(await state('s1')).toBe('revoked')
+    await expect.poll(async () => (await audit()).map((r: { outcome: string }) => r.outcome)).toEqual(['revoked'])
+    // Now recorded: a further redelivery is a replay.
+    expect((await push(token)).status).toBe(202)
+    await expect
+      .poll(async () => (await audit()).map((r: { outcome: string }) => r.outcome))
+      .toEqual(['replayed', 'revoked'])
   })
 })
 

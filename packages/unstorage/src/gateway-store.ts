@@ -101,13 +101,16 @@ export interface StreamStore extends StreamEventRecorder {
   create(stream: StreamRecord): Promise<boolean>
   /** Replaces an existing stream's record (`streams.connect`). */
   update(stream: StreamRecord): Promise<void>
-  /** Removes the stream and its state; `false` if it did not exist. */
+  /**
+   * Removes the stream and its state; `false` if it did not exist. Its name is freed either way
+   * (a creation that stopped midway holds it with no record).
+   */
   delete(name: string): Promise<boolean>
   /** The stream's state (status, last event, last verification). */
   state(name: string): Promise<StreamState>
   /** Records a verification request: its event, carrying `state`, marks it verified. */
   requestVerification(name: string, verification: StreamVerification): Promise<void>
-  /** Records that a verified event arrived at `at`, seconds since epoch. */
+  /** Records that a verified event arrived at `at`, seconds since epoch (nothing for a stream that is gone). */
   touch(name: string, at: number): Promise<void>
   /**
    * Takes the poll lease of a stream for the term `term` until `expiresAt` (seconds since epoch):
@@ -170,6 +173,8 @@ export interface AuditRecord {
   revoked?: number
   /** `source: "ssf"`, outcome `ignored`: why the event ended no session. */
   reason?: string
+  /** `source: "ssf"`, outcome `rejected`: the RFC 8935 `err` the SET was refused with (`invalid_key`, …). */
+  err?: string
   /** `source: "relay"`: the delivery, its relay's URL, its attempts so far and the relay's HTTP status. */
   delivery?: string
   url?: string

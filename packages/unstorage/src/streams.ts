@@ -14,7 +14,8 @@ import type { StreamRecord, StreamState, StreamStore, StreamVerification } from 
 const NAMES = 'streams'
 
 type StoredStream = Omit<StreamRecord, 'pollToken'> & { pollToken?: string }
-type StoredStatus = Pick<StreamState, 'status' | 'statusReason'>
+/** `issuedAt`: the `iat` of the SET that stated it, so that an older redelivery does not win. */
+type StoredStatus = Pick<StreamState, 'status' | 'statusReason'> & { issuedAt?: number }
 
 /** The stream registry over a backend; poll tokens sealed under `masterKey`. */
 export function createStreamStore(backend: StoreBackend, masterKey: Uint8Array, now: () => number): StreamStore {
@@ -31,6 +32,10 @@ export function createStreamStore(backend: StoreBackend, masterKey: Uint8Array, 
       ? stored
       : { ...stored, pollToken: Buffer.from(open(masterKey, stored.pollToken, context(stored.name))).toString() }
 
+  const stateKeys = (name: string) => [keys.streamStatus(name), keys.streamSeen(name), keys.streamVerification(name)]
+  // An event racing a delete must not leave state that a stream created later under the name inherits.
+  const exists = (name: string) => storage.hasItem(keys.stream(name))
+
   const store: StreamStore = {
     async get(name) {
       const stored = await storage.getItem<StoredStream>(keys.stream(name))
@@ -42,23 +47,31 @@ export function createStreamStore(backend: StoreBackend, masterKey: Uint8Array, 
       return items.flatMap(({ value }) => (value ? [fromStored(value as StoredStream)] : []))
     },
     async create(stream) {
-      if (!(await backend.claim(nameClaim(stream.name), now() + FOREVER, now()))) return false
-      await storage.setItem(keys.stream(stream.name), toStored(stream))
-      await backend.addMember(NAMES, stream.name, now() + FOREVER)
+      const { name } = stream
+      if (!(await backend.claim(nameClaim(name), now() + FOREVER, now()))) return false
+      try {
+        // What an event racing the delete of an earlier stream of this name may have left.
+        for (const key of stateKeys(name)) await storage.removeItem(key)
+        await storage.setItem(keys.stream(name), toStored(stream))
+        await backend.addMember(NAMES, name, now() + FOREVER)
+      } catch (err) {
+        // Else the name stays taken with no stream behind it.
+        await backend.release(nameClaim(name)).catch(() => {})
+        throw err
+      }
       return true
     },
     async update(stream) {
       await storage.setItem(keys.stream(stream.name), toStored(stream))
     },
     async delete(name) {
-      if (!(await store.get(name))) return false
+      const found = await exists(name)
       await storage.removeItem(keys.stream(name))
-      for (const key of [keys.streamStatus(name), keys.streamSeen(name), keys.streamVerification(name)]) {
-        await storage.removeItem(key)
-      }
+      for (const key of stateKeys(name)) await storage.removeItem(key)
       await backend.removeMembers(NAMES, [name])
+      // Released even with no record: a creation that stopped midway leaves no stuck name.
       await backend.release(nameClaim(name))
-      return true
+      return found
     },
     async state(name) {
       const [status, seen, verification] = await Promise.all([
@@ -77,11 +90,19 @@ export function createStreamStore(backend: StoreBackend, masterKey: Uint8Array, 
       await storage.setItem(keys.streamVerification(name), verification)
     },
     async touch(name, at) {
-      await storage.setItem(keys.streamSeen(name), { at })
+      if (await exists(name)) await storage.setItem(keys.streamSeen(name), { at })
     },
     async recordEvent(name, event: StreamEvent, at) {
+      if (!(await exists(name))) return false
       if (event.event === 'stream-updated') {
-        const status: StoredStatus = { status: event.status, ...(event.reason ? { statusReason: event.reason } : {}) }
+        const { issuedAt } = event
+        const stored = await storage.getItem<StoredStatus>(keys.streamStatus(name))
+        if (stored?.issuedAt !== undefined && issuedAt !== undefined && issuedAt < stored.issuedAt) return false
+        const status: StoredStatus = {
+          status: event.status,
+          ...(event.reason ? { statusReason: event.reason } : {}),
+          ...(issuedAt === undefined ? {} : { issuedAt }),
+        }
         await storage.setItem(keys.streamStatus(name), status)
         return true
       }

@@ -342,6 +342,37 @@ export function describeStoreExtras(
       expect(await store.streams.create(stream)).toBe(true)
     })
 
+    it('stream state: an older stream-updated loses to a newer one; a deleted stream takes no state, and its name starts clean', async () => {
+      const stream = {
+        name: 'okta',
+        issuer: 'https://ssf.example.com',
+        audience: 'https://gateway.example.com',
+        jwksUri: 'https://ssf.example.com/jwks',
+        apps: ['wiki'],
+        authorizationHash: 'ab'.repeat(32),
+        delivery: 'push' as const,
+        createdAt: clock.now(),
+        updatedAt: clock.now(),
+      }
+      const t = clock.now()
+      const updated = (status: 'enabled' | 'paused', issuedAt: number) =>
+        store.streams.recordEvent('okta', { event: 'stream-updated', status, issuedAt }, t)
+      expect(await store.streams.create(stream)).toBe(true)
+      expect(await updated('enabled', t + 10)).toBe(true)
+      // A redelivered older pause does not overwrite the newer enable.
+      expect(await updated('paused', t)).toBe(false)
+      expect(await store.streams.state('okta')).toEqual({ status: 'enabled' })
+      expect(await updated('paused', t + 20)).toBe(true)
+      expect(await store.streams.state('okta')).toMatchObject({ status: 'paused' })
+
+      expect(await store.streams.delete('okta')).toBe(true)
+      // Events that raced the delete write nothing a stream created later would inherit.
+      await store.streams.touch('okta', t + 30)
+      expect(await updated('disabled' as 'paused', t + 40)).toBe(false)
+      expect(await store.streams.create(stream)).toBe(true)
+      expect(await store.streams.state('okta')).toEqual({ status: 'enabled' })
+    })
+
     it("keeps a poll stream's token, its state apart from its record, and one poll lease per term", async () => {
       const stream = {
         name: 'okta',

@@ -21,6 +21,19 @@ export const policy = z
   })
   .strict()
 
+/**
+ * Whether a URL holds a user or password (`https://user:pass@host/`): refused wherever a URL is
+ * shown (lists, `streams get`, audit records, logs).
+ *
+ * @example
+ * ```ts
+ * hasCredentials('https://user:pw@relay.example.com/bcl') // true
+ * ```
+ */
+export function hasCredentials(url: string): boolean {
+  return /^https?:\/\/[^/?#]*@/i.test(url)
+}
+
 /** An application's relays: at most 20, each URL once, `clientId` required for `sign`. */
 export const relays = z
   .array(
@@ -30,7 +43,7 @@ export const relays = z
           .url({ protocol: /^https?$/ })
           .max(2048)
           // The URL is shown in relays.list, audit records and logs: it must hold no credentials.
-          .refine((url) => !/^https?:\/\/[^/?#]*@/i.test(url), {
+          .refine((url) => !hasCredentials(url), {
             message: 'no user or password in a relay URL: it is shown in lists, audit records and logs',
           }),
         mode: z.enum(['forward', 'sign', 'hmac']),

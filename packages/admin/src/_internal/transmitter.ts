@@ -10,8 +10,10 @@ import {
   createGuardedFetch,
   type DiscoveredTransmitter,
   discoverTransmitter,
+  transmitterError,
 } from '@backchannel/core/discovery'
 import type { AdminContext } from '../trpc.js'
+import { hasCredentials } from './schemas.js'
 
 /** The delivery methods of SSF 1.0 §8.1.1: push (RFC 8935) and poll (RFC 8936). */
 export const DELIVERY_METHODS = { push: 'urn:ietf:rfc:8935', poll: 'urn:ietf:rfc:8936' } as const
@@ -28,7 +30,7 @@ export interface ConnectedStream {
   eventsDelivered?: string[]
 }
 
-/** The transmitter's metadata, read again now (its endpoints may have moved since the stream was created). */
+/** The transmitter's metadata, read now: at creation, and again to connect or verify (its endpoints may have moved). */
 export function discover(ctx: AdminContext, issuer: string): Promise<DiscoveredTransmitter> {
   return (ctx.deps.discoverTransmitter ?? ((i: string) => discoverTransmitter(i, {})))(issuer)
 }
@@ -42,7 +44,7 @@ export async function checkUrl(ctx: AdminContext, value: string, what: string): 
   if (!url || !/^https?:$/.test(url.protocol)) {
     throw new errors.IssuerUrlInvalid(`${what} ${JSON.stringify(value)} is not an absolute http(s) URL`)
   }
-  if (url.username || url.password) {
+  if (hasCredentials(value)) {
     throw new errors.IssuerUrlInvalid(`${what}: no user or password in the URL: it is shown by streams get and in logs`)
   }
   await (ctx.deps.checkStreamUrl ?? ((u: URL, w: string) => checkFetchTarget(u, w, {})))(url, what)
@@ -115,12 +117,7 @@ async function send(ctx: AdminContext, url: URL, method: string, token: string |
     body: JSON.stringify(body),
   })
   if (answer.status < 200 || answer.status > 299) {
-    // Only the error's own fields: a body echoing the request would show the stream's new header.
-    const error = (await answer.json().catch(() => undefined)) as Record<string, unknown> | undefined
-    const said = [error?.err ?? error?.error, error?.description ?? error?.error_description]
-      .filter((part) => typeof part === 'string')
-      .join(': ')
-      .slice(0, 300)
+    const said = transmitterError(await answer.json().catch(() => undefined))
     throw new errors.IssuerUnreachable(`${url.href} answered ${answer.status}${said ? ` (${said})` : ''}`)
   }
   return answer

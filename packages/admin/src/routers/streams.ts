@@ -6,19 +6,12 @@
  */
 import { randomBytes } from 'node:crypto'
 import { ASYMMETRIC_ALGORITHMS } from '@backchannel/core'
-import { discoverTransmitter } from '@backchannel/core/discovery'
 import type { StreamRecord, StreamState } from '@backchannel/unstorage'
 import { TRPCError } from '@trpc/server'
 import { z } from 'zod'
 import { newStreamToken } from '../_internal/credentials.js'
 import { appName } from '../_internal/schemas.js'
-import {
-  checkUrl,
-  configureStream,
-  DELIVERY_METHODS,
-  discover as discoverNow,
-  requestVerification,
-} from '../_internal/transmitter.js'
+import { checkUrl, configureStream, DELIVERY_METHODS, discover, requestVerification } from '../_internal/transmitter.js'
 import { hashToken } from '../tokens.js'
 import { type AdminContext, adminAction, adminProcedure, router } from '../trpc.js'
 
@@ -40,6 +33,11 @@ const publicStream = ({ authorizationHash: _, pollToken: __, ...stream }: Stream
 async function withState(ctx: AdminContext, stream: StreamRecord): Promise<StreamWithState> {
   return { ...publicStream(stream), ...(await ctx.deps.store.streams.state(stream.name)) }
 }
+
+/** The gateway's public URL, without a trailing slash. */
+const publicUrlOf = (ctx: AdminContext) => (ctx.deps.publicUrl ?? 'http://localhost:3000').replace(/\/$/, '')
+/** Where a stream's transmitter pushes: `<public URL>/ssf/<name>`. */
+const pushUrlOf = (ctx: AdminContext, name: string) => `${publicUrlOf(ctx)}/ssf/${name}`
 
 const badRequest = (message: string) => new TRPCError({ code: 'BAD_REQUEST', message })
 /** The audit's `fields`: what the input set, by name only (a token's value never). */
@@ -105,20 +103,18 @@ export const streamsRouter = router({
         input.pollEndpointUrl === undefined
           ? undefined
           : (await checkUrl(ctx, input.pollEndpointUrl, 'pollEndpointUrl')).href
-      const discover = ctx.deps.discoverTransmitter ?? ((issuer: string) => discoverTransmitter(issuer, {}))
-      const { jwksUri, deliveryMethods } = await discover(input.issuer)
+      const { jwksUri, deliveryMethods } = await discover(ctx, input.issuer)
       if (poll && !deliveryMethods?.includes(DELIVERY_METHODS.poll)) {
         throw badRequest(
           `delivery: the transmitter does not list ${DELIVERY_METHODS.poll} (poll) in its delivery_methods_supported`,
         )
       }
-      const publicUrl = (ctx.deps.publicUrl ?? 'http://localhost:3000').replace(/\/$/, '')
       const token = newStreamToken()
       const t = ctx.now()
       const stream: StreamRecord = {
         name: input.name,
         issuer: input.issuer,
-        audience: input.audience ?? publicUrl,
+        audience: input.audience ?? publicUrlOf(ctx),
         jwksUri,
         ...(input.algorithm ? { algorithm: input.algorithm } : {}),
         apps: [...new Set(input.apps)],
@@ -134,12 +130,13 @@ export const streamsRouter = router({
       if (!(await ctx.deps.store.streams.create(stream))) {
         throw new TRPCError({ code: 'CONFLICT', message: `a stream is already named ${JSON.stringify(input.name)}` })
       }
+      ctx.deps.onStreamChanged?.(stream.name)
       ctx.audit.fields = fieldNames(input)
       const created: CreatedStream = { stream: publicStream(stream) }
       // A poll stream has no push URL or header: nothing can push to it.
       return poll
         ? created
-        : { ...created, pushUrl: `${publicUrl}/ssf/${input.name}`, authorizationHeader: `Bearer ${token}` }
+        : { ...created, pushUrl: pushUrlOf(ctx, input.name), authorizationHeader: `Bearer ${token}` }
     }),
   /** Every stream, by name, with its status. */
   list: adminProcedure.query(async ({ ctx }) =>
@@ -166,10 +163,9 @@ export const streamsRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const stream = await load(ctx, input.name)
-      const { configurationEndpoint } = await discoverNow(ctx, stream.issuer)
+      const { configurationEndpoint } = await discover(ctx, stream.issuer)
       if (!configurationEndpoint) throw badRequest('the transmitter publishes no configuration_endpoint')
-      const publicUrl = (ctx.deps.publicUrl ?? 'http://localhost:3000').replace(/\/$/, '')
-      const pushUrl = `${publicUrl}/ssf/${stream.name}`
+      const pushUrl = pushUrlOf(ctx, stream.name)
       const token = newStreamToken()
       const connected = await configureStream(
         ctx,
@@ -189,6 +185,7 @@ export const streamsRouter = router({
         updatedAt: ctx.now(),
       }
       await ctx.deps.store.streams.update(updated)
+      ctx.deps.onStreamChanged?.(stream.name)
       ctx.audit.fields = fieldNames(input)
       return {
         stream: publicStream(updated),
@@ -217,20 +214,30 @@ export const streamsRouter = router({
       if (!stream.streamId) {
         throw badRequest('the stream has no stream_id: run streams.connect, or create it with streamId')
       }
-      const { verificationEndpoint } = await discoverNow(ctx, stream.issuer)
+      const { verificationEndpoint } = await discover(ctx, stream.issuer)
       if (!verificationEndpoint) throw badRequest('the transmitter publishes no verification_endpoint')
       const verification = { state: randomBytes(16).toString('base64url'), requestedAt: ctx.now() }
+      const { lastVerification: previous } = await ctx.deps.store.streams.state(stream.name)
       // Recorded before asking: the event may arrive before the transmitter answers.
       await ctx.deps.store.streams.requestVerification(stream.name, verification)
       const token = input.accessToken ?? stream.pollToken
-      await requestVerification(ctx, verificationEndpoint, token, stream.streamId, verification.state)
+      await requestVerification(ctx, verificationEndpoint, token, stream.streamId, verification.state).catch(
+        async (err: unknown) => {
+          // Refused: no event will come, so the last verification stays what it was.
+          if (previous) await ctx.deps.store.streams.requestVerification(stream.name, previous)
+          throw err
+        },
+      )
       ctx.audit.fields = fieldNames(input)
       return { lastVerification: verification }
     }),
   /** Removes a stream: its push URL answers 404 from then on. */
   delete: adminAction.input(z.object({ name: streamName }).strict()).mutation(async ({ ctx, input }) => {
-    await load(ctx, input.name)
-    await ctx.deps.store.streams.delete(input.name)
+    // Asked of the store even for a name with no stream: that frees a name a failed creation held.
+    if (!(await ctx.deps.store.streams.delete(input.name))) {
+      throw new TRPCError({ code: 'NOT_FOUND', message: `no stream is named ${JSON.stringify(input.name)}` })
+    }
+    ctx.deps.onStreamChanged?.(input.name)
     return { deleted: true as const }
   }),
 })

@@ -18,8 +18,19 @@ export function jsonPayload(
   } catch (cause) {
     throw new Malformed(`${what} payload is not JSON`, { cause })
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new Malformed(`${what} payload is not a JSON object`)
-  }
-  return value as Record<string, unknown>
+  if (!isObject(value)) throw new Malformed(`${what} payload is not a JSON object`)
+  return value
+}
+
+/**
+ * Whether `value` is a JSON object (not `null`, not an array): every claim and event member that
+ * must be one is checked with this.
+ *
+ * @example
+ * ```ts
+ * isObject({ format: 'opaque' }) // true; isObject([]) and isObject(null) are false
+ * ```
+ */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }

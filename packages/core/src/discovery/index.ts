@@ -228,3 +228,24 @@ function explain(err: unknown, where: string): BackchannelError {
       return new IssuerUnreachable(`${where} could not be fetched${detail(message)}`, { cause: err })
   }
 }
+
+/**
+ * What a transmitter's error answer says, for a message: its `err` (RFC 8935/8936) or `error`
+ * (OAuth), and its `description` or `error_description`, as `err: description`, at most 300
+ * characters; `''` when it says neither. Only these fields are read: a body echoing the request
+ * would show the stream's new authorization header.
+ *
+ * @example
+ * ```ts
+ * transmitterError({ err: 'authentication_failed' }) // 'authentication_failed'
+ * transmitterError({ error: 'invalid_token', error_description: 'expired' }) // 'invalid_token: expired'
+ * ```
+ */
+export function transmitterError(body: unknown): string {
+  if (typeof body !== 'object' || body === null) return ''
+  const { err, error, description, error_description } = body as Record<string, unknown>
+  return [err ?? error, description ?? error_description]
+    .filter((part) => typeof part === 'string')
+    .join(': ')
+    .slice(0, 300)
+}

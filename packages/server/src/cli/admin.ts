@@ -6,7 +6,7 @@
  */
 import { appRouter, type Role } from '@backchannel/admin'
 import { createTRPCUntypedClient, httpLink, TRPCClientError } from '@trpc/client'
-import type { Flags, FlagValues } from './flags.js'
+import { type Flag, type Flags, type FlagValues, readSecrets } from './flags.js'
 import type { Command } from './help.js'
 import { CliError, fail, print } from './output.js'
 import { assembleInput, flagFor, type InputField, inputFields, inputSchema } from './schema-flags.js'
@@ -144,6 +144,12 @@ export function adminCommands(router: { _def: { procedures: object } } = appRout
   return tree
 }
 
+/** Input fields that are secrets, with the environment variable each may come from instead of its flag. */
+const SECRET_ENV: Readonly<Record<string, string>> = {
+  accessToken: 'BACKCHANNEL_ACCESS_TOKEN',
+  pollToken: 'BACKCHANNEL_POLL_TOKEN',
+}
+
 function leaf(
   path: string,
   type: 'query' | 'mutation',
@@ -159,13 +165,21 @@ function leaf(
   for (const field of fields) {
     const help = FLAG_HELP[field.path.join('.')] ?? FLAG_HELP[field.path.at(-1) as string]
     const alias = FLAG_ALIASES[field.flag]
-    flags[field.flag] = { ...flagFor(field, help), ...(alias ? { alias } : {}) }
+    const flag: Flag = { ...flagFor(field, help), ...(alias ? { alias } : {}) }
+    const env = SECRET_ENV[field.path.at(-1) as string]
+    if (env) {
+      flag.env = env
+      flag.description = `${flag.description ?? ''} (default $${env}; - reads it from standard input; a flag's value shows in ps)`
+    }
+    flags[field.flag] = flag
   }
   return {
     meta: { description },
     args: { ...flags, ...connectionFlags(role) },
-    run: ({ args }: { args: FlagValues }) =>
-      call({ path, type, role, fields }, inputs.length > 0 ? assembleInput(fields, args) : undefined, args),
+    run: async ({ args }: { args: FlagValues }) => {
+      await readSecrets(flags, args, process.stdin)
+      return call({ path, type, role, fields }, inputs.length > 0 ? assembleInput(fields, args) : undefined, args)
+    },
   }
 }
 

@@ -14,6 +14,11 @@ export type Flag = (BooleanArgDef | StringArgDef | EnumArgDef) & {
   multiple?: boolean
   /** Turns the text into the value; throws a {@link UsageError} naming the form expected. */
   parse?: (text: string, flag: string) => unknown
+  /**
+   * A secret: taken from this environment variable when the flag is not given, and `-` as its
+   * value reads it from standard input ({@link readSecrets}), so that it need not show in `ps`.
+   */
+  env?: string
 }
 
 /** A command's flags by name, without the leading `--`. */
@@ -90,11 +95,36 @@ export function parseFlags(flags: Flags, argv: readonly string[]): FlagValues {
     }
   }
   for (const [name, def] of Object.entries(flags)) {
+    const fromEnv = def.env === undefined ? undefined : process.env[def.env]
+    if (values[name] === undefined && fromEnv) values[name] = value(flags, name, fromEnv)
     if (def.required && values[name] === undefined) {
       throw new UsageError(`--${name} is required: --${name} ${hint(def, name)}`)
     }
   }
   return values
+}
+
+/**
+ * Replaces each secret flag's `-` (see {@link Flag.env}) with the text read from `stdin`, its
+ * surrounding whitespace trimmed. At most one flag can read standard input.
+ *
+ * @example
+ * ```ts
+ * // printf %s "$TOKEN" | backchannel streams connect --name okta --access-token -
+ * await readSecrets(flags, values, process.stdin)
+ * ```
+ */
+export async function readSecrets(flags: Flags, values: FlagValues, stdin: AsyncIterable<Uint8Array | string>) {
+  const reading = Object.keys(flags).filter((name) => flags[name]?.env !== undefined && values[name] === '-')
+  if (reading.length > 1)
+    throw new UsageError(`only one flag can read standard input: ${reading.map((n) => `--${n}`).join(', ')}`)
+  const [name] = reading
+  if (name === undefined) return
+  const chunks: Buffer[] = []
+  for await (const chunk of stdin) chunks.push(Buffer.from(chunk))
+  const text = Buffer.concat(chunks).toString('utf8').trim()
+  if (!text) throw new UsageError(`--${name} -: standard input was empty`)
+  values[name] = value(flags, name, text)
 }
 
 /** How a flag's value is shown in help and messages: `<URL>`, `<RS256|ES256>`, `<name>`. */

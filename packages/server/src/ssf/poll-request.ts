@@ -6,7 +6,7 @@
  * @module
  */
 import { errors, type SetErr } from '@backchannel/core'
-import type { GuardedFetch } from '@backchannel/core/discovery'
+import { type GuardedFetch, transmitterError } from '@backchannel/core/discovery'
 
 /** What a poll says to the transmitter. */
 export interface PollRequest {
@@ -46,20 +46,27 @@ export async function pollTransmitter(
   request: PollRequest,
   signal?: AbortSignal,
 ): Promise<PollAnswer> {
+  // A poll URL may carry a secret of the transmitter's (a path token): errors and logs name its origin only.
+  const { href, origin: where } = new URL(endpoint)
   const response = await fetch(endpoint, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify(request),
     ...(signal ? { signal } : {}),
+  }).catch((err: unknown) => {
+    if (!(err instanceof errors.BackchannelError) || !err.message.includes(href)) throw err
+    const Coded = err.constructor as new (message: string, options?: { cause?: unknown }) => Error
+    throw new Coded(err.message.replaceAll(href, where), { cause: err.cause })
   })
   const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined
   if (response.status !== 200) {
-    const said = typeof body?.err === 'string' ? ` (${body.err})` : ''
-    throw new errors.IssuerUnreachable(`the poll endpoint ${endpoint} answered ${response.status}${said}`)
+    const error = transmitterError(body)
+    const said = error ? ` (${error})` : ''
+    throw new errors.IssuerUnreachable(`the poll endpoint at ${where} answered ${response.status}${said}`)
   }
   const sets = body?.sets
   if (typeof sets !== 'object' || sets === null || Array.isArray(sets)) {
-    throw new errors.IssuerMetadataInvalid(`the poll endpoint ${endpoint} answered without a sets object`)
+    throw new errors.IssuerMetadataInvalid(`the poll endpoint at ${where} answered without a sets object`)
   }
   const valid = Object.entries(sets).filter((entry): entry is [string, string] => typeof entry[1] === 'string')
   return { sets: Object.fromEntries(valid), moreAvailable: body?.moreAvailable === true }
