@@ -183,8 +183,7 @@ const recordAdminAction = t.middleware(async function recordAdminAction({ ctx, m
   const result = await next({ ctx: { audit } })
   if (!meta?.audited || !result.ok) return result
   // The input passed the procedure's schema by now; only its target's name is read from it.
-  const input = ((await getRawInput()) ?? {}) as { name?: unknown; app?: unknown }
-  const app = typeof input.name === 'string' ? input.name : typeof input.app === 'string' ? input.app : undefined
+  const app = nameIn(await getRawInput())
   const record: AuditInput = {
     // A stream's name is no application's: an app of the same name must not read its records.
     ...(app === undefined ? {} : path.startsWith('streams.') ? { stream: app } : { app }),
@@ -230,12 +229,21 @@ export const adminAction = adminProcedure.meta({ audited: true })
  * application of the relay delivery `id`; `undefined` when it names none.
  */
 async function targetApp(ctx: AdminContext, input: unknown): Promise<string | undefined> {
-  if (typeof input !== 'object' || input === null) return undefined
-  const { app, name, id } = input as Record<string, unknown>
-  if (typeof app === 'string') return app
-  if (typeof name === 'string') return name
+  const named = nameIn(input)
+  if (named !== undefined) return named
+  const id = (input as { id?: unknown } | null)?.id
   if (typeof id === 'string' && isDeliveryId(id)) return (await ctx.deps.store.outbox.get(id))?.app
   return undefined
+}
+
+/**
+ * The target an input names, `app` before `name`: the one order for the owner check and the audit
+ * record, so a call is never checked against one application and recorded under another.
+ */
+function nameIn(input: unknown): string | undefined {
+  if (typeof input !== 'object' || input === null) return undefined
+  const { app, name } = input as Record<string, unknown>
+  return typeof app === 'string' ? app : typeof name === 'string' ? name : undefined
 }
 
 /**

@@ -208,4 +208,43 @@ describe('roles', () => {
     const [record] = await w.store.audit.list({ app: 'alpha', limit: 1 })
     expect(record).toMatchObject({ action: 'relays.retry', actor: 'owner:alpha', source: 'admin' })
   })
+
+  it('a replaced API key never works again: two rotations at once, a delete and a new app of that name', async () => {
+    const w = await world()
+    const old = w.keys.alpha ?? ''
+    const owner = await caller(w.deps, old)
+    // Both rotations read the same record; each removes only the key it read from the index.
+    const [a, b] = await Promise.all([
+      owner.apps.rotateApiKey({ name: 'alpha' }),
+      owner.apps.rotateApiKey({ name: 'alpha' }),
+    ])
+    const current = (await w.store.apps.get('alpha'))?.apiKeyHash
+    const keys = [old, a.apiKey, b.apiKey]
+    const working = []
+    for (const key of keys) {
+      const who = await (await caller(w.deps, key)).whoami().catch(() => undefined)
+      if (who) working.push(hashToken(key))
+    }
+    expect(working).toEqual([current])
+    // The operator takes the application back; a new one gets its name: no earlier key reaches it.
+    await (await caller(w.deps, ADMIN)).apps.delete({ name: 'alpha' })
+    await (await caller(w.deps, ADMIN)).apps.create({ name: 'alpha' })
+    for (const key of keys) {
+      await expect((await caller(w.deps, key)).whoami()).rejects.toMatchObject({ code: 'UNAUTHORIZED' })
+    }
+  })
+
+  it("an owner's call is recorded under the application it was checked against, app before name", async () => {
+    const w = await world()
+    const owner = await caller(w.deps, w.keys.alpha)
+    const input = { app: 'alpha', name: 'beta', sub: 'alice' } as { app: string; sub: string }
+    await owner.sessions.revoke(input)
+    const [record] = await w.store.audit.list({ app: 'alpha', limit: 1 })
+    expect(record).toMatchObject({ action: 'sessions.revoke', actor: 'owner:alpha' })
+    expect(
+      (await w.store.audit.list({ app: 'beta' })).some(
+        (r) => r.action === 'sessions.revoke' && r.actor === 'owner:alpha',
+      ),
+    ).toBe(false)
+  })
 })

@@ -112,7 +112,7 @@ describe('the tenant space', () => {
     }
     // Through the pages that are its own, the API refuses another application, and the debugger too.
     const revoke = await post('/admin/sessions/revoke', { csrf, app: 'other-kiosk', sub: 'alice' }, cookie)
-    expect(revoke.status).toBe(400)
+    expect(revoke.status).toBe(403)
     expect(await revoke.text()).toContain("an application's API key reaches only its own application")
     const debug = await post('/admin/debugger', { csrf, token: 'x.y.z', target: 'app:other-kiosk' }, cookie)
     expect(debug.status).toBe(400)

@@ -3,6 +3,7 @@
  * its secrets sealed (AES-256-GCM under the master key) and its API key only as a hash.
  * @module
  */
+import { timingSafeEqual } from 'node:crypto'
 import type { HmacSecret } from '@backchannel/core'
 import { FOREVER, keys } from './_internal/keys.js'
 import { open, seal } from './_internal/seal.js'
@@ -105,8 +106,19 @@ export function createAppStore(backend: StoreBackend, masterKey: Uint8Array, now
       return true
     },
     async findByApiKeyHash(apiKeyHash) {
-      return (await storage.getItem<{ name: string }>(keys.apiKey(apiKeyHash)))?.name
+      const name = (await storage.getItem<{ name: string }>(keys.apiKey(apiKeyHash)))?.name
+      if (name === undefined) return undefined
+      // The index can outlive its key (two rotations at once each remove only the key they read,
+      // a delete racing a rotation): the record is what decides, so a replaced key never works.
+      const stored = await storage.getItem<StoredApp>(keys.appRecord(name))
+      return stored && sameHex(stored.apiKeyHash, apiKeyHash) ? name : undefined
     },
   }
   return store
+}
+
+/** Whether two hex digests are equal, in constant time (API keys are compared so everywhere). */
+function sameHex(a: string, b: string): boolean {
+  const [x, y] = [Buffer.from(a, 'hex'), Buffer.from(b, 'hex')]
+  return x.length === y.length && timingSafeEqual(x, y)
 }

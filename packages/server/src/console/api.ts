@@ -6,6 +6,7 @@
  */
 import { type AdminDependencies, appRouter, type Caller, createCallerFactory, errorMessage } from '@backchannel/admin'
 import { TRPCError } from '@trpc/server'
+import { getHTTPStatusCodeFromError } from '@trpc/server/http'
 
 const callerOf = createCallerFactory(appRouter)
 
@@ -21,6 +22,8 @@ export function consoleCaller(deps: AdminDependencies, owner?: string): AdminCal
 /** A refused call as a page shows it: the API's message, and the message of each field it names. */
 export interface ApiFailure {
   message: string
+  /** The status the API answers the refusal with (400 for a bad field, 403 for another's application, …). */
+  status: number
   /** By field path as the form names its inputs (`name`, `policy.maxTokenAge`). */
   fields: Record<string, string>
 }
@@ -39,7 +42,7 @@ export function apiFailure(err: unknown): ApiFailure {
     if (!named?.[1] || !named[2]) continue
     for (const field of named[1].split('/')) fields[field] = fields[field] ? `${fields[field]}; ${named[2]}` : named[2]
   }
-  return { message, fields }
+  return { message, status: getHTTPStatusCodeFromError(err), fields }
 }
 
 /** Calls the API; a refusal becomes an {@link ApiFailure} instead of an exception. */

@@ -55,7 +55,10 @@ export const createApp: Handler = async ({ api, ctx, form }, deps) => {
       : { name: form.name ?? '' }
   const result = await attempt(() => api.apps.create(input as { name: string }))
   if (!result.ok)
-    return page(<NewAppPage ctx={ctx} kind={kind} state={{ values: form, failure: result.failure }} />, 400)
+    return page(
+      <NewAppPage ctx={ctx} kind={kind} state={{ values: form, failure: result.failure }} />,
+      result.failure.status,
+    )
   const { app, apiKey, secret } = result.value
   return page(
     <CredentialsPage
@@ -118,7 +121,8 @@ export const updateApp: Handler = async (req, deps) => {
   const input = changes(await req.api.apps.get({ name: req.name }), req.form)
   if (Object.keys(input).length === 0) return seeOther(`/admin/apps/${req.name}?notice=unchanged`)
   const result = await attempt(() => req.api.apps.update({ name: req.name, ...input } as { name: string }))
-  if (!result.ok) return appPage(req, deps, { settings: { values: req.form, failure: result.failure } }, 400)
+  if (!result.ok)
+    return appPage(req, deps, { settings: { values: req.form, failure: result.failure } }, result.failure.status)
   const issued = result.value.relaySecrets
   if (!issued) return seeOther(`/admin/apps/${req.name}?notice=saved`)
   return page(
@@ -138,7 +142,8 @@ export const rotateSecret: Handler = async (req, deps) => {
   const result = await attempt(() =>
     req.api.apps.rotateSecret(defined({ name: req.name, graceSeconds }) as { name: string }),
   )
-  if (!result.ok) return appPage(req, deps, { rotation: { values: req.form, failure: result.failure } }, 400)
+  if (!result.ok)
+    return appPage(req, deps, { rotation: { values: req.form, failure: result.failure } }, result.failure.status)
   const { secret } = result.value
   return page(
     <CredentialsPage
@@ -155,7 +160,7 @@ export const rotateSecret: Handler = async (req, deps) => {
 /** Rotates an application's API key; the answer shows the new one, once. */
 export const rotateApiKey: Handler = async (req, deps) => {
   const result = await attempt(() => req.api.apps.rotateApiKey({ name: req.name }))
-  if (!result.ok) return appPage(req, deps, { rotation: { failure: result.failure } }, 400)
+  if (!result.ok) return appPage(req, deps, { rotation: { failure: result.failure } }, result.failure.status)
   return page(
     <CredentialsPage
       ctx={req.ctx}

@@ -31,7 +31,7 @@ export const sessionsPage: Handler = async ({ api, ctx, url }) => {
       sessions={result.ok ? result.value : undefined}
       notice={notice(url)}
     />,
-    result.ok ? 200 : 400,
+    result.ok ? 200 : result.failure.status,
   )
 }
 
@@ -53,7 +53,7 @@ export const revokeSessions: Handler = async ({ api, ctx, form }) => {
       query={{ values: { app, sub: sub ?? '' } }}
       revoke={{ failure: result.failure }}
     />,
-    400,
+    result.failure.status,
   )
 }
 
@@ -74,7 +74,8 @@ export const auditPage: Handler = async ({ api, ctx, url }) => {
     appNames({ api, ctx }),
     attempt(() => api.audit.list(input as { limit: number })),
   ])
-  if (!result.ok) return page(<AuditPage ctx={ctx} apps={apps} query={{ values, failure: result.failure }} />, 400)
+  if (!result.ok)
+    return page(<AuditPage ctx={ctx} apps={apps} query={{ values, failure: result.failure }} />, result.failure.status)
   const last = result.value.at(-1)
   const next =
     result.value.length === limit && last
@@ -94,7 +95,7 @@ export const relaysPage: Handler = async ({ api, ctx, url }) => {
   const query = { values, ...(result.ok ? {} : { failure: result.failure }) }
   return page(
     <RelaysPage ctx={ctx} apps={apps} query={query} deliveries={result.ok ? result.value : []} notice={notice(url)} />,
-    result.ok ? 200 : 400,
+    result.ok ? 200 : result.failure.status,
   )
 }
 
@@ -107,7 +108,7 @@ export const retryRelays: Handler = async ({ api, ctx, form }) => {
     const deliveries = await api.relays.list(defined({ app: ctx.owner, limit: 100 }) as { limit: number })
     return page(
       <RelaysPage ctx={ctx} apps={apps} query={{}} deliveries={deliveries} retry={{ failure: result.failure }} />,
-      400,
+      result.failure.status,
     )
   }
   return seeOther(`/admin/relays?notice=retried&count=${result.value.retried}`)
@@ -144,7 +145,7 @@ export const verifyStream: Handler = async (req, deps) => {
     req.api.streams.verify(defined({ name, accessToken: optional(req.form.accessToken) }) as { name: string }),
   )
   if (result.ok) return seeOther(`/admin/streams?${new URLSearchParams({ notice: 'verify', name })}`)
-  return streamsView(req, deps, { values: { name }, failure: result.failure }, 400)
+  return streamsView(req, deps, { values: { name }, failure: result.failure }, result.failure.status)
 }
 
 /** What the debugger checks tokens for: every application and stream; an owner's application alone. */
@@ -169,9 +170,10 @@ export const debugToken: Handler = async (req, deps) => {
   if (!targets.some(([value]) => value === form.target)) {
     const failure = {
       message: 'target: choose one of the applications offered',
+      status: 400,
       fields: { target: 'choose one of those offered' },
     }
-    return page(<DebuggerPage ctx={ctx} targets={targets} state={{ values: form, failure }} />, 400)
+    return page(<DebuggerPage ctx={ctx} targets={targets} state={{ values: form, failure }} />, failure.status)
   }
   const report = await checkToken(deps.tokens, form.token ?? '', form.target ?? '')
   return page(<DebuggerPage ctx={ctx} targets={targets} state={{ values: form }} report={report} />)
