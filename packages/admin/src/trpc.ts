@@ -71,6 +71,13 @@ export interface AdminDependencies {
  */
 export type Role = 'admin' | 'owner' | 'any'
 
+/** The tokens each {@link Role} accepts, in words (the CLI's help and refusals, the OpenAPI document). */
+export const ROLE_TOKENS: Readonly<Record<Role, string>> = {
+  admin: 'the admin token only',
+  owner: "the admin token, or the API key of the application the input names (app or name; its owner's)",
+  any: "any valid token: the admin token or an application's API key",
+}
+
 /** What a procedure declares in `.meta(…)`; its builder declares its `role`. */
 export interface AdminMeta {
   /** Who may call it. Every procedure has one: a call of a procedure without it is refused. */

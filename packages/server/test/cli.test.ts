@@ -78,13 +78,13 @@ it("takes an owner's API key in BACKCHANNEL_TOKEN or --token; a command it may n
   await refused(
     ['apps', 'update', '--name', 'tenant', '--max-token-age', '60'],
     1,
-    /^backchannel: FORBIDDEN: this needs the admin token \(this command needs role admin: the admin token\)/,
+    /^backchannel: FORBIDDEN: this needs the admin token \(this command needs role admin: the admin token only\)/,
     env,
   )
   await refused(
     ['apps', 'get', '--name', 'neighbour'],
     1,
-    /FORBIDDEN: .*its own application \(this command needs role owner: the admin token, or the API key of the application it names/,
+    /FORBIDDEN: .*its own application \(this command needs role owner: the admin token, or the API key of the application the input names/,
     env,
   )
   await refused(['apps', 'list'], 1, /FORBIDDEN: .*needs role admin/, env)
@@ -238,11 +238,13 @@ describe('help and version', () => {
 
   it("--token says which token the command takes, from its procedure's role", async () => {
     expect((await runCli(['audit', '--help'])).stdout).toMatch(
-      /--token <token> +the admin token, or the API key of the application it names/,
+      /--token <token> +the admin token, or the API key of the application the input names/,
     )
-    expect((await runCli(['apps', 'update', '--help'])).stdout).toMatch(/--token <token> +the admin token \(default/)
+    expect((await runCli(['apps', 'update', '--help'])).stdout).toMatch(
+      /--token <token> +the admin token only \(default/,
+    )
     expect((await runCli(['whoami', '--help'])).stdout).toMatch(
-      /--token <token> +the admin token, or an application's API key/,
+      /--token <token> +any valid token: the admin token or an application's API key/,
     )
   })
 })

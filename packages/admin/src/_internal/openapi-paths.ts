@@ -3,7 +3,7 @@
  * its type, its input and output zod schemas, and the role its meta declares.
  */
 import { z } from 'zod'
-import type { AdminMeta, Role } from '../trpc.js'
+import { type AdminMeta, ROLE_TOKENS } from '../trpc.js'
 import { type JsonSchema, successEnvelope } from './openapi-envelopes.js'
 
 /** What tRPC v11 keeps of a procedure at run time. */
@@ -15,13 +15,6 @@ interface ProcedureDef {
 }
 
 /** Who may call, by role: the sentence each operation's description starts with. */
-const WHO: Readonly<Record<Role, string>> = {
-  admin: 'Role `admin`: the admin token only.',
-  owner:
-    'Role `owner`: the admin token, or the API key of the application the input names (`app` or `name`; ' +
-    'an API key reaches its own application only).',
-  any: 'Role `any`: any valid token, the admin token or an API key.',
-}
 
 function zodSchema(path: string, parser: unknown): z.ZodType {
   if (!(parser instanceof z.ZodType)) throw new TypeError(`${path}: describable only with zod schemas`)
@@ -54,7 +47,7 @@ function operation(path: string, def: ProcedureDef, errorStatuses: string[]): Re
   const output = def.output === undefined ? undefined : jsonSchema(path, zodSchema(path, def.output), 'output')
   // A router of other procedures (no AdminMeta) is described as open; the admin API refuses a role-less call.
   const role = def.meta?.role
-  const who = role ? WHO[role] : 'No token needed.'
+  const who = role ? `Role \`${role}\`: ${ROLE_TOKENS[role]}.` : 'No token needed.'
   const errors = errorStatuses
     .filter((status) => (role ? role !== 'any' || status !== '403' : status !== '401' && status !== '403'))
     .map((status) => [status, { $ref: `#/components/responses/Error${status}` }])

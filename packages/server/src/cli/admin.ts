@@ -4,7 +4,7 @@
  * added to the router is a command without an edit here; the tables below only word things better.
  * @module
  */
-import { appRouter, type Role } from '@backchannel/admin'
+import { appRouter, ROLE_TOKENS, type Role } from '@backchannel/admin'
 import { createTRPCUntypedClient, httpLink, TRPCClientError } from '@trpc/client'
 import { type Flag, type Flags, type FlagValues, readSecrets } from './flags.js'
 import type { Command } from './help.js'
@@ -90,17 +90,10 @@ const FLAG_HELP: Readonly<Record<string, string>> = {
   id: 'the delivery id (from relays list)',
 }
 
-/** Who may call, by the role a procedure declares: `--token`'s help, and the line of a refusal. */
-const WHO: Readonly<Record<Role, string>> = {
-  admin: 'the admin token',
-  owner: "the admin token, or the API key of the application it names (its owner's)",
-  any: "the admin token, or an application's API key",
-}
-
 const CONNECTION = new Set(['url', 'token'])
 
 function connectionFlags(role: Role | undefined): Flags {
-  const who = WHO[role ?? 'admin']
+  const who = ROLE_TOKENS[role ?? 'admin']
   return {
     url: {
       type: 'string',
@@ -224,7 +217,8 @@ async function call({ path, type, role, fields }: Target, input: unknown, args: 
  */
 function explain(err: unknown, url: string, fields: readonly InputField[], role: Role | undefined): CliError {
   if (err instanceof TRPCClientError && typeof err.data?.code === 'string') {
-    const needs = err.data.code === 'FORBIDDEN' && role ? ` (this command needs role ${role}: ${WHO[role]})` : ''
+    const needs =
+      err.data.code === 'FORBIDDEN' && role ? ` (this command needs role ${role}: ${ROLE_TOKENS[role]})` : ''
     return new CliError(`${err.data.code}: ${withFlags(err.message, fields)}${needs}`)
   }
   // fetch's own failure ("fetch failed") carries the socket's reason in its cause.
