@@ -8,8 +8,10 @@ import { publicAudit } from '../_internal/public-records.js'
 import { appName, auditId, time } from '../_internal/schemas.js'
 import { ownerProcedure, router } from '../trpc.js'
 
-const SOURCES = ['backchannel', 'admin', 'relay', 'ssf'] as const
-const OUTCOMES = [
+/** The `source` values `audit.list` filters by (the console's filter offers the same). */
+export const AUDIT_SOURCES = ['backchannel', 'admin', 'relay', 'ssf'] as const
+/** The `outcome` values `audit.list` filters by. */
+export const AUDIT_OUTCOMES = [
   'revoked',
   'replayed',
   'rejected',
@@ -40,8 +42,8 @@ export const auditRouter = router({
           app: appName.optional(),
           limit: z.number().int().min(1).max(500).optional(),
           before: auditId.optional(),
-          source: z.enum(SOURCES).optional().describe('only records of this source'),
-          outcome: z.enum(OUTCOMES).optional().describe('only records with this outcome'),
+          source: z.enum(AUDIT_SOURCES).optional().describe('only records of this source'),
+          outcome: z.enum(AUDIT_OUTCOMES).optional().describe('only records with this outcome'),
           since: time.optional().describe('only records at or after this time (seconds since epoch)'),
           until: time.optional().describe('only records at or before this time (seconds since epoch)'),
         })

@@ -1,20 +1,7 @@
 /** The audit log, filtered by application, source, outcome and time. */
+import { AUDIT_OUTCOMES, AUDIT_SOURCES } from '@backchannel/admin'
 import type { AuditRecord } from '@backchannel/unstorage'
 import { appOptions, FailureSummary, Field, type FormState, Layout, type PageContext, time } from './ui.js'
-
-const SOURCES = ['backchannel', 'ssf', 'relay', 'admin'] as const
-const OUTCOMES = [
-  'revoked',
-  'rejected',
-  'replayed',
-  'failed',
-  'applied',
-  'delivered',
-  'retry',
-  'dead',
-  'ignored',
-  'unmatched',
-] as const
 
 const options = (values: readonly string[]) => [['', 'any'] as const, ...values.map((v) => [v, v] as const)]
 
@@ -54,8 +41,8 @@ export function AuditPage(props: {
           state={props.query}
           options={appOptions(props.ctx, props.apps, 'every application')}
         />
-        <Field as="select" name="source" label="Source" state={props.query} options={options(SOURCES)} />
-        <Field as="select" name="outcome" label="Outcome" state={props.query} options={options(OUTCOMES)} />
+        <Field as="select" name="source" label="Source" state={props.query} options={options(AUDIT_SOURCES)} />
+        <Field as="select" name="outcome" label="Outcome" state={props.query} options={options(AUDIT_OUTCOMES)} />
         <Field name="since" label="Since (UTC)" state={props.query} type="datetime-local" step="1" />
         <Field name="until" label="Until (UTC)" state={props.query} type="datetime-local" step="1" />
         <button type="submit">Filter</button>
