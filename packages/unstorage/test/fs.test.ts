@@ -187,13 +187,15 @@ describe('fs preset: the data folder', () => {
         stdio: ['pipe', 'pipe', 'inherit'],
       })
       let output = ''
-      const ready = new Promise<void>((resolve) => {
+      const exited = new Promise<string[]>((resolve) => child.once('exit', () => resolve(output.split('\n'))))
+      // A claimer that fails to open the store exits before "ready": fail then, not at the timeout.
+      const ready = new Promise<void>((resolve, reject) => {
         child.stdout.on('data', (chunk: Buffer) => {
           output += chunk.toString()
           if (output.startsWith('ready\n')) resolve()
         })
+        void exited.then(() => reject(new Error(`a claimer exited before opening the store: ${output}`)))
       })
-      const exited = new Promise<string[]>((resolve) => child.once('exit', () => resolve(output.split('\n'))))
       return { child, ready, exited }
     })
     await Promise.all(claimers.map((c) => c.ready))
@@ -203,7 +205,27 @@ describe('fs preset: the data folder', () => {
     const won = outputs.flat().filter((line) => line.startsWith('k'))
     expect(won).toHaveLength(2000)
     expect(new Set(won).size).toBe(2000)
-  }, 90_000) // two Node processes starting and 2,000 commits each: slow when the machine is busy
+  }, 30_000)
+
+  it('gives processes opening a new folder at once one master key, never a half-written one', async () => {
+    const openers = Array.from({ length: 10 }, () => {
+      const child = spawn(process.execPath, [join(here, 'fixtures/fs-opener.js'), base], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      })
+      let output = ''
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+      const ready = new Promise<void>((resolve) => child.stdout.once('data', () => resolve()))
+      const exited = new Promise<string>((resolve) => child.once('exit', () => resolve(output)))
+      return { child, ready, exited }
+    })
+    await Promise.all(openers.map((o) => o.ready))
+    for (const { child } of openers) child.stdin.end('go\n')
+    expect(await Promise.all(openers.map((o) => o.exited))).toEqual(Array(10).fill('ready\nopened\n'))
+    // One key, and no draft left beside it.
+    expect((await readdir(base)).sort()).toEqual(['data.mdb', 'lock.mdb', 'master.key'])
+    expect(Buffer.from((await readFile(join(base, 'master.key'), 'utf8')).trim(), 'base64url')).toHaveLength(32)
+  })
 
   it('loses no acknowledged write when the process is killed mid-stream', async () => {
     // A child registers sessions as fast as it can and prints each id once acknowledged.

@@ -13,8 +13,8 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { chmod, link, mkdir, open, readFile, unlink } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
 import { convertJournal } from '../_internal/journal.js'
 import { createLmdbBackend, dumpLmdb, loadLmdb, openLmdb } from '../_internal/lmdb-backend.js'
 import { type BackchannelStore, createStore, type StoreOptions } from '../store.js'
@@ -63,18 +63,45 @@ export async function fsStore(options: FsStoreOptions = {}): Promise<Backchannel
   return createStore(backend, { ...options, now, masterKey })
 }
 
+/**
+ * Reads the folder's master key, or makes one. Processes starting at once on a new folder (the
+ * workers of `--workers`, two gateways on one volume) must all end up with the same key and never
+ * read a half-written file: the key is written and synced under a name of its own, then linked as
+ * `master.key`, which fails if another process linked its key first (that one is then used).
+ */
 async function loadOrCreateKey(path: string): Promise<Uint8Array> {
+  const existing = await readKey(path)
+  if (existing) return existing
+  const draft = `${path}.${process.pid}.${randomBytes(6).toString('hex')}`
+  const file = await open(draft, 'wx', 0o600)
   try {
-    const key = Buffer.from((await readFile(path, 'utf8')).trim(), 'base64url')
-    if (key.byteLength !== 32) throw new TypeError(`${path} does not hold a 32-byte base64url key`)
-    return key
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    await file.writeFile(`${randomBytes(32).toString('base64url')}\n`)
+    await file.sync()
+  } finally {
+    await file.close()
   }
-  const key = randomBytes(32)
-  // 'wx': never overwrite a key another process wrote in the meantime.
-  await writeFile(path, `${key.toString('base64url')}\n`, { mode: 0o600, flag: 'wx' }).catch(async (err) => {
+  try {
+    await link(draft, path)
+    const folder = await open(dirname(path), 'r')
+    await folder.sync().finally(() => folder.close())
+  } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-  })
-  return Buffer.from((await readFile(path, 'utf8')).trim(), 'base64url')
+  } finally {
+    await unlink(draft)
+  }
+  return (await readKey(path)) as Uint8Array
+}
+
+/** The key in `path`, or `undefined` when there is no such file. */
+async function readKey(path: string): Promise<Uint8Array | undefined> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+  const key = Buffer.from(text.trim(), 'base64url')
+  if (key.byteLength !== 32) throw new TypeError(`${path} does not hold a 32-byte base64url key`)
+  return key
 }
