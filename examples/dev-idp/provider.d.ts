@@ -34,3 +34,13 @@ export interface DevIdp {
 }
 
 export function startDevIdp(options: DevIdpOptions): Promise<DevIdp>
+
+/**
+ * For an app's tests: an `http.Server` listening on a free loopback port with no request handler
+ * yet (add one with `server.on('request', …)`), its URL, and a provider whose client `clientId`
+ * sends its logouts to `url + path` (default `/backchannel-logout`).
+ */
+export function startWithDevIdp(options: {
+  clientId: string
+  path?: string
+}): Promise<{ server: import('node:http').Server; url: string; idp: DevIdp }>

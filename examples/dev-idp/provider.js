@@ -64,3 +64,16 @@ export async function startDevIdp({ port = 0, host = '127.0.0.1', issuerHost = h
 
   return { issuer, logout, close: () => new Promise((resolve) => server.close(() => resolve())) }
 }
+
+/**
+ * For an app's tests: a server on a free loopback port, not yet handling requests, and the
+ * provider with one client whose logouts go to that server's `path` (the provider needs the
+ * app's URL, and the app the provider's issuer).
+ */
+export async function startWithDevIdp({ clientId, path = '/backchannel-logout' }) {
+  const server = createServer()
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${server.address().port}`
+  const idp = await startDevIdp({ clients: [{ client_id: clientId, backchannel_logout_uri: `${url}${path}` }] })
+  return { server, url, idp }
+}

@@ -1,7 +1,6 @@
 // A real oidc-provider logs alice out: her next request to the Express app is unauthenticated,
 // while bob stays signed in.
-import { createServer } from 'node:http'
-import { startDevIdp } from 'dev-idp'
+import { startWithDevIdp } from 'dev-idp'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createApp } from './app.js'
 
@@ -10,13 +9,7 @@ let idp
 let url
 
 beforeAll(async () => {
-  // The provider needs our logout URL and we need its issuer: take a port first.
-  server = createServer()
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  url = `http://127.0.0.1:${server.address().port}`
-  idp = await startDevIdp({
-    clients: [{ client_id: 'express-demo', backchannel_logout_uri: `${url}/backchannel-logout` }],
-  })
+  ;({ server, url, idp } = await startWithDevIdp({ clientId: 'express-demo' }))
   server.on('request', await createApp({ issuer: idp.issuer, clientId: 'express-demo', development: true }))
 })
 afterAll(async () => {

@@ -1,7 +1,6 @@
 // The Fastify app on a socket: a real oidc-provider logs alice out; bob stays signed in; a body
 // of the wrong type gets core's answer, not Fastify's.
-import { createServer } from 'node:http'
-import { startDevIdp } from 'dev-idp'
+import { startWithDevIdp } from 'dev-idp'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createApp } from './app.js'
 
@@ -11,13 +10,7 @@ let app
 let url
 
 beforeAll(async () => {
-  // The provider needs our logout URL and we need its issuer: take a port first.
-  server = createServer()
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  url = `http://127.0.0.1:${server.address().port}`
-  idp = await startDevIdp({
-    clients: [{ client_id: 'fastify-demo', backchannel_logout_uri: `${url}/backchannel-logout` }],
-  })
+  ;({ server, url, idp } = await startWithDevIdp({ clientId: 'fastify-demo' }))
   const serverFactory = (handler) => server.on('request', handler)
   app = await createApp({ issuer: idp.issuer, clientId: 'fastify-demo', development: true, fastify: { serverFactory } })
   await app.ready()

@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { expect, it } from 'vitest'
 import type { AppRecord, BackchannelStore } from '../src/index.js'
+import { streamRecord } from './store-suite.js'
 
 /** Exports `store`; resolves with the dump's lines. */
 export async function exportLines(store: BackchannelStore): Promise<string[]> {
@@ -64,18 +65,7 @@ export async function fillState(store: BackchannelStore) {
   await store.audit.record({ app: 'billing', source: 'admin', outcome: 'rejected', code: 'ERR_LOGOUT_TOKEN_ALG' })
   await store.settings.setIfAbsent('admin-token', 'hash-of-the-admin-token')
   const signingKeys = await store.keys.ensure()
-  const stream = {
-    name: 'okta',
-    issuer: 'https://ssf.example.com',
-    audience: 'https://gateway.example.com',
-    jwksUri: 'https://ssf.example.com/jwks',
-    apps: ['wiki'],
-    authorizationHash: 'ab'.repeat(32),
-    delivery: 'push' as const,
-    revokeOnCredentialChange: true,
-    createdAt: now,
-    updatedAt: now,
-  }
+  const stream = streamRecord(now, { revokeOnCredentialChange: true })
   await store.streams.create(stream)
   return { hmac, oidc, secret, signingKeys, stream }
 }

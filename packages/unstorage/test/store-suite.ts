@@ -7,8 +7,22 @@ import { createManualClock, type Factory, type ManualClock } from '@backchannel/
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { h, keys } from '../src/_internal/keys.js'
 import { createAuditLog } from '../src/audit.js'
-import type { AppRecord, BackchannelStore } from '../src/index.js'
+import type { AppRecord, BackchannelStore, StreamRecord } from '../src/index.js'
 import { describeOutbox } from './outbox-suite.js'
+
+/** A push stream named `okta` for the app `wiki`, made at `at` (seconds). */
+export const streamRecord = (at: number, extra: Partial<StreamRecord> = {}): StreamRecord => ({
+  name: 'okta',
+  issuer: 'https://ssf.example.com',
+  audience: 'https://gateway.example.com',
+  jwksUri: 'https://ssf.example.com/jwks',
+  apps: ['wiki'],
+  authorizationHash: 'ab'.repeat(32),
+  delivery: 'push',
+  createdAt: at,
+  updatedAt: at,
+  ...extra,
+})
 
 export function describeStoreExtras(
   name: string,
@@ -320,17 +334,7 @@ export function describeStoreExtras(
     })
 
     it('registers Shared Signals streams, refuses a taken name, and deletes one', async () => {
-      const stream = {
-        name: 'okta',
-        issuer: 'https://ssf.example.com',
-        audience: 'https://gateway.example.com',
-        jwksUri: 'https://ssf.example.com/jwks',
-        apps: ['wiki'],
-        authorizationHash: 'ab'.repeat(32),
-        delivery: 'push' as const,
-        createdAt: clock.now(),
-        updatedAt: clock.now(),
-      }
+      const stream = streamRecord(clock.now())
       expect(await store.streams.create(stream)).toBe(true)
       expect(await store.streams.create({ ...stream, issuer: 'https://other.example.com' })).toBe(false)
       expect(await store.streams.create({ ...stream, name: 'auth0' })).toBe(true)
@@ -343,17 +347,7 @@ export function describeStoreExtras(
     })
 
     it('stream state: an older stream-updated loses to a newer one; a deleted stream takes no state, and its name starts clean', async () => {
-      const stream = {
-        name: 'okta',
-        issuer: 'https://ssf.example.com',
-        audience: 'https://gateway.example.com',
-        jwksUri: 'https://ssf.example.com/jwks',
-        apps: ['wiki'],
-        authorizationHash: 'ab'.repeat(32),
-        delivery: 'push' as const,
-        createdAt: clock.now(),
-        updatedAt: clock.now(),
-      }
+      const stream = streamRecord(clock.now())
       const t = clock.now()
       const updated = (status: 'enabled' | 'paused', issuedAt: number) =>
         store.streams.recordEvent('okta', { event: 'stream-updated', status, issuedAt }, t)

@@ -6,18 +6,9 @@ import { randomBytes } from 'node:crypto'
 import { createStorage } from 'unstorage'
 import { describe, expect, it } from 'vitest'
 import { createStore } from '../src/store.js'
+import { streamRecord } from './store-suite.js'
 
-const stream = {
-  name: 'okta',
-  issuer: 'https://ssf.example.com',
-  audience: 'https://gateway.example.com',
-  jwksUri: 'https://ssf.example.com/jwks',
-  apps: ['wiki'],
-  authorizationHash: 'ab'.repeat(32),
-  delivery: 'push' as const,
-  createdAt: 0,
-  updatedAt: 0,
-}
+const stream = streamRecord(0)
 
 describe('stream names', () => {
   it('a creation whose record could not be written frees its name', async () => {
