@@ -223,8 +223,10 @@ export async function processSecurityEvent(
       claimed = await replay.claim(key, expiresAt)
       if (claimed) {
         await revokeEach(planned, revoker, replay, now, done).catch(async (err: unknown) => {
-          // The transmitter retries a refused SET: it must then run rather than be taken for a replay.
-          await replay.release(key).catch(() => {})
+          // The transmitter retries a refused SET, and the retry must act. A revoker that tells
+          // what is recorded keeps the claim: the retry then revokes and relays only what this
+          // attempt did not (see below). One that cannot tell gives it back: the retry runs whole.
+          if (!revoker.recorded) await replay.release(key).catch(() => {})
           throw err
         })
       }

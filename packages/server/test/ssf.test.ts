@@ -4,7 +4,7 @@
  * that a stream is created on through the admin API, then SETs pushed to `/ssf/:stream`.
  */
 
-import { MAX_SET_BYTES, SET_REPLAY_SECONDS, type SessionStore } from '@backchannel/core'
+import { MAX_SET_BYTES, type RevocationTarget, SET_REPLAY_SECONDS, type SessionStore } from '@backchannel/core'
 import type { BackchannelStore } from '@backchannel/unstorage'
 import { memoryStore } from '@backchannel/unstorage/memory'
 import { generateKeyPair, SignJWT } from 'jose'
@@ -446,6 +446,47 @@ describe('POST /ssf/:stream', () => {
     // The claim on the jti was given back: the transmitter's retry is acted on.
     expect((await push(token)).status).toBe(202)
     expect(await state('s1')).toBe('revoked')
+  })
+
+  it('after a failure midway through its applications, the retry revokes and relays only what was not done', async () => {
+    let down = true
+    // The gateway's store, whose revocations for "blog" fail at first ("wiki" is revoked first).
+    const sessions = (store: BackchannelStore): SessionStore =>
+      new Proxy(store, {
+        get(target, property) {
+          if (property === 'revoke') {
+            return (t: RevocationTarget) =>
+              down && t.app === 'blog' ? Promise.reject(new Error('ECONNREFUSED')) : store.revoke(t)
+          }
+          const value = Reflect.get(target, property)
+          return typeof value === 'function' ? value.bind(target) : value
+        },
+      })
+    const { iss, store, admin, url, now } = await setUp(sessions)
+    await admin.apps.create.mutate({ name: 'blog', policy: { issuer: iss } })
+    for (const app of ['wiki', 'blog']) {
+      await admin.apps.update.mutate({
+        name: app,
+        relays: [{ url: `http://127.0.0.1:9/${app}`, mode: 'sign', clientId: app }],
+      })
+      await store.register({ app, iss, sessionId: `${app}-1`, sub: 'alice', sid: `${app}-sid`, authTime: now - 600 })
+    }
+    const both = await admin.streams.create.mutate({ name: 'both', issuer: iss, apps: ['wiki', 'blog'] })
+    const token = await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' }))
+    const push = () =>
+      fetch(`${url}/ssf/both`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/secevent+jwt', authorization: both.authorizationHeader ?? '' },
+        body: token,
+      })
+    expect((await push()).status).toBe(503)
+    expect((await store.status('wiki', 'wiki-1')).state).toBe('revoked')
+    expect((await store.status('blog', 'blog-1')).state).toBe('active')
+    down = false
+    expect((await push()).status).toBe(202)
+    expect((await store.status('blog', 'blog-1')).state).toBe('revoked')
+    // One delivery per application: wiki's was not written a second time.
+    for (const app of ['wiki', 'blog']) expect(await admin.relays.list.query({ app })).toHaveLength(1)
   })
 
   it('acts on a redelivered SET whose first attempt failed and could not give its claim back', async () => {
