@@ -143,10 +143,13 @@ describe('poll delivery', () => {
     const huge = management.enqueue(
       await sign(iss, sessionRevoked({ format: 'opaque', id: 'bob' }), { padding: 'x'.repeat(MAX_SET_BYTES) }),
     )
+    // Not a SET at all: refused too, or the transmitter would send it forever.
+    const notString = management.enqueueValue('not-a-set', { alg: 'none' })
     await eventually(() => management.setErrs()).toMatchObject({
       [bad]: { err: 'invalid_issuer', description: expect.any(String) },
       [forged]: { err: 'authentication_failed' },
       [huge]: { err: 'invalid_request', description: expect.stringMatching(/larger than 65536 bytes/) },
+      [notString]: { err: 'invalid_request', description: 'the SET is not a string' },
     })
 
     // The transmitter sends the first SET again, as after a lost acknowledgement.

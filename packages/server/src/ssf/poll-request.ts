@@ -23,6 +23,8 @@ export interface PollRequest {
 /** What the transmitter answered: the SETs by `jti`, and whether more are waiting. */
 export interface PollAnswer {
   sets: Record<string, string>
+  /** The `jti`s whose value is not a SET (not a string): refused, or they would come back forever. */
+  malformed: string[]
   moreAvailable: boolean
 }
 
@@ -69,5 +71,6 @@ export async function pollTransmitter(
     throw new errors.IssuerMetadataInvalid(`the poll endpoint at ${where} answered without a sets object`)
   }
   const valid = Object.entries(sets).filter((entry): entry is [string, string] => typeof entry[1] === 'string')
-  return { sets: Object.fromEntries(valid), moreAvailable: body?.moreAvailable === true }
+  const malformed = Object.keys(sets).filter((jti) => typeof (sets as Record<string, unknown>)[jti] !== 'string')
+  return { sets: Object.fromEntries(valid), malformed, moreAvailable: body?.moreAvailable === true }
 }

@@ -133,9 +133,16 @@ export function createStreamPoller(options: StreamPollingOptions, deps: StreamPo
         const started = now()
         const sent = { ack: [...ack], setErrs: { ...setErrs } }
         let sets: Record<string, string>
+        let malformed: string[]
         try {
           const request = { maxEvents, returnImmediately: false, ...sent }
-          ;({ sets } = await pollTransmitter(fetch, stream.pollEndpointUrl, stream.pollToken, request, aborter.signal))
+          ;({ sets, malformed } = await pollTransmitter(
+            fetch,
+            stream.pollEndpointUrl,
+            stream.pollToken,
+            request,
+            aborter.signal,
+          ))
         } catch (err) {
           if (stopped) break
           // A long poll the transmitter held past our wait is no failure; its acks go again.
@@ -149,6 +156,7 @@ export function createStreamPoller(options: StreamPollingOptions, deps: StreamPo
         // What the transmitter was told is done with; what comes now is reported in the next poll.
         ack.splice(0, sent.ack.length)
         for (const jti of Object.keys(sent.setErrs)) delete setErrs[jti]
+        for (const jti of malformed) setErrs[jti] = { err: 'invalid_request', description: 'the SET is not a string' }
         let unstored = 0
         for (const [jti, token] of Object.entries(sets)) {
           if (stopped) break
