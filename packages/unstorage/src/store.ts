@@ -4,9 +4,9 @@
  * never as "not found".
  * @module
  */
-import { guardStore } from '@backchannel/core'
+import { errors, guardStore } from '@backchannel/core'
 import type { Storage } from 'unstorage'
-import { FOREVER, keys } from './_internal/keys.js'
+import { keys } from './_internal/keys.js'
 import { createStorageBackend } from './_internal/storage-backend.js'
 import { createAppStore } from './apps.js'
 import { createAuditLog } from './audit.js'
@@ -121,13 +121,29 @@ export function createStore(first: StoreBackend | StorageStoreOptions, second?: 
   })
 }
 
+/** Seconds a process may take to write a setting it claimed; others wait for it that long. */
+const SETTING_WRITE_SECONDS = 30
+
 function createSettings(backend: StoreBackend, now: () => number): SettingsStore {
+  const get = async (name: string) => (await backend.storage.getItem<{ value: string }>(keys.setting(name)))?.value
   return {
-    get: async (name) => (await backend.storage.getItem<{ value: string }>(keys.setting(name)))?.value,
+    get,
     async setIfAbsent(name, value) {
-      if (!(await backend.claim(keys.claim(`setting\n${name}`), now() + FOREVER, now()))) return false
-      await backend.storage.setItem(keys.setting(name), { value })
-      return true
+      // The record decides; the claim only keeps two writers apart. A process that loses waits
+      // for the winner's value, so that it never reads the setting as absent; a winner that
+      // stopped before writing leaves a claim that ends, and the next caller writes instead.
+      const deadline = Date.now() + (SETTING_WRITE_SECONDS + 5) * 1000
+      for (let wait = 10; ; wait = Math.min(2 * wait, 500)) {
+        if ((await get(name)) !== undefined) return false
+        if (await backend.claim(keys.claim(`setting\n${name}`), now() + SETTING_WRITE_SECONDS, now())) {
+          await backend.storage.setItem(keys.setting(name), { value })
+          return true
+        }
+        if (Date.now() > deadline) {
+          throw new errors.StoreUnavailable(`the setting ${name} was claimed by another process that never wrote it`)
+        }
+        await new Promise((resolve) => setTimeout(resolve, wait))
+      }
     },
   }
 }

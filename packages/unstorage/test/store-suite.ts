@@ -263,6 +263,18 @@ export function describeStoreExtras(
       expect(await store.settings.get('admin-token-hash')).toBe('first')
     })
 
+    it('a setting asked for by many callers at once: one stores it, and none returns before it is there', async () => {
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, async (_, i) => {
+          const stored = await store.settings.setIfAbsent('token', `value-${i}`)
+          return { stored, read: await store.settings.get('token') }
+        }),
+      )
+      expect(answers.filter((a) => a.stored)).toHaveLength(1)
+      const winner = `value-${answers.findIndex((a) => a.stored)}`
+      expect(answers.map((a) => a.read)).toEqual(Array(10).fill(winner))
+    })
+
     it('generates one signing key however many callers ask at once, its private part sealed', async () => {
       expect(await store.keys.list()).toEqual([])
       const answers = await Promise.all(Array.from({ length: 5 }, () => store.keys.ensure()))
