@@ -258,7 +258,7 @@ function check(
   }
 
   const workersText = get('BACKCHANNEL_WORKERS') ?? '1'
-  const workers = workersText.toLowerCase() === 'auto' ? availableParallelism() : Number(workersText)
+  const workers = workersText.toLowerCase() === 'auto' ? Math.min(64, usableCores()) : Number(workersText)
   if (!/^(\d+|auto)$/i.test(workersText) || workers < 1 || workers > 64) {
     throw new ConfigError('BACKCHANNEL_WORKERS', `${workersText} is not a number of processes (1–64) or auto`)
   }
@@ -301,4 +301,21 @@ function check(
 }
 
 /** Whether this process is one of the workers of `backchannel serve --workers N` (see workers.ts). */
+/**
+ * The cores this process may use, for `BACKCHANNEL_WORKERS=auto`: the machine's, or fewer under a
+ * container's CPU quota (cgroup v2 `cpu.max`), which Node 20's `availableParallelism()` ignores.
+ */
+export function usableCores(cpuMax = '/sys/fs/cgroup/cpu.max'): number {
+  const cores = availableParallelism()
+  let quota: string
+  try {
+    quota = readFileSync(cpuMax, 'utf8')
+  } catch {
+    return cores
+  }
+  const [max, period] = quota.trim().split(/\s+/).map(Number)
+  if (!max || !period) return cores // "max 100000": no quota
+  return Math.max(1, Math.min(cores, Math.ceil(max / period)))
+}
+
 export const isGatewayWorker = () => cluster.isWorker && process.env.BACKCHANNEL_WORKER === '1'

@@ -90,6 +90,16 @@ export function createMetrics() {
 export type Metrics = ReturnType<typeof createMetrics>
 
 /**
+ * Under `--workers`, answers the primary's requests for this worker's metrics from now on (with
+ * none until {@link createMetrics} runs): a worker still opening its store would otherwise leave
+ * every `/metrics` of the gateway waiting for it until prom-client's 5 s timeout, then failing.
+ */
+export function answerMetricsRequests(): void {
+  AggregatorRegistry.setRegistries([])
+  new AggregatorRegistry()
+}
+
+/**
  * The Prometheus text of the whole gateway, asked of the primary by a worker. Each worker
  * answers with its own registry (`registry`), and the primary adds them up.
  */

@@ -10,6 +10,7 @@ import { resolveAdminToken } from './admin-token.js'
 import { type Config, ConfigError, isGatewayWorker } from './config.js'
 import { createGateway, MANAGEMENT_PATHS } from './gateway.js'
 import { createLogger } from './logger.js'
+import { answerMetricsRequests } from './metrics.js'
 import { loadRevokerPlugin, type RevokerPlugin } from './revoker-plugin.js'
 import { describeStorage, openStore } from './storage.js'
 
@@ -35,6 +36,7 @@ export interface RunningServer {
  */
 export async function runServer(config: Config, { handleSignals = true } = {}): Promise<RunningServer> {
   const logger = createLogger(config.logLevel)
+  if (isGatewayWorker()) answerMetricsRequests()
   const store = await openStore(config)
   const admin = await resolveAdminToken(store, config.adminToken)
   let plugin: RevokerPlugin | undefined

@@ -14,8 +14,15 @@ import { METRICS_REQUEST } from './metrics.js'
 import { managementLine, printBanner, WORKER_LISTENING } from './serve.js'
 import { openStore } from './storage.js'
 
-/** A worker that dies sooner than this after starting waits before it is replaced (no crash loop). */
+/** A worker that dies sooner than this after starting died quickly: its replacement waits. */
 const QUICK_DEATH_MS = 5000
+/** Quick deaths in a row after which the primary gives up and exits 1, so that its supervisor sees it. */
+const QUICK_DEATHS_TO_GIVE_UP = 5
+
+/** Sends `message` unless the worker is gone (a send to a closed channel would crash the primary). */
+function tell(worker: Worker, message: unknown): void {
+  if (worker.isConnected()) worker.send(message as object, () => {})
+}
 
 /**
  * Runs the primary of a gateway with `config.workers` processes, until SIGTERM or SIGINT.
@@ -40,29 +47,35 @@ export async function runPrimary(config: Config): Promise<void> {
     }
     if (message?.type !== METRICS_REQUEST) return
     metrics.clusterMetrics().then(
-      (text) => worker.send({ type: METRICS_REQUEST, id: message.id, text }),
-      (err: Error) => worker.send({ type: METRICS_REQUEST, id: message.id, error: err.message }),
+      (text) => tell(worker, { type: METRICS_REQUEST, id: message.id, text }),
+      (err: Error) => tell(worker, { type: METRICS_REQUEST, id: message.id, error: err.message }),
     )
   })
 
   let stopping = false
+  const replacing = new Set<NodeJS.Timeout>()
   const stop = (code: number) => {
     if (stopping) return
     stopping = true
+    for (const timer of replacing) clearTimeout(timer)
     logger.info('shutting down: every worker finishes its requests in flight')
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w?.isDead() === false)
-    const exited = workers.map((worker) => new Promise((resolve) => worker.once('exit', resolve)))
+    // A worker that could not drain (it exited non-zero, or a signal ended it) makes the exit 1.
+    const exited = workers.map(
+      (worker) => new Promise<boolean>((resolve) => worker.once('exit', (c, signal) => resolve(c === 0 && !signal))),
+    )
     for (const worker of workers) worker.process.kill('SIGTERM')
-    Promise.all(exited).then(() => {
+    Promise.all(exited).then((clean) => {
       logger.info('stopped')
       logger.flush()
-      process.exit(code)
+      process.exit(clean.every(Boolean) ? code : 1)
     })
   }
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => stop(0))
 
   const startedAt = new Map<Worker, number>()
   const fork = () => startedAt.set(cluster.fork({ BACKCHANNEL_WORKER: '1' }), Date.now())
+  let quickDeaths = 0
   cluster.on('exit', (worker, code, signal) => {
     const lived = Date.now() - (startedAt.get(worker) ?? 0)
     startedAt.delete(worker)
@@ -72,8 +85,19 @@ export async function runPrimary(config: Config): Promise<void> {
       logger.error({ worker: worker.process.pid, code, signal }, 'a worker failed to start')
       return stop(1)
     }
-    logger.error({ worker: worker.process.pid, code, signal }, 'a worker died; starting another')
-    setTimeout(fork, lived < QUICK_DEATH_MS ? 1000 : 0)
+    quickDeaths = lived < QUICK_DEATH_MS ? quickDeaths + 1 : 0
+    if (quickDeaths >= QUICK_DEATHS_TO_GIVE_UP) {
+      logger.error({ worker: worker.process.pid, code, signal, quickDeaths }, 'workers keep dying at start; giving up')
+      return stop(1)
+    }
+    // Quick deaths in a row wait longer each time: 1, 2, 4, 8 s.
+    const wait = quickDeaths === 0 ? 0 : 1000 * 2 ** (quickDeaths - 1)
+    logger.error({ worker: worker.process.pid, code, signal, retryInMs: wait }, 'a worker died; starting another')
+    const timer = setTimeout(() => {
+      replacing.delete(timer)
+      fork()
+    }, wait)
+    replacing.add(timer)
   })
   for (let i = 0; i < config.workers; i++) fork()
 }

@@ -1,9 +1,10 @@
 /** Configuration is checked before the gateway listens; a bad value stops it naming the variable. */
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { type AddressInfo, createServer } from 'node:net'
-import { availableParallelism } from 'node:os'
-import { resolve } from 'node:path'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { loadConfig } from '../src/config.js'
+import { loadConfig, usableCores } from '../src/config.js'
 import { describeStorage } from '../src/storage.js'
 import { runCli } from './fixtures/gateway-process.js'
 
@@ -77,8 +78,22 @@ describe('loadConfig', () => {
 
   it('reads BACKCHANNEL_WORKERS: a count, or auto for one per core', () => {
     expect(loadConfig({ BACKCHANNEL_WORKERS: '3' }).workers).toBe(3)
-    expect(loadConfig({ BACKCHANNEL_WORKERS: 'auto' }).workers).toBe(availableParallelism())
+    expect(loadConfig({ BACKCHANNEL_WORKERS: 'auto' }).workers).toBe(usableCores())
     expect(loadConfig({ BACKCHANNEL_STORAGE: 'memory://', BACKCHANNEL_WORKERS: '1' }).workers).toBe(1)
+  })
+
+  it('auto counts the cores a container may use: its cgroup CPU quota, rounded up, within the machine', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'bc-cgroup-'))
+    const cpuMax = (text: string) => {
+      writeFileSync(join(folder, 'cpu.max'), text)
+      return usableCores(join(folder, 'cpu.max'))
+    }
+    expect(cpuMax('max 100000\n')).toBe(availableParallelism())
+    expect(cpuMax('100000 100000\n')).toBe(1)
+    expect(cpuMax('150000 100000\n')).toBe(Math.min(2, availableParallelism()))
+    expect(cpuMax('50000 100000\n')).toBe(1)
+    expect(cpuMax(`${1000 * 100000} 100000\n`)).toBe(availableParallelism())
+    expect(usableCores(join(folder, 'no-such-file'))).toBe(availableParallelism())
   })
 
   it('resolves BACKCHANNEL_REVOKER against the working folder, and refuses a path that does not exist', () => {

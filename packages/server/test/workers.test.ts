@@ -154,6 +154,44 @@ describe.each(engines)('serve --workers 2 on %s', (engine, storageEnv) => {
       )
       .toBe(true)
   })
+
+  it('/metrics survives a worker that stops answering and one that dies while waiting', async () => {
+    // The workers now running: those that said they listen and are still alive.
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch {
+        return false
+      }
+    }
+    const workers = () =>
+      [
+        ...new Set(
+          gw
+            .stdout()
+            .split('\n')
+            .filter((line) => line.includes('"msg":"listening"'))
+            .map((line) => (JSON.parse(line) as { pid: number }).pid),
+        ),
+      ].filter(alive)
+    // Log lines are written asynchronously: wait for both workers' lines.
+    await expect.poll(() => workers().length).toBe(2)
+    const [stuck, asking] = workers() as [number, number]
+    // The primary waits for the stuck worker's metrics; meanwhile the worker that asked is killed,
+    // and the primary's answer then goes to a closed channel.
+    process.kill(stuck, 'SIGSTOP')
+    const requests = Array.from({ length: 4 }, () => request(gw.url, '/metrics').catch(() => undefined))
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    process.kill(asking, 'SIGKILL')
+    await Promise.all(requests)
+    process.kill(stuck, 'SIGCONT')
+    // The primary is still there: it replaced the dead worker, and /metrics answers again.
+    await expect
+      .poll(async () => (await request(gw.url, '/metrics').catch(() => undefined))?.status, { timeout: 15_000 })
+      .toBe(200)
+    expect(gw.stdout()).not.toContain('Channel closed')
+  }, 30_000)
 })
 
 describe.skipIf(!redisUrl)('serve --workers 2 that cannot start', () => {
