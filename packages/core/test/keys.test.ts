@@ -15,6 +15,7 @@ beforeEach(async () => {
 afterEach(() => idp.close())
 
 const jwksHits = () => idp.hits.get('/jwks') ?? 0
+const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
 const gatewayOnClock = (options: KeyResolverOptions = {}) =>
   createTestGateway([idp.app()], { now: clock.now, cooldown: 30, maxAge: 600, ...options })
 
@@ -97,6 +98,26 @@ describe('key resolution', () => {
     const gw = gatewayOnClock({ onFetch: ({ ok }) => fetches.push(ok) })
     expect(codeOf(await gw.post(await idp.sign()))).toBe('ERR_KEYS_UNAVAILABLE')
     expect(fetches).toEqual([false])
+  })
+
+  it('while the key set fails and none is cached, fetches it at most once per cooldown', async () => {
+    idp.route('/jwks', (_req, res) => res.writeHead(500).end())
+    const gw = gatewayOnClock()
+    const junk = `${b64url({ alg: 'RS256' })}.${b64url({})}.AAAA` // anyone can post this
+    const first = await gw.post(junk)
+    expect(codeOf(first)).toBe('ERR_KEYS_UNAVAILABLE')
+    for (let i = 0; i < 19; i++) {
+      clock.advance(1)
+      const outcome = await gw.post(junk)
+      expect(codeOf(outcome)).toBe('ERR_KEYS_UNAVAILABLE')
+      expect(outcome.status).toBe(503)
+      expect(outcome.headers['retry-after']).toBe(String(30 - (i + 1))) // until the cooldown ends
+    }
+    expect(jwksHits()).toBe(1)
+
+    clock.advance(11) // past the cooldown: the issuer is asked again, once
+    await Promise.all(Array.from({ length: 20 }, () => gw.post(junk)))
+    expect(jwksHits()).toBe(2)
   })
 
   it('refuses a key set larger than the size cap', async () => {
