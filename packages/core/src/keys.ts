@@ -92,8 +92,8 @@ export function createKeyResolver(options: KeyResolverOptions = {}): KeyResolver
 /**
  * A {@link KeyResolver.getKeys} refusal made without fetching the key set again, as its refetch
  * cooldown was armed (by any token of that `jwks_uri`, a logout token's too). A token issued
- * after `fetchedAt` may be signed by a key published since: the SET verifier asks for a retry
- * rather than refusing it for good.
+ * after `fetchedAt` may be signed by a key published since: the verifiers (logout tokens and
+ * SETs alike) ask for a retry rather than refusing it for good.
  *
  * @example
  * ```ts
@@ -147,13 +147,13 @@ class RemoteKeySet {
     try {
       return await this.#select(header)
     } catch (err) {
-      // An unknown kid may be a key the issuer just rotated in; look again, but at most once per
-      // cooldown, so a flood of random kids costs one fetch.
+      // An unknown kid may be a key the issuer just rotated in: look again, in the refetch in
+      // flight or in a new one at most once per cooldown, so a flood of random kids costs one fetch.
       if (!(err instanceof LogoutTokenSignature)) throw err
-      if (this.#coolingDown()) {
+      if (!this.#pending && this.#coolingDown()) {
         throw new KeyNotRefetched(err.message, this.#fetchedAt, this.#retryAfter(), { cause: err.cause })
       }
-      await this.#reload()
+      await this.#reload() // joins the refetch in flight, if any
       return this.#select(header)
     }
   }

@@ -5,19 +5,20 @@
  * @see https://openid.net/specs/openid-connect-backchannel-1_0.html#Validation BCL §2.6
  * @module
  */
-import { compactVerify, type JWSHeaderParameters, errors as jose } from 'jose'
+import { compactVerify, decodeJwt, type JWSHeaderParameters, errors as jose } from 'jose'
 import { jsonPayload } from './_internal/json-payload.js'
 import { type AppConfig, HMAC_ALGORITHMS, resolvePolicy } from './app.js'
 import { checkClaims, type LogoutToken } from './claims.js'
 import {
   BackchannelError,
+  KeysUnavailable,
   LogoutTokenAlg,
   LogoutTokenHeader,
   LogoutTokenMalformed,
   LogoutTokenSignature,
   LogoutTokenTyp,
 } from './errors.js'
-import type { KeyResolver } from './keys.js'
+import { KeyNotRefetched, type KeyResolver } from './keys.js'
 
 /** Options of {@link createLogoutVerifier}. */
 export interface LogoutVerifierOptions {
@@ -36,7 +37,8 @@ export interface LogoutVerifier {
   /**
    * Verifies `token` for `app` and returns its claims.
    * @throws {LogoutTokenInvalid} a subclass naming the rule that failed (answer 400).
-   * @throws {KeysUnavailable} the issuer's keys cannot be loaded (answer 503, retry later).
+   * @throws {KeysUnavailable} the issuer's keys cannot be loaded, or the token is newer than the
+   *   key set and names a key not in it while the set may not be fetched again (answer 503, retry later).
    */
   verify(token: string, app: AppConfig, options?: VerifyOptions): Promise<LogoutToken>
 }
@@ -128,7 +130,8 @@ const KEY_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const
  * the payload as a JSON object. Claims are the caller's to check.
  *
  * @throws the profile's coded errors, or what `keysOf` throws (a resolver's
- *   {@link LogoutTokenSignature} becomes the profile's `Key`).
+ *   {@link LogoutTokenSignature} becomes the profile's `Key`; its {@link KeyNotRefetched} for a
+ *   token issued after the key set was fetched becomes {@link KeysUnavailable}).
  * @example
  * ```ts
  * const claims = await verifyJws(token, ['RS256'], (header) => keys.getKeys(jwksUri, header), profile)
@@ -149,7 +152,9 @@ export async function verifyJws(
   let others: VerificationKey[] = []
   const firstKey = async (header: JWSHeaderParameters) => {
     checkHeader(header, profile)
-    const [first, ...rest] = await keysOf(header)
+    const [first, ...rest] = await keysOf(header).catch((err: unknown) => {
+      throw notYetFetched(err, token, profile) ?? err
+    })
     if (!first) throw new profile.Key(`no key of ${profile.keySource} can verify ${profile.what}`)
     others = rest
     return first
@@ -164,6 +169,28 @@ export async function verifyJws(
     payload = await verifyWithAny(token, others, algorithms, profile)
   }
   return jsonPayload(payload, profile.what, profile.Malformed)
+}
+
+/**
+ * An unknown key refused only because the key set's refetch cooldown was armed (anyone can arm
+ * it, with one random-`kid` token every cooldown), for a token issued after the key set was
+ * fetched: its key may have been published since. IdPs and transmitters do not retry a 400, so
+ * the sender is asked to retry (503) once the set may be fetched again.
+ */
+function notYetFetched(err: unknown, token: string, profile: TokenProfile): KeysUnavailable | undefined {
+  if (!(err instanceof KeyNotRefetched)) return undefined
+  let iat: unknown
+  try {
+    iat = decodeJwt(token).iat // not verified yet: it only picks between two refusals
+  } catch {
+    return undefined
+  }
+  if (typeof iat !== 'number' || iat <= err.fetchedAt) return undefined
+  const { retryAfter } = err
+  return new KeysUnavailable(
+    `${profile.what}'s key is not in the key set as last fetched; it is fetched again in ${retryAfter} s`,
+    { cause: err, retryAfter },
+  )
 }
 
 /** The header rules jose does not apply itself (it has already refused an alg not pinned). */

@@ -56,6 +56,33 @@ describe('key resolution', () => {
     expect(jwksHits()).toBe(3) // one more once the cooldown has passed
   })
 
+  it('asks for a retry (503) of a logout signed with a key rotated in while anyone holds the refetch cooldown', async () => {
+    const gw = gatewayOnClock()
+    expect((await gw.post(await idp.sign())).status).toBe(200)
+    clock.advance(31)
+    const stranger = await createSigningKey('RS256')
+    const random = await idp.sign(idp.claims(), { key: stranger, header: { kid: randomUUID() } })
+    expect(codeOf(await gw.post(random))).toBe('ERR_LOGOUT_TOKEN_SIGNATURE') // refetched: the cooldown is armed
+    expect(jwksHits()).toBe(2)
+
+    const rotated = await createSigningKey('RS256', 'rotated')
+    idp.published.push(rotated)
+    clock.advance(10)
+    const logout = await idp.sign(idp.claims({ iat: Math.floor(clock.now()) }), { key: rotated })
+    const refused = await gw.post(logout)
+    expect(codeOf(refused)).toBe('ERR_KEYS_UNAVAILABLE')
+    expect(refused.status).toBe(503)
+    expect(refused.headers['retry-after']).toBe('20') // when the key set may be fetched again
+    // A token issued before the key set was fetched names a key that set would hold: still refused.
+    const older = await idp.sign(idp.claims({ iat: Math.floor(clock.now()) - 20 }), { key: stranger })
+    expect(codeOf(await gw.post(older))).toBe('ERR_LOGOUT_TOKEN_SIGNATURE')
+    expect(jwksHits()).toBe(2)
+
+    clock.advance(20) // the IdP retries after Retry-After
+    expect((await gw.post(logout)).status).toBe(200)
+    expect(jwksHits()).toBe(3)
+  })
+
   it('shares one key set between every app of an issuer', async () => {
     const gw = createTestGateway([idp.app({ name: 'one' }), idp.app({ name: 'two' })], { now: clock.now })
     expect((await gw.post(await idp.sign(), { app: 'one' })).status).toBe(200)
