@@ -129,7 +129,8 @@ class RemoteKeySet {
   ) {}
 
   async getKeys(header: JWSHeaderParameters): Promise<VerificationKey[]> {
-    if (this.#pending) await this.#pending.catch(() => {})
+    // The cached set is tried first: a refetch in flight (up to the fetch timeout) is waited for
+    // only when nothing is cached or nothing cached matches.
     if (!this.#local) {
       // Nothing cached: an issuer whose key set fails is asked again once per cooldown, not once
       // per token (any junk token would otherwise cost an outbound fetch).

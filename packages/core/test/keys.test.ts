@@ -83,6 +83,34 @@ describe('key resolution', () => {
     expect(jwksHits()).toBe(3)
   })
 
+  it('answers a logout whose kid is cached at once, while a refetch for an unknown kid is in flight', async () => {
+    const fetches: boolean[] = []
+    const gw = gatewayOnClock({ onFetch: ({ ok }) => fetches.push(ok) })
+    expect((await gw.post(await idp.sign())).status).toBe(200)
+    let arrived!: () => void
+    const refetching = new Promise<void>((resolve) => (arrived = resolve))
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    idp.route('/jwks', (_req, res) => {
+      arrived()
+      void held.then(() =>
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ keys: idp.published.map((k) => k.publicJwk) })),
+      )
+    })
+    clock.advance(31)
+    const stranger = await createSigningKey('RS256')
+    const random = gw.post(await idp.sign(idp.claims(), { key: stranger, header: { kid: randomUUID() } }))
+    await refetching
+
+    expect((await gw.post(await idp.sign())).status).toBe(200)
+    expect(fetches).toEqual([true]) // answered while the refetch was still held open
+    release()
+    expect(codeOf(await random)).toBe('ERR_LOGOUT_TOKEN_SIGNATURE')
+    expect(fetches).toEqual([true, true])
+  })
+
   it('shares one key set between every app of an issuer', async () => {
     const gw = createTestGateway([idp.app({ name: 'one' }), idp.app({ name: 'two' })], { now: clock.now })
     expect((await gw.post(await idp.sign(), { app: 'one' })).status).toBe(200)
