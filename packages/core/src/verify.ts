@@ -113,7 +113,7 @@ export interface TokenProfile {
   keySource: string
   Malformed: CodedError
   Typ: CodedError
-  /** A header that would let the token pick its own key (`jku`, `x5u`, `jwk`, `x5c`). */
+  /** A header that would let the token pick its own key (`jku`, `x5u`, `jwk`, `x5c`), or an unknown `crit` extension. */
   Header: CodedError
   Signature: CodedError
   Alg: CodedError
@@ -150,7 +150,9 @@ export async function verifyJws(
   // header rules and the key lookup run on that parse. Further candidate keys (several key-set
   // entries without kid, a secret in rotation) are tried only if the first fails.
   let others: VerificationKey[] = []
+  let headerRead = false
   const firstKey = async (header: JWSHeaderParameters) => {
+    headerRead = true
     checkHeader(header, profile)
     const [first, ...rest] = await keysOf(header).catch((err: unknown) => {
       throw notYetFetched(err, token, profile) ?? err
@@ -164,7 +166,7 @@ export async function verifyJws(
     payload = (await compactVerify(token, firstKey, { algorithms })).payload
   } catch (err) {
     if (!(err instanceof jose.JWSSignatureVerificationFailed) || others.length === 0) {
-      throw asCoded(err, algorithms, profile)
+      throw asCoded(err, algorithms, profile, headerRead)
     }
     payload = await verifyWithAny(token, others, algorithms, profile)
   }
@@ -217,15 +219,23 @@ async function verifyWithAny(
     try {
       return (await compactVerify(token, key, { algorithms })).payload
     } catch (err) {
-      if (!(err instanceof jose.JWSSignatureVerificationFailed)) throw asCoded(err, algorithms, profile)
+      if (!(err instanceof jose.JWSSignatureVerificationFailed)) throw asCoded(err, algorithms, profile, true)
       lastError = err
     }
   }
   throw new profile.Signature('the signature does not verify', { cause: lastError })
 }
 
-/** A jose error as the coded error it means (wrapped once; ours pass through). */
-function asCoded(err: unknown, algorithms: readonly string[], profile: TokenProfile): BackchannelError {
+/**
+ * A jose error as the coded error it means (wrapped once; ours pass through). `headerRead`: jose
+ * had handed over the header (to look up its key).
+ */
+function asCoded(
+  err: unknown,
+  algorithms: readonly string[],
+  profile: TokenProfile,
+  headerRead: boolean,
+): BackchannelError {
   // A key resolver refuses with the logout token's class; another profile names it its own way.
   if (err instanceof LogoutTokenSignature && profile.Key !== LogoutTokenSignature) {
     return new profile.Key(err.message, { cause: err })
@@ -239,6 +249,10 @@ function asCoded(err: unknown, algorithms: readonly string[], profile: TokenProf
   }
   if (err instanceof jose.JWSInvalid) {
     return new profile.Malformed(`${profile.what} is not a valid JWS`, { cause: err })
+  }
+  // Before it hands over the header, jose refuses as unsupported only a crit extension (RFC 7515 §4.1.11).
+  if (err instanceof jose.JOSENotSupported && !headerRead) {
+    return new profile.Header('the crit header lists an extension that is not supported', { cause: err })
   }
   return new profile.Key(`the key cannot verify ${profile.what}`, { cause: err })
 }
