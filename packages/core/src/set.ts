@@ -8,15 +8,7 @@
 import type { JWSHeaderParameters } from 'jose'
 import { isObject } from './_internal/json-payload.js'
 import type { AsymmetricAlgorithm } from './app.js'
-import {
-  SetAudience,
-  SetClaim,
-  SetIssuer,
-  SetKey,
-  SetMalformed,
-  SetSignature,
-  SetTyp,
-} from './errors.js'
+import { SetAudience, SetClaim, SetIssuer, SetKey, SetMalformed, SetSignature, SetTyp } from './errors.js'
 import type { KeyResolver } from './keys.js'
 import { type TokenProfile, verifyJws } from './verify.js'
 
