@@ -47,8 +47,14 @@ export interface AdminDependencies {
    * the gateway's fetch policy). Default: that check with the strictest policy (`https:`, public addresses).
    */
   checkRelayUrl?: (url: URL) => Promise<void>
-  /** Told after an application was created, changed or deleted (drop caches, forget keys). */
+  /** Told after an application was created, changed or deleted (drop caches). */
   onAppChanged?: (name: string, previous: AppRecord | undefined) => void
+  /**
+   * Drops the cached key set of `jwksUri` (and its refetch cooldown), so that it is fetched again:
+   * after `apps.rediscover` and `apps.delete` only. The set is shared by every application of that
+   * `jwks_uri`: an owner's own change (`apps.rotateApiKey`) must not reset it for all of them.
+   */
+  forgetKeys?: (jwksUri: string) => void
   /** Told after a stream was created, connected or deleted (drop caches). */
   onStreamChanged?: (name: string) => void
   /**

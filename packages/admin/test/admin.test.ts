@@ -9,11 +9,13 @@ const ADMIN = 'bca_test-admin-token'
 const ISSUER = 'https://id.example.com/realms/main'
 let deps: AdminDependencies
 let changed: string[]
+let forgotten: string[]
 let t: number
 
 beforeEach(() => {
   t = 1_800_000_000
   changed = []
+  forgotten = []
   deps = {
     store: memoryStore({ now: () => t }),
     adminTokenHash: hashToken(ADMIN),
@@ -28,6 +30,7 @@ beforeEach(() => {
       }
     },
     onAppChanged: (name) => changed.push(name),
+    forgetKeys: (jwksUri) => forgotten.push(jwksUri),
   }
 })
 
@@ -155,13 +158,17 @@ describe('apps.*', () => {
 
   it('rediscovers an OIDC app and deletes an app with its sessions', async () => {
     const api = await admin()
-    await api.apps.create({ name: 'wiki', issuer: ISSUER, clientId: 'wiki' })
+    const { apiKey } = await api.apps.create({ name: 'wiki', issuer: ISSUER, clientId: 'wiki' })
+    await (await caller(apiKey)).apps.rotateApiKey({ name: 'wiki' })
+    expect(forgotten).toEqual([]) // the key set is shared: an owner's change keeps it
     expect(await api.apps.rediscover({ name: 'wiki' })).toMatchObject({ jwksUri: `${ISSUER}/certs` })
+    expect(forgotten).toEqual([`${ISSUER}/certs`])
     await api.sessions.register({ app: 'wiki', sessionId: 's1', sub: 'u' })
     expect(await api.apps.delete({ name: 'wiki' })).toEqual({ deleted: true })
     await rejects(api.apps.delete({ name: 'wiki' }), 'NOT_FOUND')
     expect(await deps.store.status('wiki', 's1')).toEqual({ state: 'unknown' })
-    expect(changed).toEqual(['wiki', 'wiki', 'wiki'])
+    expect(changed).toEqual(['wiki', 'wiki', 'wiki', 'wiki'])
+    expect(forgotten).toEqual([`${ISSUER}/certs`, `${ISSUER}/certs`])
   })
 })
 

@@ -19,7 +19,10 @@ export interface KeyResolverOptions {
    * a proxy (it throws `ERR_PROXY_INVALID` if asked to): on Node, pass `fetch` as below.
    */
   fetchPolicy?: IssuerFetchPolicy
-  /** Minimum seconds between two fetches of one key set caused by an unknown `kid`. Default 30. */
+  /**
+   * Minimum seconds between two fetches of one key set caused by an unknown `kid`, or retrying
+   * one that could not be loaded while none is cached. Default 30.
+   */
   cooldown?: number
   /** Seconds a fetched key set is used before it is fetched again. Default 600. */
   maxAge?: number
@@ -41,7 +44,8 @@ export interface KeyResolver {
    * The candidate keys of `jwksUri` for a token's protected header (usually one; several when
    * the set has more than one key of that type without a `kid`).
    * @throws {LogoutTokenSignature} when no key matches, even after a refetch.
-   * @throws {KeysUnavailable} when the key set cannot be fetched and none is cached.
+   * @throws {KeysUnavailable} when the key set cannot be fetched and none is cached (without
+   *   fetching, with `retryAfter`, while the cooldown of the last attempt holds).
    */
   getKeys(jwksUri: string, header: JWSHeaderParameters): Promise<VerificationKey[]>
   /** Forgets cached keys (all, or one `jwks_uri`'s), e.g. after an application is rediscovered. */
@@ -88,8 +92,8 @@ export function createKeyResolver(options: KeyResolverOptions = {}): KeyResolver
 /**
  * A {@link KeyResolver.getKeys} refusal made without fetching the key set again, as its refetch
  * cooldown was armed (by any token of that `jwks_uri`, a logout token's too). A token issued
- * after `fetchedAt` may be signed by a key published since: the SET verifier asks for a retry
- * rather than refusing it for good.
+ * after `fetchedAt` may be signed by a key published since: the verifiers (logout tokens and
+ * SETs alike) ask for a retry rather than refusing it for good.
  *
  * @example
  * ```ts
@@ -125,31 +129,43 @@ class RemoteKeySet {
   ) {}
 
   async getKeys(header: JWSHeaderParameters): Promise<VerificationKey[]> {
-    if (this.#pending) await this.#pending.catch(() => {})
-    const stale = this.now() - this.#fetchedAt > this.maxAge
-    if (!this.#local || (stale && !this.#coolingDown())) {
+    // The cached set is tried first: a refetch in flight (up to the fetch timeout) is waited for
+    // only when nothing is cached or nothing cached matches.
+    if (!this.#local) {
+      // Nothing cached: an issuer whose key set fails is asked again once per cooldown, not once
+      // per token (any junk token would otherwise cost an outbound fetch).
+      if (!this.#pending && this.#coolingDown()) {
+        const retryAfter = this.#retryAfter()
+        throw new KeysUnavailable(`the issuer's key set could not be loaded; it is fetched again in ${retryAfter} s`, {
+          retryAfter,
+        })
+      }
+      await this.#reload()
+    } else if (this.now() - this.#fetchedAt > this.maxAge && !this.#coolingDown()) {
       // A failed refresh keeps serving the keys we have: an IdP's JWKS blip must not fail logouts.
-      await this.#reload().catch((err) => {
-        if (!this.#local) throw err
-      })
+      await this.#reload().catch(() => {})
     }
     try {
       return await this.#select(header)
     } catch (err) {
-      // An unknown kid may be a key the issuer just rotated in; look again, but at most once per
-      // cooldown, so a flood of random kids costs one fetch.
+      // An unknown kid may be a key the issuer just rotated in: look again, in the refetch in
+      // flight or in a new one at most once per cooldown, so a flood of random kids costs one fetch.
       if (!(err instanceof LogoutTokenSignature)) throw err
-      if (this.#coolingDown()) {
-        const retryAfter = Math.max(1, Math.ceil(this.cooldown - (this.now() - this.#attemptedAt)))
-        throw new KeyNotRefetched(err.message, this.#fetchedAt, retryAfter, { cause: err.cause })
+      if (!this.#pending && this.#coolingDown()) {
+        throw new KeyNotRefetched(err.message, this.#fetchedAt, this.#retryAfter(), { cause: err.cause })
       }
-      await this.#reload()
+      await this.#reload() // joins the refetch in flight, if any
       return this.#select(header)
     }
   }
 
   #coolingDown(): boolean {
     return this.now() - this.#attemptedAt < this.cooldown
+  }
+
+  /** Whole seconds until the cooldown ends (at least 1): the `Retry-After` of a refusal it caused. */
+  #retryAfter(): number {
+    return Math.max(1, Math.ceil(this.cooldown - (this.now() - this.#attemptedAt)))
   }
 
   async #select(header: JWSHeaderParameters): Promise<VerificationKey[]> {

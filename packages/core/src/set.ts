@@ -5,20 +5,11 @@
  * @see https://openid.net/specs/openid-sharedsignals-framework-1_0.html SSF 1.0 §3, §10.3
  * @module
  */
-import { decodeJwt, type JWSHeaderParameters } from 'jose'
+import type { JWSHeaderParameters } from 'jose'
 import { isObject } from './_internal/json-payload.js'
 import type { AsymmetricAlgorithm } from './app.js'
-import {
-  KeysUnavailable,
-  SetAudience,
-  SetClaim,
-  SetIssuer,
-  SetKey,
-  SetMalformed,
-  SetSignature,
-  SetTyp,
-} from './errors.js'
-import { KeyNotRefetched, type KeyResolver } from './keys.js'
+import { SetAudience, SetClaim, SetIssuer, SetKey, SetMalformed, SetSignature, SetTyp } from './errors.js'
+import type { KeyResolver } from './keys.js'
 import { type TokenProfile, verifyJws } from './verify.js'
 
 /** A stream the gateway receives Security Event Tokens on, as core needs it. */
@@ -106,39 +97,11 @@ const SET: TokenProfile = {
 export function createSetVerifier(options: { keys: KeyResolver }): SetVerifier {
   return {
     async verify(token, stream, now) {
-      const keysOf = (header: JWSHeaderParameters) =>
-        options.keys.getKeys(stream.jwksUri, header).catch((err: unknown) => {
-          throw notYetFetched(err, token) ?? err
-        })
+      const keysOf = (header: JWSHeaderParameters) => options.keys.getKeys(stream.jwksUri, header)
       const claims = await verifyJws(token, [stream.algorithm ?? 'RS256'], keysOf, SET)
       return checkClaims(claims, stream, now)
     },
   }
-}
-
-/**
- * An unknown key refused only because the key set's refetch cooldown was armed (anyone can arm
- * it, with random-`kid` logout tokens to an app of the same `jwks_uri`), for a SET issued after
- * the key set was fetched: its key may have been published since. A transmitter does not retry
- * `invalid_key`, so it is asked to retry (503) once the set may be fetched again.
- */
-function notYetFetched(err: unknown, token: string): KeysUnavailable | undefined {
-  if (!(err instanceof KeyNotRefetched)) return undefined
-  let iat: unknown
-  try {
-    iat = decodeJwt(token).iat // not verified yet: it only picks between two refusals
-  } catch {
-    return undefined
-  }
-  if (typeof iat !== 'number' || iat <= err.fetchedAt) return undefined
-  const { retryAfter } = err
-  return new KeysUnavailable(
-    `the SET's key is not in the key set as last fetched; it is fetched again in ${retryAfter} s`,
-    {
-      cause: err,
-      retryAfter,
-    },
-  )
 }
 
 function checkClaims(claims: Record<string, unknown>, stream: StreamConfig, now: number): SecurityEvent {

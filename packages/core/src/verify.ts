@@ -5,19 +5,20 @@
  * @see https://openid.net/specs/openid-connect-backchannel-1_0.html#Validation BCL §2.6
  * @module
  */
-import { compactVerify, type JWSHeaderParameters, errors as jose } from 'jose'
+import { compactVerify, decodeJwt, type JWSHeaderParameters, errors as jose } from 'jose'
 import { jsonPayload } from './_internal/json-payload.js'
 import { type AppConfig, HMAC_ALGORITHMS, resolvePolicy } from './app.js'
 import { checkClaims, type LogoutToken } from './claims.js'
 import {
   BackchannelError,
+  KeysUnavailable,
   LogoutTokenAlg,
   LogoutTokenHeader,
   LogoutTokenMalformed,
   LogoutTokenSignature,
   LogoutTokenTyp,
 } from './errors.js'
-import type { KeyResolver } from './keys.js'
+import { KeyNotRefetched, type KeyResolver } from './keys.js'
 
 /** Options of {@link createLogoutVerifier}. */
 export interface LogoutVerifierOptions {
@@ -36,7 +37,8 @@ export interface LogoutVerifier {
   /**
    * Verifies `token` for `app` and returns its claims.
    * @throws {LogoutTokenInvalid} a subclass naming the rule that failed (answer 400).
-   * @throws {KeysUnavailable} the issuer's keys cannot be loaded (answer 503, retry later).
+   * @throws {KeysUnavailable} the issuer's keys cannot be loaded, or the token is newer than the
+   *   key set and names a key not in it while the set may not be fetched again (answer 503, retry later).
    */
   verify(token: string, app: AppConfig, options?: VerifyOptions): Promise<LogoutToken>
 }
@@ -111,7 +113,7 @@ export interface TokenProfile {
   keySource: string
   Malformed: CodedError
   Typ: CodedError
-  /** A header that would let the token pick its own key (`jku`, `x5u`, `jwk`, `x5c`). */
+  /** A header that would let the token pick its own key (`jku`, `x5u`, `jwk`, `x5c`), or an unknown `crit` extension. */
   Header: CodedError
   Signature: CodedError
   Alg: CodedError
@@ -128,7 +130,8 @@ const KEY_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const
  * the payload as a JSON object. Claims are the caller's to check.
  *
  * @throws the profile's coded errors, or what `keysOf` throws (a resolver's
- *   {@link LogoutTokenSignature} becomes the profile's `Key`).
+ *   {@link LogoutTokenSignature} becomes the profile's `Key`; its {@link KeyNotRefetched} for a
+ *   token issued after the key set was fetched becomes {@link KeysUnavailable}).
  * @example
  * ```ts
  * const claims = await verifyJws(token, ['RS256'], (header) => keys.getKeys(jwksUri, header), profile)
@@ -147,9 +150,13 @@ export async function verifyJws(
   // header rules and the key lookup run on that parse. Further candidate keys (several key-set
   // entries without kid, a secret in rotation) are tried only if the first fails.
   let others: VerificationKey[] = []
+  let headerRead = false
   const firstKey = async (header: JWSHeaderParameters) => {
+    headerRead = true
     checkHeader(header, profile)
-    const [first, ...rest] = await keysOf(header)
+    const [first, ...rest] = await keysOf(header).catch((err: unknown) => {
+      throw notYetFetched(err, token, profile) ?? err
+    })
     if (!first) throw new profile.Key(`no key of ${profile.keySource} can verify ${profile.what}`)
     others = rest
     return first
@@ -159,11 +166,33 @@ export async function verifyJws(
     payload = (await compactVerify(token, firstKey, { algorithms })).payload
   } catch (err) {
     if (!(err instanceof jose.JWSSignatureVerificationFailed) || others.length === 0) {
-      throw asCoded(err, algorithms, profile)
+      throw asCoded(err, algorithms, profile, headerRead)
     }
     payload = await verifyWithAny(token, others, algorithms, profile)
   }
   return jsonPayload(payload, profile.what, profile.Malformed)
+}
+
+/**
+ * An unknown key refused only because the key set's refetch cooldown was armed (anyone can arm
+ * it, with one random-`kid` token every cooldown), for a token issued after the key set was
+ * fetched: its key may have been published since. IdPs and transmitters do not retry a 400, so
+ * the sender is asked to retry (503) once the set may be fetched again.
+ */
+function notYetFetched(err: unknown, token: string, profile: TokenProfile): KeysUnavailable | undefined {
+  if (!(err instanceof KeyNotRefetched)) return undefined
+  let iat: unknown
+  try {
+    iat = decodeJwt(token).iat // not verified yet: it only picks between two refusals
+  } catch {
+    return undefined
+  }
+  if (typeof iat !== 'number' || iat <= err.fetchedAt) return undefined
+  const { retryAfter } = err
+  return new KeysUnavailable(
+    `${profile.what}'s key is not in the key set as last fetched; it is fetched again in ${retryAfter} s`,
+    { cause: err, retryAfter },
+  )
 }
 
 /** The header rules jose does not apply itself (it has already refused an alg not pinned). */
@@ -190,15 +219,23 @@ async function verifyWithAny(
     try {
       return (await compactVerify(token, key, { algorithms })).payload
     } catch (err) {
-      if (!(err instanceof jose.JWSSignatureVerificationFailed)) throw asCoded(err, algorithms, profile)
+      if (!(err instanceof jose.JWSSignatureVerificationFailed)) throw asCoded(err, algorithms, profile, true)
       lastError = err
     }
   }
   throw new profile.Signature('the signature does not verify', { cause: lastError })
 }
 
-/** A jose error as the coded error it means (wrapped once; ours pass through). */
-function asCoded(err: unknown, algorithms: readonly string[], profile: TokenProfile): BackchannelError {
+/**
+ * A jose error as the coded error it means (wrapped once; ours pass through). `headerRead`: jose
+ * had handed over the header (to look up its key).
+ */
+function asCoded(
+  err: unknown,
+  algorithms: readonly string[],
+  profile: TokenProfile,
+  headerRead: boolean,
+): BackchannelError {
   // A key resolver refuses with the logout token's class; another profile names it its own way.
   if (err instanceof LogoutTokenSignature && profile.Key !== LogoutTokenSignature) {
     return new profile.Key(err.message, { cause: err })
@@ -212,6 +249,10 @@ function asCoded(err: unknown, algorithms: readonly string[], profile: TokenProf
   }
   if (err instanceof jose.JWSInvalid) {
     return new profile.Malformed(`${profile.what} is not a valid JWS`, { cause: err })
+  }
+  // Before it hands over the header, jose refuses as unsupported only a crit extension (RFC 7515 §4.1.11).
+  if (err instanceof jose.JOSENotSupported && !headerRead) {
+    return new profile.Header('the crit header lists an extension that is not supported', { cause: err })
   }
   return new profile.Key(`the key cannot verify ${profile.what}`, { cause: err })
 }

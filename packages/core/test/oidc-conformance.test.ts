@@ -170,6 +170,15 @@ describe('rejected beyond the suite (derived from the spec)', () => {
     )
   })
 
+  it('a crit header naming an extension nothing here understands', async () => {
+    const { kid, alg, privateKey } = idp.key
+    const token = await new CompactSign(new TextEncoder().encode(JSON.stringify(idp.claims())))
+      .setProtectedHeader({ alg, kid, crit: ['urn:example:ext'], 'urn:example:ext': true })
+      .sign(privateKey, { crit: { 'urn:example:ext': true } })
+    const outcome = await expectRejected(token, 'ERR_LOGOUT_TOKEN_HEADER')
+    expect(outcome.body?.error_description).toContain('crit')
+  })
+
   it('sub present but empty', async () => {
     await expectRejected(await idp.sign(idp.claims({ sub: '' })), 'ERR_LOGOUT_TOKEN_CLAIM')
   })

@@ -283,11 +283,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     checkStreamUrl: (url, what) => checkFetchTarget(url, what, fetchPolicy),
     publicUrl: issuer,
     checkRelayUrl: (url) => checkFetchTarget(url, 'relay', fetchPolicy),
-    onAppChanged: (name, previous) => {
+    onAppChanged: (name) => {
       apps.invalidate(name)
-      if (previous?.kind === 'oidc') keys.forget(previous.jwksUri)
       logger.info({ app: name }, 'application changed')
     },
+    forgetKeys: (jwksUri) => keys.forget(jwksUri),
     onStreamChanged: (name) => streams.invalidate(name),
     onAuditLost: (err, record) => logger.error({ app: record.app, action: record.action, err }, 'audit record lost'),
     keysFetchedAt: (jwksUri) => keysFetchedAt.get(jwksUri),

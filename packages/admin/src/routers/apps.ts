@@ -196,6 +196,7 @@ export const appsRouter = router({
     const previous = await load(ctx, input.name)
     await ctx.deps.store.apps.delete(input.name)
     ctx.deps.onAppChanged?.(input.name, previous)
+    if (previous.kind === 'oidc') ctx.deps.forgetKeys?.(previous.jwksUri)
     return { deleted: true as const }
   }),
 
@@ -250,6 +251,9 @@ export const appsRouter = router({
     const found = await ctx.deps.discover(previous.issuer, previous.clientId)
     const app: AppRecord = { ...previous, jwksUri: found.jwksUri, updatedAt: ctx.now() }
     await save(ctx, app, previous)
+    // The operator asks for the issuer's keys again too, not only its metadata.
+    ctx.deps.forgetKeys?.(previous.jwksUri)
+    if (app.jwksUri !== previous.jwksUri) ctx.deps.forgetKeys?.(app.jwksUri)
     return publicApp(app)
   }),
 })
