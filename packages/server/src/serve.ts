@@ -39,9 +39,12 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
   if (isGatewayWorker()) answerMetricsRequests()
   const store = await openStore(config)
   const admin = await resolveAdminToken(store, config.adminToken)
+  // A start that fails after generating the admin token still shows it: it is not generated again.
+  const showGeneratedToken = () => admin.generated && printGeneratedToken(admin.generated)
   let plugin: RevokerPlugin | undefined
   if (config.revoker) {
     plugin = await loadRevokerPlugin(config.revoker, { config, logger, store }).catch(async (err) => {
+      showGeneratedToken()
       await store.close()
       throw err
     })
@@ -82,6 +85,7 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
   const started = await Promise.allSettled(listeners.map((listener) => listener.ready))
   const failed = started.find((result) => result.status === 'rejected')
   if (failed) {
+    showGeneratedToken()
     // allSettled: closing the one that never listened fails, and changes nothing.
     await Promise.allSettled(listeners.map((listener) => listener.server.close()))
     await gateway.close()
@@ -173,13 +177,17 @@ function listen(app: H3, port: number, hostname: string, variable: string) {
 export function printBanner(url: string, config: Config, generatedToken: string | undefined, extra: string[] = []) {
   const lines = [`Backchannel listening on ${url}`, `storage: ${describeStorage(config)}`, ...extra]
   if (config.revoker) lines.push(`sessions ended by the revoker plugin ${config.revoker}`)
-  if (generatedToken) {
-    lines.push(
-      '',
-      'Generated the admin token. It is shown this once and kept only as a hash; store it now:',
-      `  BACKCHANNEL_ADMIN_TOKEN=${generatedToken}`,
-      '',
-    )
-  }
+  process.stderr.write(`${lines.join('\n')}\n`)
+  if (generatedToken) printGeneratedToken(generatedToken)
+}
+
+/** Shows a generated admin token on stderr, this once (it is kept only as a hash). */
+export function printGeneratedToken(token: string): void {
+  const lines = [
+    '',
+    'Generated the admin token. It is shown this once and kept only as a hash; store it now:',
+    `  BACKCHANNEL_ADMIN_TOKEN=${token}`,
+    '',
+  ]
   process.stderr.write(`${lines.join('\n')}\n`)
 }

@@ -11,7 +11,7 @@ import { resolveAdminToken } from './admin-token.js'
 import type { Config } from './config.js'
 import { createLogger } from './logger.js'
 import { METRICS_REQUEST } from './metrics.js'
-import { managementLine, printBanner, WORKER_LISTENING } from './serve.js'
+import { managementLine, printBanner, printGeneratedToken, WORKER_LISTENING } from './serve.js'
 import { openStore } from './storage.js'
 
 /** A worker that dies sooner than this after starting died quickly: its replacement waits. */
@@ -83,6 +83,7 @@ export async function runPrimary(config: Config): Promise<void> {
     if (url === undefined) {
       // It could not start (it said why on stderr): another would fail the same way.
       logger.error({ worker: worker.process.pid, code, signal }, 'a worker failed to start')
+      if (admin.generated) printGeneratedToken(admin.generated)
       return stop(1)
     }
     quickDeaths = lived < QUICK_DEATH_MS ? quickDeaths + 1 : 0

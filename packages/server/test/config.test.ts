@@ -212,4 +212,25 @@ describe('backchannel serve on a port in use', () => {
       taken.close()
     }
   })
+
+  it('still shows an admin token it generated before failing: the next start will not generate one', async () => {
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    const port = (taken.address() as AddressInfo).port
+    try {
+      for (const workers of ['1', '2']) {
+        const storage = `fs://${mkdtempSync(join(tmpdir(), 'bc-token-'))}`
+        const env = { BACKCHANNEL_STORAGE: storage, BACKCHANNEL_ADMIN_TOKEN: '', HOST: '127.0.0.1', PORT: String(port) }
+        const first = await runCli(['serve'], { ...env, BACKCHANNEL_WORKERS: workers })
+        expect(first.code).not.toBe(0)
+        expect(first.stderr).toContain('EADDRINUSE')
+        expect(first.stderr).toMatch(/BACKCHANNEL_ADMIN_TOKEN=bca_\S+/)
+        // The token is in the store now: a second start has none to show.
+        const second = await runCli(['serve'], { ...env, BACKCHANNEL_WORKERS: workers })
+        expect(second.stderr).not.toContain('BACKCHANNEL_ADMIN_TOKEN=')
+      }
+    } finally {
+      taken.close()
+    }
+  })
 })
