@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { appendFile, copyFile, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { appendFile, copyFile, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -127,6 +127,28 @@ describe('fs preset: the data folder', () => {
       expect(await second.audit.list({ app: 'billing' })).toHaveLength(3)
       await second.close()
       expect(await readdir(base)).not.toContain('journal')
+    })
+
+    it('converts it once when several processes start on it at the same moment', async () => {
+      const stores = await Promise.all(Array.from({ length: 4 }, () => open()))
+      for (const store of stores) expect(await store.status('billing', 'kept')).toEqual({ state: 'active' })
+      expect(await stores[0]?.audit.list({ app: 'billing' })).toHaveLength(3)
+      await Promise.all(stores.map((store) => store.close()))
+      expect((await readdir(base)).sort()).toEqual(['data.mdb', 'journal.converted', 'lock.mdb'])
+    })
+
+    it('refuses while a process of the earlier version still holds the folder, and converts once it is gone', async () => {
+      const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'])
+      await writeFile(join(base, 'lock'), `${holder.pid}\n`)
+      await expect(open()).rejects.toThrow(`still used by an earlier version of the gateway (process ${holder.pid}`)
+      expect(await readdir(base)).toContain('journal')
+      holder.kill()
+      await new Promise((resolve) => holder.once('exit', resolve))
+      const store = await open()
+      expect(await store.status('billing', 'kept')).toEqual({ state: 'active' })
+      await store.close()
+      // The stale lock went with the conversion.
+      expect((await readdir(base)).sort()).toEqual(['data.mdb', 'journal.converted', 'lock.mdb'])
     })
   })
 

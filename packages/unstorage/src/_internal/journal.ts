@@ -9,7 +9,7 @@
  * transaction turns into just the rename.
  */
 import { createReadStream } from 'node:fs'
-import { open, rename } from 'node:fs/promises'
+import { open, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { type Lmdb, writeSnapshot } from './lmdb-backend.js'
@@ -19,6 +19,7 @@ import { createLocalState, type Op } from './local-state.js'
 export async function convertJournal(base: string, db: Lmdb, now: () => number): Promise<boolean> {
   const path = join(base, 'journal')
   const state = createLocalState(now)
+  await refuseWhileInUse(base)
   if (!(await replay(path, state))) return false
   db.env.transactionSync(() => {
     if (db.meta.get('converted')) return
@@ -26,7 +27,11 @@ export async function convertJournal(base: string, db: Lmdb, now: () => number):
     db.meta.put('converted', true)
   })
   await db.env.flushed
-  await rename(path, `${path}.converted`)
+  // Another process starting on the folder at the same moment may have converted and renamed it.
+  await rename(path, `${path}.converted`).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err
+  })
+  await rm(join(base, 'lock'), { force: true }) // the earlier version's, left by a process gone
   const folder = await open(base, 'r')
   try {
     await folder.sync() // makes the rename durable
@@ -34,6 +39,26 @@ export async function convertJournal(base: string, db: Lmdb, now: () => number):
     await folder.close()
   }
   return true
+}
+
+/**
+ * Refuses while a process of the earlier version still runs on the folder (its `lock` names it):
+ * it would go on appending to a journal already converted, and those writes would be lost.
+ */
+async function refuseWhileInUse(base: string): Promise<void> {
+  const lock = join(base, 'lock')
+  const holder = Number.parseInt(await readFile(lock, 'utf8').catch(() => ''), 10)
+  // A lock naming this process is stale: left by a crash of a process with the same pid (PID 1 in a container).
+  if (!Number.isInteger(holder) || holder <= 0 || holder === process.pid) return
+  try {
+    process.kill(holder, 0)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return
+  }
+  throw new Error(
+    `${base} is still used by an earlier version of the gateway (process ${holder}, named in ${lock}): ` +
+      'stop it, then start again: its journal is converted then',
+  )
 }
 
 /** Applies every whole line of the file; `false` when there is no file. */
