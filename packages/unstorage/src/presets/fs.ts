@@ -2,8 +2,8 @@
  * `@backchannel/unstorage/fs`: the embedded default, an LMDB database in a folder (see
  * `_internal/lmdb-backend.ts`). The data stays on disk and in the operating system's page cache,
  * not on the JavaScript heap; every write is committed atomically and, by default, on the disk
- * before it is acknowledged; opening reads nothing back. Several processes of one host may share
- * the folder: claims are atomic across them.
+ * before it is acknowledged; opening reads nothing back. Several processes of one host (of one PID
+ * namespace: LMDB tells them apart by pid) may share the folder: claims are atomic across them.
  *
  * @example
  * ```ts
@@ -65,7 +65,7 @@ export async function fsStore(options: FsStoreOptions = {}): Promise<Backchannel
 
 /**
  * Reads the folder's master key, or makes one. Processes starting at once on a new folder (the
- * workers of `--workers`, two gateways on one volume) must all end up with the same key and never
+ * workers of `--workers`, two gateways on one host) must all end up with the same key and never
  * read a half-written file: the key is written and synced under a name of its own, then linked as
  * `master.key`, which fails if another process linked its key first (that one is then used).
  */
