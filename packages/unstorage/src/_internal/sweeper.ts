@@ -7,21 +7,33 @@ export interface Sweeper {
   stop(): Promise<void>
 }
 
-/** Runs `sweep` every `seconds`; a failed sweep (the store unreachable) is tried at the next one. */
+/**
+ * Runs `sweep` about every `seconds`; a failed sweep (the store unreachable) is tried at the next
+ * one. Each wait is drawn within ±25 % of `seconds`, so processes started together (the workers of
+ * `--workers` on one fs folder) do not all sweep the same data at the same moment.
+ */
 export function startSweeper(sweep: () => Promise<void>, seconds: number): Sweeper {
   let running: Promise<void> | undefined
-  const timer = setInterval(() => {
-    running ??= sweep()
-      .catch(() => {})
-      .finally(() => {
-        running = undefined
-      })
-  }, seconds * 1000)
-  // Workers' timers are numbers: nothing keeps an isolate alive, and there is nothing to unref.
-  ;(timer as { unref?: () => void }).unref?.()
+  let timer: ReturnType<typeof setTimeout>
+  const schedule = () => {
+    timer = setTimeout(
+      () => {
+        running ??= sweep()
+          .catch(() => {})
+          .finally(() => {
+            running = undefined
+          })
+        schedule()
+      },
+      seconds * 1000 * (0.75 + Math.random() / 2),
+    )
+    // Workers' timers are numbers: nothing keeps an isolate alive, and there is nothing to unref.
+    ;(timer as { unref?: () => void }).unref?.()
+  }
+  schedule()
   return {
     async stop() {
-      clearInterval(timer)
+      clearTimeout(timer)
       await running
     },
   }
