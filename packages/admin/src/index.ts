@@ -5,6 +5,7 @@
  */
 
 export type { AppHealth } from './_internal/app-health.js'
+export { isAppName } from './_internal/schemas.js'
 export { sameHash } from './_internal/credentials.js'
 export type { PublicSession } from './_internal/public-records.js'
 export type { AdminClient, AdminClientOptions } from './client.js'

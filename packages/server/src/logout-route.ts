@@ -11,6 +11,7 @@ import {
   processLogoutRequest,
   toResponse,
 } from '@backchannel/core'
+import { isAppName } from '@backchannel/admin'
 import type { AuditOutcome } from '@backchannel/unstorage'
 import type { Logger } from 'pino'
 import type { AuditRecorder } from './audit.js'
@@ -41,22 +42,30 @@ export interface Caller {
 export async function handleLogout(request: Request, rawApp: string, caller: Caller, deps: LogoutRouteDependencies) {
   const started = performance.now()
   const app = decodeSegment(rawApp)
-  const outcome =
-    app === undefined
-      ? failure('', new errors.InvalidRequest('the application name in the path is not valid percent-encoding'))
-      : await processLogoutRequest(request, app, deps.flow)
+  let outcome: LogoutOutcome
+  if (app === undefined) {
+    outcome = failure('', new errors.InvalidRequest('the application name in the path is not valid percent-encoding'))
+  } else if (!isAppName(app)) {
+    // A name the admin API would refuse: never looked up, cached, counted under, or echoed.
+    outcome = failure('', noAppHere())
+  } else {
+    outcome = await processLogoutRequest(request, app, deps.flow)
+  }
   if (outcome.status === 200 && !outcome.replayed && deps.relayed) await deps.relayed(outcome.app)
   return answer(outcome, started, caller, deps)
 }
 
 /** Answers a request to a path near the route (`/auth/logout/`, `/auth/logout/a/b`): no such application. */
 export function handleLogoutPath(caller: Caller, deps: LogoutRouteDependencies) {
-  const unknown = new errors.AppUnknown('no application is registered at this path: logouts go to /auth/logout/APP')
-  return answer(failure('', unknown), performance.now(), caller, deps)
+  return answer(failure('', noAppHere()), performance.now(), caller, deps)
 }
 
+const noAppHere = () =>
+  new errors.AppUnknown('no application is registered at this path: logouts go to /auth/logout/APP')
+
 function answer(outcome: LogoutOutcome, started: number, caller: Caller, deps: LogoutRouteDependencies) {
-  const retryAfter = countFailure(deps.limiter, outcome.status, caller.address, outcome.app)
+  // `app:` here, `stream:` on /ssf: the two routes' keys cannot meet. Unknown names all count as `app:`.
+  const retryAfter = countFailure(deps.limiter, outcome.status, caller.address, `app:${outcome.app}`)
   const throttled = retryAfter !== undefined
   if (throttled) outcome = failure(outcome.app, new errors.RateLimited(retryAfter, { cause: outcome.error }))
   const seconds = (performance.now() - started) / 1000
@@ -73,8 +82,9 @@ function record(
 ) {
   const { status, app, error, token, revoked, replayed } = outcome
   const code = error?.code ?? ''
-  // Unknown names would make the label set grow without bound.
-  const known = status !== 404 && status !== 429 && app !== ''
+  // Only registered applications are named (core leaves `app` empty until then): unknown names
+  // would make the label set grow without bound.
+  const known = status !== 429 && app !== ''
   deps.metrics.logouts.inc({ app: known ? app : '(other)', status: String(status), code })
   deps.metrics.latency.observe({ status: String(status) }, seconds)
   if (revoked) deps.metrics.revoked.inc({ app }, revoked)
