@@ -70,7 +70,10 @@ describe('the request', () => {
     const get = await processLogoutRequest(new Request('http://gw.test/auth/logout/ghost'), 'ghost', gw.deps)
     expect(get).toMatchObject({ status: 405, app: '' })
     // A registered application's refusals carry its name.
-    expect(await gw.post(await idp.sign(), { contentType: 'application/json' })).toMatchObject({ status: 400, app: 'app' })
+    expect(await gw.post(await idp.sign(), { contentType: 'application/json' })).toMatchObject({
+      status: 400,
+      app: 'app',
+    })
     expect(await gw.post('not-a-jws')).toMatchObject({ status: 400, app: 'app' })
   })
 })

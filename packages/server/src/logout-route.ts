@@ -3,6 +3,8 @@
  * the outcome (metrics, one log line, one audit record). Every status, the throttle's 429
  * included, comes from core's one table (`failure`, `toResponse`).
  */
+
+import { isAppName } from '@backchannel/admin'
 import {
   errors,
   failure,
@@ -11,7 +13,6 @@ import {
   processLogoutRequest,
   toResponse,
 } from '@backchannel/core'
-import { isAppName } from '@backchannel/admin'
 import type { AuditOutcome } from '@backchannel/unstorage'
 import type { Logger } from 'pino'
 import type { AuditRecorder } from './audit.js'
@@ -91,7 +92,7 @@ function record(
   if (code === 'ERR_STORE_UNAVAILABLE') deps.metrics.storeErrors.inc()
 
   const ms = Math.round(seconds * 10_000) / 10
-  const line = { requestId, app, status, code: code || undefined, revoked, replayed, ms }
+  const line = { requestId, app: app || undefined, status, code: code || undefined, revoked, replayed, ms }
   if (status === 200) deps.logger.info(line, 'logout')
   else if (status >= 500) deps.logger.error(Object.assign(line, { err: error?.cause ?? error }), 'logout failed')
   else deps.logger.warn(Object.assign(line, { reason: error?.message }), 'logout refused')

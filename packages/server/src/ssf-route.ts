@@ -3,6 +3,8 @@
  * throttles failures like the logout route, and records the outcome (metrics, one log line, an
  * audit record per application of the stream). Every status comes from core's one table.
  */
+
+import { isAppName } from '@backchannel/admin'
 import {
   errors,
   processSecurityEventRequest,
@@ -11,7 +13,6 @@ import {
   ssfFailure,
   ssfResponse,
 } from '@backchannel/core'
-import { isAppName } from '@backchannel/admin'
 import type { AuditOutcome } from '@backchannel/unstorage'
 import type { Logger } from 'pino'
 import type { AuditRecorder } from './audit.js'
@@ -91,7 +92,7 @@ export function recordSsfOutcome(
   })
   if (code === 'ERR_STORE_UNAVAILABLE') deps.metrics.storeErrors.inc()
 
-  const line = { requestId, stream, status, event, result, code, revoked, reason, jti: set?.jti }
+  const line = { requestId, stream: stream || undefined, status, event, result, code, revoked, reason, jti: set?.jti }
   if (status === 202) deps.logger.info(line, 'security event')
   else if (status >= 500)
     deps.logger.error(Object.assign(line, { err: error?.cause ?? error }), 'security event failed')
