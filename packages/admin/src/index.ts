@@ -7,6 +7,7 @@
 export type { AppHealth } from './_internal/app-health.js'
 export { sameHash } from './_internal/credentials.js'
 export type { PublicSession } from './_internal/public-records.js'
+export { isAppName } from './_internal/schemas.js'
 export type { AdminClient, AdminClientOptions } from './client.js'
 export { createAdminClient } from './client.js'
 export { handleAdminRequest } from './handler.js'

@@ -7,7 +7,7 @@
 import { base64url } from 'jose'
 import { concat } from './_internal/bytes.js'
 import { unrecorded } from './_internal/recorded.js'
-import { type AppRegistry, resolvePolicy } from './app.js'
+import { type AppConfig, type AppRegistry, resolvePolicy } from './app.js'
 import {
   AppUnknown,
   BackchannelError,
@@ -77,11 +77,20 @@ export const MAX_BODY_BYTES = 16 * 1024
  * ```
  */
 export async function processLogout(request: LogoutRequest, deps: LogoutFlowDependencies): Promise<LogoutOutcome> {
+  // Text a framework already decoded: its UTF-8 length is the nearest thing to its size.
+  if (overBodyLimit(request.body)) return failure('', tooLarge())
+  return processForm(request, deps)
+}
+
+/** The flow from a body whose size was checked: application, then token, then revocation. */
+async function processForm(request: LogoutRequest, deps: LogoutFlowDependencies): Promise<LogoutOutcome> {
   const { app: name } = request
+  let app: AppConfig | undefined
   try {
-    const logoutToken = readLogoutToken(request)
-    const app = await guardStore(deps.apps).get(name)
+    // The application first: until it is known, outcomes carry no name (metrics, audit).
+    app = await guardStore(deps.apps).get(name)
     if (!app) throw new AppUnknown(`no application is registered as ${JSON.stringify(name)}`)
+    const logoutToken = readLogoutToken(request)
 
     const now = deps.now?.() ?? Date.now() / 1000
     const token = await deps.verifier.verify(logoutToken, app, { now })
@@ -137,7 +146,7 @@ export async function processLogout(request: LogoutRequest, deps: LogoutFlowDepe
   } catch (err) {
     const error =
       err instanceof BackchannelError ? err : new InternalError('the logout could not be processed', { cause: err })
-    return failure(name, error)
+    return failure(app ? name : '', error)
   }
 }
 
@@ -174,8 +183,9 @@ export function createLogoutHandler(options: LogoutHandlerOptions): (request: Re
 /**
  * {@link processLogout} for a web `Request`, returning the outcome rather than a `Response`: the
  * entry point for a fetch-style route that acts on the outcome before answering (throttles,
- * records, or rewrites it, as `@backchannel/server` does). It also answers 405 to other methods
- * and 413 to bodies over {@link MAX_BODY_BYTES} (read without buffering more than that).
+ * records, or rewrites it, as `@backchannel/server` does). It also answers 405 to other methods,
+ * 413 to bodies over {@link MAX_BODY_BYTES} (counted in bytes as they arrive, without buffering
+ * more than that), and 400 to a body that could not be read (the client went away).
  *
  * @example
  * ```ts
@@ -189,16 +199,38 @@ export async function processLogoutRequest(
   app: string,
   deps: LogoutFlowDependencies,
 ): Promise<LogoutOutcome> {
-  if (request.method !== 'POST') return failure(app, new MethodNotAllowed(`${request.method} is not allowed: use POST`))
-  const body = await readBody(request, MAX_BODY_BYTES)
-  if (body === undefined) {
-    return failure(app, new RequestTooLarge(`the request body is larger than ${MAX_BODY_BYTES} bytes`))
+  // Refused before the application is looked up: these outcomes name none (see LogoutOutcome.app).
+  if (request.method !== 'POST') return failure('', new MethodNotAllowed(`${request.method} is not allowed: use POST`))
+  let body: string | undefined
+  try {
+    body = await readBody(request, MAX_BODY_BYTES)
+  } catch (err) {
+    return failure('', err as InvalidRequest)
   }
-  return processLogout({ app, body, contentType: request.headers.get('content-type') }, deps)
+  if (body === undefined) return failure('', tooLarge())
+  return processForm({ app, body, contentType: request.headers.get('content-type') }, deps)
 }
 
-/** Reads a body as text, or `undefined` once it exceeds `maxBytes` (without buffering the rest). */
+/**
+ * Reads a body as text, or `undefined` once it exceeds `maxBytes` (counted in bytes before
+ * decoding, without buffering the rest).
+ * @throws {InvalidRequest} when the body could not be read (the client aborted it).
+ *
+ * @example
+ * ```ts
+ * const body = await readBody(request, 64 * 1024)
+ * if (body === undefined) return new Response(null, { status: 413 })
+ * ```
+ */
 export async function readBody(request: Request, maxBytes: number): Promise<string | undefined> {
+  try {
+    return await readBodyText(request, maxBytes)
+  } catch (err) {
+    throw new InvalidRequest('the body could not be read', { cause: err })
+  }
+}
+
+async function readBodyText(request: Request, maxBytes: number): Promise<string | undefined> {
   const declared = request.headers.get('content-length')
   if (declared !== null) {
     // HTTP framing delivers exactly Content-Length bytes, so the header is the size: read it
@@ -224,14 +256,13 @@ function readLogoutToken({ body, contentType }: LogoutRequest): string {
   if (mediaType !== 'application/x-www-form-urlencoded') {
     throw new InvalidRequest('the body must be application/x-www-form-urlencoded')
   }
-  if (overBodyLimit(body)) {
-    throw new RequestTooLarge(`the request body is larger than ${MAX_BODY_BYTES} bytes`)
-  }
   const values = new URLSearchParams(body).getAll('logout_token')
   if (values.length > 1) throw new InvalidRequest('logout_token must appear exactly once')
   if (!values[0]) throw new InvalidRequest('logout_token is missing')
   return values[0]
 }
+
+const tooLarge = () => new RequestTooLarge(`the request body is larger than ${MAX_BODY_BYTES} bytes`)
 
 /** The store `jti`s are claimed in: `replay`, or else the revoker, which must then be one. */
 function replayStore({ replay, revoker }: LogoutFlowDependencies): ReplayStore {

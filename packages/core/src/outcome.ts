@@ -15,7 +15,11 @@ export interface LogoutOutcome {
   headers: Record<string, string>
   /** The JSON error body; `undefined` on success (an empty 200). */
   body?: LogoutErrorBody
-  /** The application name from the URL. */
+  /**
+   * The application the request reached, once it is found registered; `''` before that (a 405, a
+   * 413, an unreadable body, an unknown application, a store outage while looking it up), so that
+   * metrics and audit records keyed by it only ever name applications that exist.
+   */
   app: string
   /** What failed, for logs, metrics and audit; absent on success. */
   error?: BackchannelError

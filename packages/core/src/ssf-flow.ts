@@ -68,7 +68,11 @@ export interface SsfOutcome {
   headers: Record<string, string>
   /** RFC 8935 §2.4 error body; `undefined` when accepted (an empty 202). */
   body?: { err: SetErr; description: string }
-  /** The stream name from the URL. */
+  /**
+   * The stream the SET was for, once it is found registered; `''` before that (a 405, an unknown
+   * stream, a store outage while looking it up), so that metrics and audit records only ever name
+   * streams that exist.
+   */
   stream: string
   error?: BackchannelError
   /** The verified SET, once verification passed. */
@@ -117,7 +121,7 @@ export async function processSecurityEventRequest(
     body = await readBody(request, MAX_SET_BYTES)
     if (body === undefined) throw new RequestTooLarge(`the SET is larger than ${MAX_SET_BYTES} bytes`)
   } catch (err) {
-    return ssfFailure(name, coded(err))
+    return ssfFailure(stream ? name : '', coded(err))
   }
   return processSecurityEvent(body.trim(), stream, deps)
 }

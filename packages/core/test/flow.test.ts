@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import {
   createLogoutHandler,
   MAX_BODY_BYTES,
+  processLogoutRequest,
   type ReplayStore,
   type RevocationTarget,
   replayKey,
@@ -57,6 +58,23 @@ describe('the request', () => {
     const outcome = await gw.post(await idp.sign(), { app: 'nope' })
     expect(outcome).toMatchObject({ status: 404, body: { error: 'invalid_request' } })
     expect(codeOf(outcome)).toBe('ERR_APP_UNKNOWN')
+  })
+
+  it('names the application in the outcome only once it is found registered', async () => {
+    // Metrics and audit records are keyed by outcome.app: a made-up name must never reach them.
+    expect(await gw.post(await idp.sign(), { app: 'ghost' })).toMatchObject({ status: 404, app: '' })
+    // The application is looked up before the body is judged: an unknown one is 404 whatever the body.
+    const json = await gw.post(await idp.sign(), { app: 'ghost', contentType: 'application/json' })
+    expect(json).toMatchObject({ status: 404, app: '' })
+    expect(await gw.post('x'.repeat(MAX_BODY_BYTES + 1), { app: 'ghost' })).toMatchObject({ status: 413, app: '' })
+    const get = await processLogoutRequest(new Request('http://gw.test/auth/logout/ghost'), 'ghost', gw.deps)
+    expect(get).toMatchObject({ status: 405, app: '' })
+    // A registered application's refusals carry its name.
+    expect(await gw.post(await idp.sign(), { contentType: 'application/json' })).toMatchObject({
+      status: 400,
+      app: 'app',
+    })
+    expect(await gw.post('not-a-jws')).toMatchObject({ status: 400, app: 'app' })
   })
 })
 
@@ -294,6 +312,47 @@ describe('createLogoutHandler (Request → Response)', () => {
       duplex: 'half',
     } as RequestInit)
     expect((await handler()(req)).status).toBe(413)
+  })
+
+  it('answers 400 to a body that cannot be read (the client went away), in the status table', async () => {
+    const aborted = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('logout_token='))
+        controller.error(new Error('aborted'))
+      },
+    })
+    const req = new Request('http://gw.test/auth/logout/app', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: aborted,
+      duplex: 'half',
+    } as RequestInit)
+    const outcome = await processLogoutRequest(req, 'app', gw.deps)
+    expect(outcome).toMatchObject({ status: 400, headers: { 'cache-control': 'no-store' } })
+    expect(codeOf(outcome)).toBe('ERR_REQUEST_INVALID')
+    expect(outcome.body?.error_description).toBe('the body could not be read')
+  })
+
+  it('measures a body in bytes as sent: 16 KiB of invalid UTF-8 is a 400, not a 413', async () => {
+    // Decoding turns each invalid byte into U+FFFD, 3 bytes when encoded again.
+    const bytes = new Uint8Array(MAX_BODY_BYTES).fill(0xff)
+    bytes.set(new TextEncoder().encode('logout_token='))
+    const sized = new Request('http://gw.test/auth/logout/app', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(bytes.byteLength) },
+      body: bytes,
+    })
+    const streamed = new Request('http://gw.test/auth/logout/app', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new Blob([bytes]).stream(),
+      duplex: 'half',
+    } as RequestInit)
+    for (const req of [sized, streamed]) {
+      const outcome = await processLogoutRequest(req, 'app', gw.deps)
+      expect(outcome.status).toBe(400)
+      expect(codeOf(outcome)).toBe('ERR_LOGOUT_TOKEN_MALFORMED')
+    }
   })
 
   it('answers JSON errors that name the rule and never echo the token', async () => {

@@ -66,3 +66,47 @@ export function createClientAddress(
     return direct
   }
 }
+
+/**
+ * The key a client's failures are counted under: an IPv6 address by its /64 (a host is usually
+ * given a whole /64, so counting single addresses would let it rotate past the limit), an
+ * IPv4-mapped IPv6 address (`::ffff:192.0.2.7`, a dual-stack socket) as its IPv4 address, and
+ * anything else as it is.
+ *
+ * @example
+ * ```ts
+ * addressKey('2001:db8:1:2:aaaa::1') // '2001:db8:1:2::/64'
+ * addressKey('::ffff:192.0.2.7') // '192.0.2.7'
+ * addressKey('192.0.2.7') // '192.0.2.7'
+ * ```
+ */
+export function addressKey(address: string): string {
+  const plain = address.replace(/%.*$/, '') // a zone index (`fe80::1%eth0`) names an interface, not a host
+  if (isIP(plain) !== 6) return address
+  const groups = ipv6Groups(plain)
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+    const [high = 0, low = 0] = groups.slice(6)
+    return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.')
+  }
+  return `${groups
+    .slice(0, 4)
+    .map((group) => group.toString(16))
+    .join(':')}::/64`
+}
+
+/** The eight 16-bit groups of a valid IPv6 address (`::` expanded, a dotted IPv4 tail as two groups). */
+function ipv6Groups(address: string): number[] {
+  const toGroups = (part: string) =>
+    part
+      .split(':')
+      .filter(Boolean)
+      .flatMap((group) => {
+        if (!group.includes('.')) return [Number.parseInt(group, 16)]
+        const [a = 0, b = 0, c = 0, d = 0] = group.split('.').map(Number)
+        return [(a << 8) | b, (c << 8) | d]
+      })
+  const [head = '', tail] = address.split('::')
+  const before = toGroups(head)
+  const after = tail === undefined ? [] : toGroups(tail)
+  return [...before, ...Array<number>(8 - before.length - after.length).fill(0), ...after]
+}

@@ -3,6 +3,8 @@
  * the outcome (metrics, one log line, one audit record). Every status, the throttle's 429
  * included, comes from core's one table (`failure`, `toResponse`).
  */
+
+import { isAppName } from '@backchannel/admin'
 import {
   errors,
   failure,
@@ -41,22 +43,30 @@ export interface Caller {
 export async function handleLogout(request: Request, rawApp: string, caller: Caller, deps: LogoutRouteDependencies) {
   const started = performance.now()
   const app = decodeSegment(rawApp)
-  const outcome =
-    app === undefined
-      ? failure('', new errors.InvalidRequest('the application name in the path is not valid percent-encoding'))
-      : await processLogoutRequest(request, app, deps.flow)
+  let outcome: LogoutOutcome
+  if (app === undefined) {
+    outcome = failure('', new errors.InvalidRequest('the application name in the path is not valid percent-encoding'))
+  } else if (!isAppName(app)) {
+    // A name the admin API would refuse: never looked up, cached, counted under, or echoed.
+    outcome = failure('', noAppHere())
+  } else {
+    outcome = await processLogoutRequest(request, app, deps.flow)
+  }
   if (outcome.status === 200 && !outcome.replayed && deps.relayed) await deps.relayed(outcome.app)
   return answer(outcome, started, caller, deps)
 }
 
 /** Answers a request to a path near the route (`/auth/logout/`, `/auth/logout/a/b`): no such application. */
 export function handleLogoutPath(caller: Caller, deps: LogoutRouteDependencies) {
-  const unknown = new errors.AppUnknown('no application is registered at this path: logouts go to /auth/logout/APP')
-  return answer(failure('', unknown), performance.now(), caller, deps)
+  return answer(failure('', noAppHere()), performance.now(), caller, deps)
 }
 
+const noAppHere = () =>
+  new errors.AppUnknown('no application is registered at this path: logouts go to /auth/logout/APP')
+
 function answer(outcome: LogoutOutcome, started: number, caller: Caller, deps: LogoutRouteDependencies) {
-  const retryAfter = countFailure(deps.limiter, outcome.status, caller.address, outcome.app)
+  // `app:` here, `stream:` on /ssf: the two routes' keys cannot meet. Unknown names all count as `app:`.
+  const retryAfter = countFailure(deps.limiter, outcome.status, caller.address, `app:${outcome.app}`)
   const throttled = retryAfter !== undefined
   if (throttled) outcome = failure(outcome.app, new errors.RateLimited(retryAfter, { cause: outcome.error }))
   const seconds = (performance.now() - started) / 1000
@@ -73,15 +83,16 @@ function record(
 ) {
   const { status, app, error, token, revoked, replayed } = outcome
   const code = error?.code ?? ''
-  // Unknown names would make the label set grow without bound.
-  const known = status !== 404 && status !== 429 && app !== ''
+  // Only registered applications are named (core leaves `app` empty until then): unknown names
+  // would make the label set grow without bound.
+  const known = status !== 429 && app !== ''
   deps.metrics.logouts.inc({ app: known ? app : '(other)', status: String(status), code })
   deps.metrics.latency.observe({ status: String(status) }, seconds)
   if (revoked) deps.metrics.revoked.inc({ app }, revoked)
   if (code === 'ERR_STORE_UNAVAILABLE') deps.metrics.storeErrors.inc()
 
   const ms = Math.round(seconds * 10_000) / 10
-  const line = { requestId, app, status, code: code || undefined, revoked, replayed, ms }
+  const line = { requestId, app: app || undefined, status, code: code || undefined, revoked, replayed, ms }
   if (status === 200) deps.logger.info(line, 'logout')
   else if (status >= 500) deps.logger.error(Object.assign(line, { err: error?.cause ?? error }), 'logout failed')
   else deps.logger.warn(Object.assign(line, { reason: error?.message }), 'logout refused')

@@ -3,12 +3,14 @@
  * is always verified first: a valid logout is answered 200 however many failures came before
  * it (an IdP's mass sign-out is never throttled); a failure past the limit is answered 429 with
  * Retry-After instead of 400, and is not written to the audit log (a flood of forged tokens
- * must not fill the storage). Counters are per instance, in fixed windows.
+ * must not fill the storage). Counters are per instance, in fixed windows. IPv6 clients are
+ * counted by their /64 ({@link addressKey}).
  */
+import { addressKey } from './client-address.js'
 
 /** Limits on failed logout requests, per client address and per application. */
 export interface FailureLimits {
-  /** Failures allowed per client address per window. Default 30. */
+  /** Failures allowed per client address (an IPv6 client: per /64) per window. Default 30. */
   perAddress?: number
   /** Failures allowed per application per window. Default 300. */
   perApp?: number
@@ -18,8 +20,11 @@ export interface FailureLimits {
 
 /** Counts failures in fixed windows. */
 export interface FailureLimiter {
-  /** Counts a failure; returns the seconds to wait when a limit is now exceeded. */
-  fail(address: string, app: string): number | undefined
+  /**
+   * Counts a failure against `address` and against `key` (what was asked for: `app:NAME`,
+   * `stream:NAME`, `/admin`); returns the seconds to wait when a limit is now exceeded.
+   */
+  fail(address: string, key: string): number | undefined
 }
 
 /** Builds a limiter; at most `maxKeys` counters are kept (the oldest is dropped). */
@@ -38,9 +43,9 @@ export function createFailureLimiter(limits: FailureLimits, now: () => number, m
     return counter.count > limit ? Math.max(1, Math.ceil(counter.resetAt - t)) : undefined
   }
   return {
-    fail(address, app) {
-      const byAddress = count(`a\n${address}`, limits.perAddress ?? 30)
-      const byApp = count(`p\n${app}`, limits.perApp ?? 300)
+    fail(address, key) {
+      const byAddress = count(`a\n${addressKey(address)}`, limits.perAddress ?? 30)
+      const byApp = count(`p\n${key}`, limits.perApp ?? 300)
       return byAddress === undefined ? byApp : Math.max(byAddress, byApp ?? 0)
     },
   }
@@ -56,7 +61,7 @@ const CLIENT_FAILURES = new Set([400, 401, 404, 405, 413])
  *
  * @example
  * ```ts
- * const retryAfter = countFailure(limiter, outcome.status, caller.address, outcome.app)
+ * const retryAfter = countFailure(limiter, outcome.status, caller.address, `app:${outcome.app}`)
  * if (retryAfter !== undefined) outcome = failure(outcome.app, new errors.RateLimited(retryAfter))
  * ```
  */

@@ -78,10 +78,10 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
   const management = config.managementAddress
   const listeners = management
     ? [
-        listen(gateway.listener('public'), config.port, config.host, 'PORT'),
+        listen(gateway.listener('public'), config.port, config.host, 'PORT', PUBLIC_TIMEOUTS),
         listen(gateway.listener('management'), management.port, management.host, 'BACKCHANNEL_MANAGEMENT_ADDRESS'),
       ]
-    : [listen(gateway.app, config.port, config.host, 'PORT')]
+    : [listen(gateway.app, config.port, config.host, 'PORT', PUBLIC_TIMEOUTS)]
   const started = await Promise.allSettled(listeners.map((listener) => listener.ready))
   const failed = started.find((result) => result.status === 'rejected')
   if (failed) {
@@ -138,6 +138,14 @@ export async function runServer(config: Config, { handleSignals = true } = {}): 
 /** The message a worker sends the primary once it listens (see workers.ts). */
 export const WORKER_LISTENING = 'backchannel:listening'
 
+/**
+ * Limits of the public listener, in milliseconds: a logout or a SET is at most 64 KiB, sent by a
+ * server, so a client still sending its headers after 10 s, or its request after 15 s, is holding
+ * a connection rather than using it (Node's defaults allow 60 s and 300 s). Node checks them every
+ * `connectionsCheckingInterval`.
+ */
+const PUBLIC_TIMEOUTS = { headersTimeout: 10_000, requestTimeout: 15_000, connectionsCheckingInterval: 1_000 }
+
 /** The banner's line for the management listener. */
 export const managementLine = (url: string) => `management (${MANAGEMENT_PATHS.join(', ')}) on ${url}`
 
@@ -145,14 +153,14 @@ export const managementLine = (url: string) => `management (${MANAGEMENT_PATHS.j
  * Starts one listener; `ready` rejects with a {@link ConfigError} naming `variable` when its port is
  * in use, and `url` is where to reach it once ready.
  */
-function listen(app: H3, port: number, hostname: string, variable: string) {
+function listen(app: H3, port: number, hostname: string, variable: string, timeouts = {}) {
   const server = serve(app, {
     port,
     hostname,
     silent: true,
     gracefulShutdown: false,
     // Not exclusive: under --workers, node:cluster shares the primary's one socket.
-    node: { exclusive: false },
+    node: { exclusive: false, ...timeouts },
   })
   const ready = server.ready().catch((err: NodeJS.ErrnoException) => {
     if (err?.code !== 'EADDRINUSE') throw err

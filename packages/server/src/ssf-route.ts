@@ -3,6 +3,8 @@
  * throttles failures like the logout route, and records the outcome (metrics, one log line, an
  * audit record per application of the stream). Every status comes from core's one table.
  */
+
+import { isAppName } from '@backchannel/admin'
 import {
   errors,
   processSecurityEventRequest,
@@ -34,25 +36,28 @@ export interface SsfRouteDependencies {
 /** Answers one request to `/ssf/:stream`; `rawStream` is the path segment, still percent-encoded. */
 export async function handleSsfPush(request: Request, rawStream: string, caller: Caller, deps: SsfRouteDependencies) {
   const name = decodeSegment(rawStream)
-  const outcome =
-    name === undefined
-      ? ssfFailure('', new errors.InvalidRequest('the stream name in the path is not valid percent-encoding'))
-      : await processSecurityEventRequest(request, name, deps.flow)
+  let outcome: SsfOutcome
+  if (name === undefined) {
+    outcome = ssfFailure('', new errors.InvalidRequest('the stream name in the path is not valid percent-encoding'))
+  } else if (!isAppName(name)) {
+    // Streams are named as applications are: any other name is never looked up, cached, counted under, or echoed.
+    outcome = ssfFailure('', noStreamHere())
+  } else {
+    outcome = await processSecurityEventRequest(request, name, deps.flow)
+  }
   return answer(outcome, caller, deps)
 }
 
 /** Answers a request to a path near the route (`/ssf`, `/ssf/`, `/ssf/a/b`): no such stream. */
 export function handleSsfPath(caller: Caller, deps: SsfRouteDependencies) {
-  return answer(
-    ssfFailure('', new errors.StreamUnknown('no stream is registered at this path: SETs go to /ssf/STREAM')),
-    caller,
-    deps,
-  )
+  return answer(ssfFailure('', noStreamHere()), caller, deps)
 }
 
+const noStreamHere = () => new errors.StreamUnknown('no stream is registered at this path: SETs go to /ssf/STREAM')
+
 function answer(outcome: SsfOutcome, caller: Caller, deps: SsfRouteDependencies) {
-  // Keyed like an application's failures, under a name no application can have.
-  const retryAfter = countFailure(deps.limiter, outcome.status, caller.address, `ssf\n${outcome.stream}`)
+  // `stream:` here, `app:` on the logout route: the two routes' keys cannot meet.
+  const retryAfter = countFailure(deps.limiter, outcome.status, caller.address, `stream:${outcome.stream}`)
   const throttled = retryAfter !== undefined
   if (throttled) {
     outcome = ssfFailure(outcome.stream, new errors.RateLimited(retryAfter, { cause: outcome.error }))
@@ -77,8 +82,9 @@ export function recordSsfOutcome(
   const code = error?.code
   const outcomeName: AuditOutcome | undefined =
     result ?? (status === 400 || status === 401 ? 'rejected' : status >= 500 ? 'failed' : undefined)
-  // Unknown names would make the label set grow without bound.
-  const known = status !== 404 && status !== 429 && stream !== ''
+  // Only registered streams are named (core leaves `stream` empty until then): unknown names
+  // would make the label set grow without bound.
+  const known = status !== 429 && stream !== ''
   deps.metrics.ssfEvents.inc({
     stream: known ? stream : '(other)',
     event: event ?? '',
@@ -86,7 +92,7 @@ export function recordSsfOutcome(
   })
   if (code === 'ERR_STORE_UNAVAILABLE') deps.metrics.storeErrors.inc()
 
-  const line = { requestId, stream, status, event, result, code, revoked, reason, jti: set?.jti }
+  const line = { requestId, stream: stream || undefined, status, event, result, code, revoked, reason, jti: set?.jti }
   if (status === 202) deps.logger.info(line, 'security event')
   else if (status >= 500)
     deps.logger.error(Object.assign(line, { err: error?.cause ?? error }), 'security event failed')

@@ -2,10 +2,27 @@
 import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS } from '@backchannel/core'
 import { z } from 'zod'
 
+const APP_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/
+
 /** The application name: the `:app` of `/auth/logout/:app`. */
 export const appName = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1–63 lowercase letters, digits or "-", not starting with "-"')
+  .regex(APP_NAME, 'must be 1–63 lowercase letters, digits or "-", not starting with "-"')
+
+/**
+ * Whether `name` is one the admin API accepts as an application or stream name: 1–63 lowercase
+ * letters, digits or `-`, not starting with `-`. A route refuses any other name before it is
+ * looked up, counted or cached.
+ *
+ * @example
+ * ```ts
+ * isAppName('wiki-prod') // true
+ * isAppName('Wiki') // false
+ * ```
+ */
+export function isAppName(name: string): boolean {
+  return APP_NAME.test(name)
+}
 
 export const algorithms = z.array(z.enum([...ASYMMETRIC_ALGORITHMS, ...HMAC_ALGORITHMS])).min(1)
 
