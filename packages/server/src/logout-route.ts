@@ -66,7 +66,7 @@ const noAppHere = () =>
 
 function answer(outcome: LogoutOutcome, started: number, caller: Caller, deps: LogoutRouteDependencies) {
   // `app:` here, `stream:` on /ssf: the two routes' keys cannot meet. Unknown names all count as `app:`.
-  const retryAfter = countFailure(deps.limiter, outcome.status, caller.address, `app:${outcome.app}`)
+  const retryAfter = countFailure(deps.limiter, outcome, caller.address, `app:${outcome.app}`)
   const throttled = retryAfter !== undefined
   if (throttled) outcome = failure(outcome.app, new errors.RateLimited(retryAfter, { cause: outcome.error }))
   const seconds = (performance.now() - started) / 1000

@@ -6,6 +6,7 @@
  * must not fill the storage). Counters are per instance, in fixed windows. IPv6 clients are
  * counted by their /64 ({@link addressKey}).
  */
+import { errors } from '@backchannel/core'
 import { addressKey } from './client-address.js'
 
 /** Limits on failed logout requests, per client address and per application. */
@@ -55,18 +56,26 @@ export function createFailureLimiter(limits: FailureLimits, now: () => number, m
 const CLIENT_FAILURES = new Set([400, 401, 404, 405, 413])
 
 /**
- * Counts an answer of `status` against `address` and `key` when it is a failure the client
- * caused, for the logout and the Shared Signals routes alike.
+ * Counts an answer against `address` and `key` when it is a failure the client caused, for the
+ * logout and the Shared Signals routes alike. A 503 for the issuer's keys counts too: a token
+ * naming an unknown key can bring it about (the key set not fetched again within its cooldown),
+ * and it would otherwise be a way round the limits.
  * @returns seconds to wait when that crossed a limit (answer 429 instead), else `undefined`.
  *
  * @example
  * ```ts
- * const retryAfter = countFailure(limiter, outcome.status, caller.address, `app:${outcome.app}`)
+ * const retryAfter = countFailure(limiter, outcome, caller.address, `app:${outcome.app}`)
  * if (retryAfter !== undefined) outcome = failure(outcome.app, new errors.RateLimited(retryAfter))
  * ```
  */
-export function countFailure(limiter: FailureLimiter, status: number, address: string, key: string) {
-  return CLIENT_FAILURES.has(status) ? limiter.fail(address, key) : undefined
+export function countFailure(
+  limiter: FailureLimiter,
+  outcome: { status: number; error?: { code: string } | undefined },
+  address: string,
+  key: string,
+) {
+  const caused = CLIENT_FAILURES.has(outcome.status) || outcome.error?.code === errors.KeysUnavailable.code
+  return caused ? limiter.fail(address, key) : undefined
 }
 
 /**

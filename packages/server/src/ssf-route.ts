@@ -57,7 +57,7 @@ const noStreamHere = () => new errors.StreamUnknown('no stream is registered at 
 
 function answer(outcome: SsfOutcome, caller: Caller, deps: SsfRouteDependencies) {
   // `stream:` here, `app:` on the logout route: the two routes' keys cannot meet.
-  const retryAfter = countFailure(deps.limiter, outcome.status, caller.address, `stream:${outcome.stream}`)
+  const retryAfter = countFailure(deps.limiter, outcome, caller.address, `stream:${outcome.stream}`)
   const throttled = retryAfter !== undefined
   if (throttled) {
     outcome = ssfFailure(outcome.stream, new errors.RateLimited(retryAfter, { cause: outcome.error }))

@@ -91,6 +91,19 @@ describe("the key set shared by an issuer's applications", () => {
     expect(provider.jwksFetches()).toBe(1)
   })
 
+  it('counts the 503s of unknown keys refused within the cooldown against the failure limits', async () => {
+    const { logout } = await setUp()
+    expect(await logout('k1')).toBe(200) // fetched: the cooldown holds for 30 s
+    // Tokens issued after that fetch naming a key not in it: asked to come back (503), since the
+    // key may be new; but so many from one client are throttled like any failure.
+    const statuses: number[] = []
+    for (let i = 0; i < 100 && !statuses.includes(429); i++) {
+      statuses.push(await logout(randomUUID(), stranger.privateKey, 'wiki', -1))
+    }
+    expect(statuses[0]).toBe(503)
+    expect(statuses.at(-1)).toBe(429)
+  })
+
   it('is fetched again after the operator rediscovers an app, and forgotten when one is deleted', async () => {
     const { provider, gw, logout } = await setUp()
     await gw.admin.apps.create.mutate({ name: 'docs', issuer: provider.issuer, clientId: 'docs' })

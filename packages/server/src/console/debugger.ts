@@ -4,6 +4,7 @@
  * act on a token, never here, so the token stays usable and nothing is stored or logged.
  * @module
  */
+import { isAppName } from '@backchannel/admin'
 import { BackchannelError, type LogoutVerifier, type SetVerifier } from '@backchannel/core'
 import type { GatewayStore } from '@backchannel/unstorage'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
@@ -26,8 +27,10 @@ export interface TokenCheck {
 
 /** A target as the form names it: `app:<name>` or `stream:<name>`. */
 export function parseTarget(target: string): { kind: 'app' | 'stream'; name: string } | undefined {
-  const match = /^(app|stream):([a-z0-9][a-z0-9-]{0,62})$/.exec(target)
-  return match ? { kind: match[1] as 'app' | 'stream', name: match[2] as string } : undefined
+  const match = /^(app|stream):(.*)$/.exec(target)
+  return match && isAppName(match[2] as string)
+    ? { kind: match[1] as 'app' | 'stream', name: match[2] as string }
+    : undefined
 }
 
 const pretty = (read: () => unknown) => {

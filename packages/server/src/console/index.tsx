@@ -7,7 +7,7 @@
  * (`http.ts`).
  * @module
  */
-import { type AdminDependencies, hashToken, sameHash } from '@backchannel/admin'
+import { type AdminDependencies, hashToken, isAppName, sameHash } from '@backchannel/admin'
 import { errorStatus, type LogoutVerifier, type SetVerifier } from '@backchannel/core'
 import type { GatewayStore } from '@backchannel/unstorage'
 import { TRPCError } from '@trpc/server'
@@ -159,7 +159,8 @@ export function createConsole(options: ConsoleOptions): Console {
     const owner = session.role === 'owner' ? session.app : undefined
     const home = owner === undefined ? '/admin/apps' : `/admin/apps/${owner}`
     if (pathname === '/admin' || pathname === '/admin/') return seeOther(home)
-    const match = /^\/admin\/apps\/([a-z0-9][a-z0-9-]{0,62})(\/[a-z-]+)?$/.exec(pathname)
+    const found = /^\/admin\/apps\/([^/]+)(\/[a-z-]+)?$/.exec(pathname)
+    const match = found && isAppName(found[1] as string) ? found : undefined
     const key = match ? `${method} /admin/apps/:name${match[2] ?? ''}` : `${method} ${pathname}`
     const route = ROUTES[key]
     if (!route) return notFound()
