@@ -185,17 +185,18 @@ function listen(app: H3, port: number, hostname: string, variable: string, timeo
 export function printBanner(url: string, config: Config, generatedToken: string | undefined, extra: string[] = []) {
   const lines = [`Backchannel listening on ${url}`, `storage: ${describeStorage(config)}`, ...extra]
   if (config.revoker) lines.push(`sessions ended by the revoker plugin ${config.revoker}`)
-  process.stderr.write(`${lines.join('\n')}\n`)
-  if (generatedToken) printGeneratedToken(generatedToken)
+  // One write: a reader that sees the first line sees the token too.
+  process.stderr.write(`${[...lines, ...(generatedToken ? tokenLines(generatedToken) : [])].join('\n')}\n`)
 }
 
 /** Shows a generated admin token on stderr, this once (it is kept only as a hash). */
 export function printGeneratedToken(token: string): void {
-  const lines = [
-    '',
-    'Generated the admin token. It is shown this once and kept only as a hash; store it now:',
-    `  BACKCHANNEL_ADMIN_TOKEN=${token}`,
-    '',
-  ]
-  process.stderr.write(`${lines.join('\n')}\n`)
+  process.stderr.write(`${tokenLines(token).join('\n')}\n`)
 }
+
+const tokenLines = (token: string) => [
+  '',
+  'Generated the admin token. It is shown this once and kept only as a hash; store it now:',
+  `  BACKCHANNEL_ADMIN_TOKEN=${token}`,
+  '',
+]
