@@ -47,8 +47,9 @@ export interface ExportOptions {
 /** Options of `BackchannelStore.importState`. */
 export interface ImportOptions {
   /**
-   * Import into a store that already holds applications, over what is there: nothing is deleted,
-   * a record in the dump replaces the one at its key. Default `false`: such a store is refused.
+   * Import into a store that already holds state, next to what is there: nothing is deleted or
+   * replaced (a record is written only where the store has none, so a logout made since the dump
+   * stays), claims and index members keep the later expiry. Default `false`: such a store is refused.
    */
   merge?: boolean
 }

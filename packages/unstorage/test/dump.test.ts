@@ -18,7 +18,7 @@ import { memoryStore } from '../src/presets/memory.js'
 import { mongodbStore } from '../src/presets/mongodb.js'
 import { postgresStore } from '../src/presets/postgres.js'
 import { redisStore } from '../src/presets/redis.js'
-import { entriesOf, exportLines, fillState, itRoundTrips, reading } from './dump-suite.js'
+import { entriesOf, exportLines, fillState, itMergesWithoutUndoing, itRoundTrips, reading } from './dump-suite.js'
 
 const masterKey = randomBytes(32)
 let n = 0
@@ -32,23 +32,41 @@ const openFs = async (key = masterKey) => {
   return fsStore({ base, masterKey: key })
 }
 
-describe('memory preset', () => itRoundTrips(() => memoryStore({ masterKey })))
-describe('fs preset', () => itRoundTrips(() => openFs()))
-describe('any unstorage driver (memory)', () =>
-  itRoundTrips(() => createStore({ storage: createStorage({ driver: memoryDriver() }), masterKey })))
-
+/** Every preset (against its real server), and how to open an empty store of it. */
 const redisUrl = inject('redisUrl')
-describe.skipIf(!redisUrl)('Redis preset', () =>
-  itRoundTrips(() => redisStore({ url: redisUrl as string, masterKey, base: `dump${Date.now()}_${++n}` })),
-)
 const postgresUrl = inject('postgresUrl')
-describe.skipIf(!postgresUrl)('PostgreSQL preset', () =>
-  itRoundTrips(() => postgresStore({ url: postgresUrl as string, masterKey, schema: `dump${++n}` })),
-)
-describe(`MongoDB preset (${inject('mongoKind')})`, () => {
-  const client = inject('mongoKind') === 'mongodb' ? {} : { serverMonitoringMode: 'poll' as const }
-  itRoundTrips(() => mongodbStore({ url: inject('mongoUrl'), masterKey, client, database: `dump${Date.now()}_${++n}` }))
-})
+const mongoClient = inject('mongoKind') === 'mongodb' ? {} : { serverMonitoringMode: 'poll' as const }
+const presets: [name: string, skip: boolean, open: () => Promise<BackchannelStore> | BackchannelStore][] = [
+  ['memory preset', false, () => memoryStore({ masterKey })],
+  ['fs preset', false, () => openFs()],
+  [
+    'any unstorage driver (memory)',
+    false,
+    () => createStore({ storage: createStorage({ driver: memoryDriver() }), masterKey }),
+  ],
+  [
+    'Redis preset',
+    !redisUrl,
+    () => redisStore({ url: redisUrl as string, masterKey, base: `dump${Date.now()}_${++n}` }),
+  ],
+  [
+    'PostgreSQL preset',
+    !postgresUrl,
+    () => postgresStore({ url: postgresUrl as string, masterKey, schema: `dump${++n}` }),
+  ],
+  [
+    `MongoDB preset (${inject('mongoKind')})`,
+    false,
+    () =>
+      mongodbStore({ url: inject('mongoUrl'), masterKey, client: mongoClient, database: `dump${Date.now()}_${++n}` }),
+  ],
+]
+for (const [name, skip, open] of presets) {
+  describe.skipIf(skip)(name, () => {
+    itRoundTrips(open)
+    itMergesWithoutUndoing(open)
+  })
+}
 
 describe('an import refuses, writing nothing', () => {
   /** A dump of a filled fs store, and an empty fs store to import it into. */

@@ -353,11 +353,13 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Back
       // One transaction per batch; expiries go in as given, `infinity` where there is none.
       await sql.begin(async (tx) => {
         if (records.length > 0) {
-          await tx`INSERT INTO ${t.records} (key, value, expires_at)
+          // A live record already there stays: it may be newer than the dump (a later logout).
+          await tx`INSERT INTO ${t.records} AS r (key, value, expires_at)
             SELECT k, v, coalesce(to_timestamp(u), 'infinity')
             FROM unnest(${records.map((e) => e.key)}::text[], ${records.map((e) => e.value)}::text[],
               ${records.map((e) => e.expiresAt)}::float8[]) AS w(k, v, u)
-            ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+            WHERE r.expires_at <= now()`
         }
         if (claims.length > 0) {
           await tx`INSERT INTO ${t.claims} AS c (key, until, expires_at)
