@@ -160,3 +160,30 @@ export function itMergesWithoutUndoing(open: () => Promise<BackchannelStore> | B
     }
   })
 }
+
+/**
+ * A dump that names a key twice (a Redis SCAN may return a key twice, and a dump of Redis then
+ * repeats its entries) imports, and reads back as the dump without the repeats.
+ */
+export function itTakesAKeyTwice(open: () => Promise<BackchannelStore> | BackchannelStore) {
+  it('imports a dump that holds some entries twice, as if once', async () => {
+    const source = await open()
+    const target = await open()
+    try {
+      await fillState(source)
+      const lines = await exportLines(source)
+      const entries = lines.slice(1, -1)
+      const twice = [
+        lines[0] as string,
+        ...entries,
+        ...entries,
+        JSON.stringify({ kind: 'end', entries: 2 * entries.length }),
+      ]
+      await target.importState(reading(twice))
+      expect(entriesOf(await exportLines(target))).toEqual(entriesOf(lines))
+    } finally {
+      await source.close()
+      await target.close()
+    }
+  })
+}

@@ -18,7 +18,15 @@ import { memoryStore } from '../src/presets/memory.js'
 import { mongodbStore } from '../src/presets/mongodb.js'
 import { postgresStore } from '../src/presets/postgres.js'
 import { redisStore } from '../src/presets/redis.js'
-import { entriesOf, exportLines, fillState, itMergesWithoutUndoing, itRoundTrips, reading } from './dump-suite.js'
+import {
+  entriesOf,
+  exportLines,
+  fillState,
+  itMergesWithoutUndoing,
+  itRoundTrips,
+  itTakesAKeyTwice,
+  reading,
+} from './dump-suite.js'
 
 const masterKey = randomBytes(32)
 let n = 0
@@ -65,6 +73,7 @@ for (const [name, skip, open] of presets) {
   describe.skipIf(skip)(name, () => {
     itRoundTrips(open)
     itMergesWithoutUndoing(open)
+    itTakesAKeyTwice(open)
   })
 }
 
