@@ -188,7 +188,7 @@ const importState = defineCommand({
   },
   args: {
     ...storage,
-    merge: { type: 'boolean', description: 'import into a store that already holds applications, over what is there' },
+    merge: { type: 'boolean', description: 'import into a store that already holds state, keeping what is there' },
   },
   async run({ args }) {
     if (process.stdin.isTTY) return fail('pipe a dump into it: backchannel import < dump.ndjson', 2)

@@ -38,6 +38,15 @@ export class ImportTargetNotEmpty extends BackchannelError {
   static override readonly code = 'ERR_IMPORT_TARGET_NOT_EMPTY'
 }
 
+/**
+ * An import that failed after it began writing: the target holds part of the dump. The message
+ * names the lines written; the cause is the store's error. Running the same import again with
+ * `merge` completes it.
+ */
+export class ImportIncomplete extends BackchannelError {
+  static override readonly code = 'ERR_IMPORT_INCOMPLETE'
+}
+
 /** Options of `BackchannelStore.exportState`. */
 export interface ExportOptions {
   /** The version of the program that exports, written in the header (e.g. the gateway's). */
@@ -119,6 +128,7 @@ export async function exportState(
  * Imports a dump: a first pass over `read()` checks every line, a second writes them in batches,
  * so that a bad line leaves the store untouched. Entries that expired since the export are skipped.
  * @throws {DumpInvalid} naming the first bad line. {@link DumpKeyMismatch}, {@link ImportTargetNotEmpty}.
+ *   {@link ImportIncomplete} when the store fails after writing began.
  */
 export async function importState(
   backend: StoreBackend,
@@ -137,20 +147,40 @@ export async function importState(
   let batch: DumpEntry[] = []
   let entries = 0
   let line = 0
+  // The last line of the batches written, and of the batch being gathered.
+  let written = 1
+  let last = 1
+  const flush = async () => {
+    try {
+      await load(batch)
+    } catch (err) {
+      throw incomplete(written, last, err)
+    }
+    entries += batch.length
+    written = last
+    batch = []
+  }
   for await (const text of read()) {
     if (++line === 1) continue
     const entry = JSON.parse(text) as DumpEntry | { kind: 'end' }
     if (entry.kind === 'end') break
     if (entry.kind !== 'log' && entry.expiresAt !== null && entry.expiresAt <= now()) continue
     batch.push(entry)
-    if (batch.length === BATCH) {
-      await load(batch)
-      entries += batch.length
-      batch = []
-    }
+    last = line
+    if (batch.length === BATCH) await flush()
   }
-  if (batch.length > 0) await load(batch)
-  return { entries: entries + batch.length }
+  if (batch.length > 0) await flush()
+  return { entries }
+}
+
+/** The error of a batch that failed, lines `written + 1` to `last`, after lines 2 to `written` went in. */
+function incomplete(written: number, last: number, cause: unknown): ImportIncomplete {
+  const failed = `${written + 1}–${last}`
+  const held =
+    written > 1
+      ? `the target now holds part of the dump (lines 2–${written} written, lines ${failed} perhaps in part)`
+      : `the target may now hold part of the dump (lines ${failed} perhaps in part)`
+  return new ImportIncomplete(`${held}: fix the cause, then run the same import with --merge`, { cause })
 }
 
 /** Checks the header, every entry and the end line; throws at the first bad one. */

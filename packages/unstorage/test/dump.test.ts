@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import postgres from 'postgres'
 import { createStorage } from 'unstorage'
 import memoryDriver from 'unstorage/drivers/memory'
 import { afterAll, describe, expect, inject, it } from 'vitest'
@@ -76,6 +77,47 @@ for (const [name, skip, open] of presets) {
     itTakesAKeyTwice(open)
   })
 }
+
+/** A dump of `count` live claims under `key`, as lines. */
+const claimsDump = (count: number, key = masterKey) => {
+  const until = Date.now() / 1000 + 3600
+  const header = { backchannel: 'dump', format: 1, key: keyFingerprint(key), exportedAt: Date.now() / 1000 }
+  const claims = Array.from({ length: count }, (_, i) =>
+    JSON.stringify({ kind: 'claim', key: `r:${i}`, expiresAt: until }),
+  )
+  return [JSON.stringify(header), ...claims, JSON.stringify({ kind: 'end', entries: count })]
+}
+
+describe.skipIf(!postgresUrl)('an import whose store fails midway (PostgreSQL)', () => {
+  it('says which lines the target holds and how to finish, keeping the cause', async () => {
+    const schema = `dump${++n}`
+    const store = await postgresStore({ url: postgresUrl as string, masterKey, schema })
+    const sql = postgres(postgresUrl as string, { onnotice: () => {} })
+    const lines = claimsDump(2500)
+    let pass = 0
+    // The schema goes away while the second batch is read (the first pass only checks).
+    const read = async function* () {
+      pass++
+      for (const [i, line] of lines.entries()) {
+        if (pass === 2 && i === 1500) await sql`DROP SCHEMA ${sql(schema)} CASCADE`
+        yield line
+      }
+    }
+    try {
+      const failed = store.importState(read)
+      await expect(failed).rejects.toMatchObject({
+        code: 'ERR_IMPORT_INCOMPLETE',
+        message:
+          'the target now holds part of the dump (lines 2–1001 written, lines 1002–2001 perhaps in part): ' +
+          'fix the cause, then run the same import with --merge',
+        cause: expect.objectContaining({ message: expect.stringContaining('does not exist') }),
+      })
+    } finally {
+      await sql.end()
+      await store.close()
+    }
+  })
+})
 
 describe('an import refuses, writing nothing', () => {
   /** A dump of a filled fs store, and an empty fs store to import it into. */
