@@ -142,13 +142,20 @@ async function openConfiguredStore(args: { storage?: string; config?: string }, 
   if (config.storage.kind === 'memory') {
     return fail('memory:// holds nothing outside a running gateway: name the storage with --storage', 2)
   }
-  if (
-    importing &&
-    config.storage.kind === 'fs' &&
-    !config.masterKey &&
-    !existsSync(join(config.storage.path, 'master.key'))
-  ) {
-    return fail(`${describeStorage(config)} has no master.key yet: set BACKCHANNEL_MASTER_KEY to the dump's key`, 2)
+  if (importing && config.storage.kind === 'fs') {
+    const keyFile = join(config.storage.path, 'master.key')
+    const folderKey = existsSync(keyFile) ? Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'base64url') : undefined
+    if (!config.masterKey && !folderKey) {
+      return fail(`${describeStorage(config)} has no master.key yet: set BACKCHANNEL_MASTER_KEY to the dump's key`, 2)
+    }
+    // The folder's data (a signing key made at a gateway's start) is sealed under its own key.
+    if (config.masterKey && folderKey && !folderKey.equals(config.masterKey)) {
+      return fail(
+        `BACKCHANNEL_MASTER_KEY is not the key in ${keyFile}, which this folder's secrets are sealed under: ` +
+          'import with that key (unset BACKCHANNEL_MASTER_KEY), or into another folder',
+        2,
+      )
+    }
   }
   const where = describeStorage(config)
   const store = await openStore(config).catch((err: Error) => fail(`cannot open ${where}: ${reason(err)}`))

@@ -4,7 +4,7 @@
  * first; and what an import refuses, writing nothing.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
@@ -155,6 +155,18 @@ describe.skipIf(!redisUrl || !postgresUrl)('moving a gateway fs → Redis → Po
     const refused = await runCli(['import'], { BACKCHANNEL_STORAGE: `fs://${fresh}` }, first)
     expect(refused).toMatchObject({ code: 2, stderr: expect.stringContaining('set BACKCHANNEL_MASTER_KEY') })
     await expect(readFile(join(fresh, 'master.key'))).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
+  it('refuses an fs folder whose master.key is not BACKCHANNEL_MASTER_KEY, naming both, writing nothing', async () => {
+    const other = await folder()
+    await writeFile(join(other, 'master.key'), `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 })
+    const env = { BACKCHANNEL_STORAGE: `fs://${other}`, BACKCHANNEL_MASTER_KEY: masterKey }
+    const refused = await runCli(['import'], env, first)
+    expect(refused).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining(`BACKCHANNEL_MASTER_KEY is not the key in ${join(other, 'master.key')}`),
+    })
+    await expect(readFile(join(other, 'data.mdb'))).rejects.toMatchObject({ code: 'ENOENT' })
   })
 
   it('refuses a damaged or cut-short dump, naming the line, writing nothing', async () => {

@@ -33,7 +33,7 @@ export class DumpKeyMismatch extends BackchannelError {
   static override readonly code = 'ERR_DUMP_KEY_MISMATCH'
 }
 
-/** An import into a store that already holds applications, without `merge`. */
+/** An import, without `merge`, into a store that holds anything (e.g. what a gateway wrote at its start). */
 export class ImportTargetNotEmpty extends BackchannelError {
   static override readonly code = 'ERR_IMPORT_TARGET_NOT_EMPTY'
 }
@@ -137,12 +137,16 @@ export async function importState(
   read: () => AsyncIterable<string>,
   options: ImportOptions = {},
 ): Promise<DumpSummary> {
-  const { load } = dumpOf(backend)
+  const { dump, load } = dumpOf(backend)
   await validate(read(), masterKey)
-  if (!options.merge && (await backend.storage.getKeys('app:')).length > 0) {
-    throw new ImportTargetNotEmpty(
-      'the target store already holds applications: import into an empty one, or merge into it (--merge)',
-    )
+  if (!options.merge) {
+    const held = await heldKinds(dump(now()))
+    if (held) {
+      throw new ImportTargetNotEmpty(
+        `the target store already holds ${held} (a gateway has used it): import into an empty one, ` +
+          'or merge into it (--merge), which keeps what is there',
+      )
+    }
   }
   let batch: DumpEntry[] = []
   let entries = 0
@@ -181,6 +185,40 @@ function incomplete(written: number, last: number, cause: unknown): ImportIncomp
       ? `the target now holds part of the dump (lines 2–${written} written, lines ${failed} perhaps in part)`
       : `the target may now hold part of the dump (lines ${failed} perhaps in part)`
   return new ImportIncomplete(`${held}: fix the cause, then run the same import with --merge`, { cause })
+}
+
+/** What a gateway keeps, by key form (`_internal/keys.ts`), in the order an import names them. */
+const KINDS: [name: string, form: RegExp][] = [
+  ['applications', /^(app:|apps$|app-name[:\n]|k:)/],
+  ['signing keys', /^(gk:|signing-keys$)/],
+  ['settings', /^set:/],
+  ['streams', /^stream(s$|:|-)/],
+  ['sessions', /^a:[^:]+:(s|i[sue]):/],
+  ['revocation markers', /^a:[^:]+:[tw]:/],
+  ['relay deliveries', /^(a:[^:]+:o:|relay-pending$|log:relay:)/],
+  ['console sessions', /^cs:/],
+  ['audit entries', /^log:/],
+]
+
+/** Entries of the target looked at to name what it holds: enough to see what a started gateway wrote. */
+const LOOKED_AT = 1000
+
+/**
+ * What the store whose dump this is holds, named by kind from its first {@link LOOKED_AT} entries
+ * (e.g. `signing keys and settings`), or `undefined` when it holds nothing.
+ */
+async function heldKinds(entries: AsyncIterable<DumpEntry>): Promise<string | undefined> {
+  const found = new Set<string>()
+  let seen = 0
+  for await (const entry of entries) {
+    const key = entry.kind === 'member' ? entry.set : entry.kind === 'log' ? entry.log : entry.key
+    found.add(KINDS.find(([, form]) => form.test(key))?.[0] ?? (entry.kind === 'claim' ? 'claims' : 'other records'))
+    if (++seen === LOOKED_AT) break
+  }
+  if (found.size === 0) return undefined
+  const names = [...KINDS.map(([name]) => name), 'claims', 'other records'].filter((name) => found.has(name))
+  const listed = names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`
+  return seen === LOOKED_AT ? `${listed}, among others` : listed
 }
 
 /** Checks the header, every entry and the end line; throws at the first bad one. */

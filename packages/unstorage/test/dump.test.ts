@@ -197,6 +197,20 @@ describe('an import refuses, writing nothing', () => {
     expect((await target.apps.list()).map((a) => a.name).sort()).toEqual(['billing', 'local', 'wiki'])
     await target.close()
   })
+
+  it('a target a gateway has started on (its signing key, the admin token), naming what it holds', async () => {
+    const { lines, target } = await setUp()
+    const own = await target.keys.ensure()
+    await target.settings.setIfAbsent('admin-token', 'hash-of-this-gateway-s-token')
+    await expect(target.importState(reading(lines))).rejects.toMatchObject({
+      code: 'ERR_IMPORT_TARGET_NOT_EMPTY',
+      message:
+        'the target store already holds signing keys, settings and claims (a gateway has used it): ' +
+        'import into an empty one, or merge into it (--merge), which keeps what is there',
+    })
+    expect(await target.keys.list()).toEqual(own)
+    await target.close()
+  })
 })
 
 it('fingerprints a master key without revealing it: one key, one fingerprint', () => {
