@@ -128,7 +128,7 @@ const token = defineCommand({
 
 /**
  * The store `serve` would open, from the same environment, config file and `--storage`; exits 2 when
- * misconfigured. An import into an fs folder that has no key yet needs BACKCHANNEL_MASTER_KEY:
+ * misconfigured, or when an export names an fs folder that holds no database. An import into an fs folder that has no key yet needs BACKCHANNEL_MASTER_KEY:
  * the folder would otherwise generate a key of its own, which no dump was made with.
  */
 async function openConfiguredStore(args: { storage?: string; config?: string }, importing = false) {
@@ -141,6 +141,11 @@ async function openConfiguredStore(args: { storage?: string; config?: string }, 
   }
   if (config.storage.kind === 'memory') {
     return fail('memory:// holds nothing outside a running gateway: name the storage with --storage', 2)
+  }
+  // Opening a folder creates it, a key and a database: a mistyped path would export nothing, exit 0.
+  const { storage } = config
+  if (!importing && storage.kind === 'fs' && !['data.mdb', 'journal'].some((f) => existsSync(join(storage.path, f)))) {
+    return fail(`${describeStorage(config)} holds no Backchannel database (no data.mdb): check the path`, 2)
   }
   if (importing && config.storage.kind === 'fs') {
     const keyFile = join(config.storage.path, 'master.key')

@@ -169,6 +169,20 @@ describe.skipIf(!redisUrl || !postgresUrl)('moving a gateway fs → Redis → Po
     await expect(readFile(join(other, 'data.mdb'))).rejects.toMatchObject({ code: 'ENOENT' })
   })
 
+  it('refuses to export an fs folder that holds no database, creating nothing', async () => {
+    const mistyped = join(await folder(), 'mistyped', 'path')
+    const refused = await runCli(['export', '--storage', `fs://${mistyped}`], { BACKCHANNEL_MASTER_KEY: masterKey })
+    expect(refused).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringContaining('holds no Backchannel database'),
+    })
+    await expect(readFile(join(mistyped, 'master.key'))).rejects.toMatchObject({ code: 'ENOENT' })
+    const empty = await folder()
+    expect((await runCli(['export', '--storage', `fs://${empty}`], {})).code).toBe(2)
+    await expect(readFile(join(empty, 'master.key'))).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
   it('refuses a damaged or cut-short dump, naming the line, writing nothing', async () => {
     const env = { BACKCHANNEL_STORAGE: `fs://${await folder()}`, BACKCHANNEL_MASTER_KEY: masterKey }
     const lines = first.trim().split('\n')
