@@ -187,6 +187,7 @@ const exportState = defineCommand({
       const { entries } = await exportTo(store, process.stdout)
       process.stderr.write(`backchannel: exported ${entries} entries from ${where}\n`)
     } catch (err) {
+      if (err instanceof DumpKeyMismatch) fail(`export refused: ${reason(err)}`, 2)
       fail(`export failed: ${reason(err as Error)}`)
     }
     await store.close()

@@ -15,6 +15,7 @@
  */
 import { createHmac, hkdfSync } from 'node:crypto'
 import { BackchannelError } from '@backchannel/core'
+import { SecretUnreadable } from './_internal/seal.js'
 import type { DumpEntry, StoreBackend } from './backend.js'
 
 /** The dump format this code writes and reads. */
@@ -28,7 +29,7 @@ export class DumpInvalid extends BackchannelError {
   static override readonly code = 'ERR_DUMP_INVALID'
 }
 
-/** A dump made under another master key: its sealed secrets could not be opened here. */
+/** A dump made under another master key, or an export under a key that does not open the store's secrets. */
 export class DumpKeyMismatch extends BackchannelError {
   static override readonly code = 'ERR_DUMP_KEY_MISMATCH'
 }
@@ -96,6 +97,24 @@ export function keyFingerprint(masterKey: Uint8Array): string {
 const dumpOf = (backend: StoreBackend) => {
   if (!backend.dump || !backend.load) throw new TypeError('this store backend cannot export or import its state')
   return { dump: backend.dump.bind(backend), load: backend.load.bind(backend) }
+}
+
+/**
+ * Runs `readers`, which open sealed secrets (signing keys, application secrets), before an export:
+ * its secrets are copied sealed, so under a key that cannot open them the dump would be useless.
+ * @throws {DumpKeyMismatch} when the master key does not open one of them.
+ */
+export async function checkSecretsOpen(readers: (() => Promise<unknown>)[]): Promise<void> {
+  try {
+    for (const read of readers) await read()
+  } catch (err) {
+    if (!(err instanceof SecretUnreadable)) throw err
+    throw new DumpKeyMismatch(
+      "BACKCHANNEL_MASTER_KEY does not open this store's secrets: export with the key they were sealed with " +
+        "(on fs, unset it to use the folder's master.key)",
+      { cause: err },
+    )
+  }
 }
 
 /** Writes the dump's lines (each without its newline) to `write`, which may wait. */

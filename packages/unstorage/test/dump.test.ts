@@ -119,6 +119,22 @@ describe.skipIf(!postgresUrl)('an import whose store fails midway (PostgreSQL)',
   })
 })
 
+it("refuses to export under a master key that does not open the store's secrets, writing nothing", async () => {
+  const base = await mkdtemp(join(tmpdir(), 'backchannel-dump-'))
+  folders.push(base)
+  const store = await fsStore({ base, masterKey })
+  await fillState(store)
+  await store.close()
+  const other = await fsStore({ base, masterKey: randomBytes(32) })
+  const lines: string[] = []
+  await expect(other.exportState((line) => lines.push(line))).rejects.toMatchObject({
+    code: 'ERR_DUMP_KEY_MISMATCH',
+    message: expect.stringMatching(/^BACKCHANNEL_MASTER_KEY does not open this store's secrets: /),
+  })
+  expect(lines).toEqual([])
+  await other.close()
+})
+
 describe('an import refuses, writing nothing', () => {
   /** A dump of a filled fs store, and an empty fs store to import it into. */
   const setUp = async () => {
