@@ -15,6 +15,7 @@
  */
 import { createHmac, hkdfSync } from 'node:crypto'
 import { BackchannelError } from '@backchannel/core'
+import { keyKind } from './_internal/keys.js'
 import { SecretUnreadable } from './_internal/seal.js'
 import type { DumpEntry, StoreBackend } from './backend.js'
 
@@ -258,7 +259,7 @@ async function validate(lines: AsyncIterable<string>, masterKey: Uint8Array): Pr
       checkHeader(value, masterKey, bad)
       continue
     }
-    const problem = entryProblem(value)
+    const problem = entryProblem(value) ?? kindProblem(value as DumpEntry)
     if (problem === 'end') {
       const { entries } = value as { entries: unknown }
       if (entries !== line - 2) throw bad(`says ${String(entries)} entries, but ${line - 2} precede it`)
@@ -297,6 +298,19 @@ const isJson = (v: unknown): boolean => {
   } catch {
     return false
   }
+}
+
+/** What {@link keyKind} calls each kind of entry's key. */
+const KEY_KINDS = { record: 'record', member: 'set', claim: 'claim', log: 'log' } as const
+
+/**
+ * Why an entry's key does not fit its kind (Redis tells a key's kind by its form alone: a record
+ * at a claim's key would be read back as a claim), or `undefined` when it fits.
+ */
+function kindProblem(entry: DumpEntry): string | undefined {
+  const key = entry.kind === 'member' ? entry.set : entry.kind === 'log' ? entry.log : entry.key
+  const kind = keyKind(key)
+  return kind === KEY_KINDS[entry.kind] ? undefined : `is a ${entry.kind} at ${JSON.stringify(key)}, a ${kind}'s key`
 }
 
 /** Why `value` is not an entry (`'end'` for the end line), or `undefined` when it is one. */

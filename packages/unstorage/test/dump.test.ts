@@ -170,6 +170,16 @@ describe('an import refuses, writing nothing', () => {
     const wrongShape = [...lines]
     wrongShape[3] = JSON.stringify({ kind: 'record', key: 'k', value: 'not json', expiresAt: null })
     await expect(target.importState(reading(wrongShape))).rejects.toThrow('line 4 of the dump is not a valid record')
+    const wrongKind = [...lines]
+    wrongKind[2] = JSON.stringify({ kind: 'record', key: 'r:0123', value: '{}', expiresAt: null })
+    await expect(target.importState(reading(wrongKind))).rejects.toMatchObject({
+      code: 'ERR_DUMP_INVALID',
+      message: `line 3 of the dump is a record at "r:0123", a claim's key`,
+    })
+    wrongKind[2] = JSON.stringify({ kind: 'member', set: 'app:0123', member: 'x', expiresAt: Date.now() / 1000 + 60 })
+    await expect(target.importState(reading(wrongKind))).rejects.toThrow(
+      `line 3 of the dump is a member at "app:0123", a record's key`,
+    )
     await expectEmpty(target)
   })
 
