@@ -22,6 +22,18 @@ import type { DumpEntry, StoreBackend } from './backend.js'
 /** The dump format this code writes and reads. */
 export const DUMP_FORMAT = 1
 
+/**
+ * The longest dump line an import reads, in bytes (UTF-8): far above any entry a gateway writes
+ * (a record holds one session, application or key), and low enough to hold in memory.
+ *
+ * @example
+ * ```ts
+ * import { MAX_LINE_BYTES } from '@backchannel/unstorage'
+ * Buffer.byteLength('{"kind":"end","entries":0}') <= MAX_LINE_BYTES // true
+ * ```
+ */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024
+
 /** Entries written to the target in one {@link StoreBackend.load}. */
 const BATCH = 1000
 
@@ -249,6 +261,7 @@ async function validate(lines: AsyncIterable<string>, masterKey: Uint8Array): Pr
     line++
     const bad = (why: string) => new DumpInvalid(`line ${line} of the dump ${why}`)
     if (ended !== undefined) throw bad('follows its end line')
+    if (Buffer.byteLength(text) > MAX_LINE_BYTES) throw bad('is longer than 16 MiB: it is no entry of a dump')
     let value: unknown
     try {
       value = JSON.parse(text)

@@ -16,6 +16,7 @@ export {
   ImportIncomplete,
   ImportTargetNotEmpty,
   keyFingerprint,
+  MAX_LINE_BYTES,
 } from './dump.js'
 export type {
   AppRecord,
