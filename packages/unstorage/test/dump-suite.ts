@@ -161,6 +161,27 @@ export function itMergesWithoutUndoing(open: () => Promise<BackchannelStore> | B
   })
 }
 
+/** A merge writes a record where the target's own has expired (but may not yet be swept away). */
+export function itMergesOverExpired(open: () => Promise<BackchannelStore> | BackchannelStore) {
+  it('merging writes a record where the one there has expired', async () => {
+    const source = await open()
+    const target = await open()
+    try {
+      const session = { app: 'wiki', iss: 'https://id.example.com', sessionId: 's9', sub: 'carol', sid: 'x9' }
+      await source.register(session)
+      const lines = await exportLines(source)
+      await target.register({ ...session, expiresAt: Date.now() / 1000 + 1 })
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+      expect((await target.status('wiki', 's9')).state).toBe('unknown')
+      await target.importState(reading(lines), { merge: true })
+      expect(await target.status('wiki', 's9')).toEqual({ state: 'active' })
+    } finally {
+      await source.close()
+      await target.close()
+    }
+  })
+}
+
 /**
  * A dump that names a key twice (a Redis SCAN may return a key twice, and a dump of Redis then
  * repeats its entries) imports, and reads back as the dump without the repeats.

@@ -23,6 +23,7 @@ import {
   entriesOf,
   exportLines,
   fillState,
+  itMergesOverExpired,
   itMergesWithoutUndoing,
   itRoundTrips,
   itTakesAKeyTwice,
@@ -75,6 +76,19 @@ for (const [name, skip, open] of presets) {
     itRoundTrips(open)
     itMergesWithoutUndoing(open)
     itTakesAKeyTwice(open)
+    itMergesOverExpired(open)
+    it('refuses to import into itself once full, having looked at the first entries only', async () => {
+      const store = await open()
+      try {
+        const lines = claimsDump(1500)
+        await store.importState(reading(lines))
+        await expect(store.importState(reading(lines))).rejects.toThrow(
+          /^the target store already holds claims, among others \(a gateway has used it\)/,
+        )
+      } finally {
+        await store.close()
+      }
+    })
   })
 }
 
