@@ -128,8 +128,9 @@ const token = defineCommand({
 
 /**
  * The store `serve` would open, from the same environment, config file and `--storage`; exits 2 when
- * misconfigured, or when an export names an fs folder that holds no database. An import into an fs folder that has no key yet needs BACKCHANNEL_MASTER_KEY:
- * the folder would otherwise generate a key of its own, which no dump was made with.
+ * misconfigured, or when an export names an fs folder that holds no database. An import into an
+ * fs folder that has no key yet needs BACKCHANNEL_MASTER_KEY: the folder would otherwise generate
+ * a key of its own, which no dump was made with; and one whose key is another is refused.
  */
 async function openConfiguredStore(args: { storage?: string; config?: string }, importing = false) {
   let config: ReturnType<typeof loadConfig>
@@ -142,13 +143,13 @@ async function openConfiguredStore(args: { storage?: string; config?: string }, 
   if (config.storage.kind === 'memory') {
     return fail('memory:// holds nothing outside a running gateway: name the storage with --storage', 2)
   }
+  const folder = config.storage.kind === 'fs' ? config.storage.path : undefined
   // Opening a folder creates it, a key and a database: a mistyped path would export nothing, exit 0.
-  const { storage } = config
-  if (!importing && storage.kind === 'fs' && !['data.mdb', 'journal'].some((f) => existsSync(join(storage.path, f)))) {
+  if (!importing && folder !== undefined && !['data.mdb', 'journal'].some((f) => existsSync(join(folder, f)))) {
     return fail(`${describeStorage(config)} holds no Backchannel database (no data.mdb): check the path`, 2)
   }
-  if (importing && config.storage.kind === 'fs') {
-    const keyFile = join(config.storage.path, 'master.key')
+  if (importing && folder !== undefined) {
+    const keyFile = join(folder, 'master.key')
     const folderKey = existsSync(keyFile) ? Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'base64url') : undefined
     if (!config.masterKey && !folderKey) {
       return fail(`${describeStorage(config)} has no master.key yet: set BACKCHANNEL_MASTER_KEY to the dump's key`, 2)

@@ -175,7 +175,7 @@ export async function importState(
     const held = await heldKinds(dump(now()))
     if (held) {
       throw new ImportTargetNotEmpty(
-        `the target store already holds ${held} (a gateway has used it): import into an empty one, ` +
+        `the target store already holds ${held}: import into an empty one, ` +
           'or merge into it (--merge), which keeps what is there',
       )
     }
@@ -243,7 +243,7 @@ async function heldKinds(entries: AsyncIterable<DumpEntry>): Promise<string | un
   const found = new Set<string>()
   let seen = 0
   for await (const entry of entries) {
-    const key = entry.kind === 'member' ? entry.set : entry.kind === 'log' ? entry.log : entry.key
+    const key = keyOf(entry)
     found.add(KINDS.find(([, form]) => form.test(key))?.[0] ?? (entry.kind === 'claim' ? 'claims' : 'other records'))
     if (++seen === LOOKED_AT) break
   }
@@ -261,7 +261,8 @@ async function validate(lines: AsyncIterable<string>, masterKey: Uint8Array): Pr
     line++
     const bad = (why: string) => new DumpInvalid(`line ${line} of the dump ${why}`)
     if (ended !== undefined) throw bad('follows its end line')
-    if (Buffer.byteLength(text) > MAX_LINE_BYTES) throw bad('is longer than 16 MiB: it is no entry of a dump')
+    if (Buffer.byteLength(text) > MAX_LINE_BYTES)
+      throw bad(`is longer than ${MAX_LINE_BYTES / 2 ** 20} MiB: it is no entry of a dump`)
     let value: unknown
     try {
       value = JSON.parse(text)
@@ -313,6 +314,9 @@ const isJson = (v: unknown): boolean => {
   }
 }
 
+/** The key an entry is stored at: a member's set's, a log entry's log's. */
+const keyOf = (entry: DumpEntry) => (entry.kind === 'member' ? entry.set : entry.kind === 'log' ? entry.log : entry.key)
+
 /** What {@link keyKind} calls each kind of entry's key. */
 const KEY_KINDS = { record: 'record', member: 'set', claim: 'claim', log: 'log' } as const
 
@@ -321,7 +325,7 @@ const KEY_KINDS = { record: 'record', member: 'set', claim: 'claim', log: 'log' 
  * at a claim's key would be read back as a claim), or `undefined` when it fits.
  */
 function kindProblem(entry: DumpEntry): string | undefined {
-  const key = entry.kind === 'member' ? entry.set : entry.kind === 'log' ? entry.log : entry.key
+  const key = keyOf(entry)
   const kind = keyKind(key)
   return kind === KEY_KINDS[entry.kind] ? undefined : `is a ${entry.kind} at ${JSON.stringify(key)}, a ${kind}'s key`
 }
