@@ -128,8 +128,9 @@ const token = defineCommand({
 
 /**
  * The store `serve` would open, from the same environment, config file and `--storage`; exits 2 when
- * misconfigured. An import into an fs folder that has no key yet needs BACKCHANNEL_MASTER_KEY:
- * the folder would otherwise generate a key of its own, which no dump was made with.
+ * misconfigured, or when an export names an fs folder that holds no database. An import into an
+ * fs folder that has no key yet needs BACKCHANNEL_MASTER_KEY: the folder would otherwise generate
+ * a key of its own, which no dump was made with; and one whose key is another is refused.
  */
 async function openConfiguredStore(args: { storage?: string; config?: string }, importing = false) {
   let config: ReturnType<typeof loadConfig>
@@ -142,13 +143,25 @@ async function openConfiguredStore(args: { storage?: string; config?: string }, 
   if (config.storage.kind === 'memory') {
     return fail('memory:// holds nothing outside a running gateway: name the storage with --storage', 2)
   }
-  if (
-    importing &&
-    config.storage.kind === 'fs' &&
-    !config.masterKey &&
-    !existsSync(join(config.storage.path, 'master.key'))
-  ) {
-    return fail(`${describeStorage(config)} has no master.key yet: set BACKCHANNEL_MASTER_KEY to the dump's key`, 2)
+  const folder = config.storage.kind === 'fs' ? config.storage.path : undefined
+  // Opening a folder creates it, a key and a database: a mistyped path would export nothing, exit 0.
+  if (!importing && folder !== undefined && !['data.mdb', 'journal'].some((f) => existsSync(join(folder, f)))) {
+    return fail(`${describeStorage(config)} holds no Backchannel database (no data.mdb): check the path`, 2)
+  }
+  if (importing && folder !== undefined) {
+    const keyFile = join(folder, 'master.key')
+    const folderKey = existsSync(keyFile) ? Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'base64url') : undefined
+    if (!config.masterKey && !folderKey) {
+      return fail(`${describeStorage(config)} has no master.key yet: set BACKCHANNEL_MASTER_KEY to the dump's key`, 2)
+    }
+    // The folder's data (a signing key made at a gateway's start) is sealed under its own key.
+    if (config.masterKey && folderKey && !folderKey.equals(config.masterKey)) {
+      return fail(
+        `BACKCHANNEL_MASTER_KEY is not the key in ${keyFile}, which this folder's secrets are sealed under: ` +
+          'import with that key (unset BACKCHANNEL_MASTER_KEY), or into another folder',
+        2,
+      )
+    }
   }
   const where = describeStorage(config)
   const store = await openStore(config).catch((err: Error) => fail(`cannot open ${where}: ${reason(err)}`))
@@ -175,6 +188,7 @@ const exportState = defineCommand({
       const { entries } = await exportTo(store, process.stdout)
       process.stderr.write(`backchannel: exported ${entries} entries from ${where}\n`)
     } catch (err) {
+      if (err instanceof DumpKeyMismatch) fail(`export refused: ${reason(err)}`, 2)
       fail(`export failed: ${reason(err as Error)}`)
     }
     await store.close()
@@ -188,7 +202,7 @@ const importState = defineCommand({
   },
   args: {
     ...storage,
-    merge: { type: 'boolean', description: 'import into a store that already holds applications, over what is there' },
+    merge: { type: 'boolean', description: 'import into a store that already holds state, keeping what is there' },
   },
   async run({ args }) {
     if (process.stdin.isTTY) return fail('pipe a dump into it: backchannel import < dump.ndjson', 2)

@@ -10,10 +10,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import type { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import type { BackchannelStore, DumpSummary, ImportOptions } from '@backchannel/unstorage'
+import { type BackchannelStore, type DumpSummary, type ImportOptions, MAX_LINE_BYTES } from '@backchannel/unstorage'
 
 /** This package's version, written in a dump's header (`../package.json` from `src/` and `dist/`). */
 export const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version
@@ -65,9 +64,45 @@ export async function importFrom(
   const file = join(folder, 'dump.ndjson')
   try {
     await pipeline(input, createWriteStream(file, { mode: 0o600 }))
-    const read = () => createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY })
-    return await store.importState(read, options)
+    return await store.importState(() => linesOf(createReadStream(file)), options)
   } finally {
     await rm(folder, { recursive: true, force: true })
   }
+}
+
+/**
+ * The lines of `input` (without `\n` or `\r\n`). A line longer than {@link MAX_LINE_BYTES} is cut
+ * one byte past it, so that the import refuses it by its length without holding it whole.
+ *
+ * @example
+ * ```ts
+ * for await (const line of linesOf(createReadStream('dump.ndjson'))) console.log(line.length)
+ * ```
+ */
+export async function* linesOf(input: Readable): AsyncGenerator<string> {
+  let parts: Buffer[] = []
+  let length = 0
+  const take = () => {
+    const line = Buffer.concat(parts).toString('utf8')
+    parts = []
+    length = 0
+    return line.endsWith('\r') ? line.slice(0, -1) : line
+  }
+  for await (const chunk of input as AsyncIterable<Buffer>) {
+    let start = 0
+    for (let end = chunk.indexOf(10); ; end = chunk.indexOf(10, start)) {
+      const part = chunk.subarray(start, end === -1 ? chunk.length : end)
+      parts.push(part)
+      length += part.length
+      if (length > MAX_LINE_BYTES) {
+        parts = [Buffer.concat(parts).subarray(0, MAX_LINE_BYTES + 1)]
+        yield take()
+        return
+      }
+      if (end === -1) break
+      yield take()
+      start = end + 1
+    }
+  }
+  if (length > 0) yield take()
 }

@@ -4,13 +4,17 @@
  * first; and what an import refuses, writing nothing.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { keyFingerprint } from '@backchannel/unstorage'
+import { memoryStore } from '@backchannel/unstorage/memory'
 import { Redis } from 'ioredis'
 import { SignJWT } from 'jose'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { importFrom, linesOf } from '../src/dump-cli.js'
 import { type GatewayProcess, postLogout, runCli, startGateway } from './fixtures/gateway-process.js'
 import './setup/provided.js'
 
@@ -157,6 +161,32 @@ describe.skipIf(!redisUrl || !postgresUrl)('moving a gateway fs → Redis → Po
     await expect(readFile(join(fresh, 'master.key'))).rejects.toMatchObject({ code: 'ENOENT' })
   })
 
+  it('refuses an fs folder whose master.key is not BACKCHANNEL_MASTER_KEY, naming both, writing nothing', async () => {
+    const other = await folder()
+    await writeFile(join(other, 'master.key'), `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 })
+    const env = { BACKCHANNEL_STORAGE: `fs://${other}`, BACKCHANNEL_MASTER_KEY: masterKey }
+    const refused = await runCli(['import'], env, first)
+    expect(refused).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining(`BACKCHANNEL_MASTER_KEY is not the key in ${join(other, 'master.key')}`),
+    })
+    await expect(readFile(join(other, 'data.mdb'))).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
+  it('refuses to export an fs folder that holds no database, creating nothing', async () => {
+    const mistyped = join(await folder(), 'mistyped', 'path')
+    const refused = await runCli(['export', '--storage', `fs://${mistyped}`], { BACKCHANNEL_MASTER_KEY: masterKey })
+    expect(refused).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringContaining('holds no Backchannel database'),
+    })
+    await expect(readFile(join(mistyped, 'master.key'))).rejects.toMatchObject({ code: 'ENOENT' })
+    const empty = await folder()
+    expect((await runCli(['export', '--storage', `fs://${empty}`], {})).code).toBe(2)
+    await expect(readFile(join(empty, 'master.key'))).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
   it('refuses a damaged or cut-short dump, naming the line, writing nothing', async () => {
     const env = { BACKCHANNEL_STORAGE: `fs://${await folder()}`, BACKCHANNEL_MASTER_KEY: masterKey }
     const lines = first.trim().split('\n')
@@ -175,5 +205,45 @@ describe.skipIf(!redisUrl || !postgresUrl)('moving a gateway fs → Redis → Po
     expect((await runCli(['import', '--merge'], env, first)).code).toBe(0)
     expect((await runCli(['export', '--storage', 'memory://'], env)).code).toBe(2)
     expect((await runCli(['export', '--storage', 'redis://'], {})).code).toBe(2)
+  })
+})
+
+describe('reading a dump', () => {
+  const key = randomBytes(32)
+  const header = `${JSON.stringify({ backchannel: 'dump', format: 1, key: keyFingerprint(key), exportedAt: 1 })}\n`
+
+  it('refuses a line longer than 16 MiB by its length, naming it, without reading it whole', async () => {
+    const store = memoryStore({ masterKey: key })
+    // 20 MiB on one line, in 1 MiB chunks, as stdin would bring it.
+    const chunks = [header, ...Array.from({ length: 20 }, () => Buffer.alloc(1024 * 1024, 'x')), '\n']
+    await expect(importFrom(store, Readable.from(chunks), { merge: false })).rejects.toMatchObject({
+      code: 'ERR_DUMP_INVALID',
+      message: 'line 2 of the dump is longer than 16 MiB: it is no entry of a dump',
+    })
+    await store.close()
+  })
+
+  it('reads CRLF line ends and a last line without one', async () => {
+    const store = memoryStore({ masterKey: key })
+    const claim = JSON.stringify({ kind: 'claim', key: 'r:1', expiresAt: Date.now() / 1000 + 60 })
+    const dump = `${header.trim()}\r\n${claim}\r\n{"kind":"end","entries":1}`
+    const split = [dump.slice(0, 50), dump.slice(50, 51), dump.slice(51)]
+    expect(await importFrom(store, Readable.from(split), { merge: false })).toEqual({ entries: 1 })
+    expect(await store.backend.claim('r:1', Date.now() / 1000 + 60, Date.now() / 1000)).toBe(false)
+    await store.close()
+  })
+
+  it('stops reading a line once it is past the limit (a 1 GiB line is never held)', async () => {
+    const mib = Buffer.alloc(1024 * 1024, 'x')
+    let pulled = 0
+    const endless = Readable.from(
+      (function* () {
+        for (; pulled < 1024; pulled++) yield mib
+      })(),
+    )
+    const lines: string[] = []
+    for await (const line of linesOf(endless)) lines.push(line)
+    expect(lines.map((line) => line.length)).toEqual([16 * 1024 * 1024 + 1])
+    expect(pulled).toBeLessThan(64)
   })
 })

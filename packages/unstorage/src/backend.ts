@@ -94,9 +94,10 @@ export interface StoreBackend {
    */
   dump?(now: number): AsyncIterable<DumpEntry>
   /**
-   * Optional: writes entries a {@link dump} yielded, over what is there: a record replaces the one
-   * at its key, a member or claim keeps the later expiry, a log entry with an id already there is
-   * kept once. Loading the same entries twice leaves what loading them once does.
+   * Optional: writes entries a {@link dump} yielded, next to what is there: a record is written
+   * only where no live one is (the one there may be newer: a later logout must not be undone), a
+   * member or claim keeps the later expiry, a log entry with an id already there is kept once.
+   * Loading the same entries twice leaves what loading them once does.
    */
   load?(entries: DumpEntry[]): Promise<void>
   /** Throws when the backend cannot be reached (for readiness checks). */

@@ -15,10 +15,24 @@
  */
 import { createHmac, hkdfSync } from 'node:crypto'
 import { BackchannelError } from '@backchannel/core'
+import { keyKind } from './_internal/keys.js'
+import { SecretUnreadable } from './_internal/seal.js'
 import type { DumpEntry, StoreBackend } from './backend.js'
 
 /** The dump format this code writes and reads. */
 export const DUMP_FORMAT = 1
+
+/**
+ * The longest dump line an import reads, in bytes (UTF-8): far above any entry a gateway writes
+ * (a record holds one session, application or key), and low enough to hold in memory.
+ *
+ * @example
+ * ```ts
+ * import { MAX_LINE_BYTES } from '@backchannel/unstorage'
+ * Buffer.byteLength('{"kind":"end","entries":0}') <= MAX_LINE_BYTES // true
+ * ```
+ */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024
 
 /** Entries written to the target in one {@link StoreBackend.load}. */
 const BATCH = 1000
@@ -28,14 +42,23 @@ export class DumpInvalid extends BackchannelError {
   static override readonly code = 'ERR_DUMP_INVALID'
 }
 
-/** A dump made under another master key: its sealed secrets could not be opened here. */
+/** A dump made under another master key, or an export under a key that does not open the store's secrets. */
 export class DumpKeyMismatch extends BackchannelError {
   static override readonly code = 'ERR_DUMP_KEY_MISMATCH'
 }
 
-/** An import into a store that already holds applications, without `merge`. */
+/** An import, without `merge`, into a store that holds anything (e.g. what a gateway wrote at its start). */
 export class ImportTargetNotEmpty extends BackchannelError {
   static override readonly code = 'ERR_IMPORT_TARGET_NOT_EMPTY'
+}
+
+/**
+ * An import that failed after it began writing: the target holds part of the dump. The message
+ * names the lines written; the cause is the store's error. Running the same import again with
+ * `merge` completes it.
+ */
+export class ImportIncomplete extends BackchannelError {
+  static override readonly code = 'ERR_IMPORT_INCOMPLETE'
 }
 
 /** Options of `BackchannelStore.exportState`. */
@@ -47,8 +70,9 @@ export interface ExportOptions {
 /** Options of `BackchannelStore.importState`. */
 export interface ImportOptions {
   /**
-   * Import into a store that already holds applications, over what is there: nothing is deleted,
-   * a record in the dump replaces the one at its key. Default `false`: such a store is refused.
+   * Import into a store that already holds state, next to what is there: nothing is deleted or
+   * replaced (a record is written only where the store has none, so a logout made since the dump
+   * stays), claims and index members keep the later expiry. Default `false`: such a store is refused.
    */
   merge?: boolean
 }
@@ -88,6 +112,24 @@ const dumpOf = (backend: StoreBackend) => {
   return { dump: backend.dump.bind(backend), load: backend.load.bind(backend) }
 }
 
+/**
+ * Runs `readers`, which open sealed secrets (signing keys, application secrets), before an export:
+ * its secrets are copied sealed, so under a key that cannot open them the dump would be useless.
+ * @throws {DumpKeyMismatch} when the master key does not open one of them.
+ */
+export async function checkSecretsOpen(readers: (() => Promise<unknown>)[]): Promise<void> {
+  try {
+    for (const read of readers) await read()
+  } catch (err) {
+    if (!(err instanceof SecretUnreadable)) throw err
+    throw new DumpKeyMismatch(
+      "BACKCHANNEL_MASTER_KEY does not open this store's secrets: export with the key they were sealed with " +
+        "(on fs, unset it to use the folder's master.key)",
+      { cause: err },
+    )
+  }
+}
+
 /** Writes the dump's lines (each without its newline) to `write`, which may wait. */
 export async function exportState(
   backend: StoreBackend,
@@ -118,6 +160,7 @@ export async function exportState(
  * Imports a dump: a first pass over `read()` checks every line, a second writes them in batches,
  * so that a bad line leaves the store untouched. Entries that expired since the export are skipped.
  * @throws {DumpInvalid} naming the first bad line. {@link DumpKeyMismatch}, {@link ImportTargetNotEmpty}.
+ *   {@link ImportIncomplete} when the store fails after writing began.
  */
 export async function importState(
   backend: StoreBackend,
@@ -126,30 +169,88 @@ export async function importState(
   read: () => AsyncIterable<string>,
   options: ImportOptions = {},
 ): Promise<DumpSummary> {
-  const { load } = dumpOf(backend)
+  const { dump, load } = dumpOf(backend)
   await validate(read(), masterKey)
-  if (!options.merge && (await backend.storage.getKeys('app:')).length > 0) {
-    throw new ImportTargetNotEmpty(
-      'the target store already holds applications: import into an empty one, or merge into it (--merge)',
-    )
+  if (!options.merge) {
+    const held = await heldKinds(dump(now()))
+    if (held) {
+      throw new ImportTargetNotEmpty(
+        `the target store already holds ${held}: import into an empty one, ` +
+          'or merge into it (--merge), which keeps what is there',
+      )
+    }
   }
   let batch: DumpEntry[] = []
   let entries = 0
   let line = 0
+  // The last line of the batches written, and of the batch being gathered.
+  let written = 1
+  let last = 1
+  const flush = async () => {
+    try {
+      await load(batch)
+    } catch (err) {
+      throw incomplete(written, last, err)
+    }
+    entries += batch.length
+    written = last
+    batch = []
+  }
   for await (const text of read()) {
     if (++line === 1) continue
     const entry = JSON.parse(text) as DumpEntry | { kind: 'end' }
     if (entry.kind === 'end') break
     if (entry.kind !== 'log' && entry.expiresAt !== null && entry.expiresAt <= now()) continue
     batch.push(entry)
-    if (batch.length === BATCH) {
-      await load(batch)
-      entries += batch.length
-      batch = []
-    }
+    last = line
+    if (batch.length === BATCH) await flush()
   }
-  if (batch.length > 0) await load(batch)
-  return { entries: entries + batch.length }
+  if (batch.length > 0) await flush()
+  return { entries }
+}
+
+/** The error of a batch that failed, lines `written + 1` to `last`, after lines 2 to `written` went in. */
+function incomplete(written: number, last: number, cause: unknown): ImportIncomplete {
+  const failed = `${written + 1}–${last}`
+  const held =
+    written > 1
+      ? `the target now holds part of the dump (lines 2–${written} written, lines ${failed} perhaps in part)`
+      : `the target may now hold part of the dump (lines ${failed} perhaps in part)`
+  return new ImportIncomplete(`${held}: fix the cause, then run the same import with --merge`, { cause })
+}
+
+/** What a gateway keeps, by key form (`_internal/keys.ts`), in the order an import names them. */
+const KINDS: [name: string, form: RegExp][] = [
+  ['applications', /^(app:|apps$|app-name[:\n]|k:)/],
+  ['signing keys', /^(gk:|signing-keys$)/],
+  ['settings', /^set:/],
+  ['streams', /^stream(s$|:|-)/],
+  ['sessions', /^a:[^:]+:(s|i[sue]):/],
+  ['revocation markers', /^a:[^:]+:[tw]:/],
+  ['relay deliveries', /^(a:[^:]+:o:|relay-pending$|log:relay:)/],
+  ['console sessions', /^cs:/],
+  ['audit entries', /^log:/],
+]
+
+/** Entries of the target looked at to name what it holds: enough to see what a started gateway wrote. */
+const LOOKED_AT = 1000
+
+/**
+ * What the store whose dump this is holds, named by kind from its first {@link LOOKED_AT} entries
+ * (e.g. `signing keys and settings`), or `undefined` when it holds nothing.
+ */
+async function heldKinds(entries: AsyncIterable<DumpEntry>): Promise<string | undefined> {
+  const found = new Set<string>()
+  let seen = 0
+  for await (const entry of entries) {
+    const key = keyOf(entry)
+    found.add(KINDS.find(([, form]) => form.test(key))?.[0] ?? (entry.kind === 'claim' ? 'claims' : 'other records'))
+    if (++seen === LOOKED_AT) break
+  }
+  if (found.size === 0) return undefined
+  const names = [...KINDS.map(([name]) => name), 'claims', 'other records'].filter((name) => found.has(name))
+  const listed = names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`
+  return seen === LOOKED_AT ? `${listed}, among others` : listed
 }
 
 /** Checks the header, every entry and the end line; throws at the first bad one. */
@@ -160,6 +261,8 @@ async function validate(lines: AsyncIterable<string>, masterKey: Uint8Array): Pr
     line++
     const bad = (why: string) => new DumpInvalid(`line ${line} of the dump ${why}`)
     if (ended !== undefined) throw bad('follows its end line')
+    if (Buffer.byteLength(text) > MAX_LINE_BYTES)
+      throw bad(`is longer than ${MAX_LINE_BYTES / 2 ** 20} MiB: it is no entry of a dump`)
     let value: unknown
     try {
       value = JSON.parse(text)
@@ -170,7 +273,7 @@ async function validate(lines: AsyncIterable<string>, masterKey: Uint8Array): Pr
       checkHeader(value, masterKey, bad)
       continue
     }
-    const problem = entryProblem(value)
+    const problem = entryProblem(value) ?? kindProblem(value as DumpEntry)
     if (problem === 'end') {
       const { entries } = value as { entries: unknown }
       if (entries !== line - 2) throw bad(`says ${String(entries)} entries, but ${line - 2} precede it`)
@@ -209,6 +312,22 @@ const isJson = (v: unknown): boolean => {
   } catch {
     return false
   }
+}
+
+/** The key an entry is stored at: a member's set's, a log entry's log's. */
+const keyOf = (entry: DumpEntry) => (entry.kind === 'member' ? entry.set : entry.kind === 'log' ? entry.log : entry.key)
+
+/** What {@link keyKind} calls each kind of entry's key. */
+const KEY_KINDS = { record: 'record', member: 'set', claim: 'claim', log: 'log' } as const
+
+/**
+ * Why an entry's key does not fit its kind (Redis tells a key's kind by its form alone: a record
+ * at a claim's key would be read back as a claim), or `undefined` when it fits.
+ */
+function kindProblem(entry: DumpEntry): string | undefined {
+  const key = keyOf(entry)
+  const kind = keyKind(key)
+  return kind === KEY_KINDS[entry.kind] ? undefined : `is a ${entry.kind} at ${JSON.stringify(key)}, a ${kind}'s key`
 }
 
 /** Why `value` is not an entry (`'end'` for the end line), or `undefined` when it is one. */

@@ -9,7 +9,15 @@
 export type { DumpEntry, IndexRead, StoreBackend } from './backend.js'
 export { ttlSeconds } from './backend.js'
 export type { DumpSummary, ExportOptions, ImportOptions } from './dump.js'
-export { DUMP_FORMAT, DumpInvalid, DumpKeyMismatch, ImportTargetNotEmpty, keyFingerprint } from './dump.js'
+export {
+  DUMP_FORMAT,
+  DumpInvalid,
+  DumpKeyMismatch,
+  ImportIncomplete,
+  ImportTargetNotEmpty,
+  keyFingerprint,
+  MAX_LINE_BYTES,
+} from './dump.js'
 export type {
   AppRecord,
   AppStore,

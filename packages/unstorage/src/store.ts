@@ -12,7 +12,14 @@ import { createAppStore } from './apps.js'
 import { createAuditLog } from './audit.js'
 import type { StoreBackend } from './backend.js'
 import { createConsoleSessionStore } from './console-sessions.js'
-import { type DumpSummary, type ExportOptions, exportState, type ImportOptions, importState } from './dump.js'
+import {
+  checkSecretsOpen,
+  type DumpSummary,
+  type ExportOptions,
+  exportState,
+  type ImportOptions,
+  importState,
+} from './dump.js'
 import type { GatewayStore, SettingsStore } from './gateway-store.js'
 import { createOutbox, outboxRetention } from './outbox.js'
 import { createSessionStore, type SessionOptions } from './sessions.js'
@@ -43,7 +50,8 @@ export interface BackchannelStore extends GatewayStore {
   readonly backend: StoreBackend
   /**
    * Writes the whole live state as a dump (dump.ts), one NDJSON line at a time (without its
-   * newline) to `write`, which may return a promise to wait for (a full stdout).
+   * newline) to `write`, which may return a promise to wait for (a full stdout). Refuses, writing
+   * nothing, when the master key does not open the store's secrets (`ERR_DUMP_KEY_MISMATCH`).
    *
    * @example
    * ```ts
@@ -56,7 +64,8 @@ export interface BackchannelStore extends GatewayStore {
    * Imports a dump. `read` is called twice: the first pass checks every line, the second writes,
    * so a bad dump leaves the store untouched. Refuses a dump made under another master key
    * (`ERR_DUMP_KEY_MISMATCH`), a bad line (`ERR_DUMP_INVALID`, naming it) and, unless `merge`, a
-   * store that already holds applications (`ERR_IMPORT_TARGET_NOT_EMPTY`).
+   * store that holds anything (`ERR_IMPORT_TARGET_NOT_EMPTY`). A store failing after writing began
+   * is `ERR_IMPORT_INCOMPLETE`.
    *
    * @example
    * ```ts
@@ -94,6 +103,9 @@ export function createStore(first: StoreBackend | StorageStoreOptions, second?: 
   const backend = second ? (first as StoreBackend) : createStorageBackend(storage, { now })
   const sessions = createSessionStore(backend, options)
   const audit = createAuditLog(backend, options.masterKey, now, options.auditMaxEntries)
+  const apps = createAppStore(backend, options.masterKey, now)
+  const streams = createStreamStore(backend, options.masterKey, now)
+  const signingKeys = createSigningKeyStore(backend, options.masterKey, now)
   // Guarded here, once: the logout flow and the admin API both get coded errors from it.
   return guardStore({
     ...sessions,
@@ -107,15 +119,17 @@ export function createStore(first: StoreBackend | StorageStoreOptions, second?: 
       await backend.dispose()
     },
     backend,
-    exportState: (write: (line: string) => unknown, opts?: ExportOptions) =>
-      exportState(backend, options.masterKey, now(), write, opts),
+    async exportState(write: (line: string) => unknown, opts?: ExportOptions) {
+      await checkSecretsOpen([() => signingKeys.list(), () => apps.list(), () => streams.list()])
+      return exportState(backend, options.masterKey, now(), write, opts)
+    },
     importState: (read: () => AsyncIterable<string>, opts?: ImportOptions) =>
       importState(backend, options.masterKey, now, read, opts),
-    apps: guardStore(createAppStore(backend, options.masterKey, now)),
-    streams: guardStore(createStreamStore(backend, options.masterKey, now)),
+    apps: guardStore(apps),
+    streams: guardStore(streams),
     audit: { ...guardStore(audit), hashSub: audit.hashSub },
     settings: guardStore(createSettings(backend, now)),
-    keys: guardStore(createSigningKeyStore(backend, options.masterKey, now)),
+    keys: guardStore(signingKeys),
     outbox: guardStore(createOutbox(backend, now, outboxRetention(options.relayRetention))),
     consoleSessions: guardStore(createConsoleSessionStore(backend, now)),
   })

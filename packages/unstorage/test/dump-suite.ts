@@ -125,3 +125,86 @@ export function itRoundTrips(open: () => Promise<BackchannelStore> | Backchannel
     }
   })
 }
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 5))
+
+/**
+ * A merge never undoes what the target did since the dump was made: a dump taken before a session
+ * was revoked, and before a subject's later logout, merged back (twice) leaves both in force.
+ */
+export function itMergesWithoutUndoing(open: () => Promise<BackchannelStore> | BackchannelStore) {
+  it('merging an older dump keeps the logouts made since, and a rerun changes nothing', async () => {
+    const store = await open()
+    try {
+      const iss = 'https://id.example.com'
+      await store.register({ app: 'wiki', iss, sessionId: 's1', sub: 'alice', sid: 'x1' })
+      await store.revoke({ app: 'wiki', iss, sub: 'bob', scope: 'user', issuedAt: Date.now() / 1000 })
+      await tick()
+      await store.register({ app: 'wiki', iss, sessionId: 's2', sub: 'bob' })
+      expect(await store.claim('jti-long', Date.now() / 1000 + 7200)).toBe(true)
+      const before = await exportLines(store)
+      await tick()
+      // Since the dump: s1 revoked by its sid, bob logged out again (a newer watermark covers s2).
+      await store.revoke({ app: 'wiki', iss, sid: 'x1', scope: 'session', issuedAt: Date.now() / 1000 })
+      await store.revoke({ app: 'wiki', iss, sub: 'bob', scope: 'user', issuedAt: Date.now() / 1000 })
+      const after = await exportLines(store)
+      for (let run = 0; run < 2; run++) {
+        await store.importState(reading(before), { merge: true })
+        expect((await store.status('wiki', 's1')).state).toBe('revoked')
+        expect((await store.status('wiki', 's2')).state).toBe('revoked')
+        expect(await store.claim('jti-long', Date.now() / 1000 + 60)).toBe(false)
+        expect(entriesOf(await exportLines(store))).toEqual(entriesOf(after))
+      }
+    } finally {
+      await store.close()
+    }
+  })
+}
+
+/** A merge writes a record where the target's own has expired (but may not yet be swept away). */
+export function itMergesOverExpired(open: () => Promise<BackchannelStore> | BackchannelStore) {
+  it('merging writes a record where the one there has expired', async () => {
+    const source = await open()
+    const target = await open()
+    try {
+      const session = { app: 'wiki', iss: 'https://id.example.com', sessionId: 's9', sub: 'carol', sid: 'x9' }
+      await source.register(session)
+      const lines = await exportLines(source)
+      await target.register({ ...session, expiresAt: Date.now() / 1000 + 1 })
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+      expect((await target.status('wiki', 's9')).state).toBe('unknown')
+      await target.importState(reading(lines), { merge: true })
+      expect(await target.status('wiki', 's9')).toEqual({ state: 'active' })
+    } finally {
+      await source.close()
+      await target.close()
+    }
+  })
+}
+
+/**
+ * A dump that names a key twice (a Redis SCAN may return a key twice, and a dump of Redis then
+ * repeats its entries) imports, and reads back as the dump without the repeats.
+ */
+export function itTakesAKeyTwice(open: () => Promise<BackchannelStore> | BackchannelStore) {
+  it('imports a dump that holds some entries twice, as if once', async () => {
+    const source = await open()
+    const target = await open()
+    try {
+      await fillState(source)
+      const lines = await exportLines(source)
+      const entries = lines.slice(1, -1)
+      const twice = [
+        lines[0] as string,
+        ...entries,
+        ...entries,
+        JSON.stringify({ kind: 'end', entries: 2 * entries.length }),
+      ]
+      await target.importState(reading(twice))
+      expect(entriesOf(await exportLines(target))).toEqual(entriesOf(lines))
+    } finally {
+      await source.close()
+      await target.close()
+    }
+  })
+}

@@ -370,7 +370,7 @@ export async function* dumpLmdb(db: Lmdb, now: number): AsyncGenerator<DumpEntry
 }
 
 /** Writes dumped entries in one transaction (see {@link StoreBackend.load}); logs are not trimmed. */
-export async function loadLmdb(db: Lmdb, entries: DumpEntry[]): Promise<void> {
+export async function loadLmdb(db: Lmdb, entries: DumpEntry[], now: number): Promise<void> {
   checkKeys(
     entries.map((e) =>
       e.kind === 'member' ? member(e.set, e.member) : e.kind === 'log' ? logKey(e.log, e.id) : e.key,
@@ -379,8 +379,11 @@ export async function loadLmdb(db: Lmdb, entries: DumpEntry[]): Promise<void> {
   const write = writers(db)
   await db.env.transaction(() => {
     for (const entry of entries) {
-      if (entry.kind === 'record') db.records.put(entry.key, [entry.expiresAt, entry.value])
-      else if (entry.kind === 'claim')
+      if (entry.kind === 'record') {
+        const until = db.records.get(entry.key)?.[0]
+        if (until === undefined || (until !== null && until <= now))
+          db.records.put(entry.key, [entry.expiresAt, entry.value])
+      } else if (entry.kind === 'claim')
         db.claims.put(entry.key, Math.max(entry.expiresAt, db.claims.get(entry.key) ?? 0))
       else if (entry.kind === 'member') write.addMember(entry.set, entry.member, entry.expiresAt)
       else write.append(entry.log, [{ id: entry.id, entry: entry.entry }], Number.POSITIVE_INFINITY)

@@ -119,8 +119,9 @@ function loadInto(state: LocalState, entries: DumpEntry[]): void {
     return ids
   }
   for (const entry of entries) {
-    if (entry.kind === 'record') state.apply(['s', entry.key, entry.value, entry.expiresAt])
-    else if (entry.kind === 'member') state.apply(['a', entry.set, entry.member, entry.expiresAt])
+    if (entry.kind === 'record') {
+      if (state.get(entry.key) === undefined) state.apply(['s', entry.key, entry.value, entry.expiresAt])
+    } else if (entry.kind === 'member') state.apply(['a', entry.set, entry.member, entry.expiresAt])
     else if (entry.kind === 'claim')
       state.apply(['c', entry.key, Math.max(entry.expiresAt, state.claimedUntil(entry.key) ?? 0)])
     else if (!idsOf(entry.log).has(entry.id)) {

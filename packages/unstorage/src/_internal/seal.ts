@@ -7,6 +7,9 @@ import { errors } from '@backchannel/core'
 
 const VERSION = 'v1'
 
+/** A sealed value the master key does not open: another key sealed it, or it was altered. */
+export class SecretUnreadable extends errors.StoreUnavailable {}
+
 export function seal(masterKey: Uint8Array, plaintext: Uint8Array, context: string): string {
   const iv = randomBytes(12)
   const cipher = createCipheriv('aes-256-gcm', masterKey, iv)
@@ -27,7 +30,7 @@ export function open(masterKey: Uint8Array, sealed: string, context: string): Ui
     decipher.setAuthTag(Buffer.from(tag, 'base64url'))
     return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()])
   } catch (cause) {
-    throw new errors.StoreUnavailable(
+    throw new SecretUnreadable(
       'a stored secret cannot be decrypted: is BACKCHANNEL_MASTER_KEY the key it was sealed with?',
       {
         cause,

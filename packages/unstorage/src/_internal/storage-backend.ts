@@ -47,10 +47,10 @@ export function createStorageBackend(inner: Storage, options: StorageBackendOpti
   const live = (envelope: Envelope | null, t = now()) =>
     envelope && (envelope.expiresAt === undefined || envelope.expiresAt > t) ? envelope : null
   const get = (key: string) => update(key, (current) => [current, live(current)?.value ?? null])
+  const envelope = (value: unknown, expiresAt: number | undefined, t: number): [Envelope, undefined, number?] =>
+    expiresAt === undefined ? [{ value }, undefined] : [{ value, expiresAt }, undefined, ttlSeconds(expiresAt, t)]
   const put = (key: string, value: unknown, expiresAt?: number, t = now()) =>
-    update(key, () =>
-      expiresAt === undefined ? [{ value }, undefined] : [{ value, expiresAt }, undefined, ttlSeconds(expiresAt, t)],
-    )
+    update(key, () => envelope(value, expiresAt, t))
   const remove = (key: string) => update(key, () => [null, undefined])
   /** The live members of a set, decoded once per batch of changes (the later ones get the same map). */
   const membersOf = (current: Envelope | null, t: number): MemberSet => {
@@ -173,8 +173,13 @@ export function createStorageBackend(inner: Storage, options: StorageBackendOpti
     async load(entries) {
       const t = now()
       for (const entry of entries) {
-        if (entry.kind === 'record') await put(entry.key, JSON.parse(entry.value), entry.expiresAt ?? undefined, t)
-        else if (entry.kind === 'member') await backend.addMember(entry.set, entry.member, entry.expiresAt)
+        if (entry.kind === 'record') {
+          const value = JSON.parse(entry.value) as unknown
+          // A live record already there stays: it may be newer than the dump (a later logout).
+          await update(entry.key, (current) =>
+            live(current, t) ? [current, undefined] : envelope(value, entry.expiresAt ?? undefined, t),
+          )
+        } else if (entry.kind === 'member') await backend.addMember(entry.set, entry.member, entry.expiresAt)
         else if (entry.kind === 'claim')
           await update(CLAIM + entry.key, (current) => {
             const expiresAt = Math.max(entry.expiresAt, live(current, t)?.expiresAt ?? 0)

@@ -59,7 +59,7 @@ export async function fsStore(options: FsStoreOptions = {}): Promise<Backchannel
     sweepInterval: options.sweepInterval ?? 600,
   })
   backend.dump = (t) => dumpLmdb(db, t)
-  backend.load = (entries) => loadLmdb(db, entries)
+  backend.load = (entries) => loadLmdb(db, entries, now())
   return createStore(backend, { ...options, now, masterKey })
 }
 

@@ -242,16 +242,17 @@ export async function mongodbStore(options: MongodbStoreOptions): Promise<Backch
       const put = <T extends object>(collection: Collection<T>, ops: Parameters<Collection<T>['bulkWrite']>[0]) => {
         if (ops.length > 0) writes.push(collection.bulkWrite(ops, { ordered: false }))
       }
-      put(
-        records,
-        of('record').map(({ key, value, expiresAt: until }) => ({
-          updateOne: {
-            filter: { key },
-            update: { $set: { key, value, expiresAt: until === null ? null : date(until) } },
-            upsert: true,
-          },
-        })),
-      )
+      // A live record already there stays: it may be newer than the dump (a later logout). An
+      // expired one is replaced first, then a missing one inserted: in order, hence `ordered`.
+      const expired = { $ne: null, $lte: new Date() }
+      const recordOps = of('record').flatMap(({ key, value, expiresAt: until }) => {
+        const fields = { key, value, expiresAt: until === null ? null : date(until) }
+        return [
+          { updateOne: { filter: { key, expiresAt: expired }, update: { $set: fields } } },
+          { updateOne: { filter: { key }, update: { $setOnInsert: fields }, upsert: true } },
+        ]
+      })
+      if (recordOps.length > 0) writes.push(records.bulkWrite(recordOps, { ordered: true }))
       // A loaded claim is held (n: 1): a later claim of its key is refused until it passes.
       put(
         claims,

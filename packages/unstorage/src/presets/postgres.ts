@@ -115,6 +115,18 @@ function columns(entries: RecordWrite[], now: number) {
   return { keys, values, ttls }
 }
 
+/** `entries` with one per key (by `keyOf`): the one with the later expiry (`null`: none) kept. */
+function latest<E extends { expiresAt: number | null }>(entries: E[], keyOf: (entry: E) => string): E[] {
+  const byKey = new Map<string, E>()
+  const until = (entry: E) => entry.expiresAt ?? Number.POSITIVE_INFINITY
+  for (const entry of entries) {
+    const key = keyOf(entry)
+    const kept = byKey.get(key)
+    if (kept === undefined || until(entry) > until(kept)) byKey.set(key, entry)
+  }
+  return [...byKey.values()]
+}
+
 /**
  * A store on PostgreSQL (13 or later); connects, creates or migrates its schema, then returns.
  * Expired rows are swept every `sweepSeconds` by a timer that {@link BackchannelStore.close} stops.
@@ -346,18 +358,22 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Back
     async load(entries) {
       const of = <K extends DumpEntry['kind']>(kind: K) =>
         entries.filter((e): e is Extract<DumpEntry, { kind: K }> => e.kind === kind)
-      const records = of('record')
-      const claims = of('claim')
-      const members = of('member')
+      // One row per key: an INSERT … ON CONFLICT DO UPDATE fails on a key it meets twice, and a
+      // Redis SCAN may yield a key twice.
+      const records = latest(of('record'), (e) => e.key)
+      const claims = latest(of('claim'), (e) => e.key)
+      const members = latest(of('member'), (e) => `${e.set}\n${e.member}`)
       const audit = of('log')
       // One transaction per batch; expiries go in as given, `infinity` where there is none.
       await sql.begin(async (tx) => {
         if (records.length > 0) {
-          await tx`INSERT INTO ${t.records} (key, value, expires_at)
+          // A live record already there stays: it may be newer than the dump (a later logout).
+          await tx`INSERT INTO ${t.records} AS r (key, value, expires_at)
             SELECT k, v, coalesce(to_timestamp(u), 'infinity')
             FROM unnest(${records.map((e) => e.key)}::text[], ${records.map((e) => e.value)}::text[],
               ${records.map((e) => e.expiresAt)}::float8[]) AS w(k, v, u)
-            ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+            WHERE r.expires_at <= now()`
         }
         if (claims.length > 0) {
           await tx`INSERT INTO ${t.claims} AS c (key, until, expires_at)

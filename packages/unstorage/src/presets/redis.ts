@@ -106,8 +106,8 @@ return {at, redis.call('GET', KEYS[1])}`,
   bcLoad: {
     numberOfKeys: 1,
     lua: `local kind, at = ARGV[1], ARGV[3]
-if kind == 'record' and at == '' then redis.call('SET', KEYS[1], ARGV[2])
-elseif kind == 'record' then redis.call('SET', KEYS[1], ARGV[2], 'PXAT', at)
+if kind == 'record' and at == '' then redis.call('SET', KEYS[1], ARGV[2], 'NX')
+elseif kind == 'record' then redis.call('SET', KEYS[1], ARGV[2], 'PXAT', at, 'NX')
 elseif kind == 'claim' then
   local held = redis.call('GET', KEYS[1])
   if not held or tonumber(held) < tonumber(ARGV[2]) then redis.call('SET', KEYS[1], ARGV[2], 'PXAT', at) end
