@@ -28,9 +28,21 @@ export function freePort(): Promise<number> {
   })
 }
 
-/** Starts a `redis-server` without persistence; `port` reuses a port (to restart after an outage). */
+/**
+ * Starts a `redis-server` without persistence; `port` reuses a port (to restart after an outage).
+ * Without one, a port another process took between its choice and the bind is replaced by another.
+ */
 export async function startRedis(port?: number): Promise<RedisProcess> {
-  const p = port ?? (await freePort())
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOn(port ?? (await freePort()))
+    } catch (err) {
+      if (port !== undefined || attempt === 5 || !/Address already in use/.test((err as Error).message)) throw err
+    }
+  }
+}
+
+async function startOn(p: number): Promise<RedisProcess> {
   const child: ChildProcess = spawn(
     'redis-server',
     ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],

@@ -21,25 +21,41 @@ export interface RedisGroup {
   stop(): Promise<void>
 }
 
-/** Starts one process and waits for its "ready" line. */
-async function start(args: string[], ready: string): Promise<ChildProcess> {
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  await new Promise<void>((resolve, reject) => {
-    let output = ''
-    const timer = setTimeout(() => reject(new Error(`redis-server ${args[0]} did not start: ${output}`)), 10_000)
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk
-      if (output.includes(ready)) {
-        clearTimeout(timer)
-        resolve()
-      }
-    })
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`redis-server exited with ${code}: ${output}`))
-    })
-  })
-  return child
+/**
+ * Starts one process on a free port and waits for its "ready" line. `args(port)` gives its
+ * arguments; when another process took the port between its choice and the bind (test files start
+ * servers in parallel), it is tried again on another.
+ */
+async function start(
+  args: (port: number) => Promise<string[]> | string[],
+  ready: string,
+): Promise<{ child: ChildProcess; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort()
+    const argv = await args(port)
+    const child = spawn('redis-server', argv, { stdio: ['ignore', 'pipe', 'pipe'] })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let output = ''
+        const timer = setTimeout(() => reject(new Error(`redis-server ${argv[0]} did not start: ${output}`)), 10_000)
+        child.stdout?.on('data', (chunk: Buffer) => {
+          output += chunk
+          if (output.includes(ready)) {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+        child.once('exit', (code) => {
+          clearTimeout(timer)
+          reject(new Error(`redis-server exited with ${code}: ${output}`))
+        })
+      })
+      return { child, port }
+    } catch (err) {
+      child.kill('SIGKILL')
+      if (attempt === 5 || !/Address already in use/.test((err as Error).message)) throw err
+    }
+  }
 }
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
@@ -94,12 +110,13 @@ export async function startRedisCluster(): Promise<RedisGroup> {
   try {
     const ports: number[] = []
     for (let i = 0; i < 6; i++) {
-      const [port, bus] = [await freePort(), await freePort()]
+      const { child, port } = await start(async (port) => {
+        // The bus port defaults to port + 10000, refused above 55535: always give one.
+        const args = [...base(port, dir), '--cluster-enabled', 'yes', '--cluster-port', String(await freePort())]
+        return [...args, '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000']
+      }, 'Ready to accept connections')
+      children.push(child)
       ports.push(port)
-      // The bus port defaults to port + 10000, refused above 55535: always give one.
-      const args = [...base(port, dir), '--cluster-enabled', 'yes', '--cluster-port', String(bus)]
-      args.push('--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000')
-      children.push(await start(args, 'Ready to accept connections'))
     }
     const nodes = ports.map((p) => `127.0.0.1:${p}`)
     await run('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '1', '--cluster-yes'])
@@ -126,25 +143,32 @@ export async function startRedisSentinel(): Promise<RedisGroup> {
   const dir = await mkdtemp(join(tmpdir(), 'bc-sentinel-'))
   const children: ChildProcess[] = []
   try {
-    const [master, replica, sentinel] = [await freePort(), await freePort(), await freePort()]
-    children.push(await start(base(master, dir), 'Ready to accept connections'))
-    const replicaArgs = [...base(replica, dir), '--replicaof', '127.0.0.1', String(master)]
-    children.push(await start(replicaArgs, 'Ready to accept connections'))
+    const ready = 'Ready to accept connections'
+    const { child: first, port: master } = await start((port) => base(port, dir), ready)
+    children.push(first)
+    const { child: second, port: replica } = await start(
+      (port) => [...base(port, dir), '--replicaof', '127.0.0.1', String(master)],
+      ready,
+    )
+    children.push(second)
     // Sentinel rewrites its configuration file: it must be a writable file of its own.
     const conf = join(dir, 'sentinel.conf')
-    await writeFile(
-      conf,
-      [
-        `port ${sentinel}`,
-        'bind 127.0.0.1',
-        `dir ${dir}`,
-        `sentinel monitor mymaster 127.0.0.1 ${master} 1`,
-        'sentinel down-after-milliseconds mymaster 1000',
-        'sentinel failover-timeout mymaster 5000',
-        '',
-      ].join('\n'),
-    )
-    children.push(await start([conf, '--sentinel'], 'Sentinel ID is'))
+    const { child: third, port: sentinel } = await start(async (port) => {
+      await writeFile(
+        conf,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `dir ${dir}`,
+          `sentinel monitor mymaster 127.0.0.1 ${master} 1`,
+          'sentinel down-after-milliseconds mymaster 1000',
+          'sentinel failover-timeout mymaster 5000',
+          '',
+        ].join('\n'),
+      )
+      return [conf, '--sentinel']
+    }, 'Sentinel ID is')
+    children.push(third)
     // A failover asked for before the Sentinel knows the replica fails with NOGOODSLAVE.
     await until('the Sentinel to know the replica', async () =>
       (await cli(sentinel, 'sentinel', 'replicas', 'mymaster')).includes(String(replica)),
