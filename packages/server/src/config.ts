@@ -300,7 +300,6 @@ function check(
   }
 }
 
-/** Whether this process is one of the workers of `backchannel serve --workers N` (see workers.ts). */
 /**
  * The cores this process may use, for `BACKCHANNEL_WORKERS=auto`: the machine's, or fewer under a
  * container's CPU quota (cgroup v2 `cpu.max`), which Node 20's `availableParallelism()` ignores.
@@ -318,4 +317,5 @@ export function usableCores(cpuMax = '/sys/fs/cgroup/cpu.max'): number {
   return Math.max(1, Math.min(cores, Math.ceil(max / period)))
 }
 
+/** Whether this process is one of the workers of `backchannel serve --workers N` (see workers.ts). */
 export const isGatewayWorker = () => cluster.isWorker && process.env.BACKCHANNEL_WORKER === '1'

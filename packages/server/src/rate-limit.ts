@@ -57,9 +57,9 @@ const CLIENT_FAILURES = new Set([400, 401, 404, 405, 413])
 
 /**
  * Counts an answer against `address` and `key` when it is a failure the client caused, for the
- * logout and the Shared Signals routes alike. A 503 for the issuer's keys counts too: a token
- * naming an unknown key can bring it about (the key set not fetched again within its cooldown),
- * and it would otherwise be a way round the limits.
+ * logout and the Shared Signals routes alike. A 503 that the token's unknown key brought about
+ * counts too (asked to retry as the key set is not fetched again within its cooldown): it would
+ * otherwise be a way round the limits. A 503 for an issuer whose key set cannot be fetched does not.
  * @returns seconds to wait when that crossed a limit (answer 429 instead), else `undefined`.
  *
  * @example
@@ -70,11 +70,13 @@ const CLIENT_FAILURES = new Set([400, 401, 404, 405, 413])
  */
 export function countFailure(
   limiter: FailureLimiter,
-  outcome: { status: number; error?: { code: string } | undefined },
+  outcome: { status: number; error?: Error | undefined },
   address: string,
   key: string,
 ) {
-  const caused = CLIENT_FAILURES.has(outcome.status) || outcome.error?.code === errors.KeysUnavailable.code
+  const { error } = outcome
+  const unknownKey = error instanceof errors.KeysUnavailable && error.cause instanceof errors.LogoutTokenSignature
+  const caused = CLIENT_FAILURES.has(outcome.status) || unknownKey
   return caused ? limiter.fail(address, key) : undefined
 }
 

@@ -190,7 +190,7 @@ describe.each(engines)('serve --workers 2 on %s', (engine, storageEnv) => {
     await expect
       .poll(async () => (await request(gw.url, '/metrics').catch(() => undefined))?.status, { timeout: 15_000 })
       .toBe(200)
-    expect(gw.stdout()).not.toContain('Channel closed')
+    expect(gw.stderr()).not.toContain('Channel closed')
   }, 30_000)
 })
 

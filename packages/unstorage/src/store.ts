@@ -150,6 +150,8 @@ function createSettings(backend: StoreBackend, now: () => number): SettingsStore
       for (let wait = 10; ; wait = Math.min(2 * wait, 500)) {
         if ((await get(name)) !== undefined) return false
         if (await backend.claim(keys.claim(`setting\n${name}`), now() + SETTING_WRITE_SECONDS, now())) {
+          // A winner whose claim ended before this one began may have written it meanwhile.
+          if ((await get(name)) !== undefined) return false
           await backend.storage.setItem(keys.setting(name), { value })
           return true
         }

@@ -380,18 +380,7 @@ export function describeStoreExtras(
     })
 
     it("keeps a poll stream's token, its state apart from its record, and one poll lease per term", async () => {
-      const stream = {
-        name: 'okta',
-        issuer: 'https://ssf.example.com',
-        audience: 'https://gateway.example.com',
-        jwksUri: 'https://ssf.example.com/jwks',
-        apps: ['wiki'],
-        authorizationHash: 'ab'.repeat(32),
-        delivery: 'poll' as const,
-        pollToken: 'the-poll-token',
-        createdAt: clock.now(),
-        updatedAt: clock.now(),
-      }
+      const stream = streamRecord(clock.now(), { delivery: 'poll', pollToken: 'the-poll-token' })
       expect(await store.streams.create(stream)).toBe(true)
       expect(await store.streams.get('okta')).toEqual(stream)
       const connected = { ...stream, streamId: 's-1', pollEndpointUrl: 'https://ssf.example.com/poll' }

@@ -8,18 +8,20 @@
  * crash in between converts again at the next start, which a marker written in the same
  * transaction turns into just the rename.
  */
-import { createReadStream } from 'node:fs'
+import { createReadStream, existsSync } from 'node:fs'
 import { open, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { errors } from '@backchannel/core'
 import { type Lmdb, writeSnapshot } from './lmdb-backend.js'
 import { createLocalState, type Op } from './local-state.js'
 
 /** Converts `<base>/journal` into `db`, if there is one; returns whether there was. */
 export async function convertJournal(base: string, db: Lmdb, now: () => number): Promise<boolean> {
   const path = join(base, 'journal')
-  const state = createLocalState(now)
+  if (!existsSync(path)) return false
   await refuseWhileInUse(base)
+  const state = createLocalState(now)
   if (!(await replay(path, state))) return false
   db.env.transactionSync(() => {
     if (db.meta.get('converted')) return
@@ -55,7 +57,7 @@ async function refuseWhileInUse(base: string): Promise<void> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ESRCH') return
   }
-  throw new Error(
+  throw new errors.StoreUnavailable(
     `${base} is still used by an earlier version of the gateway (process ${holder}, named in ${lock}): ` +
       'stop it, then start again: its journal is converted then',
   )

@@ -13,7 +13,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { chmod, link, mkdir, open, readFile, unlink } from 'node:fs/promises'
+import { chmod, constants, copyFile, link, mkdir, open, readFile, unlink } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { convertJournal } from '../_internal/journal.js'
 import { createLmdbBackend, dumpLmdb, loadLmdb, openLmdb } from '../_internal/lmdb-backend.js'
@@ -81,7 +81,11 @@ async function loadOrCreateKey(path: string): Promise<Uint8Array> {
     await file.close()
   }
   try {
-    await link(draft, path)
+    await link(draft, path).catch(async (err: NodeJS.ErrnoException) => {
+      // A file system without hard links (some network and FUSE volumes): create it in place.
+      if (!['EPERM', 'ENOTSUP', 'ENOSYS', 'EXDEV'].includes(err.code ?? '')) throw err
+      await copyFile(draft, path, constants.COPYFILE_EXCL)
+    })
     const folder = await open(dirname(path), 'r')
     await folder.sync().finally(() => folder.close())
   } catch (err) {
