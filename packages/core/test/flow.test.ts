@@ -305,13 +305,7 @@ describe('createLogoutHandler (Request → Response)', () => {
         controller.close()
       },
     })
-    const req = new Request('http://gw.test/auth/logout/app', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: big,
-      duplex: 'half',
-    } as RequestInit)
-    expect((await handler()(req)).status).toBe(413)
+    expect((await handler()(streamedLogout(big))).status).toBe(413)
   })
 
   it('answers 400 to a body that cannot be read (the client went away), in the status table', async () => {
@@ -321,13 +315,7 @@ describe('createLogoutHandler (Request → Response)', () => {
         controller.error(new Error('aborted'))
       },
     })
-    const req = new Request('http://gw.test/auth/logout/app', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: aborted,
-      duplex: 'half',
-    } as RequestInit)
-    const outcome = await processLogoutRequest(req, 'app', gw.deps)
+    const outcome = await processLogoutRequest(streamedLogout(aborted), 'app', gw.deps)
     expect(outcome).toMatchObject({ status: 400, headers: { 'cache-control': 'no-store' } })
     expect(codeOf(outcome)).toBe('ERR_REQUEST_INVALID')
     expect(outcome.body?.error_description).toBe('the body could not be read')
@@ -442,3 +430,13 @@ describe('relays', () => {
     expect(await state('s1')).toBe('active')
   })
 })
+
+/** A logout POST whose form body is streamed (no length known in advance). */
+function streamedLogout(body: ReadableStream<Uint8Array>): Request {
+  return new Request('http://gw.test/auth/logout/app', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body,
+    duplex: 'half',
+  } as RequestInit)
+}
