@@ -4,7 +4,6 @@
  * included, comes from core's one table (`failure`, `toResponse`).
  */
 
-import { isAppName } from '@backchannel/admin'
 import {
   errors,
   failure,
@@ -17,7 +16,7 @@ import type { AuditOutcome } from '@backchannel/unstorage'
 import type { Logger } from 'pino'
 import type { AuditRecorder } from './audit.js'
 import type { Metrics } from './metrics.js'
-import { countFailure, decodeSegment, type FailureLimiter } from './rate-limit.js'
+import { countFailure, type FailureLimiter, pathName } from './rate-limit.js'
 
 /** What the logout route needs. */
 export interface LogoutRouteDependencies {
@@ -42,16 +41,8 @@ export interface Caller {
 /** Answers one request to `/auth/logout/:app`; `rawApp` is the path segment, still percent-encoded. */
 export async function handleLogout(request: Request, rawApp: string, caller: Caller, deps: LogoutRouteDependencies) {
   const started = performance.now()
-  const app = decodeSegment(rawApp)
-  let outcome: LogoutOutcome
-  if (app === undefined) {
-    outcome = failure('', new errors.InvalidRequest('the application name in the path is not valid percent-encoding'))
-  } else if (!isAppName(app)) {
-    // A name the admin API would refuse: never looked up, cached, counted under, or echoed.
-    outcome = failure('', noAppHere())
-  } else {
-    outcome = await processLogoutRequest(request, app, deps.flow)
-  }
+  const app = pathName(rawApp, 'application', noAppHere)
+  const outcome = typeof app === 'string' ? await processLogoutRequest(request, app, deps.flow) : failure('', app)
   if (outcome.status === 200 && !outcome.replayed && deps.relayed) await deps.relayed(outcome.app)
   return answer(outcome, started, caller, deps)
 }

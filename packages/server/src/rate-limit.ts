@@ -6,6 +6,7 @@
  * must not fill the storage). Counters are per instance, in fixed windows. IPv6 clients are
  * counted by their /64 ({@link addressKey}).
  */
+import { isAppName } from '@backchannel/admin'
 import { errors } from '@backchannel/core'
 import { addressKey } from './client-address.js'
 
@@ -81,17 +82,25 @@ export function countFailure(
 }
 
 /**
- * A path segment percent-decoded, or `undefined` when it is not valid percent-encoding.
+ * The name in a route's path segment (`raw`, still percent-encoded), or the refusal to answer
+ * instead: invalid percent-encoding (400), or a name the admin API would refuse (`unknown()`, a
+ * 404 that does not echo it): such a name is never looked up, cached, counted under, or logged.
  *
  * @example
  * ```ts
- * decodeSegment('wiki%2Dtest') // 'wiki-test'; decodeSegment('%E0') // undefined
+ * pathName('wiki%2Dtest', 'application', noAppHere) // 'wiki-test'; pathName('%E0', …): an InvalidRequest
  * ```
  */
-export function decodeSegment(raw: string): string | undefined {
+export function pathName(
+  raw: string,
+  what: 'application' | 'stream',
+  unknown: () => errors.BackchannelError,
+): string | errors.BackchannelError {
+  let name: string
   try {
-    return decodeURIComponent(raw)
+    name = decodeURIComponent(raw)
   } catch {
-    return undefined
+    return new errors.InvalidRequest(`the ${what} name in the path is not valid percent-encoding`)
   }
+  return isAppName(name) ? name : unknown()
 }

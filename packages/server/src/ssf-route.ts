@@ -4,7 +4,6 @@
  * audit record per application of the stream). Every status comes from core's one table.
  */
 
-import { isAppName } from '@backchannel/admin'
 import {
   errors,
   processSecurityEventRequest,
@@ -18,7 +17,7 @@ import type { Logger } from 'pino'
 import type { AuditRecorder } from './audit.js'
 import type { Caller } from './logout-route.js'
 import type { Metrics } from './metrics.js'
-import { countFailure, decodeSegment, type FailureLimiter } from './rate-limit.js'
+import { countFailure, type FailureLimiter, pathName } from './rate-limit.js'
 
 /** What the push route needs. */
 export interface SsfRouteDependencies {
@@ -35,16 +34,10 @@ export interface SsfRouteDependencies {
 
 /** Answers one request to `/ssf/:stream`; `rawStream` is the path segment, still percent-encoded. */
 export async function handleSsfPush(request: Request, rawStream: string, caller: Caller, deps: SsfRouteDependencies) {
-  const name = decodeSegment(rawStream)
-  let outcome: SsfOutcome
-  if (name === undefined) {
-    outcome = ssfFailure('', new errors.InvalidRequest('the stream name in the path is not valid percent-encoding'))
-  } else if (!isAppName(name)) {
-    // Streams are named as applications are: any other name is never looked up, cached, counted under, or echoed.
-    outcome = ssfFailure('', noStreamHere())
-  } else {
-    outcome = await processSecurityEventRequest(request, name, deps.flow)
-  }
+  // Streams are named as applications are.
+  const name = pathName(rawStream, 'stream', noStreamHere)
+  const outcome =
+    typeof name === 'string' ? await processSecurityEventRequest(request, name, deps.flow) : ssfFailure('', name)
   return answer(outcome, caller, deps)
 }
 
