@@ -177,6 +177,15 @@ describe('a gateway in this process', () => {
       expect((await post(gw, `/auth/logout/${'b'.repeat(8000)}`)).status).toBe(404)
       expect((await post(gw, `/ssf/${'b'.repeat(8000)}`)).status).toBe(404)
       expect((await post(gw, '/auth/logout/-edge')).status).toBe(404)
+      // Not percent-encoding at all: a bad request, naming the part of the path.
+      for (const [path, what] of [
+        ['/auth/logout/wiki%E0', 'application'],
+        ['/ssf/idp%E0', 'stream'],
+      ]) {
+        const res = await post(gw, path)
+        expect(res.status).toBe(400)
+        expect(JSON.stringify(await res.json())).toContain(`the ${what} name in the path is not valid percent-encoding`)
+      }
       expect(lookups).toEqual([])
       // A name that could be one is looked up (and is unknown).
       expect((await post(gw, '/auth/logout/ghost')).status).toBe(404)
