@@ -181,7 +181,7 @@ describe('a gateway in this process', () => {
       for (const [path, what] of [
         ['/auth/logout/wiki%E0', 'application'],
         ['/ssf/idp%E0', 'stream'],
-      ]) {
+      ] as const) {
         const res = await post(gw, path)
         expect(res.status).toBe(400)
         expect(JSON.stringify(await res.json())).toContain(`the ${what} name in the path is not valid percent-encoding`)
