@@ -23,6 +23,7 @@ import {
   MANAGEMENT_TOKEN,
   POLL_TOKEN,
   sessionRevoked,
+  sessionsDownWhile,
   setUp,
   sign,
   startGateway,
@@ -186,14 +187,7 @@ describe('poll delivery', () => {
 
   it('a store outage: no ack and no setErr while SETs cannot be stored, then acked after recovery', async () => {
     let down = true
-    const sessions = (store: BackchannelStore): SessionStore => ({
-      register: (input) => store.register(input),
-      status: (app, id) => store.status(app, id),
-      list: (app, iss, sub) => store.list(app, iss, sub),
-      end: (app, id) => store.end(app, id),
-      revoke: (target) => (down ? Promise.reject(new Error('ECONNREFUSED')) : store.revoke(target)),
-    })
-    const { iss, register, state, management } = await pollSetUp({ sessions })
+    const { iss, register, state, management } = await pollSetUp({ sessions: sessionsDownWhile(() => down) })
     await register('s1', 'alice')
     const jti = management.enqueue(await revokedAlice(iss))
     const before = management.polls.length

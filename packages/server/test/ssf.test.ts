@@ -15,6 +15,7 @@ import {
   nextJti,
   RISC,
   sessionRevoked,
+  sessionsDownWhile,
   setClockAhead,
   setUp,
   sign,
@@ -428,14 +429,7 @@ describe('POST /ssf/:stream', () => {
   it('answers 503 with Retry-After when sessions cannot be revoked, and the retry then runs', async () => {
     let down = true
     // Your own session store (the gateway's `sessions` option), over the gateway's, unreachable at first.
-    const sessions = (store: BackchannelStore): SessionStore => ({
-      register: (input) => store.register(input),
-      status: (app, id) => store.status(app, id),
-      list: (app, iss, sub) => store.list(app, iss, sub),
-      end: (app, id) => store.end(app, id),
-      revoke: (target) => (down ? Promise.reject(new Error('ECONNREFUSED')) : store.revoke(target)),
-    })
-    const { push, iss, register, state } = await setUp(sessions)
+    const { push, iss, register, state } = await setUp(sessionsDownWhile(() => down))
     await register('s1', 'alice', 'a')
     const token = await sign(iss, sessionRevoked({ format: 'opaque', id: 'alice' }))
     const res = await push(token)
@@ -493,14 +487,7 @@ describe('POST /ssf/:stream', () => {
     let down = true
     // Sessions and jtis in the gateway's store, unreachable at first: the claim is written, then
     // the revocation and the claim's release both fail.
-    const sessions = (store: BackchannelStore): SessionStore => ({
-      register: (input) => store.register(input),
-      status: (app, id) => store.status(app, id),
-      list: (app, iss, sub) => store.list(app, iss, sub),
-      end: (app, id) => store.end(app, id),
-      recorded: (target) => store.recorded?.(target) ?? Promise.resolve(false),
-      revoke: (target) => (down ? Promise.reject(new Error('ECONNREFUSED')) : store.revoke(target)),
-    })
+    const sessions = sessionsDownWhile(() => down, { recorded: true })
     const replay = (store: BackchannelStore) => ({
       claim: (key: string, expiresAt: number) => store.claim(key, expiresAt),
       release: (key: string) => (down ? Promise.reject(new Error('ECONNREFUSED')) : store.release(key)),
